@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what medocr needs on a fresh Debian machine, idempotently:
+# Tesseract (kor+eng), Korean fonts, poppler-utils, and libpdfium (from PyPI's pypdfium2 wheel,
+# since GitHub is not reachable). Safe to run again: each step checks before it installs.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+
+pkgs=(tesseract-ocr tesseract-ocr-kor poppler-utils fonts-nanum fonts-nanum-extra fonts-unfonts-core fonts-baekmuk python3-pip unzip)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "setup: installing Debian packages: ${missing[*]}" >&2
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# libpdfium: unpacked from the pypdfium2 wheel into .deps/pdfium (git-ignored).
+lib="$here/.deps/pdfium/libpdfium.so"
+if [ ! -f "$lib" ]; then
+  echo "setup: fetching libpdfium from PyPI (pypdfium2 wheel)" >&2
+  tmp="$(mktemp -d)"
+  python3 -m pip download -q --no-deps --only-binary=:all: -d "$tmp" "pypdfium2==5.15.2" \
+    || python3 -m pip download -q --no-deps --only-binary=:all: -d "$tmp" pypdfium2
+  mkdir -p "$here/.deps/pdfium"
+  unzip -q -o -j "$tmp"/pypdfium2-*.whl 'pypdfium2_raw/libpdfium.so' -d "$here/.deps/pdfium"
+  rm -rf "$tmp"
+fi
+echo "setup: ok (libpdfium at $lib)" >&2

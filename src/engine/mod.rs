@@ -1,0 +1,139 @@
+//! OCR engines. An engine reads the rendered pages of one document and streams its output
+//! as token events into a [`TokenSink`]; the pipeline's sink stamps each event with a
+//! monotonic clock, so TTFT, TPOT and ITL come from one place for every engine.
+//!
+//! Implementations: [`tesseract::Tesseract`] (the baseline), [`replay::Replay`]
+//! (predictions produced elsewhere) and the built-in Burn model (`burn`).
+
+pub mod builtin;
+pub mod replay;
+pub mod tesseract;
+
+use crate::render::Page;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// A stage of an engine's work, timed separately from the token stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// Rasterising the document (done by the pipeline, before the engine runs).
+    Render,
+    /// Image preparation inside the engine (binarisation, resizing, encoding to PNG …).
+    Preprocess,
+    /// Text-line detection.
+    Detect,
+    /// Vision encoder and prompt prefill.
+    Encode,
+    /// Autoregressive decoding.
+    Decode,
+    /// Anything after the last token (e.g. joining lines).
+    Postprocess,
+}
+
+/// How an engine's output arrives; decides which timing metrics are meaningful.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Streaming {
+    /// One event per generated token, stamped after the device is synchronised.
+    PerToken,
+    /// Chunks of several tokens (streaming HTTP): gaps are chunk gaps.
+    Chunks,
+    /// The whole text at once: TTFT equals E2E and TPOT/ITL are not defined.
+    WholeText,
+    /// No timing at all (replayed predictions).
+    Untimed,
+}
+
+/// What an engine is, recorded in every run for reproducibility.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EngineInfo {
+    /// Short name used on the command line (`tesseract`, `replay`, `builtin`).
+    pub name: String,
+    /// Engine version string (binary version, checkpoint name).
+    pub version: String,
+    /// SHA-256 of the weights / prediction file, where there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint_sha256: Option<String>,
+    pub streaming: Streaming,
+    /// What one token is for this engine (`bpe token`, `tesseract word`, `chunk`…).
+    pub token_unit: String,
+    /// Free-form settings (language, page segmentation mode, device …).
+    #[serde(default)]
+    pub settings: std::collections::BTreeMap<String, String>,
+}
+
+/// One document handed to an engine.
+pub struct Request<'a> {
+    pub id: &'a str,
+    pub pages: &'a [Page],
+}
+
+/// Receives an engine's output. `token` calls must come in output order; the text of the
+/// document is the concatenation of all tokens.
+pub trait TokenSink {
+    /// One output token (or chunk). The sink reads the clock when this is called, so a
+    /// device engine must synchronise before calling it.
+    fn token(&mut self, text: &str);
+    /// The duration of a stage; may be called several times per stage (summed).
+    fn stage(&mut self, stage: Stage, elapsed: Duration);
+    /// Input tokens consumed (image patches + prompt), where the engine knows them.
+    fn input_tokens(&mut self, _count: usize) {}
+    /// The number of output tokens, for engines whose events are not single tokens
+    /// (whole text, server chunks). Without it the number of `token` calls is used.
+    fn output_tokens(&mut self, _count: usize) {}
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("{engine} is not installed: {hint}")]
+    NotInstalled { engine: String, hint: String },
+    #[error("{engine} failed on {id}: {message}")]
+    Failed {
+        engine: String,
+        id: String,
+        message: String,
+    },
+    #[error("{engine}: no prediction for document '{id}' in {file}")]
+    MissingPrediction {
+        engine: String,
+        id: String,
+        file: String,
+    },
+    #[error("{0}")]
+    Config(String),
+    #[error("io error in {engine}: {source}")]
+    Io {
+        engine: String,
+        source: std::io::Error,
+    },
+}
+
+/// An OCR engine.
+pub trait Engine: Send {
+    fn info(&self) -> EngineInfo;
+
+    /// Whether the engine needs rendered pages (`false` for replay, which skips rendering).
+    fn needs_pages(&self) -> bool {
+        true
+    }
+
+    /// Reads one document, streaming tokens into `sink`.
+    fn recognize(&mut self, request: &Request<'_>, sink: &mut dyn TokenSink)
+        -> Result<(), EngineError>;
+}
+
+/// A sink that only collects the text; for callers that do not time anything.
+#[derive(Debug, Default)]
+pub struct TextSink {
+    pub text: String,
+    pub tokens: usize,
+}
+
+impl TokenSink for TextSink {
+    fn token(&mut self, text: &str) {
+        self.text.push_str(text);
+        self.tokens += 1;
+    }
+    fn stage(&mut self, _stage: Stage, _elapsed: Duration) {}
+}

@@ -1,0 +1,17 @@
+//! medocr: tells a medical-OCR team, with numbers they can defend, whether an OCR model
+//! release is good enough to ship on Korean medical documents.
+//!
+//! The modules follow the pipeline (see `docs/design.md`):
+//! `dataset` → `render` → `engine` → `score` → `sla` → `report`, with `stats` for the
+//! formulas, `model` for the built-in Burn OCR model and `pipeline` tying a run together.
+//! The library never prints; the `medocr` binary does.
+
+pub mod dataset;
+pub mod engine;
+pub mod model;
+pub mod pipeline;
+pub mod render;
+pub mod report;
+pub mod score;
+pub mod sla;
+pub mod stats;

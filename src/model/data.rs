@@ -1,0 +1,162 @@
+//! Training data generated on the fly and reproducibly: sample `i` of batch `step` depends
+//! only on (seed, step, i), so a resumed run sees exactly the data it would have seen.
+//! Text → font, size and effective DPI → rendered coverage → detector-like crop → model input.
+
+use super::augment::detector_crop;
+use super::fonts::FontSet;
+use super::line_render::{render_line, LayoutStyle};
+use super::ocr::LineBatch;
+use super::preprocess::{batch_tensor, line_input, LineInput};
+use super::textgen::sample_line;
+use super::tokenizer::{Tokenizer, BOS, EOS, PAD};
+use burn::tensor::backend::Backend;
+use burn::tensor::{Int, Tensor, TensorData};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+
+/// One training line: the model input and its transcription.
+#[derive(Debug, Clone)]
+pub struct LineSample {
+    pub input: LineInput,
+    pub text: String,
+}
+
+/// Character-count buckets: a batch draws all its lines from one bucket to limit padding.
+const BUCKETS: [(usize, usize, u32); 4] = [(1, 6, 3), (4, 12, 4), (10, 20, 3), (18, 30, 2)];
+
+pub struct DataGen {
+    pub fonts: FontSet,
+    pub tokenizer: Tokenizer,
+    pub line_height: usize,
+    pub max_width: usize,
+    /// Most characters of a training line (decoder length budget).
+    pub max_chars: usize,
+}
+
+/// Mixes a seed with stream numbers (SplitMix64 finaliser), so nearby steps get unrelated streams.
+pub fn mix(seed: u64, a: u64, b: u64) -> u64 {
+    let mut z = seed ^ a.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ b.wrapping_mul(0xD1B5_4A32_D192_ED69);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+impl DataGen {
+    pub fn new(tokenizer: Tokenizer, line_height: usize, max_width: usize) -> Result<Self, super::ModelError> {
+        Ok(DataGen {
+            fonts: FontSet::system()?,
+            tokenizer,
+            line_height,
+            max_width,
+            max_chars: 34,
+        })
+    }
+
+    /// One sample with `min..=max` characters, fully determined by `seed`.
+    pub fn sample(&self, seed: u64, min_chars: usize, max_chars: usize) -> LineSample {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut max_chars = max_chars.min(self.max_chars);
+        for _attempt in 0..6 {
+            let text = sample_line(&mut rng, min_chars.min(max_chars), max_chars);
+            if let Some(s) = self.render(&text, &mut rng) {
+                if s.input.width < self.max_width {
+                    return s;
+                }
+                // Too wide at the model's height: shorten and retry.
+                max_chars = (text.chars().count() * 2 / 3).max(1);
+                continue;
+            }
+        }
+        let text = "0".to_string();
+        self.render(&text, &mut rng).expect("a digit renders")
+    }
+
+    /// Renders `text` with a random font, size and DPI, then augments it.
+    pub fn render<R: Rng>(&self, text: &str, rng: &mut R) -> Option<LineSample> {
+        let font = self.fonts.pick(text, rng.random::<f64>());
+        // Effective DPI 72–600, weighted towards the usual 150–300; 9–12 pt (a little wider).
+        let dpi: f32 = match rng.random_range(0..10) {
+            0..=1 => rng.random_range(72.0..120.0),
+            2..=6 => rng.random_range(120.0..320.0),
+            _ => rng.random_range(320.0..600.0),
+        };
+        let pt: f32 = rng.random_range(8.5..13.0);
+        let px = pt * dpi / 72.0;
+        let style = LayoutStyle {
+            tracking: if rng.random_bool(0.3) { rng.random_range(-0.03..0.12) } else { 0.0 },
+            space_scale: if rng.random_bool(0.1) { rng.random_range(1.5..4.0) } else { rng.random_range(0.8..1.3) },
+        };
+        let cov = render_line(&font.font, text, px, style);
+        let crop = detector_crop(&cov, rng)?;
+        let input = line_input(&crop, self.line_height, usize::MAX / 2);
+        let text = self.tokenizer.decode(&self.tokenizer.encode(text).ids);
+        Some(LineSample { input, text })
+    }
+
+    /// The batch of training step `step`.
+    pub fn batch(&self, seed: u64, step: u64, size: usize) -> Vec<LineSample> {
+        let mut rng = ChaCha8Rng::seed_from_u64(mix(seed, step, 0xB0C4));
+        let total: u32 = BUCKETS.iter().map(|b| b.2).sum();
+        let mut x = rng.random_range(0..total);
+        let mut bucket = BUCKETS[0];
+        for b in BUCKETS {
+            if x < b.2 {
+                bucket = b;
+                break;
+            }
+            x -= b.2;
+        }
+        (0..size)
+            .into_par_iter()
+            .map(|i| self.sample(mix(seed, step, i as u64 + 1), bucket.0, bucket.1))
+            .collect()
+    }
+
+    /// A fixed validation set (its own seed stream, lines of every length).
+    pub fn validation(&self, seed: u64, count: usize) -> Vec<LineSample> {
+        (0..count)
+            .into_par_iter()
+            .map(|i| {
+                let b = BUCKETS[i % BUCKETS.len()];
+                self.sample(mix(seed ^ 0x5A11_DA7E, u64::MAX - 1, i as u64), b.0, b.1)
+            })
+            .collect()
+    }
+}
+
+/// Builds the device tensors of a training batch.
+pub fn to_batch<B: Backend>(samples: &[LineSample], tokenizer: &Tokenizer, device: &B::Device) -> LineBatch<B> {
+    let inputs: Vec<&LineInput> = samples.iter().map(|s| &s.input).collect();
+    let (images, widths) = batch_tensor::<B>(&inputs, device);
+    let ids: Vec<Vec<u32>> = samples.iter().map(|s| tokenizer.encode(&s.text).ids).collect();
+    let b = samples.len();
+    let t = ids.iter().map(|v| v.len() + 1).max().unwrap_or(1);
+    let l = ids.iter().map(|v| v.len()).max().unwrap_or(1).max(1);
+    let (mut din, mut dout, mut mask, mut ctc) = (vec![PAD as i64; b * t], vec![PAD as i64; b * t], vec![0f32; b * t], vec![PAD as i64; b * l]);
+    let mut target_tokens = 0;
+    for (i, v) in ids.iter().enumerate() {
+        din[i * t] = BOS as i64;
+        for (j, &id) in v.iter().enumerate() {
+            din[i * t + j + 1] = id as i64;
+            dout[i * t + j] = id as i64;
+            ctc[i * l + j] = id as i64;
+        }
+        dout[i * t + v.len()] = EOS as i64;
+        for m in &mut mask[i * t..i * t + v.len() + 1] {
+            *m = 1.0;
+        }
+        target_tokens += v.len() + 1;
+    }
+    let int2 = |v: Vec<i64>, cols: usize| Tensor::<B, 2, Int>::from_data(TensorData::new(v, [b, cols]), device);
+    LineBatch {
+        images,
+        widths,
+        decoder_input: int2(din, t),
+        decoder_target: int2(dout, t),
+        target_tokens,
+        target_mask: Tensor::from_data(TensorData::new(mask, [b, t]), device),
+        ctc_targets: int2(ctc, l),
+        ctc_target_lengths: ids.iter().map(|v| v.len().max(1)).collect(),
+    }
+}

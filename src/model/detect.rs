@@ -1,0 +1,448 @@
+//! Text-line detection by deterministic image processing:
+//! 1. binarise with Otsu's threshold and drop isolated specks;
+//! 2. erase table rules (long horizontal / vertical ink runs) from a working copy;
+//! 3. estimate the skew (the angle whose horizontal projection is sharpest) and rotate it away;
+//! 4. horizontal projection → line bands (tall bands split at their weakest row);
+//! 5. column projection inside each band → segments split at wide gaps (table cells).
+//! Output is in reading order: bands top to bottom, segments left to right.
+
+use image::{GrayImage, Luma};
+
+/// One piece of a text line to recognise, in deskewed page coordinates (exclusive ends).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Segment {
+    pub x0: u32,
+    pub y0: u32,
+    pub x1: u32,
+    pub y1: u32,
+}
+
+/// A visual line: its band and its segments, left to right.
+#[derive(Debug, Clone)]
+pub struct TextLine {
+    pub y0: u32,
+    pub y1: u32,
+    pub segments: Vec<Segment>,
+}
+
+/// The page after cleaning and deskewing, and the lines found on it.
+pub struct Detection {
+    /// Deskewed page with table rules painted over with the paper level: crop segments here.
+    pub image: GrayImage,
+    pub lines: Vec<TextLine>,
+    /// Estimated skew of the input page in degrees, positive when lines descend to the right.
+    pub skew_degrees: f32,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct DetectOptions {
+    /// A gap wider than this many band heights splits a line into segments.
+    pub segment_gap: f32,
+    /// Largest skew searched, degrees.
+    pub max_skew: f32,
+}
+
+impl Default for DetectOptions {
+    fn default() -> Self {
+        DetectOptions {
+            segment_gap: 1.2,
+            max_skew: 3.0,
+        }
+    }
+}
+
+/// Otsu's threshold of a grayscale image.
+pub fn otsu(img: &GrayImage) -> u8 {
+    let mut hist = [0u64; 256];
+    for p in img.pixels() {
+        hist[p.0[0] as usize] += 1;
+    }
+    let total: u64 = hist.iter().sum();
+    let sum_all: f64 = hist.iter().enumerate().map(|(i, &c)| i as f64 * c as f64).sum();
+    let (mut w0, mut sum0, mut best, mut best_t) = (0f64, 0f64, -1f64, 128u8);
+    for t in 0..256 {
+        w0 += hist[t] as f64;
+        if w0 == 0.0 {
+            continue;
+        }
+        let w1 = total as f64 - w0;
+        if w1 == 0.0 {
+            break;
+        }
+        sum0 += t as f64 * hist[t] as f64;
+        let (m0, m1) = (sum0 / w0, (sum_all - sum0) / w1);
+        let between = w0 * w1 * (m0 - m1) * (m0 - m1);
+        if between > best {
+            best = between;
+            best_t = t as u8;
+        }
+    }
+    best_t
+}
+
+/// Binary ink mask (true = ink), without isolated single pixels.
+fn ink_mask(img: &GrayImage, t: u8) -> Vec<bool> {
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let raw: Vec<bool> = img.as_raw().iter().map(|&p| p <= t).collect();
+    let mut out = raw.clone();
+    for y in 0..h {
+        for x in 0..w {
+            if !raw[y * w + x] {
+                continue;
+            }
+            let mut n = 0;
+            for dy in -1i64..=1 {
+                for dx in -1i64..=1 {
+                    let (xx, yy) = (x as i64 + dx, y as i64 + dy);
+                    if (dx, dy) != (0, 0) && xx >= 0 && yy >= 0 && (xx as usize) < w && (yy as usize) < h && raw[yy as usize * w + xx as usize] {
+                        n += 1;
+                    }
+                }
+            }
+            if n == 0 {
+                out[y * w + x] = false;
+            }
+        }
+    }
+    out
+}
+
+/// Erases horizontal runs ≥ `min_h` and vertical runs ≥ `min_v` from the mask, painting them
+/// with `paper` in `img` too (rules then neither join lines nor show up in crops).
+fn remove_rules(mask: &mut [bool], img: &mut GrayImage, min_h: usize, min_v: usize, paper: u8) {
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let mut erase = vec![false; w * h];
+    for y in 0..h {
+        let mut x = 0;
+        while x < w {
+            if mask[y * w + x] {
+                let s = x;
+                while x < w && mask[y * w + x] {
+                    x += 1;
+                }
+                if x - s >= min_h {
+                    erase[y * w + s..y * w + x].iter_mut().for_each(|e| *e = true);
+                }
+            } else {
+                x += 1;
+            }
+        }
+    }
+    for x in 0..w {
+        let mut y = 0;
+        while y < h {
+            if mask[y * w + x] {
+                let s = y;
+                while y < h && mask[y * w + x] {
+                    y += 1;
+                }
+                if y - s >= min_v {
+                    for yy in s..y {
+                        erase[yy * w + x] = true;
+                    }
+                }
+            } else {
+                y += 1;
+            }
+        }
+    }
+    // Also paint the anti-aliased fringe (one pixel around erased pixels).
+    let mut fringe = erase.clone();
+    for y in 0..h {
+        for x in 0..w {
+            if erase[y * w + x] {
+                for (dx, dy) in [(-1i64, 0i64), (1, 0), (0, -1), (0, 1)] {
+                    let (xx, yy) = (x as i64 + dx, y as i64 + dy);
+                    if xx >= 0 && yy >= 0 && (xx as usize) < w && (yy as usize) < h {
+                        fringe[yy as usize * w + xx as usize] = true;
+                    }
+                }
+            }
+        }
+    }
+    for (i, &e) in fringe.iter().enumerate() {
+        if e {
+            mask[i] = false;
+            img.as_mut()[i] = paper;
+        }
+    }
+}
+
+/// Skew estimate: maximises the sum of squared row counts of ink pixels projected at angle a.
+fn estimate_skew(mask: &[bool], w: usize, h: usize, max_deg: f32) -> f32 {
+    let mut pts: Vec<(f32, f32)> = Vec::new();
+    for y in 0..h {
+        for x in 0..w {
+            if mask[y * w + x] {
+                pts.push((x as f32, y as f32));
+            }
+        }
+    }
+    if pts.len() < 50 {
+        return 0.0;
+    }
+    let stride = (pts.len() / 150_000).max(1);
+    let pts: Vec<(f32, f32)> = pts.into_iter().step_by(stride).collect();
+    let diag = ((w * w + h * h) as f32).sqrt();
+    let score = |deg: f32| -> f64 {
+        let (s, c) = deg.to_radians().sin_cos();
+        let n = (2.0 * diag) as usize + 2;
+        let mut bins = vec![0u32; n];
+        for &(x, y) in &pts {
+            // Row of the point once the page is rotated by -deg.
+            let r = (y * c - x * s + diag) as usize;
+            if r < n {
+                bins[r] += 1;
+            }
+        }
+        bins.iter().map(|&b| (b as f64) * (b as f64)).sum()
+    };
+    let search = |lo: f32, hi: f32, step: f32| -> f32 {
+        let mut best = (f64::MIN, 0.0);
+        let mut a = lo;
+        while a <= hi + 1e-6 {
+            let sc = score(a);
+            if sc > best.0 {
+                best = (sc, a);
+            }
+            a += step;
+        }
+        best.1
+    };
+    let coarse = search(-max_deg, max_deg, 0.25);
+    search(coarse - 0.25, coarse + 0.25, 0.05)
+}
+
+/// Rotates an image about its centre (bilinear, filling with `fill`) so that lines descending
+/// to the right at `deg` degrees become horizontal.
+pub fn rotate_gray(img: &GrayImage, deg: f32, fill: u8) -> GrayImage {
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let (s, c) = deg.to_radians().sin_cos();
+    let (cx, cy) = (w as f32 / 2.0, h as f32 / 2.0);
+    let src = img.as_raw();
+    let mut out = GrayImage::from_pixel(w as u32, h as u32, Luma([fill]));
+    let dst = out.as_mut();
+    for y in 0..h {
+        for x in 0..w {
+            let (dx, dy) = (x as f32 - cx, y as f32 - cy);
+            let sx = c * dx - s * dy + cx;
+            let sy = s * dx + c * dy + cy;
+            if sx < 0.0 || sy < 0.0 || sx >= (w - 1) as f32 || sy >= (h - 1) as f32 {
+                continue;
+            }
+            let (x0, y0) = (sx as usize, sy as usize);
+            let (fx, fy) = (sx - x0 as f32, sy - y0 as f32);
+            let p = |xx: usize, yy: usize| src[yy * w + xx] as f32;
+            let a = p(x0, y0) * (1.0 - fx) + p(x0 + 1, y0) * fx;
+            let b = p(x0, y0 + 1) * (1.0 - fx) + p(x0 + 1, y0 + 1) * fx;
+            dst[y * w + x] = (a * (1.0 - fy) + b * fy).round() as u8;
+        }
+    }
+    out
+}
+
+/// Paper level: the most common bright gray value.
+fn paper_level(img: &GrayImage, t: u8) -> u8 {
+    let mut hist = [0u64; 256];
+    for p in img.pixels() {
+        hist[p.0[0] as usize] += 1;
+    }
+    (t as usize + 1..256).max_by_key(|&v| hist[v]).unwrap_or(255) as u8
+}
+
+/// Detects the text lines of a page rendered at `dpi`.
+pub fn detect_lines(page: &GrayImage, dpi: f32, opts: &DetectOptions) -> Detection {
+    let (w, h) = (page.width() as usize, page.height() as usize);
+    if w < 4 || h < 4 {
+        return Detection {
+            image: page.clone(),
+            lines: Vec::new(),
+            skew_degrees: 0.0,
+        };
+    }
+    let t = otsu(page);
+    let paper = paper_level(page, t);
+    let mut work = page.clone();
+    let mut mask = ink_mask(&work, t);
+    // Rules: longer than any glyph (half an inch across, a quarter inch down).
+    let (min_h, min_v) = ((dpi * 0.5) as usize, (dpi * 0.25) as usize);
+    remove_rules(&mut mask, &mut work, min_h.max(12), min_v.max(8), paper);
+
+    let skew = estimate_skew(&mask, w, h, opts.max_skew);
+    if skew.abs() >= 0.05 {
+        work = rotate_gray(&work, skew, paper);
+        mask = ink_mask(&work, t);
+        // Rotation can leave rule fragments at new angles; clean once more.
+        remove_rules(&mut mask, &mut work, min_h.max(12), min_v.max(8), paper);
+    }
+
+    // Row projection → bands.
+    let min_count = (w / 2000).max(1);
+    let rows: Vec<usize> = (0..h).map(|y| mask[y * w..(y + 1) * w].iter().filter(|&&m| m).count()).collect();
+    let mut bands: Vec<(usize, usize)> = Vec::new();
+    let mut y = 0;
+    while y < h {
+        if rows[y] >= min_count {
+            let s = y;
+            while y < h && rows[y] >= min_count {
+                y += 1;
+            }
+            bands.push((s, y));
+        } else {
+            y += 1;
+        }
+    }
+    // Merge bands separated by tiny gaps (split vowels, dots); drop specks.
+    let pt = dpi / 72.0;
+    let mut merged: Vec<(usize, usize)> = Vec::new();
+    for b in bands {
+        if let Some(last) = merged.last_mut() {
+            if (b.0 - last.1) as f32 <= (1.2 * pt).max(1.0) {
+                last.1 = b.1;
+                continue;
+            }
+        }
+        merged.push(b);
+    }
+    let min_h_band = (2.0 * pt).max(3.0) as usize;
+    let mut bands: Vec<(usize, usize)> = merged.into_iter().filter(|b| b.1 - b.0 >= min_h_band).collect();
+    // Split bands much taller than the median (touching lines) at the weakest row.
+    if !bands.is_empty() {
+        let mut hs: Vec<usize> = bands.iter().map(|b| b.1 - b.0).collect();
+        hs.sort_unstable();
+        let median = hs[hs.len() / 2].max(1);
+        let mut out = Vec::new();
+        for b in bands {
+            split_tall(b, median, &rows, &mut out);
+        }
+        bands = out;
+    }
+
+    let mut lines = Vec::new();
+    for (y0, y1) in bands {
+        let bh = y1 - y0;
+        let cols: Vec<bool> = (0..w).map(|x| (y0..y1).any(|y| mask[y * w + x])).collect();
+        let mut runs: Vec<(usize, usize)> = Vec::new();
+        let mut x = 0;
+        while x < w {
+            if cols[x] {
+                let s = x;
+                while x < w && cols[x] {
+                    x += 1;
+                }
+                runs.push((s, x));
+            } else {
+                x += 1;
+            }
+        }
+        if runs.is_empty() {
+            continue;
+        }
+        let gap = opts.segment_gap * bh as f32;
+        let mut pieces: Vec<(usize, usize)> = Vec::new();
+        for r in runs {
+            match pieces.last_mut() {
+                Some(p) if ((r.0 - p.1) as f32) < gap => p.1 = r.1,
+                _ => pieces.push(r),
+            }
+        }
+        let vm = (bh as f32 * 0.12).round() as usize;
+        let hm = (bh as f32 * 0.25).round() as usize;
+        let (cy0, cy1) = (y0.saturating_sub(vm), (y1 + vm).min(h));
+        let segments = pieces
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                // Margins, but never past the middle of the gap to a neighbour.
+                let left_lim = if i > 0 { (pieces[i - 1].1 + p.0) / 2 } else { 0 };
+                let right_lim = if i + 1 < pieces.len() { (p.1 + pieces[i + 1].0) / 2 } else { w };
+                Segment {
+                    x0: p.0.saturating_sub(hm).max(left_lim) as u32,
+                    x1: (p.1 + hm).min(right_lim) as u32,
+                    y0: cy0 as u32,
+                    y1: cy1 as u32,
+                }
+            })
+            .collect();
+        lines.push(TextLine {
+            y0: y0 as u32,
+            y1: y1 as u32,
+            segments,
+        });
+    }
+    Detection {
+        image: work,
+        lines,
+        skew_degrees: skew,
+    }
+}
+
+fn split_tall(b: (usize, usize), median: usize, rows: &[usize], out: &mut Vec<(usize, usize)>) {
+    let h = b.1 - b.0;
+    if h * 10 < median * 18 || h < 6 {
+        out.push(b);
+        return;
+    }
+    // Weakest row in the middle part of the band.
+    let (lo, hi) = (b.0 + h / 4, b.1 - h / 4);
+    let cut = (lo..hi).min_by_key(|&y| rows[y]).unwrap_or(b.0 + h / 2);
+    split_tall((b.0, cut), median, rows, out);
+    split_tall((cut + 1, b.1), median, rows, out);
+}
+
+/// Cuts a segment out of the detection image.
+pub fn crop(img: &GrayImage, s: &Segment) -> GrayImage {
+    image::imageops::crop_imm(img, s.x0, s.y0, s.x1.saturating_sub(s.x0).max(1), s.y1.saturating_sub(s.y0).max(1)).to_image()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::fonts::FontSet;
+    use crate::model::line_render::{render_line, LayoutStyle};
+
+    /// Draws lines of text (cells separated by wide gaps) on an A4-ish page at 150 DPI,
+    /// adds a table rule, noise and a 1° skew.
+    #[test]
+    fn finds_lines_and_cells_on_a_skewed_noisy_page() {
+        let fonts = FontSet::system().expect("fonts installed");
+        let font = &fonts.fonts[0].font;
+        let dpi = 150.0;
+        let px = 11.0 * dpi / 72.0;
+        let mut page = GrayImage::from_pixel(1240, 900, Luma([255]));
+        let rows: [&[&str]; 4] = [&["처 방 전"], &["성명: 홍길동", "등록번호: 12345678"], &["아모잘탄정 5/50mg", "1", "3", "7"], &["진단명: 본태성 고혈압 (I10)"]];
+        let mut y = 100usize;
+        for cells in rows {
+            let mut x = 100usize;
+            for cell in cells {
+                let cov = render_line(font, cell, px, LayoutStyle { tracking: 0.0, space_scale: 1.0 });
+                for yy in 0..cov.height {
+                    for xx in 0..cov.width {
+                        let v = cov.get(xx, yy);
+                        if v > 0.0 && x + xx < 1240 && y + yy < 900 {
+                            let p = page.get_pixel_mut((x + xx) as u32, (y + yy) as u32);
+                            p.0[0] = p.0[0].min((255.0 * (1.0 - v)) as u8);
+                        }
+                    }
+                }
+                x += cov.width + 150;
+            }
+            y += 110;
+        }
+        // A table rule between lines 2 and 3.
+        for x in 80..1150 {
+            page.put_pixel(x, 300, Luma([0]));
+        }
+        let mut page = rotate_gray(&page, -1.0, 255);
+        let mut seed = 12345u64;
+        for p in page.pixels_mut() {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let n = ((seed >> 33) % 31) as i32 - 15;
+            p.0[0] = (p.0[0] as i32 + n).clamp(0, 255) as u8;
+        }
+        let d = detect_lines(&page, dpi, &DetectOptions::default());
+        assert!((d.skew_degrees - 1.0).abs() < 0.3, "skew {}", d.skew_degrees);
+        let counts: Vec<usize> = d.lines.iter().map(|l| l.segments.len()).collect();
+        assert_eq!(counts, vec![1, 2, 4, 1], "lines {:?}", d.lines);
+    }
+}

@@ -1,0 +1,68 @@
+//! Validation: greedy decoding of held-out rendered lines and their corpus CER. Uses the same
+//! generation loop as the engine, so the number reflects what inference produces.
+
+use super::cer::corpus_cer;
+use super::data::LineSample;
+use super::generate::Generator;
+use super::ocr::OcrModel;
+use super::preprocess::{batch_tensor, LineInput};
+use super::tokenizer::Tokenizer;
+use burn::tensor::backend::Backend;
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EvalReport {
+    pub lines: usize,
+    pub cer: f64,
+    /// A few (reference, hypothesis) pairs for the log.
+    pub examples: Vec<(String, String)>,
+}
+
+/// Recognises each sample's input and scores it against its text.
+pub fn evaluate<B: Backend>(
+    model: &OcrModel<B>,
+    tokenizer: &Tokenizer,
+    samples: &[LineSample],
+    batch_size: usize,
+    max_len: usize,
+    device: &B::Device,
+) -> EvalReport {
+    let inputs: Vec<&LineInput> = samples.iter().map(|s| &s.input).collect();
+    let hyps = recognize_lines(model, tokenizer, &inputs, batch_size, max_len, device);
+    let cer = corpus_cer(samples.iter().zip(&hyps).map(|(s, h)| (s.text.as_str(), h.as_str())));
+    EvalReport {
+        lines: samples.len(),
+        cer,
+        examples: samples
+            .iter()
+            .zip(&hyps)
+            .take(4)
+            .map(|(s, h)| (s.text.clone(), h.clone()))
+            .collect(),
+    }
+}
+
+/// Batched greedy recognition of prepared lines (in order). Lines are grouped by width to
+/// limit padding; results come back in input order.
+pub fn recognize_lines<B: Backend>(
+    model: &OcrModel<B>,
+    tokenizer: &Tokenizer,
+    inputs: &[&LineInput],
+    batch_size: usize,
+    max_len: usize,
+    device: &B::Device,
+) -> Vec<String> {
+    let mut order: Vec<usize> = (0..inputs.len()).collect();
+    order.sort_by_key(|&i| inputs[i].width);
+    let mut out = vec![String::new(); inputs.len()];
+    for chunk in order.chunks(batch_size.max(1)) {
+        let lines: Vec<&LineInput> = chunk.iter().map(|&i| inputs[i]).collect();
+        let (images, widths) = batch_tensor::<B>(&lines, device);
+        let enc = model.encode(images, &widths);
+        let ids = Generator::new(model, &enc, max_len).run();
+        for (&i, ids) in chunk.iter().zip(ids) {
+            out[i] = tokenizer.decode(&ids);
+        }
+    }
+    out
+}

@@ -1,0 +1,99 @@
+//! Greedy decoding with the KV cache: the encoder output is prefilled once (cross-attention
+//! keys/values), then each step feeds the previous token of every line in the batch.
+//! One generation loop, stepped by the caller so it can time and stream every token.
+
+use super::encoder::Encoded;
+use super::kv_cache::KvCache;
+use super::ocr::OcrModel;
+use super::tokenizer::{BOS, EOS, PAD};
+use burn::tensor::backend::Backend;
+use burn::tensor::Tensor;
+
+pub struct Generator<'m, B: Backend> {
+    model: &'m OcrModel<B>,
+    cache: KvCache<B>,
+    key_bias: Option<Tensor<B, 4>>,
+    last: Vec<u32>,
+    finished: Vec<bool>,
+    outputs: Vec<Vec<u32>>,
+    device: B::Device,
+}
+
+impl<'m, B: Backend> Generator<'m, B> {
+    /// Prefill: cross-attention keys/values for every decoder layer, and an empty self-attention
+    /// cache of `max_len` positions.
+    pub fn new(model: &'m OcrModel<B>, enc: &Encoded<B>, max_len: usize) -> Self {
+        let device = enc.memory.device();
+        let b = enc.memory.dims()[0];
+        let cross = model.decoder.cross_keys_values(&enc.memory);
+        Generator {
+            model,
+            cache: KvCache::new(cross, max_len, &device),
+            key_bias: enc.key_bias.clone(),
+            last: vec![BOS; b],
+            finished: vec![false; b],
+            outputs: vec![Vec::new(); b],
+            device,
+        }
+    }
+
+    /// Logits `[b, vocab]` for feeding `tokens` at the next position (advances the cache).
+    pub fn step_logits(&mut self, tokens: &[u32]) -> Tensor<B, 2> {
+        self.model
+            .decoder
+            .step(tokens, &mut self.cache, self.key_bias.as_ref(), &self.device)
+    }
+
+    /// One greedy step for every line. Returns, per line, the new token (`None` for a line that
+    /// has finished or just emitted `<eos>`), or `None` when all lines are done.
+    /// Reading the argmax back to the host synchronises the device.
+    pub fn step(&mut self) -> Option<Vec<Option<u32>>> {
+        if self.finished.iter().all(|&f| f) {
+            return None;
+        }
+        if self.cache.len() >= self.cache.capacity() {
+            self.finished.iter_mut().for_each(|f| *f = true);
+            return None;
+        }
+        let tokens = self.last.clone();
+        let logits = self.step_logits(&tokens);
+        let ids: Vec<i64> = logits
+            .argmax(1)
+            .into_data()
+            .convert::<i64>()
+            .to_vec()
+            .expect("argmax ids");
+        let mut out = Vec::with_capacity(ids.len());
+        for (i, &id) in ids.iter().enumerate() {
+            let id = id as u32;
+            if self.finished[i] {
+                out.push(None);
+                self.last[i] = PAD;
+            } else if id == EOS || id == PAD {
+                self.finished[i] = true;
+                self.last[i] = EOS;
+                out.push(None);
+            } else {
+                self.outputs[i].push(id);
+                self.last[i] = id;
+                out.push(Some(id));
+            }
+        }
+        Some(out)
+    }
+
+    /// Runs to the end and returns the token ids of every line (without specials).
+    pub fn run(mut self) -> Vec<Vec<u32>> {
+        while self.step().is_some() {}
+        self.outputs
+    }
+
+    /// Which lines have finished (emitted `<eos>` or hit the length limit).
+    pub fn finished(&self) -> &[bool] {
+        &self.finished
+    }
+
+    pub fn outputs(&self) -> &[Vec<u32>] {
+        &self.outputs
+    }
+}

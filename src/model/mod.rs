@@ -1,0 +1,53 @@
+//! The built-in Burn OCR model: a line recogniser (convolutional stem + transformer encoder,
+//! autoregressive transformer decoder with cross-attention and a preallocated KV cache) and the
+//! page pipeline around it (line detection, batched recognition). Generic over the Burn backend:
+//! Flex on CPU by default, CUDA behind the `cuda` feature.
+//!
+//! One concept per file:
+//! - `config`, `tokenizer` (+ `ksx1001` data), `error`, `device`
+//! - layers: `attention`, `kv_cache`, `encoder`, `decoder`, `ocr` (the whole model)
+//! - inference: `preprocess` (crop → model input), `generate` (greedy decoding),
+//!   `detect` (text lines and segments on a page), `recognizer` (batched page recognition)
+//! - weights: `weights` (safetensors + config.json + tokenizer.json)
+//! - training: `fonts`, `line_render`, `augment`, `textgen`, `data`, `cer`, `eval`,
+//!   `checkpoint`, `train`
+
+pub mod attention;
+pub mod augment;
+pub mod cer;
+pub mod checkpoint;
+pub mod config;
+pub mod data;
+pub mod decoder;
+pub mod detect;
+pub mod device;
+pub mod encoder;
+pub mod error;
+pub mod eval;
+pub mod fonts;
+pub mod generate;
+mod ksx1001;
+pub mod kv_cache;
+pub mod line_render;
+pub mod ocr;
+pub mod positional;
+pub mod preprocess;
+pub mod recognizer;
+pub mod textgen;
+pub mod tokenizer;
+pub mod train;
+pub mod weights;
+
+pub use config::ModelConfig;
+pub use device::DeviceChoice;
+pub use error::ModelError;
+pub use ocr::OcrModel;
+pub use tokenizer::Tokenizer;
+
+/// The CPU backend used for inference.
+pub type CpuBackend = burn::backend::Flex;
+/// The CPU backend used for training (Flex with reverse-mode autodiff).
+pub type TrainBackend = burn::backend::Autodiff<burn::backend::Flex>;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,148 @@
+//! From per-document results to per-(DPI, document type) groups, totals and SLA verdicts.
+
+use crate::dataset::DocType;
+use crate::report::{
+    DocumentResult, GroupResult, GroupVerdict, LatencyAggregate, Rate,
+    Throughput, Totals,
+};
+use crate::score::{aggregate_fields, TextScore};
+use crate::sla::{check, Measured, Profile};
+use crate::stats::Summary;
+use std::collections::BTreeMap;
+
+/// Groups, verdicts and totals of a run. `wall_time_s` is the run's wall-clock time.
+pub fn summarize(
+    results: &[DocumentResult],
+    profiles: &BTreeMap<DocType, Profile>,
+    wall_time_s: f64,
+) -> (Vec<GroupResult>, Vec<GroupVerdict>, Totals) {
+    // f32 DPIs are keyed by their bit pattern: they come from the same parsed list.
+    let mut by_group: BTreeMap<(u32, DocType), Vec<&DocumentResult>> = BTreeMap::new();
+    for r in results {
+        by_group.entry((r.dpi.to_bits(), r.doc_type)).or_default().push(r);
+    }
+    let mut groups: Vec<GroupResult> = by_group.values().map(|docs| group(docs)).collect();
+    groups.sort_by(|a, b| a.dpi.total_cmp(&b.dpi).then(a.doc_type.cmp(&b.doc_type)));
+
+    let verdicts = groups
+        .iter()
+        .filter_map(|g| {
+            let profile = profiles.get(&g.doc_type)?;
+            let docs = &by_group[&(g.dpi.to_bits(), g.doc_type)];
+            Some(GroupVerdict {
+                dpi: g.dpi,
+                verdict: check(profile, &measured(g, docs)),
+            })
+        })
+        .collect();
+
+    let mut totals = Totals {
+        wall_time_s,
+        ..Totals::default()
+    };
+    let mut output_tokens = 0usize;
+    for r in results {
+        totals.documents += 1;
+        totals.failed += usize::from(r.error.is_some());
+        totals.pages += r.pages;
+        add(&mut totals.cer, &r.score.cer);
+        add(&mut totals.wer, &r.score.wer);
+        output_tokens += r.timing.output_tokens;
+    }
+    if wall_time_s > 0.0 {
+        totals.pages_per_s = Some(totals.pages as f64 / wall_time_s);
+        totals.output_tokens_per_s = Some(output_tokens as f64 / wall_time_s);
+    }
+    (groups, verdicts, totals)
+}
+
+fn add(rate: &mut Rate, s: &TextScore) {
+    rate.add(s.substitutions, s.deletions, s.insertions, s.ref_len);
+}
+
+fn group(docs: &[&DocumentResult]) -> GroupResult {
+    let first = docs[0];
+    let mut g = GroupResult {
+        doc_type: first.doc_type,
+        dpi: first.dpi,
+        documents: docs.len(),
+        failed: 0,
+        pages: 0,
+        cer: Rate::default(),
+        cer_no_space: Rate::default(),
+        cer_jamo: Rate::default(),
+        wer: Rate::default(),
+        fields: Vec::new(),
+        latency: LatencyAggregate::default(),
+        throughput: Throughput::default(),
+    };
+    let mut e2e = Vec::new();
+    let mut ttft = Vec::new();
+    let mut tpot = Vec::new();
+    let mut itl = Vec::new();
+    let mut stage_sums: BTreeMap<_, f64> = BTreeMap::new();
+    let mut tokens = 0usize;
+    let mut timed_pages = 0usize;
+    for r in docs {
+        g.failed += usize::from(r.error.is_some());
+        g.pages += r.pages;
+        add(&mut g.cer, &r.score.cer);
+        add(&mut g.cer_no_space, &r.score.cer_no_space);
+        add(&mut g.cer_jamo, &r.score.cer_jamo);
+        add(&mut g.wer, &r.score.wer);
+        // Latency statistics describe successful requests; failures are counted separately.
+        if r.error.is_none() && r.timing.timed {
+            e2e.extend(r.timing.e2e_ms);
+            ttft.extend(r.timing.ttft_ms);
+            tpot.extend(r.timing.tpot_ms);
+            itl.extend_from_slice(&r.timing.itl_ms);
+            tokens += r.timing.output_tokens;
+            timed_pages += r.pages;
+            for (stage, ms) in &r.timing.stages_ms {
+                *stage_sums.entry(*stage).or_default() += ms;
+            }
+        }
+    }
+    g.fields = aggregate_fields(docs.iter().flat_map(|r| &r.score.fields));
+    let n_timed = e2e.len();
+    g.latency = LatencyAggregate {
+        e2e_ms: Summary::from_values(&e2e),
+        ttft_ms: Summary::from_values(&ttft),
+        tpot_ms: Summary::from_values(&tpot),
+        itl_ms: Summary::from_values(&itl),
+        stages_mean_ms: stage_sums
+            .into_iter()
+            .map(|(k, v)| (k, v / n_timed.max(1) as f64))
+            .collect(),
+        note: None,
+    };
+    if n_timed > 0 && tpot.is_empty() {
+        g.latency.note = Some("the engine does not stream: TTFT equals E2E, TPOT/ITL undefined".into());
+    }
+    let busy_s: f64 = e2e.iter().sum::<f64>() / 1e3;
+    if busy_s > 0.0 {
+        g.throughput = Throughput {
+            tokens_per_s: Some(tokens as f64 / busy_s),
+            pages_per_s: Some(timed_pages as f64 / busy_s),
+        };
+    }
+    g
+}
+
+fn measured(g: &GroupResult, docs: &[&DocumentResult]) -> Measured {
+    let ok = || docs.iter().filter(|r| r.error.is_none() && r.timing.timed);
+    Measured {
+        documents: g.documents,
+        failed: g.failed,
+        cer: g.cer.rate,
+        wer: g.wer.rate,
+        field_accuracy: g
+            .fields
+            .iter()
+            .map(|f| (f.field_type.as_str().to_string(), f.accuracy))
+            .collect(),
+        e2e_ms: ok().filter_map(|r| r.timing.e2e_ms).collect(),
+        ttft_ms: ok().filter_map(|r| r.timing.ttft_ms).collect(),
+        timed: docs.iter().any(|r| r.timing.timed),
+    }
+}

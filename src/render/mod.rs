@@ -1,0 +1,99 @@
+//! Rendering: PDF pages rasterised by pdfium at a DPI, and scanned images loaded at their
+//! native DPI and resampled when another DPI is asked for. A pixel budget guards memory.
+
+mod image_source;
+mod pdfium;
+
+pub use image_source::load_image;
+pub use pdfium::{find_pdfium, PdfRenderer};
+
+use image::GrayImage;
+
+/// One rasterised page.
+#[derive(Debug, Clone)]
+pub struct Page {
+    /// 8-bit grayscale: OCR engines here read luminance only.
+    pub image: GrayImage,
+    /// The resolution the page is rendered at.
+    pub dpi: f32,
+    /// 0-based page number within the document.
+    pub index: usize,
+}
+
+/// Rendering settings.
+#[derive(Debug, Clone, Copy)]
+pub struct RenderConfig {
+    pub dpi: f32,
+    /// Largest page (width × height) accepted; protects against decompression bombs and
+    /// absurd DPIs. Default: 120 megapixels (A4 at 1200 DPI is 139 MP; 600 DPI is 35 MP).
+    pub max_pixels: u64,
+}
+
+impl Default for RenderConfig {
+    fn default() -> Self {
+        RenderConfig {
+            dpi: 300.0,
+            max_pixels: 120_000_000,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("libpdfium not found (looked in: {searched}). Run `bash scripts/setup.sh` (it unpacks libpdfium.so from PyPI's pypdfium2 wheel into .deps/pdfium), or set MEDOCR_PDFIUM to the library's path")]
+    PdfiumMissing { searched: String },
+    #[error("cannot load libpdfium from {path}: {message}")]
+    PdfiumLoad { path: String, message: String },
+    #[error("{path}: cannot open PDF: {message}")]
+    Pdf { path: String, message: String },
+    #[error("{path}: the PDF has no pages")]
+    NoPages { path: String },
+    #[error("{path}: cannot read image: {message}")]
+    Image { path: String, message: String },
+    #[error("{path}: page {page} at {dpi} DPI would be {width}×{height} = {pixels} pixels, over the budget of {budget}; lower the DPI or raise --max-pixels")]
+    OverBudget {
+        path: String,
+        page: usize,
+        dpi: f32,
+        width: u64,
+        height: u64,
+        pixels: u64,
+        budget: u64,
+    },
+    #[error("invalid DPI {dpi}: a DPI must be a positive number (72, 150, 300 and 600 are typical)")]
+    BadDpi { dpi: f32 },
+    #[error("{path}: an image source needs its scan DPI (add \"dpi\" to its manifest entry)")]
+    MissingDpi { path: String },
+}
+
+/// Checks a DPI and the pixel count of a page against the budget.
+pub(crate) fn check_budget(
+    path: &str,
+    page: usize,
+    dpi: f32,
+    width: u64,
+    height: u64,
+    budget: u64,
+) -> Result<(), RenderError> {
+    let pixels = width.saturating_mul(height);
+    if pixels > budget {
+        return Err(RenderError::OverBudget {
+            path: path.to_string(),
+            page,
+            dpi,
+            width,
+            height,
+            pixels,
+            budget,
+        });
+    }
+    Ok(())
+}
+
+pub(crate) fn check_dpi(dpi: f32) -> Result<(), RenderError> {
+    if dpi.is_finite() && dpi > 0.0 && dpi <= 2400.0 {
+        Ok(())
+    } else {
+        Err(RenderError::BadDpi { dpi })
+    }
+}

@@ -1,0 +1,210 @@
+//! PDF rasterisation with pdfium (through `pdfium-render`).
+//!
+//! pdfium's bindings are process-global (they can be bound once), so the renderer is a
+//! lazily initialised singleton. The library is looked up in `MEDOCR_PDFIUM`, then in
+//! `.deps/pdfium/` (where `scripts/setup.sh` unpacks it from PyPI's pypdfium2 wheel) next to
+//! the working directory or the executable, then in the system library path.
+
+use super::{check_budget, check_dpi, Page, RenderConfig, RenderError};
+use image::GrayImage;
+use pdfium_render::prelude::*;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+/// Renders PDF pages with pdfium.
+pub struct PdfRenderer {
+    pdfium: Pdfium,
+    library: PathBuf,
+}
+
+static GLOBAL: OnceLock<Result<PdfRenderer, RenderError>> = OnceLock::new();
+
+/// Candidate locations of libpdfium, in search order.
+fn candidates() -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Some(p) = std::env::var_os("MEDOCR_PDFIUM") {
+        let p = PathBuf::from(p);
+        out.push(if p.is_dir() { p.join("libpdfium.so") } else { p });
+    }
+    let rel = Path::new(".deps/pdfium/libpdfium.so");
+    if let Ok(cwd) = std::env::current_dir() {
+        // Walk up so tests and binaries run from sub-folders still find the repo's copy.
+        for dir in cwd.ancestors().take(4) {
+            out.push(dir.join(rel));
+        }
+    }
+    if let Ok(exe) = std::env::current_exe() {
+        for dir in exe.ancestors().skip(1).take(4) {
+            out.push(dir.join(rel));
+        }
+    }
+    out.push(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(rel));
+    out
+}
+
+/// Finds libpdfium without loading it.
+pub fn find_pdfium() -> Result<PathBuf, RenderError> {
+    let cands = candidates();
+    cands
+        .iter()
+        .find(|p| p.is_file())
+        .cloned()
+        .ok_or_else(|| RenderError::PdfiumMissing {
+            searched: cands
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
+}
+
+impl PdfRenderer {
+    /// The process-wide renderer, binding libpdfium on first use.
+    pub fn global() -> Result<&'static PdfRenderer, RenderError> {
+        GLOBAL
+            .get_or_init(|| {
+                let library = find_pdfium()?;
+                let bindings = Pdfium::bind_to_library(&library).map_err(|e| {
+                    RenderError::PdfiumLoad {
+                        path: library.display().to_string(),
+                        message: e.to_string(),
+                    }
+                })?;
+                Ok(PdfRenderer {
+                    pdfium: Pdfium::new(bindings),
+                    library,
+                })
+            })
+            .as_ref()
+            .map_err(clone_error)
+    }
+
+    /// Where libpdfium was loaded from.
+    pub fn library(&self) -> &Path {
+        &self.library
+    }
+
+    /// Number of pages, without rendering.
+    pub fn page_count(&self, path: &Path) -> Result<usize, RenderError> {
+        let doc = self.open(path)?;
+        Ok(doc.pages().len() as usize)
+    }
+
+    /// Rasterises every page of the PDF at `config.dpi`, checking the pixel budget before
+    /// allocating each bitmap.
+    pub fn render(&self, path: &Path, config: &RenderConfig) -> Result<Vec<Page>, RenderError> {
+        check_dpi(config.dpi)?;
+        let doc = self.open(path)?;
+        let name = path.display().to_string();
+        let pages = doc.pages();
+        if pages.is_empty() {
+            return Err(RenderError::NoPages { path: name });
+        }
+        let scale = config.dpi / 72.0;
+        let mut out = Vec::with_capacity(pages.len() as usize);
+        for (index, page) in pages.iter().enumerate() {
+            let width = (page.width().value * scale).round().max(1.0) as u64;
+            let height = (page.height().value * scale).round().max(1.0) as u64;
+            check_budget(&name, index, config.dpi, width, height, config.max_pixels)?;
+            let render = PdfRenderConfig::new()
+                .set_target_width(width as Pixels)
+                .set_target_height(height as Pixels)
+                // pdfium's 8-bit gray bitmaps trip an assertion when filling paths (seen with
+                // table rules), so render BGRx and convert.
+                .set_format(PdfBitmapFormat::BGRx)
+                .render_form_data(true);
+            let bitmap = page.render_with_config(&render).map_err(|e| RenderError::Pdf {
+                path: name.clone(),
+                message: format!("page {}: {e}", index + 1),
+            })?;
+            let image = gray_from_bitmap(&bitmap).ok_or_else(|| RenderError::Pdf {
+                path: name.clone(),
+                message: format!("page {}: pdfium returned a malformed bitmap", index + 1),
+            })?;
+            out.push(Page {
+                image,
+                dpi: config.dpi,
+                index,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The PDF's text layer, one string per page (for checking generated documents).
+    pub fn text(&self, path: &Path) -> Result<Vec<String>, RenderError> {
+        let doc = self.open(path)?;
+        let name = path.display().to_string();
+        doc.pages()
+            .iter()
+            .map(|p| {
+                p.text()
+                    .map(|t| t.all())
+                    .map_err(|e| RenderError::Pdf {
+                        path: name.clone(),
+                        message: e.to_string(),
+                    })
+            })
+            .collect()
+    }
+
+    fn open(&self, path: &Path) -> Result<PdfDocument<'_>, RenderError> {
+        self.pdfium
+            .load_pdf_from_file(path, None)
+            .map_err(|e| RenderError::Pdf {
+                path: path.display().to_string(),
+                message: describe_open_error(&e),
+            })
+    }
+}
+
+/// Converts a BGRx bitmap to 8-bit luma (ITU-R BT.601 weights), row by row: pdfium pads
+/// each row to its stride.
+fn gray_from_bitmap(bitmap: &PdfBitmap<'_>) -> Option<GrayImage> {
+    let (w, h) = (bitmap.width() as usize, bitmap.height() as usize);
+    let raw = bitmap.as_raw_bytes();
+    if h == 0 || raw.len() < 4 * w * h {
+        return None;
+    }
+    let stride = raw.len() / h;
+    let mut buf = Vec::with_capacity(w * h);
+    for row in raw.chunks_exact(stride).take(h) {
+        buf.extend(row[..4 * w].chunks_exact(4).map(|px| {
+            let (b, g, r) = (px[0] as u32, px[1] as u32, px[2] as u32);
+            ((299 * r + 587 * g + 114 * b + 500) / 1000) as u8
+        }));
+    }
+    GrayImage::from_raw(w as u32, h as u32, buf)
+}
+
+fn describe_open_error(e: &PdfiumError) -> String {
+    match e {
+        PdfiumError::PdfiumLibraryInternalError(PdfiumInternalError::PasswordError) => {
+            "the PDF is encrypted (password protected); decrypt it first".into()
+        }
+        PdfiumError::PdfiumLibraryInternalError(PdfiumInternalError::FormatError) => {
+            "not a valid PDF (corrupt or truncated)".into()
+        }
+        PdfiumError::PdfiumLibraryInternalError(PdfiumInternalError::FileError) => {
+            "file not found or not readable".into()
+        }
+        other => other.to_string(),
+    }
+}
+
+/// `RenderError` holds an `io::Error`-free set of variants, so the cached error can be
+/// re-created for every caller.
+fn clone_error(e: &RenderError) -> RenderError {
+    match e {
+        RenderError::PdfiumMissing { searched } => RenderError::PdfiumMissing {
+            searched: searched.clone(),
+        },
+        RenderError::PdfiumLoad { path, message } => RenderError::PdfiumLoad {
+            path: path.clone(),
+            message: message.clone(),
+        },
+        other => RenderError::PdfiumLoad {
+            path: String::new(),
+            message: other.to_string(),
+        },
+    }
+}

@@ -1,0 +1,115 @@
+//! The console table: one row per (DPI, document type) and one PASS/FAIL line per type.
+//! Returns a string; the CLI prints it.
+
+use super::{GroupResult, RunSummary};
+use crate::sla::Status;
+use std::fmt::Write;
+
+pub(crate) fn pct(v: Option<f64>) -> String {
+    v.map(|v| format!("{:.2}%", v * 100.0)).unwrap_or_else(|| "—".into())
+}
+
+pub(crate) fn ms(v: Option<f64>) -> String {
+    match v {
+        Some(v) if v >= 10_000.0 => format!("{:.1} s", v / 1e3),
+        Some(v) => format!("{v:.0} ms"),
+        None => "—".into(),
+    }
+}
+
+/// Lowest accuracy over the group's field types, with its name.
+pub(crate) fn worst_field(g: &GroupResult) -> String {
+    g.fields
+        .iter()
+        .filter_map(|f| f.accuracy.map(|a| (f.field_type.as_str(), a)))
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(k, a)| format!("{:.1}% {k}", a * 100.0))
+        .unwrap_or_else(|| "—".into())
+}
+
+pub fn table(summary: &RunSummary) -> String {
+    let mut rows: Vec<[String; 10]> = vec![[
+        "DPI", "type", "docs", "fail", "CER", "WER", "worst field", "p50 E2E", "p95 E2E",
+        "p50 TTFT",
+    ]
+    .map(String::from)];
+    for g in &summary.groups {
+        let e2e = g.latency.e2e_ms.as_ref();
+        rows.push([
+            format!("{}", g.dpi),
+            g.doc_type.to_string(),
+            g.documents.to_string(),
+            g.failed.to_string(),
+            pct(g.cer.rate),
+            pct(g.wer.rate),
+            worst_field(g),
+            ms(e2e.map(|s| s.p50)),
+            ms(e2e.map(|s| s.p95)),
+            ms(g.latency.ttft_ms.as_ref().map(|s| s.p50)),
+        ]);
+    }
+    let widths: Vec<usize> = (0..10)
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for (i, r) in rows.iter().enumerate() {
+        for (c, cell) in r.iter().enumerate() {
+            let pad = widths[c] - cell.chars().count();
+            // Text columns left-aligned, numbers right-aligned.
+            if c == 1 || c == 6 {
+                let _ = write!(out, "{cell}{}  ", " ".repeat(pad));
+            } else {
+                let _ = write!(out, "{}{cell}  ", " ".repeat(pad));
+            }
+        }
+        out.truncate(out.trim_end().len());
+        out.push('\n');
+        if i == 0 {
+            out.push_str(&"-".repeat(widths.iter().sum::<usize>() + 2 * 9));
+            out.push('\n');
+        }
+    }
+    out.push('\n');
+    for gv in &summary.verdicts {
+        let v = &gv.verdict;
+        let failed: Vec<String> = v
+            .checks
+            .iter()
+            .filter(|c| c.status == Status::Fail)
+            .map(|c| {
+                let measured = c.measured.map(|m| {
+                    if c.key.starts_with("latency") {
+                        ms(Some(m))
+                    } else {
+                        pct(Some(m))
+                    }
+                });
+                format!("{} (got {})", c.limit, measured.unwrap_or_else(|| "—".into()))
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "{}  {:<18} @ {} DPI{}",
+            v.status.label(),
+            v.doc_type.to_string(),
+            gv.dpi,
+            if failed.is_empty() {
+                String::new()
+            } else {
+                format!("  — {}", failed.join("; "))
+            }
+        );
+    }
+    let t = &summary.totals;
+    let _ = writeln!(
+        out,
+        "\n{} documents ({} failed), {} pages in {:.1} s; corpus CER {}, WER {}",
+        t.documents,
+        t.failed,
+        t.pages,
+        t.wall_time_s,
+        pct(t.cer.rate),
+        pct(t.wer.rate)
+    );
+    out
+}

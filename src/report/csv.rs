@@ -1,0 +1,81 @@
+//! `documents.csv`: one row per document × DPI, numbers only (no text, no identifiers
+//! beyond the document id).
+
+use super::{DocumentResult, ReportError};
+use crate::engine::Stage;
+
+const STAGES: [Stage; 6] = [
+    Stage::Render,
+    Stage::Preprocess,
+    Stage::Detect,
+    Stage::Encode,
+    Stage::Decode,
+    Stage::Postprocess,
+];
+
+pub fn documents(documents: &[DocumentResult]) -> Result<Vec<u8>, ReportError> {
+    let enc = |e: csv::Error| ReportError::Encode {
+        what: "documents.csv".into(),
+        message: e.to_string(),
+    };
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut header: Vec<String> = [
+        "id", "doc_type", "dpi", "source_kind", "pages", "pixels", "ok", "error",
+        "cer", "cer_no_space", "cer_jamo", "wer", "char_s", "char_d", "char_i", "char_n",
+        "word_s", "word_d", "word_i", "word_n", "fields_total", "fields_correct",
+        "ttft_ms", "e2e_ms", "tpot_ms", "output_tokens", "input_tokens",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    header.extend(STAGES.iter().map(|s| format!("{}_ms", serde_plain(s))));
+    w.write_record(&header).map_err(enc)?;
+    let opt = |v: Option<f64>| v.map(|v| format!("{v:.6}")).unwrap_or_default();
+    for d in documents {
+        let s = &d.score;
+        let located: Vec<_> = s.fields.iter().filter(|f| f.located).collect();
+        let mut row = vec![
+            d.id.clone(),
+            d.doc_type.to_string(),
+            format!("{}", d.dpi),
+            d.source_kind.clone(),
+            d.pages.to_string(),
+            d.pixels.to_string(),
+            d.error.is_none().to_string(),
+            d.error.clone().unwrap_or_default(),
+            opt(s.cer.rate),
+            opt(s.cer_no_space.rate),
+            opt(s.cer_jamo.rate),
+            opt(s.wer.rate),
+            s.cer.substitutions.to_string(),
+            s.cer.deletions.to_string(),
+            s.cer.insertions.to_string(),
+            s.cer.ref_len.to_string(),
+            s.wer.substitutions.to_string(),
+            s.wer.deletions.to_string(),
+            s.wer.insertions.to_string(),
+            s.wer.ref_len.to_string(),
+            located.len().to_string(),
+            located.iter().filter(|f| f.correct).count().to_string(),
+            opt(d.timing.ttft_ms),
+            opt(d.timing.e2e_ms),
+            opt(d.timing.tpot_ms),
+            d.timing.output_tokens.to_string(),
+            d.timing.input_tokens.map(|n| n.to_string()).unwrap_or_default(),
+        ];
+        row.extend(STAGES.iter().map(|st| opt(d.timing.stages_ms.get(st).copied())));
+        w.write_record(&row).map_err(enc)?;
+    }
+    w.into_inner().map_err(|e| ReportError::Encode {
+        what: "documents.csv".into(),
+        message: e.to_string(),
+    })
+}
+
+/// The serde name of a unit enum variant (`Stage::Render` → `render`).
+fn serde_plain(stage: &Stage) -> String {
+    serde_json::to_value(stage)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}

@@ -1,0 +1,32 @@
+//! `summary.json` (the whole result model) and `predictions.jsonl` (engine output per
+//! document, in the replay engine's format so a run can be re-scored).
+
+use super::{DocumentResult, ReportError, RunSummary};
+
+pub fn summary(summary: &RunSummary) -> Result<Vec<u8>, ReportError> {
+    let mut bytes = serde_json::to_vec_pretty(summary).map_err(|e| ReportError::Encode {
+        what: "summary.json".into(),
+        message: e.to_string(),
+    })?;
+    bytes.push(b'\n');
+    Ok(bytes)
+}
+
+/// One `{"id", "dpi", "text", "error"}` line per document and DPI.
+pub fn predictions(documents: &[DocumentResult]) -> Result<Vec<u8>, ReportError> {
+    let mut out = Vec::new();
+    for d in documents {
+        let line = serde_json::json!({
+            "id": d.id,
+            "dpi": d.dpi,
+            "text": d.text,
+            "error": d.error,
+        });
+        serde_json::to_writer(&mut out, &line).map_err(|e| ReportError::Encode {
+            what: "predictions.jsonl".into(),
+            message: e.to_string(),
+        })?;
+        out.push(b'\n');
+    }
+    Ok(out)
+}

@@ -1,0 +1,143 @@
+//! `report.md`: the run summary, the SLA table per document type, accuracy, fields,
+//! latency and the environment, readable on any Git host.
+
+use super::console::{ms, pct};
+use super::RunSummary;
+use crate::sla::Status;
+use std::fmt::Write;
+
+pub fn report(s: &RunSummary) -> String {
+    let mut o = String::new();
+    let c = &s.config;
+    let _ = writeln!(o, "# medocr run `{}`\n", s.run_id);
+    let _ = writeln!(
+        o,
+        "Engine **{}** ({}), dataset `{}`, DPI {}, started {}.\n",
+        c.engine.name,
+        c.engine.version,
+        c.dataset,
+        c.dpis.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", "),
+        s.started
+    );
+    let overall = if s.any_failed() { "FAIL" } else { "PASS" };
+    let _ = writeln!(o, "**Overall: {overall}**\n");
+
+    let _ = writeln!(o, "## SLA per document type\n");
+    let _ = writeln!(o, "| DPI | type | status | limit | measured | samples | note |");
+    let _ = writeln!(o, "|---:|---|---|---|---:|---:|---|");
+    for gv in &s.verdicts {
+        for chk in &gv.verdict.checks {
+            let measured = if chk.key.starts_with("latency") {
+                ms(chk.measured)
+            } else {
+                pct(chk.measured)
+            };
+            let status = match chk.status {
+                Status::Pass => "PASS",
+                Status::Fail => "**FAIL**",
+                Status::NotMeasured => "n/a",
+            };
+            let _ = writeln!(
+                o,
+                "| {} | {} | {} | {} | {} | {} | {} |",
+                gv.dpi,
+                gv.verdict.doc_type,
+                status,
+                chk.limit,
+                measured,
+                chk.samples,
+                chk.note.clone().unwrap_or_default()
+            );
+        }
+    }
+
+    let _ = writeln!(o, "\n## Accuracy\n");
+    let _ = writeln!(
+        o,
+        "Micro averages over documents: (S + D + I) / N. Failed documents count as empty output.\n"
+    );
+    let _ = writeln!(o, "| DPI | type | docs | failed | CER | CER (no spaces) | jamo CER | WER | N chars |");
+    let _ = writeln!(o, "|---:|---|---:|---:|---:|---:|---:|---:|---:|");
+    for g in &s.groups {
+        let _ = writeln!(
+            o,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            g.dpi,
+            g.doc_type,
+            g.documents,
+            g.failed,
+            pct(g.cer.rate),
+            pct(g.cer_no_space.rate),
+            pct(g.cer_jamo.rate),
+            pct(g.wer.rate),
+            g.cer.reference_units
+        );
+    }
+
+    let _ = writeln!(o, "\n## Fields\n");
+    let _ = writeln!(o, "Accuracy of each field type, projected through the character alignment (correct / located).\n");
+    let _ = writeln!(o, "| DPI | type | field | correct | located | accuracy |");
+    let _ = writeln!(o, "|---:|---|---|---:|---:|---:|");
+    for g in &s.groups {
+        for f in &g.fields {
+            let _ = writeln!(
+                o,
+                "| {} | {} | {} | {} | {} | {} |",
+                g.dpi,
+                g.doc_type,
+                f.field_type.as_str(),
+                f.correct,
+                f.scored,
+                pct(f.accuracy)
+            );
+        }
+    }
+
+    let _ = writeln!(o, "\n## Latency\n");
+    let _ = writeln!(o, "Per document, from request start (rendering included). Percentiles interpolate linearly between order statistics; n is the sample count.\n");
+    let _ = writeln!(o, "| DPI | type | n | p50 E2E | p95 E2E | p99 E2E | p50 TTFT | p50 TPOT | pages/s | tokens/s | note |");
+    let _ = writeln!(o, "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+    for g in &s.groups {
+        let e = g.latency.e2e_ms.as_ref();
+        let mut note = g.latency.note.clone().unwrap_or_default();
+        if e.is_some_and(|e| e.count < 100) {
+            if !note.is_empty() {
+                note.push_str("; ");
+            }
+            note.push_str("p99 from < 100 samples");
+        }
+        let _ = writeln!(
+            o,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            g.dpi,
+            g.doc_type,
+            e.map_or(0, |e| e.count),
+            ms(e.map(|e| e.p50)),
+            ms(e.map(|e| e.p95)),
+            ms(e.map(|e| e.p99)),
+            ms(g.latency.ttft_ms.as_ref().map(|x| x.p50)),
+            ms(g.latency.tpot_ms.as_ref().map(|x| x.p50)),
+            g.throughput.pages_per_s.map_or("—".into(), |v| format!("{v:.2}")),
+            g.throughput.tokens_per_s.map_or("—".into(), |v| format!("{v:.1}")),
+            note
+        );
+    }
+
+    let e = &s.environment;
+    let _ = writeln!(o, "\n## Reproducibility\n");
+    let _ = writeln!(o, "- medocr {} (commit {})", e.tool_version, e.git_commit.as_deref().unwrap_or("unknown"));
+    let _ = writeln!(o, "- engine: {} {} ({}; token unit: {})", c.engine.name, c.engine.version, serde_json::to_string(&c.engine.streaming).unwrap_or_default(), c.engine.token_unit);
+    if let Some(h) = &c.engine.checkpoint_sha256 {
+        let _ = writeln!(o, "- checkpoint sha256: `{h}`");
+    }
+    let _ = writeln!(o, "- dataset manifest sha256: `{}`", c.manifest_sha256);
+    let _ = writeln!(o, "- profiles: `{}` (sha256 `{}`)", c.profiles, c.profiles_sha256);
+    let _ = writeln!(o, "- machine: {} — {}, {} cores, {} GiB{}", e.os, e.cpu, e.cores, e.memory_gib.map_or("?".into(), |m| m.to_string()), e.gpu.as_ref().map_or(String::new(), |g| format!(", GPU {g}")));
+    if !s.manifest_issues.is_empty() {
+        let _ = writeln!(o, "\n## Manifest issues\n");
+        for i in &s.manifest_issues {
+            let _ = writeln!(o, "- {}{}", if i.rejected { "rejected: " } else { "" }, i);
+        }
+    }
+    o
+}

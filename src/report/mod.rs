@@ -1,0 +1,71 @@
+//! Reports: one result model ([`model`]) and one file per export format.
+//!
+//! A run folder `reports/<run-id>/` holds `summary.json`, `documents.csv`, `report.md` and
+//! `predictions.jsonl`; the console table is rendered by [`console`] and printed by the CLI.
+//! Reports carry no document text and no patient identifiers: only ids and numbers.
+
+pub mod console;
+pub mod csv;
+pub mod json;
+pub mod markdown;
+mod model;
+
+pub use model::*;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot encode {what}: {message}")]
+    Encode { what: String, message: String },
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file in the same folder, fsync'd, then
+/// renamed, so a crash never leaves a half-written report.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
+    let err = |source| ReportError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    let tmp = path.with_extension(format!(
+        "{}.tmp",
+        path.extension().and_then(|e| e.to_str()).unwrap_or("")
+    ));
+    {
+        let mut f = std::fs::File::create(&tmp).map_err(err)?;
+        f.write_all(bytes).map_err(err)?;
+        f.sync_all().map_err(err)?;
+    }
+    std::fs::rename(&tmp, path).map_err(err)
+}
+
+/// Writes every file report of a run into `dir` and returns their paths.
+pub fn write_run(
+    dir: &Path,
+    summary: &RunSummary,
+    documents: &[DocumentResult],
+) -> Result<Vec<PathBuf>, ReportError> {
+    std::fs::create_dir_all(dir).map_err(|source| ReportError::Write {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let files = [
+        ("summary.json", json::summary(summary)?),
+        ("documents.csv", csv::documents(documents)?),
+        ("report.md", markdown::report(summary).into_bytes()),
+        ("predictions.jsonl", json::predictions(documents)?),
+    ];
+    let mut out = Vec::new();
+    for (name, bytes) in files {
+        let path = dir.join(name);
+        write_atomic(&path, &bytes)?;
+        out.push(path);
+    }
+    Ok(out)
+}

@@ -1,0 +1,192 @@
+//! The one result model of a run. Every export format (JSON, CSV, Markdown, console) is
+//! written from these structs; nothing else is computed in the exporters.
+
+use crate::dataset::{DocType, ManifestIssue};
+use crate::engine::{EngineInfo, Stage};
+use crate::score::{DocumentScore, FieldAggregate};
+use crate::sla::Verdict;
+use crate::stats::Summary;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Bumped when a field changes meaning, so old runs are not misread.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Everything a run produced; serialised as `summary.json` (without the per-document text).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunSummary {
+    pub schema_version: u32,
+    pub run_id: String,
+    /// RFC 3339 start time.
+    pub started: String,
+    pub config: RunConfig,
+    pub environment: Environment,
+    /// One group per (DPI, document type), sorted.
+    pub groups: Vec<GroupResult>,
+    /// One verdict per group that has a profile.
+    pub verdicts: Vec<GroupVerdict>,
+    pub totals: Totals,
+    /// Manifest lines that were rejected or carried unknown keys.
+    pub manifest_issues: Vec<ManifestIssue>,
+}
+
+impl RunSummary {
+    /// `true` when any SLA limit failed: the process exit code follows this.
+    pub fn any_failed(&self) -> bool {
+        self.verdicts
+            .iter()
+            .any(|v| v.verdict.status == crate::sla::Status::Fail)
+    }
+}
+
+/// What makes a run reproducible.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunConfig {
+    pub dataset: String,
+    pub manifest_sha256: String,
+    pub dpis: Vec<f32>,
+    pub max_pixels: u64,
+    pub engine: EngineInfo,
+    pub profiles: String,
+    /// SHA-256 over the profile files used, in doc-type order.
+    pub profiles_sha256: String,
+    /// Full-width ASCII folded before scoring.
+    pub fold_width: bool,
+}
+
+/// The machine and build a run ran on.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Environment {
+    pub tool_version: String,
+    pub git_commit: Option<String>,
+    pub os: String,
+    pub cpu: String,
+    pub cores: usize,
+    pub memory_gib: Option<f64>,
+    pub gpu: Option<String>,
+}
+
+/// The result for one document at one DPI.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DocumentResult {
+    pub id: String,
+    pub doc_type: DocType,
+    pub dpi: f32,
+    /// `pdf` or `scan`.
+    pub source_kind: String,
+    pub pages: usize,
+    /// Pixels of all pages together (the input size the engine saw).
+    pub pixels: u64,
+    /// `None` when the document was read; otherwise what went wrong. A failed document is
+    /// scored as an empty output and counts against the error-rate limit.
+    pub error: Option<String>,
+    /// The engine's output (kept out of `summary.json`; written to `predictions.jsonl`).
+    #[serde(skip)]
+    pub text: String,
+    pub score: DocumentScore,
+    pub timing: Timing,
+}
+
+/// Per-request timing (DESIGN.md "Timing metrics"); all in milliseconds from request start.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Timing {
+    /// `false` for untimed engines (replay).
+    pub timed: bool,
+    pub ttft_ms: Option<f64>,
+    pub e2e_ms: Option<f64>,
+    /// (E2E − TTFT) / (N_out − 1), only for streaming engines with N_out ≥ 2.
+    pub tpot_ms: Option<f64>,
+    /// Gaps between consecutive token events (or chunks), in ms.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub itl_ms: Vec<f64>,
+    pub output_tokens: usize,
+    pub input_tokens: Option<usize>,
+    /// Number of token events the engine emitted.
+    pub events: usize,
+    pub stages_ms: BTreeMap<Stage, f64>,
+}
+
+/// Aggregates for one (DPI, document type).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GroupResult {
+    pub doc_type: DocType,
+    pub dpi: f32,
+    pub documents: usize,
+    pub failed: usize,
+    pub pages: usize,
+    /// Micro averages with their counts, so groups can be re-aggregated.
+    pub cer: Rate,
+    pub cer_no_space: Rate,
+    pub cer_jamo: Rate,
+    pub wer: Rate,
+    /// Per field type: accuracy over located fields.
+    pub fields: Vec<FieldAggregate>,
+    pub latency: LatencyAggregate,
+    pub throughput: Throughput,
+}
+
+/// A micro-averaged error rate: (S + D + I) / N.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Rate {
+    pub substitutions: usize,
+    pub deletions: usize,
+    pub insertions: usize,
+    pub reference_units: usize,
+    /// `None` when N = 0.
+    pub rate: Option<f64>,
+}
+
+impl Rate {
+    pub fn edits(&self) -> usize {
+        self.substitutions + self.deletions + self.insertions
+    }
+
+    /// Adds another rate's counts and recomputes the ratio.
+    pub fn add(&mut self, s: usize, d: usize, i: usize, n: usize) {
+        self.substitutions += s;
+        self.deletions += d;
+        self.insertions += i;
+        self.reference_units += n;
+        self.rate = (self.reference_units > 0)
+            .then(|| self.edits() as f64 / self.reference_units as f64);
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct LatencyAggregate {
+    pub e2e_ms: Option<Summary>,
+    pub ttft_ms: Option<Summary>,
+    pub tpot_ms: Option<Summary>,
+    pub itl_ms: Option<Summary>,
+    /// Mean time per stage across documents.
+    pub stages_mean_ms: BTreeMap<Stage, f64>,
+    /// Set when TTFT equals E2E because the engine does not stream.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Throughput {
+    /// Output tokens / summed E2E time of the group's documents (documents run one at a time).
+    pub tokens_per_s: Option<f64>,
+    pub pages_per_s: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GroupVerdict {
+    pub dpi: f32,
+    pub verdict: Verdict,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Totals {
+    pub documents: usize,
+    pub failed: usize,
+    pub pages: usize,
+    pub cer: Rate,
+    pub wer: Rate,
+    pub wall_time_s: f64,
+    /// Pages / wall time of the whole run.
+    pub pages_per_s: Option<f64>,
+    pub output_tokens_per_s: Option<f64>,
+}

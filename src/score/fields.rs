@@ -1,0 +1,1045 @@
+//! Critical-field accuracy by projection (DESIGN.md, "Field metrics").
+//!
+//! Each ground-truth value is located in the N1 reference text (a span of grapheme
+//! clusters), the span is mapped through the grapheme alignment onto the hypothesis, and
+//! the projected hypothesis text is compared with the expected value:
+//! - text fields (names, doses, routes, lab values, …): equal after N1;
+//! - diagnosis codes: equal after upper-casing and removing spaces;
+//! - dates: the projected text is parsed (`2024-03-05`, `2024.03.05`, `2024/03/05`,
+//!   `2024년 3월 5일`, `24.03.05`, …) to ISO and compared with the ISO ground truth.
+//!
+//! Projection of a reference span `[s, e)`: the hypothesis clusters aligned to reference
+//! clusters `s..e` (matches and substitutions) plus the insertions between them *and*
+//! those adjacent to either end (an extra digit right after `500` makes it `5000`, which
+//! must not score as correct); the result is trimmed of spaces.
+//!
+//! Locating a value: occurrences must start and end on cluster boundaries; a *clean*
+//! occurrence is not glued to a neighbour of the same kind (digit, Latin letter, Hangul;
+//! `5` inside `0.5` or `15` is not clean). Values of one record (a drug, a lab row) are
+//! searched after the record's anchor (drug name, lab item) and not on spans already used
+//! by the record or by an earlier field of the same type, so repeated values take their
+//! occurrences in order. Preference: clean after the cursor, clean anywhere, any after the
+//! cursor, any unused, then anything. A value not found at all is *unlocatable*: reported,
+//! and left out of accuracy.
+//!
+//! Set scores (micro P/R/F1) use the whole hypothesis instead of the alignment:
+//! diagnosis codes are the matches of `[A-Z][0-9]{2}(\.[0-9]{1,2})?` not glued to other
+//! ASCII letters or digits; drug names are exact occurrences of the ground-truth names.
+//! Occurrences the reference itself has beyond the ground truth (a lab item `B12` looks
+//! like a code) are background and discounted from the hypothesis, so a perfect
+//! transcription scores P = R = 1.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::distance::{Alignment, OpKind};
+use super::normalize::{normalize, NormOptions};
+use crate::dataset::Fields;
+
+/// The kinds of critical fields scored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FieldType {
+    PatientName,
+    DrugName,
+    Dose,
+    Frequency,
+    Days,
+    Route,
+    DiagnosisCode,
+    LabItem,
+    LabValue,
+    LabUnit,
+    LabReferenceRange,
+    LabFlag,
+    Date,
+}
+
+impl FieldType {
+    pub const ALL: [FieldType; 13] = [
+        FieldType::PatientName,
+        FieldType::DrugName,
+        FieldType::Dose,
+        FieldType::Frequency,
+        FieldType::Days,
+        FieldType::Route,
+        FieldType::DiagnosisCode,
+        FieldType::LabItem,
+        FieldType::LabValue,
+        FieldType::LabUnit,
+        FieldType::LabReferenceRange,
+        FieldType::LabFlag,
+        FieldType::Date,
+    ];
+
+    /// The serde name (`drug_name`, `lab_reference_range`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FieldType::PatientName => "patient_name",
+            FieldType::DrugName => "drug_name",
+            FieldType::Dose => "dose",
+            FieldType::Frequency => "frequency",
+            FieldType::Days => "days",
+            FieldType::Route => "route",
+            FieldType::DiagnosisCode => "diagnosis_code",
+            FieldType::LabItem => "lab_item",
+            FieldType::LabValue => "lab_value",
+            FieldType::LabUnit => "lab_unit",
+            FieldType::LabReferenceRange => "lab_reference_range",
+            FieldType::LabFlag => "lab_flag",
+            FieldType::Date => "date",
+        }
+    }
+}
+
+impl std::fmt::Display for FieldType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where a field sits: grapheme-cluster indices `[start, end)` in the N1 reference and
+/// (projected) in the N1 hypothesis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldSpan {
+    pub ref_start: usize,
+    pub ref_end: usize,
+    pub hyp_start: usize,
+    pub hyp_end: usize,
+}
+
+/// The verdict on one ground-truth field of one document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FieldResult {
+    pub field_type: FieldType,
+    /// Path in the ground truth, e.g. `drugs[1].dose`, `dates.issued`.
+    pub key: String,
+    /// The ground-truth value as given (ISO for dates).
+    pub expected: String,
+    /// The projected hypothesis text (N1); `None` when the field could not be located.
+    pub found: Option<String>,
+    pub correct: bool,
+    /// Whether the value was found in the reference text; unlocated fields are excluded
+    /// from accuracy.
+    pub located: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub span: Option<FieldSpan>,
+}
+
+/// Accuracy of one field type: `correct / scored`, `scored = total − unlocatable`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FieldAggregate {
+    pub field_type: FieldType,
+    pub total: usize,
+    pub unlocatable: usize,
+    pub scored: usize,
+    pub correct: usize,
+    /// `None` when nothing was scored.
+    pub accuracy: Option<f64>,
+}
+
+/// Aggregates field results (of one document or a corpus) per field type, in
+/// [`FieldType::ALL`] order, listing only the types present.
+pub fn aggregate_fields<'a>(
+    results: impl IntoIterator<Item = &'a FieldResult>,
+) -> Vec<FieldAggregate> {
+    let mut by_type: HashMap<FieldType, (usize, usize, usize)> = HashMap::new();
+    for r in results {
+        let e = by_type.entry(r.field_type).or_default();
+        e.0 += 1;
+        e.1 += usize::from(!r.located);
+        e.2 += usize::from(r.located && r.correct);
+    }
+    FieldType::ALL
+        .iter()
+        .filter_map(|t| {
+            let &(total, unlocatable, correct) = by_type.get(t)?;
+            let scored = total - unlocatable;
+            Some(FieldAggregate {
+                field_type: *t,
+                total,
+                unlocatable,
+                scored,
+                correct,
+                accuracy: (scored > 0).then(|| correct as f64 / scored as f64),
+            })
+        })
+        .collect()
+}
+
+/// Micro set scores of one field type: P = TP/(TP+FP), R = TP/(TP+FN),
+/// F1 = 2·TP/(2·TP+FP+FN); each `None` when its denominator is 0.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SetScore {
+    pub field_type: FieldType,
+    pub true_positives: usize,
+    pub false_positives: usize,
+    pub false_negatives: usize,
+    pub precision: Option<f64>,
+    pub recall: Option<f64>,
+    pub f1: Option<f64>,
+}
+
+impl SetScore {
+    pub fn from_counts(field_type: FieldType, tp: usize, fp: usize, fn_: usize) -> Self {
+        let ratio = |num: usize, den: usize| (den > 0).then(|| num as f64 / den as f64);
+        SetScore {
+            field_type,
+            true_positives: tp,
+            false_positives: fp,
+            false_negatives: fn_,
+            precision: ratio(tp, tp + fp),
+            recall: ratio(tp, tp + fn_),
+            f1: ratio(2 * tp, 2 * tp + fp + fn_),
+        }
+    }
+}
+
+/// Sums set scores per field type (micro average), in [`FieldType::ALL`] order.
+pub fn aggregate_sets<'a>(scores: impl IntoIterator<Item = &'a SetScore>) -> Vec<SetScore> {
+    let mut by_type: HashMap<FieldType, (usize, usize, usize)> = HashMap::new();
+    for s in scores {
+        let e = by_type.entry(s.field_type).or_default();
+        e.0 += s.true_positives;
+        e.1 += s.false_positives;
+        e.2 += s.false_negatives;
+    }
+    FieldType::ALL
+        .iter()
+        .filter_map(|t| {
+            let &(tp, fp, fn_) = by_type.get(t)?;
+            Some(SetScore::from_counts(*t, tp, fp, fn_))
+        })
+        .collect()
+}
+
+/// The N1 texts, their cluster boundaries and the cluster alignment, ready to project
+/// reference spans onto the hypothesis.
+pub struct Projection<'a> {
+    reference: &'a str,
+    hypothesis: &'a str,
+    /// Byte offset of each reference cluster, plus the text length.
+    ref_starts: Vec<usize>,
+    hyp_starts: Vec<usize>,
+    /// `left[i]`: hypothesis cursor just after the op consuming reference cluster `i − 1`.
+    left: Vec<usize>,
+    /// `right[i]`: hypothesis cursor just before the op consuming reference cluster `i`.
+    right: Vec<usize>,
+}
+
+impl<'a> Projection<'a> {
+    /// `alignment` must align `ref_graphemes` (clusters of `reference`) onto
+    /// `hyp_graphemes` (clusters of `hypothesis`).
+    pub fn new(
+        reference: &'a str,
+        ref_graphemes: &[&str],
+        hypothesis: &'a str,
+        hyp_graphemes: &[&str],
+        alignment: &Alignment,
+    ) -> Self {
+        let starts = |gs: &[&str]| {
+            let mut v = Vec::with_capacity(gs.len() + 1);
+            let mut at = 0;
+            for g in gs {
+                v.push(at);
+                at += g.len();
+            }
+            v.push(at);
+            v
+        };
+        let (m, n) = (ref_graphemes.len(), hyp_graphemes.len());
+        let mut left = vec![0; m + 1];
+        let mut right = vec![n; m + 1];
+        for op in &alignment.ops {
+            match op.kind {
+                OpKind::Match | OpKind::Sub => {
+                    right[op.ref_pos] = op.hyp_pos;
+                    left[op.ref_pos + 1] = op.hyp_pos + 1;
+                }
+                OpKind::Del => {
+                    right[op.ref_pos] = op.hyp_pos;
+                    left[op.ref_pos + 1] = op.hyp_pos;
+                }
+                OpKind::Ins => {}
+            }
+        }
+        Projection {
+            reference,
+            hypothesis,
+            ref_starts: starts(ref_graphemes),
+            hyp_starts: starts(hyp_graphemes),
+            left,
+            right,
+        }
+    }
+
+    /// The hypothesis cluster range `[start, end)` a reference cluster range maps to.
+    pub fn project(&self, ref_start: usize, ref_end: usize) -> (usize, usize) {
+        let (s, e) = (self.left[ref_start], self.right[ref_end]);
+        (s, e.max(s))
+    }
+
+    /// The hypothesis text of a projected range, trimmed of spaces.
+    pub fn hyp_text(&self, hyp_start: usize, hyp_end: usize) -> &'a str {
+        let (s, e) = (self.hyp_starts[hyp_start], self.hyp_starts[hyp_end]);
+        self.hypothesis[s..e].trim_matches(' ')
+    }
+
+    /// Every occurrence of `needle` in the reference on cluster boundaries, in order.
+    fn occurrences(&self, needle: &str) -> Vec<Occurrence> {
+        let mut out = Vec::new();
+        if needle.is_empty() {
+            return out;
+        }
+        let text = self.reference;
+        let mut from = 0;
+        while let Some(pos) = text[from..].find(needle) {
+            let s = from + pos;
+            let e = s + needle.len();
+            if let (Ok(start), Ok(end)) = (
+                self.ref_starts.binary_search(&s),
+                self.ref_starts.binary_search(&e),
+            ) {
+                out.push(Occurrence {
+                    start,
+                    end,
+                    clean: clean_boundaries(text, s, e),
+                });
+            }
+            from = s + text[s..].chars().next().map_or(1, char::len_utf8);
+        }
+        out
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Occurrence {
+    start: usize,
+    end: usize,
+    clean: bool,
+}
+
+/// Picks an occurrence by the preference order of the module docs.
+fn pick(occs: &[Occurrence], cursor: usize, taken: &[(usize, usize)]) -> Option<Occurrence> {
+    let free = |o: &Occurrence| !taken.iter().any(|&(s, e)| o.start < e && s < o.end);
+    let tiers: [&dyn Fn(&Occurrence) -> bool; 6] = [
+        &|o| o.clean && o.start >= cursor && free(o),
+        &|o| o.clean && free(o),
+        &|o| o.start >= cursor && free(o),
+        &|o| free(o),
+        &|o| o.clean,
+        &|_| true,
+    ];
+    tiers
+        .iter()
+        .find_map(|tier| occs.iter().find(|o| tier(o)).copied())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CharClass {
+    Digit,
+    Latin,
+    Hangul,
+    Other,
+}
+
+fn class(c: char) -> CharClass {
+    if c.is_ascii_digit() {
+        CharClass::Digit
+    } else if c.is_ascii_alphabetic() {
+        CharClass::Latin
+    } else if ('\u{AC00}'..='\u{D7A3}').contains(&c) {
+        CharClass::Hangul
+    } else {
+        CharClass::Other
+    }
+}
+
+/// Whether `text[s..e]` is not glued to neighbours of its own kind (see module docs).
+fn clean_boundaries(text: &str, s: usize, e: usize) -> bool {
+    let inner = &text[s..e];
+    let (Some(first), Some(last)) = (inner.chars().next(), inner.chars().next_back()) else {
+        return false;
+    };
+    let mut before = text[..s].chars().rev();
+    let mut after = text[e..].chars();
+    let glued = |edge: char, next: Option<char>, beyond: Option<char>| {
+        let (ce, Some(n)) = (class(edge), next) else {
+            return false;
+        };
+        if ce != CharClass::Other && class(n) == ce {
+            return true;
+        }
+        // A digit next to a decimal point or thousands separator that continues a number.
+        ce == CharClass::Digit
+            && matches!(n, '.' | ',')
+            && beyond.is_some_and(|b| b.is_ascii_digit())
+    };
+    let (b1, b2) = (before.next(), before.next());
+    let (a1, a2) = (after.next(), after.next());
+    !glued(first, b1, b2) && !glued(last, a1, a2)
+}
+
+/// Finds, projects and judges every ground-truth field. `reference`/`hypothesis` inside
+/// `projection` are N1 texts; `opts` normalises the ground-truth values the same way.
+pub fn score_fields(
+    projection: &Projection<'_>,
+    fields: &Fields,
+    opts: &NormOptions,
+) -> Vec<FieldResult> {
+    let mut s = FieldScorer {
+        p: projection,
+        opts,
+        taken: HashMap::new(),
+        out: Vec::new(),
+    };
+    if let Some(name) = &fields.patient_name {
+        s.field(
+            FieldType::PatientName,
+            "patient_name".into(),
+            name,
+            0,
+            &mut Vec::new(),
+        );
+    }
+    let mut cursor = 0;
+    for (i, d) in fields.drugs.iter().enumerate() {
+        let mut record = Vec::new();
+        let name = s.field(
+            FieldType::DrugName,
+            format!("drugs[{i}].name"),
+            &d.name,
+            cursor,
+            &mut record,
+        );
+        let anchor = name.map_or(cursor, |(_, e)| e);
+        cursor = anchor;
+        let subs = [
+            (FieldType::Dose, "dose", &d.dose),
+            (FieldType::Frequency, "frequency", &d.frequency),
+            (FieldType::Days, "days", &d.days),
+            (FieldType::Route, "route", &d.route),
+        ];
+        for (t, k, v) in subs {
+            if let Some(v) = v {
+                s.field(t, format!("drugs[{i}].{k}"), v, anchor, &mut record);
+            }
+        }
+    }
+    let mut cursor = 0;
+    for (i, code) in fields.diagnosis_codes.iter().enumerate() {
+        if let Some((_, e)) = s.field(
+            FieldType::DiagnosisCode,
+            format!("diagnosis_codes[{i}]"),
+            code,
+            cursor,
+            &mut Vec::new(),
+        ) {
+            cursor = e;
+        }
+    }
+    let mut cursor = 0;
+    for (i, l) in fields.labs.iter().enumerate() {
+        let mut record = Vec::new();
+        let item = s.field(
+            FieldType::LabItem,
+            format!("labs[{i}].item"),
+            &l.item,
+            cursor,
+            &mut record,
+        );
+        let anchor = item.map_or(cursor, |(_, e)| e);
+        cursor = anchor;
+        s.field(
+            FieldType::LabValue,
+            format!("labs[{i}].value"),
+            &l.value,
+            anchor,
+            &mut record,
+        );
+        let subs = [
+            (FieldType::LabUnit, "unit", &l.unit),
+            (
+                FieldType::LabReferenceRange,
+                "reference_range",
+                &l.reference_range,
+            ),
+            (FieldType::LabFlag, "flag", &l.flag),
+        ];
+        for (t, k, v) in subs {
+            if let Some(v) = v {
+                s.field(t, format!("labs[{i}].{k}"), v, anchor, &mut record);
+            }
+        }
+    }
+    for (key, iso) in &fields.dates {
+        s.date_field(format!("dates.{key}"), iso);
+    }
+    s.out
+}
+
+/// Working state of [`score_fields`].
+struct FieldScorer<'p, 'a> {
+    p: &'p Projection<'a>,
+    opts: &'p NormOptions,
+    /// Reference spans already used, per field type.
+    taken: HashMap<FieldType, Vec<(usize, usize)>>,
+    out: Vec<FieldResult>,
+}
+
+impl FieldScorer<'_, '_> {
+    /// Locates `value` (N1) and judges its projection; returns the reference span.
+    fn field(
+        &mut self,
+        t: FieldType,
+        key: String,
+        value: &str,
+        cursor: usize,
+        record: &mut Vec<(usize, usize)>,
+    ) -> Option<(usize, usize)> {
+        let needle = normalize(value, self.opts);
+        let occs = self.p.occurrences(&needle);
+        let mut taken = self.taken.get(&t).cloned().unwrap_or_default();
+        taken.extend_from_slice(record);
+        let found = pick(&occs, cursor, &taken);
+        let span = found.map(|o| (o.start, o.end));
+        let verdict = |f: &str| match t {
+            FieldType::DiagnosisCode => canonical_code(f) == canonical_code(&needle),
+            _ => f == needle,
+        };
+        self.push(t, key, value.to_string(), span, verdict);
+        if let Some(sp) = span {
+            record.push(sp);
+            self.taken.entry(t).or_default().push(sp);
+        }
+        span
+    }
+
+    fn date_field(&mut self, key: String, iso: &str) {
+        let expected = parse_date(iso);
+        let occs: Vec<Occurrence> = match &expected {
+            Some(e) => {
+                let mut v: Vec<Occurrence> = printed_dates(e)
+                    .iter()
+                    .flat_map(|f| self.p.occurrences(f))
+                    .collect();
+                v.sort_by_key(|o| (o.start, std::cmp::Reverse(o.end)));
+                v
+            }
+            None => Vec::new(),
+        };
+        let taken = self
+            .taken
+            .get(&FieldType::Date)
+            .cloned()
+            .unwrap_or_default();
+        let span = pick(&occs, 0, &taken).map(|o| (o.start, o.end));
+        let verdict = |f: &str| parse_date(f).is_some_and(|d| Some(d) == expected);
+        self.push(FieldType::Date, key, iso.to_string(), span, verdict);
+        if let Some(sp) = span {
+            self.taken.entry(FieldType::Date).or_default().push(sp);
+        }
+    }
+
+    fn push(
+        &mut self,
+        field_type: FieldType,
+        key: String,
+        expected: String,
+        span: Option<(usize, usize)>,
+        verdict: impl Fn(&str) -> bool,
+    ) {
+        let (found, correct, span) = match span {
+            Some((rs, re)) => {
+                let (hs, he) = self.p.project(rs, re);
+                let text = self.p.hyp_text(hs, he);
+                let span = FieldSpan {
+                    ref_start: rs,
+                    ref_end: re,
+                    hyp_start: hs,
+                    hyp_end: he,
+                };
+                (Some(text.to_string()), verdict(text), Some(span))
+            }
+            None => (None, false, None),
+        };
+        self.out.push(FieldResult {
+            field_type,
+            key,
+            expected,
+            found,
+            correct,
+            located: span.is_some(),
+            span,
+        });
+    }
+}
+
+/// Diagnosis code canonical form: upper case, no whitespace.
+pub fn canonical_code(code: &str) -> String {
+    code.chars()
+        .filter(|c| !c.is_whitespace())
+        .flat_map(char::to_uppercase)
+        .collect()
+}
+
+/// The printed forms of an ISO date searched in the reference: `2024-03-05`,
+/// `2024.03.05`, `2024/03/05`, `2024년 3월 5일`, `2024년 03월 05일` (also without spaces),
+/// `24.03.05`, and the unpadded numeric forms `2024.3.5`, `2024-3-5`, `2024/3/5`.
+pub fn printed_dates(iso: &str) -> Vec<String> {
+    let Some((y, m, d)) = split_iso(iso) else {
+        return Vec::new();
+    };
+    let mut v = vec![
+        format!("{y:04}-{m:02}-{d:02}"),
+        format!("{y:04}.{m:02}.{d:02}"),
+        format!("{y:04}/{m:02}/{d:02}"),
+        format!("{y:04}년 {m}월 {d}일"),
+        format!("{y:04}년 {m:02}월 {d:02}일"),
+        format!("{y:04}년{m}월{d}일"),
+        format!("{y:04}년{m:02}월{d:02}일"),
+        format!("{:02}.{m:02}.{d:02}", y % 100),
+        format!("{y:04}.{m}.{d}"),
+        format!("{y:04}-{m}-{d}"),
+        format!("{y:04}/{m}/{d}"),
+    ];
+    v.sort();
+    v.dedup();
+    v
+}
+
+fn split_iso(iso: &str) -> Option<(u32, u32, u32)> {
+    let d = parse_date(iso)?;
+    let y = d[0..4].parse().ok()?;
+    let m = d[5..7].parse().ok()?;
+    let dd = d[8..10].parse().ok()?;
+    Some((y, m, dd))
+}
+
+/// Parses a printed date to ISO `YYYY-MM-DD`: three digit groups separated by `-`, `.`
+/// or `/` (spaces around them and a trailing `.` allowed; a two-digit year means 20YY),
+/// or `YYYY년 M월 D일` (spaces optional). Returns `None` for anything else or an
+/// impossible calendar date.
+pub fn parse_date(text: &str) -> Option<String> {
+    let t = text.trim().trim_end_matches('.').trim_end();
+    let mut nums = Vec::with_capacity(3);
+    let mut seps = Vec::with_capacity(3);
+    let mut rest = t;
+    while !rest.is_empty() {
+        let d = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        if d == 0 || nums.len() == 3 {
+            return None;
+        }
+        nums.push(&rest[..d]);
+        rest = &rest[d..];
+        if rest.is_empty() {
+            break;
+        }
+        let s = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        seps.push(rest[..s].trim());
+        rest = &rest[s..];
+    }
+    if nums.len() != 3 {
+        return None;
+    }
+    let korean = seps == ["년", "월", "일"];
+    let numeric = seps.len() == 2 && seps.iter().all(|s| matches!(*s, "-" | "." | "/"));
+    let year: u32 = match (nums[0].len(), numeric) {
+        (4, _) if korean || numeric => nums[0].parse().ok()?,
+        (2, true) => 2000 + nums[0].parse::<u32>().ok()?,
+        _ => return None,
+    };
+    if nums[1].len() > 2 || nums[2].len() > 2 {
+        return None;
+    }
+    let month: u32 = nums[1].parse().ok()?;
+    let day: u32 = nums[2].parse().ok()?;
+    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    let days_in_month = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return None,
+    };
+    if day == 0 || day > days_in_month {
+        return None;
+    }
+    Some(format!("{year:04}-{month:02}-{day:02}"))
+}
+
+/// Diagnosis-code-shaped tokens of a text, in order: `[A-Z][0-9]{2}(\.[0-9]{1,2})?`
+/// not preceded or followed by an ASCII letter or digit.
+pub fn extract_codes(text: &str) -> Vec<String> {
+    // Byte scan: every byte of the pattern is ASCII, and UTF-8 never reuses ASCII bytes.
+    let b = text.as_bytes();
+    let digit = |i: usize| b.get(i).is_some_and(u8::is_ascii_digit);
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        let starts = b[i].is_ascii_uppercase()
+            && (i == 0 || !b[i - 1].is_ascii_alphanumeric())
+            && digit(i + 1)
+            && digit(i + 2);
+        if starts {
+            let mut end = i + 3;
+            if b.get(end) == Some(&b'.') && digit(end + 1) {
+                end += 2;
+                if digit(end) {
+                    end += 1;
+                }
+            }
+            if !b.get(end).is_some_and(u8::is_ascii_alphanumeric) {
+                out.push(text[i..end].to_string());
+                i = end;
+                continue;
+            }
+        }
+        i += 1;
+    }
+    out
+}
+
+/// Micro set scores for diagnosis codes and drug names of one document (see module
+/// docs). `reference` and `hypothesis` are N1 texts.
+pub fn set_scores(
+    reference: &str,
+    hypothesis: &str,
+    fields: &Fields,
+    opts: &NormOptions,
+) -> Vec<SetScore> {
+    let count = |items: Vec<String>| {
+        let mut m: HashMap<String, usize> = HashMap::new();
+        for it in items {
+            *m.entry(it).or_default() += 1;
+        }
+        m
+    };
+    // Codes.
+    let gt = count(
+        fields
+            .diagnosis_codes
+            .iter()
+            .map(|c| canonical_code(&normalize(c, opts)))
+            .collect(),
+    );
+    let in_ref = count(extract_codes(reference));
+    let in_hyp = count(extract_codes(hypothesis));
+    let codes = multiset_score(FieldType::DiagnosisCode, &gt, &in_ref, &in_hyp);
+    // Drug names: occurrences of each ground-truth name.
+    let gt = count(
+        fields
+            .drugs
+            .iter()
+            .map(|d| normalize(&d.name, opts))
+            .filter(|n| !n.is_empty())
+            .collect(),
+    );
+    let occurrences = |text: &str| -> HashMap<String, usize> {
+        gt.keys()
+            .map(|n| (n.clone(), text.matches(n.as_str()).count()))
+            .collect()
+    };
+    let names = multiset_score(
+        FieldType::DrugName,
+        &gt,
+        &occurrences(reference),
+        &occurrences(hypothesis),
+    );
+    vec![codes, names]
+}
+
+/// TP/FP/FN of hypothesis candidates against ground truth, after discounting the
+/// background (reference candidates beyond the ground truth).
+fn multiset_score(
+    t: FieldType,
+    gt: &HashMap<String, usize>,
+    in_ref: &HashMap<String, usize>,
+    in_hyp: &HashMap<String, usize>,
+) -> SetScore {
+    let (mut tp, mut fp) = (0, 0);
+    for (item, &h) in in_hyp {
+        let g = gt.get(item).copied().unwrap_or(0);
+        let background = in_ref.get(item).copied().unwrap_or(0).saturating_sub(g);
+        let predicted = h.saturating_sub(background);
+        let hit = predicted.min(g);
+        tp += hit;
+        fp += predicted - hit;
+    }
+    let fn_ = gt.values().sum::<usize>() - tp;
+    SetScore::from_counts(t, tp, fp, fn_)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dataset::{Drug, LabRow};
+    use crate::score::distance::align;
+    use crate::score::text::{grapheme_symbols, graphemes, Interner};
+
+    const N1: NormOptions = NormOptions {
+        fold_fullwidth: false,
+    };
+
+    fn run(reference: &str, hypothesis: &str, fields: &Fields) -> Vec<FieldResult> {
+        let (r, h) = (normalize(reference, &N1), normalize(hypothesis, &N1));
+        let (rg, hg) = (graphemes(&r), graphemes(&h));
+        let mut int = Interner::default();
+        let a = grapheme_symbols(&rg, &mut int);
+        let b = grapheme_symbols(&hg, &mut int);
+        let al = align(&a, &b);
+        let p = Projection::new(&r, &rg, &h, &hg, &al);
+        score_fields(&p, fields, &N1)
+    }
+
+    fn get<'a>(rs: &'a [FieldResult], key: &str) -> &'a FieldResult {
+        rs.iter()
+            .find(|r| r.key == key)
+            .unwrap_or_else(|| panic!("no {key} in {rs:#?}"))
+    }
+
+    fn drug(name: &str, dose: &str, freq: &str, days: &str, route: &str) -> Drug {
+        Drug {
+            name: name.into(),
+            dose: Some(dose.into()),
+            frequency: Some(freq.into()),
+            days: Some(days.into()),
+            route: Some(route.into()),
+            ..Default::default()
+        }
+    }
+
+    fn prescription_fields() -> Fields {
+        let mut f = Fields {
+            patient_name: Some("홍길동".into()),
+            drugs: vec![
+                drug("타이레놀정500밀리그램", "1", "3", "7", "식후 30분"),
+                drug("아모잘탄정5/50밀리그램", "1", "1", "7", "식후 30분"),
+            ],
+            diagnosis_codes: vec!["I10".into(), "E11.9".into()],
+            ..Default::default()
+        };
+        f.dates.insert("issued".into(), "2024-03-05".into());
+        f
+    }
+
+    const PRESCRIPTION: &str =
+        "처 방 전\n교부일자: 2024년 3월 5일\n환자 성명: 홍길동\n질병분류기호: I10, E11.9\n\
+        타이레놀정500밀리그램 1 3 7 식후 30분\n아모잘탄정5/50밀리그램 1 1 7 식후 30분\n";
+
+    #[test]
+    fn perfect_transcription_scores_every_field_correct() {
+        let f = prescription_fields();
+        let rs = run(PRESCRIPTION, PRESCRIPTION, &f);
+        assert_eq!(rs.len(), 1 + 10 + 2 + 1);
+        for r in &rs {
+            assert!(r.located && r.correct, "{r:?}");
+        }
+        // Repeated values take their own occurrences: drug 2's frequency is the second `1`.
+        let f1 = get(&rs, "drugs[1].dose").span.unwrap();
+        let f2 = get(&rs, "drugs[1].frequency").span.unwrap();
+        assert!(f2.ref_start > f1.ref_start);
+        let d0 = get(&rs, "drugs[0].days").span.unwrap();
+        let d1 = get(&rs, "drugs[1].days").span.unwrap();
+        assert!(d1.ref_start > d0.ref_start);
+    }
+
+    #[test]
+    fn ocr_errors_land_on_the_right_fields() {
+        let f = prescription_fields();
+        let hyp = PRESCRIPTION
+            .replace("홍길동", "홍길농")
+            .replace("I10", "l10")
+            .replace("500밀리", "5000밀리")
+            .replace("1 3 7", "1 3 1")
+            .replace("3월 5일", "3월 6일");
+        let rs = run(PRESCRIPTION, &hyp, &f);
+        let wrong: Vec<&str> = rs
+            .iter()
+            .filter(|r| !r.correct)
+            .map(|r| r.key.as_str())
+            .collect();
+        assert_eq!(
+            wrong,
+            [
+                "patient_name",
+                "drugs[0].name",
+                "drugs[0].days",
+                "diagnosis_codes[0]",
+                "dates.issued"
+            ]
+        );
+        assert_eq!(get(&rs, "patient_name").found.as_deref(), Some("홍길농"));
+        assert_eq!(
+            get(&rs, "drugs[0].name").found.as_deref(),
+            Some("타이레놀정5000밀리그램")
+        );
+        assert_eq!(
+            get(&rs, "dates.issued").found.as_deref(),
+            Some("2024년 3월 6일")
+        );
+    }
+
+    #[test]
+    fn insertion_next_to_a_number_makes_it_wrong() {
+        let f = Fields {
+            labs: vec![LabRow {
+                item: "칼륨".into(),
+                value: "4.5".into(),
+                unit: Some("mmol/L".into()),
+                reference_range: Some("3.5-5.1".into()),
+                flag: None,
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let r = "칼륨 4.5 mmol/L 3.5-5.1";
+        let rs = run(r, "칼륨 4.55 mmol/L 3.5-5.1", &f);
+        assert_eq!(get(&rs, "labs[0].value").found.as_deref(), Some("4.55"));
+        assert!(!get(&rs, "labs[0].value").correct);
+        assert!(get(&rs, "labs[0].unit").correct);
+        // A spacing change around a value keeps it correct.
+        let rs = run(r, "칼륨 4.5mmol/L 3.5-5.1", &f);
+        assert!(rs.iter().all(|r| r.correct), "{rs:#?}");
+    }
+
+    #[test]
+    fn codes_compare_case_and_space_insensitively_and_dates_by_value() {
+        let mut f = Fields {
+            diagnosis_codes: vec!["E11.9".into()],
+            ..Default::default()
+        };
+        f.dates.insert("onset".into(), "2024-03-05".into());
+        let r = "진단: E11.9 발병일 2024.03.05";
+        let rs = run(r, "진단: e11.9 발병일 2024-03-05", &f);
+        assert!(get(&rs, "diagnosis_codes[0]").correct);
+        assert!(get(&rs, "dates.onset").correct);
+        let rs = run(r, "진단: E11.8 발병일 2024.08.05", &f);
+        assert!(!get(&rs, "diagnosis_codes[0]").correct);
+        assert!(!get(&rs, "dates.onset").correct);
+    }
+
+    #[test]
+    fn unlocatable_fields_are_reported_and_excluded() {
+        let f = Fields {
+            patient_name: Some("김철수".into()),
+            diagnosis_codes: vec!["J20.9".into()],
+            ..Default::default()
+        };
+        let rs = run("진단: J20.9", "진단: J20.9", &f);
+        let name = get(&rs, "patient_name");
+        assert!(!name.located && name.found.is_none());
+        let agg = aggregate_fields(&rs);
+        assert_eq!(agg.len(), 2);
+        assert_eq!(agg[0].field_type, FieldType::PatientName);
+        assert_eq!(
+            (agg[0].unlocatable, agg[0].scored, agg[0].accuracy),
+            (1, 0, None)
+        );
+        assert_eq!(agg[1].accuracy, Some(1.0));
+    }
+
+    #[test]
+    fn short_numbers_prefer_clean_occurrences() {
+        let f = Fields {
+            drugs: vec![drug("가나정", "5", "2", "10", "경구")],
+            ..Default::default()
+        };
+        // `5` appears inside `0.5` and `15` first; the clean one is the dose column.
+        let r = "가나정 0.5g 15T 5 2 10 경구";
+        let rs = run(r, r, &f);
+        let dose = get(&rs, "drugs[0].dose").span.unwrap();
+        assert_eq!((dose.ref_start, dose.ref_end), (13, 14));
+    }
+
+    #[test]
+    fn every_printed_date_format_parses() {
+        for s in [
+            "2024-03-05",
+            "2024.03.05",
+            "2024/03/05",
+            "2024년 3월 5일",
+            "2024년 03월 05일",
+            "2024년3월5일",
+            "24.03.05",
+            "2024. 3. 5.",
+        ] {
+            assert_eq!(parse_date(s).as_deref(), Some("2024-03-05"), "{s}");
+        }
+        for s in [
+            "2024-02-30",
+            "2024-13-01",
+            "24년 3월 5일",
+            "2024-03",
+            "x2024-03-05",
+            "2024-03-05-01",
+        ] {
+            assert_eq!(parse_date(s), None, "{s}");
+        }
+        assert_eq!(parse_date("2024-02-29").as_deref(), Some("2024-02-29"));
+        assert_eq!(parse_date("2023-02-29"), None);
+        let p = printed_dates("2024-03-05");
+        assert!(p.contains(&"24.03.05".to_string()) && p.contains(&"2024년 3월 5일".to_string()));
+    }
+
+    #[test]
+    fn code_extraction_and_set_scores() {
+        assert_eq!(
+            extract_codes("I10, E11.9 B12x K21.0. Z00.123 AI10"),
+            ["I10", "E11.9", "K21.0"]
+        );
+        let f = prescription_fields();
+        let r = normalize(PRESCRIPTION, &N1);
+        let perfect = set_scores(&r, &r, &f, &N1);
+        for s in &perfect {
+            assert_eq!(
+                (s.precision, s.recall, s.f1),
+                (Some(1.0), Some(1.0), Some(1.0)),
+                "{s:?}"
+            );
+        }
+        let h = r.replace("E11.9", "E11.8").replace("아모잘탄", "아모잘단") + " J20";
+        let s = set_scores(&r, &h, &f, &N1);
+        assert_eq!(
+            (
+                s[0].true_positives,
+                s[0].false_positives,
+                s[0].false_negatives
+            ),
+            (1, 2, 1)
+        );
+        assert_eq!(
+            (
+                s[1].true_positives,
+                s[1].false_positives,
+                s[1].false_negatives
+            ),
+            (1, 0, 1)
+        );
+        assert_eq!(s[1].recall, Some(0.5));
+        // Background: a lab item shaped like a code is not a false positive.
+        let lab = Fields::default();
+        let s = set_scores("비타민 B12 350", "비타민 B12 350", &lab, &N1);
+        assert_eq!(s[0].false_positives, 0);
+        let agg = aggregate_sets(perfect.iter().chain(&s));
+        assert_eq!(agg[0].field_type, FieldType::DrugName);
+        assert_eq!(agg[1].true_positives, 2);
+    }
+
+    #[test]
+    fn field_type_serde_names() {
+        let j = serde_json::to_string(&FieldType::LabReferenceRange).unwrap();
+        assert_eq!(j, "\"lab_reference_range\"");
+        for t in FieldType::ALL {
+            assert_eq!(
+                serde_json::to_string(&t).unwrap(),
+                format!("\"{}\"", t.as_str())
+            );
+        }
+    }
+}

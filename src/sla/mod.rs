@@ -1,0 +1,7 @@
+//! SLA profiles (`profiles/<doc_type>.toml`) and the verdicts a run gets against them.
+
+mod profile;
+mod verdict;
+
+pub use profile::{load_profiles, Profile, ProfileError, AccuracyLimits, LatencyLimits};
+pub use verdict::{check, Check, Measured, Status, Verdict};

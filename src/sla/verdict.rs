@@ -1,0 +1,219 @@
+//! Checking what a run measured for one document type against its profile.
+
+use super::Profile;
+use crate::dataset::DocType;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// What a run measured for one document type (at one DPI).
+#[derive(Debug, Clone, Default)]
+pub struct Measured {
+    pub documents: usize,
+    pub failed: usize,
+    /// Corpus CER (micro average), failed documents scored as empty output.
+    pub cer: Option<f64>,
+    pub wer: Option<f64>,
+    /// Accuracy per field type; `None` when no field of that type could be located.
+    pub field_accuracy: BTreeMap<String, Option<f64>>,
+    /// Per-document end-to-end latency and TTFT of successful documents, in ms.
+    pub e2e_ms: Vec<f64>,
+    pub ttft_ms: Vec<f64>,
+    /// `false` for engines with no timing (replay): latency limits are not measured.
+    pub timed: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Pass,
+    Fail,
+    /// The limit could not be evaluated (no timing, no such field in the data).
+    NotMeasured,
+}
+
+impl Status {
+    pub fn label(self) -> &'static str {
+        match self {
+            Status::Pass => "PASS",
+            Status::Fail => "FAIL",
+            Status::NotMeasured => "N/A",
+        }
+    }
+}
+
+/// One limit of a profile and how the run did against it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Check {
+    /// The profile key, e.g. `accuracy.max_cer` or `accuracy.fields.dose`.
+    pub key: String,
+    /// Human-readable form, e.g. `CER ≤ 1.00%` or `p95 E2E ≤ 3000 ms`.
+    pub limit: String,
+    pub threshold: f64,
+    pub measured: Option<f64>,
+    pub status: Status,
+    /// Samples behind the measurement.
+    pub samples: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// All checks for one document type.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Verdict {
+    pub doc_type: DocType,
+    pub checks: Vec<Check>,
+    /// `Fail` if any check failed, `Pass` if at least one passed and none failed.
+    pub status: Status,
+}
+
+/// Checks `measured` against `profile`.
+pub fn check(profile: &Profile, measured: &Measured) -> Verdict {
+    let mut checks = Vec::new();
+    let upper = |v: Option<f64>, limit: f64| match v {
+        Some(v) if v <= limit => Status::Pass,
+        Some(_) => Status::Fail,
+        None => Status::NotMeasured,
+    };
+    let lower = |v: Option<f64>, limit: f64| match v {
+        Some(v) if v >= limit => Status::Pass,
+        Some(_) => Status::Fail,
+        None => Status::NotMeasured,
+    };
+    let error_rate = (measured.documents > 0).then(|| measured.failed as f64 / measured.documents as f64);
+    checks.push(Check {
+        key: "max_error_rate".into(),
+        limit: format!("errors ≤ {:.1}%", profile.max_error_rate * 100.0),
+        threshold: profile.max_error_rate,
+        measured: error_rate,
+        status: upper(error_rate, profile.max_error_rate),
+        samples: measured.documents,
+        note: None,
+    });
+    if let Some(limit) = profile.accuracy.max_cer {
+        checks.push(Check {
+            key: "accuracy.max_cer".into(),
+            limit: format!("CER ≤ {:.2}%", limit * 100.0),
+            threshold: limit,
+            measured: measured.cer,
+            status: upper(measured.cer, limit),
+            samples: measured.documents,
+            note: None,
+        });
+    }
+    if let Some(limit) = profile.accuracy.max_wer {
+        checks.push(Check {
+            key: "accuracy.max_wer".into(),
+            limit: format!("WER ≤ {:.2}%", limit * 100.0),
+            threshold: limit,
+            measured: measured.wer,
+            status: upper(measured.wer, limit),
+            samples: measured.documents,
+            note: None,
+        });
+    }
+    for (field, &limit) in &profile.accuracy.fields {
+        let value = measured.field_accuracy.get(field).copied().flatten();
+        checks.push(Check {
+            key: format!("accuracy.fields.{field}"),
+            limit: format!("{field} ≥ {:.1}%", limit * 100.0),
+            threshold: limit,
+            measured: value,
+            status: lower(value, limit),
+            samples: measured.documents,
+            note: value.is_none().then(|| "no such field in these documents".to_string()),
+        });
+    }
+    let p = profile.latency.percentile;
+    for (key, name, limit, samples) in [
+        ("latency.max_e2e_ms", "E2E", profile.latency.max_e2e_ms, &measured.e2e_ms),
+        ("latency.max_ttft_ms", "TTFT", profile.latency.max_ttft_ms, &measured.ttft_ms),
+    ] {
+        let Some(limit) = limit else { continue };
+        let value = if measured.timed {
+            crate::stats::percentile(samples, p).ok()
+        } else {
+            None
+        };
+        let note = if !measured.timed {
+            Some("engine output is untimed".to_string())
+        } else if !samples.is_empty() && (samples.len() as f64) < 100.0 / (100.0 - p).max(1.0) {
+            Some(format!("p{p} from only {} samples", samples.len()))
+        } else {
+            None
+        };
+        checks.push(Check {
+            key: key.into(),
+            limit: format!("p{p} {name} ≤ {limit:.0} ms"),
+            threshold: limit,
+            measured: value,
+            status: upper(value, limit),
+            samples: samples.len(),
+            note,
+        });
+    }
+    let status = if checks.iter().any(|c| c.status == Status::Fail) {
+        Status::Fail
+    } else if checks.iter().any(|c| c.status == Status::Pass) {
+        Status::Pass
+    } else {
+        Status::NotMeasured
+    };
+    Verdict {
+        doc_type: profile.doc_type,
+        checks,
+        status,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn profile() -> Profile {
+        Profile::parse(
+            "doc_type = \"lab_result\"\n[accuracy]\nmax_cer = 0.01\n[accuracy.fields]\nlab_value = 0.95\n[latency]\nmax_e2e_ms = 1000\n",
+            Path::new("lab_result.toml"),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn passes_and_fails_per_limit() {
+        let mut m = Measured {
+            documents: 4,
+            failed: 0,
+            cer: Some(0.005),
+            wer: Some(0.02),
+            field_accuracy: [("lab_value".to_string(), Some(0.97))].into_iter().collect(),
+            e2e_ms: vec![100.0, 200.0, 300.0, 1500.0],
+            ttft_ms: vec![],
+            timed: true,
+        };
+        let v = check(&profile(), &m);
+        let by_key: BTreeMap<_, _> = v.checks.iter().map(|c| (c.key.as_str(), c.status)).collect();
+        assert_eq!(by_key["accuracy.max_cer"], Status::Pass);
+        assert_eq!(by_key["accuracy.fields.lab_value"], Status::Pass);
+        // p95 of [100,200,300,1500] = 300 + 0.85·1200 = 1320 > 1000
+        assert_eq!(by_key["latency.max_e2e_ms"], Status::Fail);
+        assert_eq!(v.status, Status::Fail);
+        m.e2e_ms = vec![100.0; 4];
+        m.failed = 1;
+        let v = check(&profile(), &m);
+        assert_eq!(v.checks[0].status, Status::Fail, "a failed document fails max_error_rate = 0");
+    }
+
+    #[test]
+    fn untimed_engines_are_not_measured() {
+        let m = Measured {
+            documents: 1,
+            cer: Some(0.0),
+            timed: false,
+            ..Default::default()
+        };
+        let v = check(&profile(), &m);
+        let lat = v.checks.iter().find(|c| c.key == "latency.max_e2e_ms").unwrap();
+        assert_eq!(lat.status, Status::NotMeasured);
+        assert_eq!(v.status, Status::Pass);
+    }
+}

@@ -1,0 +1,107 @@
+//! The `medocr` binary, run for real on generated documents.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn medocr(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_medocr"))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("run medocr")
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+/// Writes predictions for every manifest entry, transformed by `f`.
+fn predictions(dataset: &Path, out: &Path, f: impl Fn(&str) -> String) {
+    let manifest = std::fs::read_to_string(dataset.join("manifest.jsonl")).unwrap();
+    let mut lines = String::new();
+    for line in manifest.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let p = serde_json::json!({"id": v["id"], "text": f(v["text"].as_str().unwrap())});
+        lines.push_str(&p.to_string());
+        lines.push('\n');
+    }
+    std::fs::write(out, lines).unwrap();
+}
+
+#[test]
+fn gen_then_score_perfect_and_damaged_predictions() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let data = tmp.path().join("data");
+    let o = medocr(
+        &["gen", "--out", data.to_str().unwrap(), "--count", "1", "--types", "prescription,diagnosis", "--seed", "5"],
+        root,
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(data.join("manifest.jsonl").is_file());
+    assert!(data.join("prescription-000.pdf").is_file());
+
+    let perfect = tmp.path().join("perfect.jsonl");
+    predictions(&data, &perfect, |t| t.to_string());
+    let reports = tmp.path().join("reports");
+    let o = medocr(
+        &[
+            "score", "--dataset", data.to_str().unwrap(), "--predictions", perfect.to_str().unwrap(),
+            "--out", reports.to_str().unwrap(), "--run-id", "perfect", "--quiet",
+        ],
+        root,
+    );
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.contains("PASS  prescription"), "{out}");
+    for f in ["summary.json", "documents.csv", "report.md", "predictions.jsonl"] {
+        assert!(reports.join("perfect").join(f).is_file(), "missing {f}");
+    }
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(reports.join("perfect/summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["totals"]["cer"]["rate"], 0.0);
+    // Reports carry numbers and ids, never the documents' text or the patients' names.
+    let manifest = std::fs::read_to_string(data.join("manifest.jsonl")).unwrap();
+    let first: serde_json::Value = serde_json::from_str(manifest.lines().next().unwrap()).unwrap();
+    let name = first["fields"]["patient_name"].as_str().unwrap();
+    for f in ["summary.json", "documents.csv", "report.md"] {
+        let body = std::fs::read_to_string(reports.join("perfect").join(f)).unwrap();
+        assert!(!body.contains(name), "{f} leaks the patient name");
+    }
+
+    // Every other line dropped: CER far above every profile's limit.
+    let damaged = tmp.path().join("damaged.jsonl");
+    predictions(&data, &damaged, |t| t.lines().step_by(2).collect::<Vec<_>>().join("\n"));
+    let o = medocr(
+        &[
+            "score", "--dataset", data.to_str().unwrap(), "--predictions", damaged.to_str().unwrap(),
+            "--out", reports.to_str().unwrap(), "--run-id", "damaged", "--quiet",
+        ],
+        root,
+    );
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("FAIL  prescription"), "{out}");
+}
+
+#[test]
+fn bad_input_is_a_clear_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let o = medocr(&["run", "--dpi", "-5"], root);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("--dpi -5"), "{}", text(&o));
+
+    let profiles = tmp.path().join("profiles");
+    std::fs::create_dir(&profiles).unwrap();
+    std::fs::write(profiles.join("diagnosis.toml"), "doc_type = \"diagnosis\"\n[accuracy]\nmax_cerr = 0.1\n").unwrap();
+    let preds = tmp.path().join("p.jsonl");
+    std::fs::write(&preds, "").unwrap();
+    let o = medocr(
+        &["score", "--predictions", preds.to_str().unwrap(), "--profiles", profiles.to_str().unwrap()],
+        root,
+    );
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}");
+    assert!(out.contains("diagnosis.toml") && out.contains("max_cerr"), "{out}");
+}

@@ -5,6 +5,9 @@
 //!
 //! Options: --run DIR, --seed N, --steps N, --batch N, --lr X, --warmup N, --eval-every N,
 //! --checkpoint-every N, --val-lines N, --max-minutes X. Re-running the same command resumes.
+//! Tools: --eval MODEL_DIR [DPI] (CER on held-out rendered lines), --dump-samples DIR,
+//! --detect IMAGE DPI OUT.png (draws detected line segments), --page MODEL_DIR IMAGE DPI
+//! (recognises one page with the engine, prints text, stage times and token counts).
 
 use medocr::model::train::{run, TrainEvent, TrainOptions};
 
@@ -26,6 +29,33 @@ fn main() {
             "--val-lines" => o.val_lines = v.parse().expect("--val-lines"),
             "--log-every" => o.log_every = v.parse().expect("--log-every"),
             "--max-minutes" => o.max_minutes = Some(v.parse().expect("--max-minutes")),
+            "--eval" => {
+                // --eval MODEL_DIR [DPI]: CER on held-out rendered lines.
+                let dpi = args.get(i + 2).and_then(|d| d.parse().ok());
+                let o = medocr::model::eval::HeldOutOptions { dpi, ..Default::default() };
+                match medocr::model::eval::evaluate_dir(std::path::Path::new(&v), &o) {
+                    Ok(r) => {
+                        println!("CER {:.2}% on {} held-out lines (dpi: {:?})", r.cer * 100.0, r.lines, dpi);
+                        for (r, h) in r.examples {
+                            println!("    ref: {r}\n    hyp: {h}");
+                        }
+                    }
+                    Err(e) => eprintln!("evaluation failed: {e}"),
+                }
+                return;
+            }
+            "--detect" => {
+                // --detect IMAGE DPI OUT.png: draws the detected segments (debugging aid).
+                let dpi: f32 = args[i + 2].parse().expect("dpi");
+                detect_debug(&v, dpi, &args[i + 3]);
+                return;
+            }
+            "--page" => {
+                // --page MODEL_DIR IMAGE DPI: recognises one page image, prints text and timings.
+                let dpi: f32 = args[i + 3].parse().expect("dpi");
+                page_debug(&v, &args[i + 2], dpi);
+                return;
+            }
             "--dump-samples" => {
                 dump_samples(&v, o.seed);
                 return;
@@ -89,4 +119,62 @@ fn dump_samples(dir: &str, seed: u64) {
         }
     }
     std::fs::write(format!("{dir}/texts.tsv"), texts).expect("write texts");
+}
+
+fn detect_debug(path: &str, dpi: f32, out: &str) {
+    use medocr::model::detect::{detect_lines, DetectOptions};
+    let img = image::open(path).expect("open image").to_luma8();
+    let t = std::time::Instant::now();
+    let d = detect_lines(&img, dpi, &DetectOptions::default());
+    println!("skew {:.2}°, {} lines in {:.0} ms", d.skew_degrees, d.lines.len(), t.elapsed().as_secs_f64() * 1e3);
+    let mut rgb = image::DynamicImage::ImageLuma8(d.image.clone()).to_rgb8();
+    for (li, l) in d.lines.iter().enumerate() {
+        println!("line {li}: y {}..{} segments {}", l.y0, l.y1, l.segments.len());
+        for s in &l.segments {
+            for x in s.x0..s.x1 {
+                rgb.put_pixel(x, s.y0, image::Rgb([255, 0, 0]));
+                rgb.put_pixel(x, s.y1.saturating_sub(1), image::Rgb([255, 0, 0]));
+            }
+            for y in s.y0..s.y1 {
+                rgb.put_pixel(s.x0, y, image::Rgb([0, 0, 255]));
+                rgb.put_pixel(s.x1.saturating_sub(1), y, image::Rgb([0, 0, 255]));
+            }
+        }
+    }
+    rgb.save(out).expect("save");
+}
+
+fn page_debug(model_dir: &str, path: &str, dpi: f32) {
+    use medocr::engine::{builtin::BuiltinEngine, Engine, Request, Stage, TokenSink};
+    use std::collections::BTreeMap;
+    use std::time::{Duration, Instant};
+    struct Sink {
+        text: String,
+        tokens: usize,
+        first: Option<Duration>,
+        start: Instant,
+        stages: BTreeMap<String, Duration>,
+        input: usize,
+    }
+    impl TokenSink for Sink {
+        fn token(&mut self, t: &str) {
+            self.first.get_or_insert(self.start.elapsed());
+            self.text.push_str(t);
+            self.tokens += 1;
+        }
+        fn stage(&mut self, s: Stage, d: Duration) {
+            *self.stages.entry(format!("{s:?}")).or_default() += d;
+        }
+        fn input_tokens(&mut self, n: usize) {
+            self.input += n;
+        }
+    }
+    let mut engine = BuiltinEngine::load(std::path::Path::new(model_dir), Default::default()).expect("load model");
+    let image = image::open(path).expect("open image").to_luma8();
+    let pages = [medocr::render::Page { image, dpi, index: 0 }];
+    let mut sink = Sink { text: String::new(), tokens: 0, first: None, start: Instant::now(), stages: BTreeMap::new(), input: 0 };
+    engine.recognize(&Request { id: "page", pages: &pages }, &mut sink).expect("recognize");
+    let total = sink.start.elapsed();
+    println!("{}", sink.text);
+    println!("--- {} output tokens, {} input tokens, TTFT {:?}, total {:?}, stages {:?}", sink.tokens, sink.input, sink.first, total, sink.stages);
 }

@@ -88,7 +88,7 @@ fn gen_then_score_perfect_and_damaged_predictions() {
 fn bad_input_is_a_clear_error() {
     let tmp = tempfile::tempdir().unwrap();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let o = medocr(&["run", "--dpi", "-5"], root);
+    let o = medocr(&["run", "--dpi=-5"], root);
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).contains("--dpi -5"), "{}", text(&o));
 

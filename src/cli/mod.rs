@@ -2,6 +2,7 @@
 
 mod gen;
 mod run;
+mod train;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -24,6 +25,8 @@ pub enum Command {
     Score(run::ScoreArgs),
     /// Generate a synthetic dataset of Korean medical documents with exact ground truth.
     Gen(gen::GenArgs),
+    /// Train the built-in OCR model (resumes from the last checkpoint of --run).
+    Train(train::TrainArgs),
 }
 
 pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -31,5 +34,6 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run(args) => run::run(args),
         Command::Score(args) => run::score(args),
         Command::Gen(args) => gen::gen(args),
+        Command::Train(args) => train::train(args),
     }
 }

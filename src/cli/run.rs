@@ -4,6 +4,7 @@ use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use medocr::dataset::{load_manifest, DocType, Document};
+use medocr::engine::builtin::BuiltinEngine;
 use medocr::engine::replay::Replay;
 use medocr::engine::tesseract::{Tesseract, TesseractConfig};
 use medocr::engine::Engine;
@@ -17,6 +18,8 @@ use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum EngineKind {
+    /// The built-in Burn OCR model (models/builtin, or --model).
+    Builtin,
     /// Tesseract 5 (`kor+eng`), the baseline.
     Tesseract,
     /// Predictions from a JSONL file (needs --predictions).
@@ -60,6 +63,12 @@ pub struct RunArgs {
     /// OCR engine.
     #[arg(long, value_enum, default_value = "tesseract")]
     pub engine: EngineKind,
+    /// Model folder for --engine builtin (config.json, model.safetensors, tokenizer.json).
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Device for the built-in model: cpu, or cuda[:N] (needs a build with --features cuda).
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
     /// Predictions file for --engine replay.
     #[arg(long)]
     pub predictions: Option<PathBuf>,
@@ -99,6 +108,14 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         bail!("--timeout {}: must be a positive number of seconds", args.timeout);
     }
     let mut engine: Box<dyn Engine> = match args.engine {
+        EngineKind::Builtin => {
+            let dir = args.model.clone().unwrap_or_else(BuiltinEngine::default_dir);
+            let device = args.device.parse().context("--device")?;
+            Box::new(
+                BuiltinEngine::load(&dir, device)
+                    .with_context(|| format!("loading the built-in model from {}", dir.display()))?,
+            )
+        }
         EngineKind::Tesseract => Box::new(
             Tesseract::new(TesseractConfig {
                 languages: args.tesseract_langs.clone(),

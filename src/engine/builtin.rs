@@ -119,3 +119,95 @@ impl Engine for BuiltinEngine {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::Stage;
+    use crate::model::fonts::FontSet;
+    use crate::model::line_render::{render_line, LayoutStyle};
+    use crate::model::{ModelConfig, OcrModel, Tokenizer};
+    use crate::render::Page;
+    use image::{GrayImage, Luma};
+    use std::time::Duration;
+
+    #[derive(Default)]
+    struct Recorder {
+        tokens: Vec<String>,
+        stages: Vec<Stage>,
+        input: usize,
+    }
+    impl TokenSink for Recorder {
+        fn token(&mut self, text: &str) {
+            self.tokens.push(text.to_string());
+        }
+        fn stage(&mut self, stage: Stage, _elapsed: Duration) {
+            self.stages.push(stage);
+        }
+        fn input_tokens(&mut self, n: usize) {
+            self.input += n;
+        }
+    }
+
+    fn page(rows: &[&[&str]], index: usize) -> Page {
+        let fonts = FontSet::system().unwrap();
+        let mut img = GrayImage::from_pixel(1000, 500, Luma([255]));
+        let mut y = 60;
+        for cells in rows {
+            let mut x = 60;
+            for cell in *cells {
+                let cov = render_line(&fonts.fonts[0].font, cell, 30.0, LayoutStyle { tracking: 0.0, space_scale: 1.0 });
+                for yy in 0..cov.height {
+                    for xx in 0..cov.width {
+                        if x + xx < 1000 && y + yy < 500 && cov.get(xx, yy) > 0.0 {
+                            img.put_pixel((x + xx) as u32, (y + yy) as u32, Luma([(255.0 * (1.0 - cov.get(xx, yy))) as u8]));
+                        }
+                    }
+                }
+                x += cov.width + 200;
+            }
+            y += 90;
+        }
+        Page { image: img, dpi: 200.0, index }
+    }
+
+    /// Plumbing with an untrained tiny model: the tokens concatenate to the text, stages and
+    /// input tokens are reported, and loading checks the folder.
+    #[test]
+    fn streams_tokens_and_stages() {
+        let dir = tempfile::tempdir().unwrap();
+        let tok = Tokenizer::korean_medical();
+        let mut c = ModelConfig::small(tok.len());
+        c.stem_channels = [8, 8, 16, 16];
+        c.d_model = 32;
+        c.n_heads = 4;
+        c.ff_dim = 64;
+        c.encoder_layers = 1;
+        c.decoder_layers = 1;
+        c.max_target_len = 6;
+        let m = OcrModel::<burn::backend::Flex>::new(&c, &Default::default());
+        crate::model::weights::save(&m, &c, &tok, dir.path()).unwrap();
+        let mut engine = BuiltinEngine::load(dir.path(), DeviceChoice::Cpu).unwrap();
+        assert_eq!(engine.info().streaming, Streaming::PerToken);
+        let pages = [page(&[&["처방전"], &["성명", "홍길동"]], 0), page(&[&["1일 3회"]], 1)];
+        let mut rec = Recorder::default();
+        engine.recognize(&Request { id: "t", pages: &pages }, &mut rec).unwrap();
+        for s in [Stage::Detect, Stage::Preprocess, Stage::Encode, Stage::Decode] {
+            assert!(rec.stages.contains(&s), "{s:?} missing");
+        }
+        assert!(rec.input > 0);
+        let mut sink = crate::engine::TextSink::default();
+        engine.recognize(&Request { id: "t", pages: &pages }, &mut sink).unwrap();
+        assert_eq!(sink.text, rec.tokens.concat());
+        assert_eq!(sink.tokens, rec.tokens.len());
+        // 4 segments, each at most 6 tokens, plus at most 3 separators.
+        assert!(rec.tokens.len() <= 4 * 6 + 3);
+
+        assert!(BuiltinEngine::load(&dir.path().join("missing"), DeviceChoice::Cpu).is_err());
+        #[cfg(not(feature = "cuda"))]
+        assert!(matches!(
+            BuiltinEngine::load(dir.path(), DeviceChoice::Cuda(0)),
+            Err(ModelError::CudaNotCompiled)
+        ));
+    }
+}

@@ -32,6 +32,8 @@ pub struct DataGen {
     pub max_width: usize,
     /// Most characters of a training line (decoder length budget).
     pub max_chars: usize,
+    /// Render every line at this DPI instead of the random 72–600 mix (evaluation per DPI).
+    pub fixed_dpi: Option<f32>,
 }
 
 /// Mixes a seed with stream numbers (SplitMix64 finaliser), so nearby steps get unrelated streams.
@@ -50,15 +52,22 @@ impl DataGen {
             line_height,
             max_width,
             max_chars: 34,
+            fixed_dpi: None,
         })
     }
 
-    /// One sample with `min..=max` characters, fully determined by `seed`.
-    pub fn sample(&self, seed: u64, min_chars: usize, max_chars: usize) -> LineSample {
+    /// One sample with `min..=max` characters, fully determined by `seed` (and the pool of
+    /// generated-document texts it may draw from).
+    pub fn sample(&self, seed: u64, min_chars: usize, max_chars: usize, pool: &[String]) -> LineSample {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let mut max_chars = max_chars.min(self.max_chars);
+        let from_docs = !pool.is_empty() && rng.random_bool(SYNTH_SHARE);
         for _attempt in 0..6 {
-            let text = sample_line(&mut rng, min_chars.min(max_chars), max_chars);
+            let text = if from_docs {
+                pool_line(&mut rng, pool, min_chars.min(max_chars), max_chars)
+            } else {
+                sample_line(&mut rng, min_chars.min(max_chars), max_chars)
+            };
             if let Some(s) = self.render(&text, &mut rng) {
                 if s.input.width < self.max_width {
                     return s;
@@ -81,6 +90,7 @@ impl DataGen {
             2..=6 => rng.random_range(120.0..320.0),
             _ => rng.random_range(320.0..600.0),
         };
+        let dpi = self.fixed_dpi.unwrap_or(dpi);
         let pt: f32 = rng.random_range(8.5..13.0);
         let px = pt * dpi / 72.0;
         let style = LayoutStyle {
@@ -107,22 +117,85 @@ impl DataGen {
             }
             x -= b.2;
         }
+        let pool = synth_pool(mix(seed, step, 0xD0C5), DOCS_PER_BATCH);
         (0..size)
             .into_par_iter()
-            .map(|i| self.sample(mix(seed, step, i as u64 + 1), bucket.0, bucket.1))
+            .map(|i| self.sample(mix(seed, step, i as u64 + 1), bucket.0, bucket.1, &pool))
             .collect()
     }
 
     /// A fixed validation set (its own seed stream, lines of every length).
     pub fn validation(&self, seed: u64, count: usize) -> Vec<LineSample> {
+        let pool = synth_pool(mix(seed ^ 0x5A11_DA7E, u64::MAX, 0xD0C5), 12);
         (0..count)
             .into_par_iter()
             .map(|i| {
                 let b = BUCKETS[i % BUCKETS.len()];
-                self.sample(mix(seed ^ 0x5A11_DA7E, u64::MAX - 1, i as u64), b.0, b.1)
+                self.sample(mix(seed ^ 0x5A11_DA7E, u64::MAX - 1, i as u64), b.0, b.1, &pool)
             })
             .collect()
     }
+}
+
+/// Share of lines drawn from the project's document generator (the rest from `textgen`,
+/// which covers every syllable and symbol of the vocabulary).
+const SYNTH_SHARE: f64 = 0.55;
+/// Generated documents whose lines feed one batch.
+const DOCS_PER_BATCH: usize = 3;
+
+/// The texts of a few generated documents: every cell (what the line detector cuts out) and,
+/// now and then, a whole multi-cell line (when cells sit too close to be split).
+pub fn synth_pool(seed: u64, docs: usize) -> Vec<String> {
+    use crate::dataset::{synth, DocType};
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut pool = Vec::new();
+    for _ in 0..docs {
+        let t = DocType::ALL[rng.random_range(0..DocType::ALL.len())];
+        let doc = synth::document(t, rng.random());
+        for line in &doc.lines {
+            for c in &line.cells {
+                let c = c.split_whitespace().collect::<Vec<_>>().join(" ");
+                if !c.is_empty() {
+                    pool.push(c);
+                }
+            }
+            if line.cells.len() > 1 && rng.random_bool(0.1) {
+                pool.push(line.text());
+            }
+        }
+    }
+    pool
+}
+
+/// A pool text fitted to `min..=max` characters: long texts give a window of whole words (the
+/// recogniser splits over-wide segments at gaps), short ones are joined with another text.
+fn pool_line<R: Rng>(rng: &mut R, pool: &[String], min: usize, max: usize) -> String {
+    let mut s = pool[rng.random_range(0..pool.len())].clone();
+    while s.chars().count() < min {
+        s = format!("{s} {}", pool[rng.random_range(0..pool.len())]);
+    }
+    if s.chars().count() > max {
+        let words: Vec<&str> = s.split(' ').collect();
+        let start = rng.random_range(0..words.len());
+        let mut out = String::new();
+        for w in &words[start..] {
+            let n = out.chars().count() + usize::from(!out.is_empty()) + w.chars().count();
+            if n > max {
+                break;
+            }
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.push_str(w);
+        }
+        if out.is_empty() {
+            let chars: Vec<char> = words[start].chars().collect();
+            let a = rng.random_range(0..=chars.len().saturating_sub(max));
+            out = chars[a..(a + max).min(chars.len())].iter().collect();
+        }
+        s = out;
+    }
+    s
 }
 
 /// Builds the device tensors of a training batch.

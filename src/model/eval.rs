@@ -7,8 +7,12 @@ use super::generate::Generator;
 use super::ocr::OcrModel;
 use super::preprocess::{batch_tensor, LineInput};
 use super::tokenizer::Tokenizer;
+use super::data::DataGen;
+use super::error::ModelError;
+use super::weights;
 use burn::tensor::backend::Backend;
 use serde::Serialize;
+use std::path::Path;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct EvalReport {
@@ -65,4 +69,37 @@ pub fn recognize_lines<B: Backend>(
         }
     }
     out
+}
+
+/// What [`evaluate_dir`] renders.
+#[derive(Debug, Clone)]
+pub struct HeldOutOptions {
+    pub lines: usize,
+    /// Seed of the held-out stream (training uses its own seed's validation stream).
+    pub seed: u64,
+    /// `None`: the training mix of 72–600 DPI; `Some(d)`: every line at `d` DPI.
+    pub dpi: Option<f32>,
+    pub batch_size: usize,
+}
+
+impl Default for HeldOutOptions {
+    fn default() -> Self {
+        HeldOutOptions {
+            lines: 256,
+            seed: 7_777,
+            dpi: None,
+            batch_size: 64,
+        }
+    }
+}
+
+/// Evaluation hook: loads a model folder and reports its CER on freshly rendered held-out lines
+/// (CPU backend).
+pub fn evaluate_dir(dir: &Path, o: &HeldOutOptions) -> Result<EvalReport, ModelError> {
+    let device = Default::default();
+    let loaded = weights::load::<super::CpuBackend>(dir, &device)?;
+    let mut gen = DataGen::new(loaded.tokenizer.clone(), loaded.config.line_height, loaded.config.max_line_width)?;
+    gen.fixed_dpi = o.dpi;
+    let samples = gen.validation(o.seed, o.lines);
+    Ok(evaluate(&loaded.model, &loaded.tokenizer, &samples, o.batch_size, loaded.config.max_target_len, &device))
 }

@@ -1,6 +1,8 @@
 //! Page recognition: detect lines and segments, normalise every segment crop, then recognise
 //! them in real batches (many segments per forward pass) and stream the tokens in reading
-//! order. Tokens of the earliest unfinished segment go to the sink as soon as they are decoded;
+//! order. The encoder runs over width-sorted batches (little padding); the decoder runs over
+//! reading-order batches of the segments' features (padded and masked), so streaming follows
+//! the page. Tokens of the earliest unfinished segment go to the sink as soon as they are decoded;
 //! tokens of later segments in the same batch are held until everything before them is out.
 //!
 //! Separators are tokens of their own, emitted just before the first token of the next
@@ -9,6 +11,7 @@
 
 use super::config::ModelConfig;
 use super::detect::{crop, detect_lines, DetectOptions};
+use super::encoder::{padding_bias, Encoded};
 use super::generate::Generator;
 use super::ocr::OcrModel;
 use super::preprocess::{batch_tensor, line_input, LineInput};
@@ -17,6 +20,7 @@ use super::weights::LoadedModel;
 use crate::engine::{Stage, TokenSink};
 use crate::render::Page;
 use burn::tensor::backend::Backend;
+use burn::tensor::Tensor;
 use image::GrayImage;
 use std::time::Instant;
 
@@ -96,13 +100,20 @@ impl<B: Backend> Recognizer<B> {
         stats.input_tokens = pieces.iter().map(|p| self.config.encoder_len(p.input.width)).sum();
         sink.input_tokens(stats.input_tokens);
 
+        // Encode in batches of similar width (little padding), keep each segment's features.
+        let t = Instant::now();
+        let memories = self.encode_sorted(&pieces);
+        self.sync();
+        sink.stage(Stage::Encode, t.elapsed());
+
+        // Decode in reading-order batches so tokens can stream in order.
         let mut last_emitted: Option<(usize, usize)> = None;
+        let mut offset = 0;
         for chunk in pieces.chunks(self.batch_size.max(1)) {
             stats.batches += 1;
             let t = Instant::now();
-            let inputs: Vec<&LineInput> = chunk.iter().map(|p| &p.input).collect();
-            let (images, widths) = batch_tensor::<B>(&inputs, &self.device);
-            let enc = self.model.encode(images, &widths);
+            let enc = stack_memories(&memories[offset..offset + chunk.len()]);
+            offset += chunk.len();
             let mut gen = Generator::new(&self.model, &enc, self.config.max_target_len);
             self.sync();
             sink.stage(Stage::Encode, t.elapsed());
@@ -153,6 +164,25 @@ impl<B: Backend> Recognizer<B> {
         stats
     }
 
+    /// Runs the encoder over all pieces in width-sorted batches; returns each piece's valid
+    /// features `[1, len, d]` in the original order.
+    fn encode_sorted(&self, pieces: &[Piece]) -> Vec<Tensor<B, 3>> {
+        let mut order: Vec<usize> = (0..pieces.len()).collect();
+        order.sort_by_key(|&i| pieces[i].input.width);
+        let mut out: Vec<Option<Tensor<B, 3>>> = vec![None; pieces.len()];
+        for chunk in order.chunks(self.batch_size.max(1)) {
+            let inputs: Vec<&LineInput> = chunk.iter().map(|&i| &pieces[i].input).collect();
+            let (images, widths) = batch_tensor::<B>(&inputs, &self.device);
+            let enc = self.model.encode(images, &widths);
+            let d = enc.memory.dims()[2];
+            for (j, &i) in chunk.iter().enumerate() {
+                let len = enc.lengths[j];
+                out[i] = Some(enc.memory.clone().slice([j..j + 1, 0..len, 0..d]));
+            }
+        }
+        out.into_iter().map(|m| m.expect("every piece encoded")).collect()
+    }
+
     /// Splits a crop wider than the model's trained width (at its height) at the column gap
     /// nearest the middle. Returns the parts with "was split at a narrow gap" flags (no space).
     fn split_wide(&self, img: GrayImage) -> Vec<(GrayImage, bool)> {
@@ -195,5 +225,29 @@ impl<B: Backend> Recognizer<B> {
         r[0].1 = !word_gap;
         out.extend(r);
         out
+    }
+}
+
+/// Pads per-segment features to a common length and stacks them, with the padding mask.
+fn stack_memories<B: Backend>(memories: &[Tensor<B, 3>]) -> Encoded<B> {
+    let lengths: Vec<usize> = memories.iter().map(|m| m.dims()[1]).collect();
+    let s = lengths.iter().copied().max().unwrap_or(1);
+    let d = memories.first().map(|m| m.dims()[2]).unwrap_or(1);
+    let device = memories[0].device();
+    let padded: Vec<Tensor<B, 3>> = memories
+        .iter()
+        .map(|m| {
+            let l = m.dims()[1];
+            if l == s {
+                m.clone()
+            } else {
+                Tensor::cat(vec![m.clone(), Tensor::zeros([1, s - l, d], &device)], 1)
+            }
+        })
+        .collect();
+    Encoded {
+        memory: Tensor::cat(padded, 0),
+        key_bias: padding_bias::<B>(&lengths, s, &device),
+        lengths,
     }
 }

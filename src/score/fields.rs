@@ -11,7 +11,8 @@
 //! Projection of a reference span `[s, e)`: the hypothesis clusters aligned to reference
 //! clusters `s..e` (matches and substitutions) plus the insertions between them *and*
 //! those adjacent to either end (an extra digit right after `500` makes it `5000`, which
-//! must not score as correct); the result is trimmed of spaces.
+//! must not score as correct); the result is trimmed of spaces and of table-rule glyphs
+//! (`|`, `ㅣ`) the expected value does not have.
 //!
 //! Locating a value: occurrences must start and end on cluster boundaries; a *clean*
 //! occurrence is not glued to a neighbour of the same kind (digit, Latin letter, Hangul;
@@ -553,7 +554,7 @@ impl FieldScorer<'_, '_> {
         let (found, correct, span) = match span {
             Some((rs, re)) => {
                 let (hs, he) = self.p.project(rs, re);
-                let text = self.p.hyp_text(hs, he);
+                let text = strip_rule_noise(self.p.hyp_text(hs, he), &expected);
                 let span = FieldSpan {
                     ref_start: rs,
                     ref_end: re,
@@ -574,6 +575,25 @@ impl FieldScorer<'_, '_> {
             span,
         });
     }
+}
+
+/// Glyphs that table rules and cell borders are read as (`|`, the Hangul vowel `ㅣ`, box
+/// drawing). An adjacent insertion of one of them (`| 홍길동` for `홍길동` next to a cell
+/// border) is layout noise, not a misread value, so it is stripped from the ends of the
+/// projected text unless the expected value itself starts or ends with it. Digits and
+/// letters are never stripped: `5000` for `500` stays wrong.
+fn strip_rule_noise<'t>(found: &'t str, expected: &str) -> &'t str {
+    const NOISE: [char; 6] = [' ', '|', 'ㅣ', '│', '¦', 'ǀ'];
+    let keep_start = expected.chars().next().is_some_and(|c| NOISE.contains(&c));
+    let keep_end = expected.chars().next_back().is_some_and(|c| NOISE.contains(&c));
+    let mut out = found;
+    if !keep_start {
+        out = out.trim_start_matches(|c| NOISE.contains(&c));
+    }
+    if !keep_end {
+        out = out.trim_end_matches(|c| NOISE.contains(&c));
+    }
+    out
 }
 
 /// Diagnosis code canonical form: upper case, no whitespace.
@@ -831,6 +851,14 @@ mod tests {
     const PRESCRIPTION: &str =
         "처 방 전\n교부일자: 2024년 3월 5일\n환자 성명: 홍길동\n질병분류기호: I10, E11.9\n\
         타이레놀정500밀리그램 1 3 7 식후 30분\n아모잘탄정5/50밀리그램 1 1 7 식후 30분\n";
+
+    #[test]
+    fn table_rules_read_as_bars_next_to_a_value_are_not_errors() {
+        assert_eq!(strip_rule_noise("| 홍길동", "홍길동"), "홍길동");
+        assert_eq!(strip_rule_noise("ㅣ홍길동 |", "홍길동"), "홍길동");
+        assert_eq!(strip_rule_noise("5000", "500"), "5000");
+        assert_eq!(strip_rule_noise("|a|", "|a|"), "|a|");
+    }
 
     #[test]
     fn perfect_transcription_scores_every_field_correct() {

@@ -254,50 +254,76 @@ mod tests {
 
 #[cfg(test)]
 mod calibration {
-    use super::super::layout::{text_width, Face};
-    use super::super::{document, DocType};
+    use super::super::ksx1001;
+    use super::super::widths::{Widths, HAND};
     use super::*;
 
-    /// The layout's width estimates against the real fonts: a run is squeezed only when
-    /// the real font is wider than estimated, so estimates should rarely be exceeded.
+    /// The layout's width tables must hold for the installed fonts: a run is then never
+    /// wider on paper than the layout measured it.
     #[test]
-    fn layout_estimates_match_the_real_fonts() {
+    fn width_tables_match_the_installed_fonts() {
         let dir = Path::new(DEFAULT_FONT_DIR);
         if !dir.join(FontFamily::NanumGothic.regular_file()).exists() {
             eprintln!("skipped: Korean fonts not installed ({SETUP_HINT})");
             return;
         }
         let mut book = FontBook::new(dir);
-        let mut report = String::new();
+        let charset: Vec<char> = (' '..='~')
+            .chain(ksx1001::HANGUL.chars())
+            .chain(ksx1001::SYMBOLS.chars())
+            .collect();
+        let mut faces: Vec<(&str, &Widths)> = Vec::new();
         for fam in FontFamily::ALL {
-            for (face, file) in [
-                (Face::Regular, fam.regular_file()),
-                (Face::Bold, fam.bold_file().unwrap_or(fam.regular_file())),
-                (Face::Hand, HAND_FILE),
-            ] {
-                let font = book.get(file).unwrap();
-                let (mut worst, mut sum, mut n) = (0.0f32, 0.0f32, 0);
-                for t in DocType::ALL {
-                    for seed in 0..20 {
-                        let doc = document(t, seed);
-                        for item in doc.pages.iter().flat_map(|p| &p.lines).flat_map(|l| &l.items) {
-                            if item.face != face || item.text.chars().count() < 4 || !font.covers(&item.text) {
-                                continue;
-                            }
-                            let real = font.width(&item.text, item.size).unwrap();
-                            let ratio = real / text_width(&item.text, item.size);
-                            worst = worst.max(ratio);
-                            sum += ratio;
-                            n += 1;
+            faces.push((fam.regular_file(), Widths::of(fam)));
+            faces.extend(fam.bold_file().map(|b| (b, Widths::of(fam))));
+        }
+        faces.push((HAND_FILE, &HAND));
+        for (rel, table) in faces {
+            let font = book.get(rel).unwrap();
+            for &c in &charset {
+                let Ok(real) = font.width(&c.to_string(), 1000.0) else {
+                    continue;
+                };
+                let measured = table.em(c) * 1000.0;
+                assert!(real <= measured + 0.5, "{rel}: {c:?} is {real} units, table says {measured}");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod width_table_gen {
+    use super::*;
+    #[test]
+    #[ignore]
+    fn print_width_table() {
+        let mut book = FontBook::new(Path::new(DEFAULT_FONT_DIR));
+        let ascii: Vec<char> = (' '..='~').collect();
+        let symbols: Vec<char> = super::super::ksx1001::SYMBOLS.chars().collect();
+        let mut out = String::new();
+        let mut faces: Vec<(String, Vec<&'static str>)> = FontFamily::ALL
+            .iter()
+            .map(|f| (format!("{f:?}"), std::iter::once(f.regular_file()).chain(f.bold_file()).collect()))
+            .collect();
+        faces.push(("Hand".into(), vec![HAND_FILE]));
+        for (name, files) in faces {
+            let mut max = |chars: &mut dyn Iterator<Item = char>| -> u32 {
+                let mut m = 0.0f32;
+                for c in chars {
+                    for rel in &files {
+                        let f = book.get(rel).unwrap();
+                        if let Ok(w) = f.width(&c.to_string(), 1000.0) {
+                            m = m.max(w);
                         }
                     }
                 }
-                if n > 0 {
-                    report.push_str(&format!("{file:40} {face:?}: mean {:.3} worst {worst:.3} ({n} runs)\n", sum / n as f32));
-                    assert!(worst < 1.12, "{file}: real text up to {worst:.2}x wider than estimated");
-                }
-            }
+                m.ceil() as u32
+            };
+            let hangul = max(&mut super::super::ksx1001::HANGUL.chars());
+            let a: Vec<String> = ascii.iter().map(|c| max(&mut std::iter::once(*c)).to_string()).collect();
+            let s: Vec<String> = symbols.iter().map(|c| max(&mut std::iter::once(*c)).to_string()).collect();
+            out.push_str(&format!("{name}: hangul {hangul}\nascii [{}]\nsymbols [{}]\n", a.join(", "), s.join(", ")));
         }
-        eprintln!("{report}");
+        eprintln!("{out}");
     }
 }

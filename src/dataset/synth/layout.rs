@@ -1,13 +1,14 @@
 //! Lays a document's logical lines out on A4 pages: wraps prose, sizes table columns,
 //! breaks pages, and places every text run and ruled line.
 //!
-//! Layout uses estimated glyph widths (see [`text_width`]), not the font files, so that
-//! `document()` is cheap, infallible and gives the same lines whatever font is installed.
-//! The estimates are calibrated against the real families; where a run still comes out
-//! wider than its box, the PDF writer squeezes it horizontally instead of re-wrapping,
-//! so the visual lines (and with them the ground truth) never change.
+//! Layout measures text with the width tables in `widths.rs`, not the font files, so
+//! that `document()` is cheap, infallible and gives the same lines on every machine. The
+//! tables hold each family's widest advances, so real text is never wider than measured;
+//! should an installed font differ, the PDF writer squeezes the run horizontally instead
+//! of re-wrapping, so the visual lines (and with them the ground truth) never change.
 
 use super::document::{LineKind, Style, SynthLine, TableRules};
+use super::widths::Widths;
 
 /// A4 in PDF points.
 pub const PAGE_WIDTH: f32 = 595.28;
@@ -81,35 +82,14 @@ pub struct Page {
     pub shades: Vec<Shade>,
 }
 
-/// Estimated advance of `c` in ems. Hangul syllables and CJK symbols are full-width in
-/// every family used; ASCII follows a proportional sans, rounded up so real fonts rarely
-/// exceed it.
-pub fn em_width(c: char) -> f32 {
-    match c {
-        ' ' => 0.3,
-        'i' | 'j' | 'l' | '.' | ',' | ':' | ';' | '\'' | '!' | '|' => 0.3,
-        'f' | 't' | 'r' | 'I' | '(' | ')' | '[' | ']' | '-' | '/' | '`' => 0.38,
-        '0'..='9' => 0.56,
-        'm' | 'w' => 0.86,
-        'M' | 'W' | '%' | '@' => 0.92,
-        'a'..='z' | '*' | '~' | '+' | '=' | '<' | '>' | '_' | '^' | '"' | '?' | '$' | '#' => {
-            0.56
-        }
-        'A'..='Z' | '&' => 0.7,
-        '·' => 0.4,
-        '×' | 'μ' | '³' => 0.6,
-        _ => 1.0,
-    }
-}
-
-/// Estimated width of `text` at `size` points.
-pub fn text_width(text: &str, size: f32) -> f32 {
-    text.chars().map(em_width).sum::<f32>() * size
+/// Width of `text` at `size` points, measured with `widths`.
+pub fn text_width(text: &str, size: f32, widths: &Widths) -> f32 {
+    text.chars().map(|c| widths.em(c)).sum::<f32>() * size
 }
 
 /// Greedy word wrap (Korean breaks between 어절, i.e. at spaces); a word longer than the
 /// line is broken between characters.
-pub fn wrap(text: &str, width: f32, size: f32) -> Vec<String> {
+pub fn wrap(text: &str, width: f32, size: f32, widths: &Widths) -> Vec<String> {
     let mut lines = Vec::new();
     let mut cur = String::new();
     for word in text.split(' ').filter(|w| !w.is_empty()) {
@@ -118,7 +98,7 @@ pub fn wrap(text: &str, width: f32, size: f32) -> Vec<String> {
         } else {
             format!("{cur} {word}")
         };
-        if text_width(&candidate, size) <= width {
+        if text_width(&candidate, size, widths) <= width {
             cur = candidate;
             continue;
         }
@@ -126,7 +106,7 @@ pub fn wrap(text: &str, width: f32, size: f32) -> Vec<String> {
             lines.push(std::mem::take(&mut cur));
         }
         for c in word.chars() {
-            if !cur.is_empty() && text_width(&cur, size) + em_width(c) * size > width {
+            if !cur.is_empty() && text_width(&cur, size, widths) + widths.em(c) * size > width {
                 lines.push(std::mem::take(&mut cur));
             }
             cur.push(c);
@@ -176,6 +156,8 @@ struct Metrics {
     body: f32,
     /// Prose line height as a multiple of the size.
     leading: f32,
+    /// The family's advance widths.
+    widths: &'static Widths,
     left: f32,
     width: f32,
 }
@@ -185,6 +167,7 @@ impl Metrics {
         Metrics {
             body: style.body_size,
             leading: style.leading,
+            widths: Widths::of(style.family),
             left: style.margin_x,
             width: PAGE_WIDTH - 2.0 * style.margin_x,
         }
@@ -199,7 +182,7 @@ impl Metrics {
         (self.body - 0.5).max(9.0)
     }
     fn hand(&self) -> f32 {
-        self.body + 2.5
+        self.body + 3.5
     }
 }
 
@@ -298,10 +281,8 @@ fn text_rows(line: &SynthLine, m: &Metrics) -> Vec<Row> {
                 vec![full(Anchor::Center, m.left + m.width / 2.0)],
             );
             r.keep_with_next = true;
-            // Forms space the title's syllables out widely (`처 방 전`): the spaces are
-            // in the text, and tracking makes the gaps wide enough to read as spaces.
-            let text = line.text();
-            if text.chars().skip(1).step_by(2).all(|c| c == ' ') && text.chars().count() > 2 {
+            // Forms space the title's syllables out widely (`처 방 전`).
+            if letter_spaced(&line.text()) {
                 r.tracking = size * 0.35;
             }
             vec![r]
@@ -321,13 +302,13 @@ fn text_rows(line: &SynthLine, m: &Metrics) -> Vec<Row> {
             vec![r]
         }
         LineKind::Body | LineKind::Handwritten => {
-            let (size, face, height, indent) = if line.kind == LineKind::Body {
-                (m.body, Face::Regular, m.body * m.leading, 0.0)
+            let (size, face, height, indent, widths) = if line.kind == LineKind::Body {
+                (m.body, Face::Regular, m.body * m.leading, 0.0, m.widths)
             } else {
-                (m.hand(), Face::Hand, m.hand() * 1.45, m.body)
+                (m.hand(), Face::Hand, m.hand() * 1.45, m.body, &super::widths::HAND)
             };
             let text = line.text();
-            wrap(&text, m.width - indent, size)
+            wrap(&text, m.width - indent, size, widths)
                 .into_iter()
                 .map(|l| {
                     text_row(
@@ -357,7 +338,7 @@ fn text_rows(line: &SynthLine, m: &Metrics) -> Vec<Row> {
             let mut x = m.right();
             let mut slots = Vec::new();
             for cell in line.cells.iter().rev() {
-                let w = text_width(cell, size);
+                let w = text_width(cell, size, m.widths);
                 slots.push(Slot {
                     x,
                     anchor: Anchor::Right,
@@ -411,7 +392,7 @@ fn table_rows(lines: &[SynthLine], group: usize, m: &Metrics) -> Vec<Row> {
                 lines
                     .iter()
                     .filter_map(|l| l.cells.get(c))
-                    .map(|t| text_width(t, size))
+                    .map(|t| text_width(t, size, m.widths))
                     .fold(0.0, f32::max)
                     + 2.0 * pad
             })
@@ -493,7 +474,7 @@ fn form_rows(lines: &[SynthLine], group: usize, m: &Metrics) -> Vec<Row> {
                     .iter()
                     .filter(|o| o.cells.len() == l.cells.len())
                     .filter_map(|o| o.cells.get(2 * p))
-                    .map(|t| text_width(t, size))
+                    .map(|t| text_width(t, size, m.widths))
                     .fold(0.0, f32::max)
                     + 2.0 * pad;
                 let has_value = 2 * p + 1 < n;
@@ -594,6 +575,14 @@ fn paginate(rows: Vec<Row>, style: &Style, m: &Metrics) -> Vec<Page> {
     pages
 }
 
+/// Whether every other char is a space (`처 방 전`, `- 1 -`, `1 / 2`). Text extractors
+/// read evenly spaced glyphs as letter-spacing and drop the spaces unless the gaps are
+/// wide, so such runs get tracking.
+fn letter_spaced(text: &str) -> bool {
+    let n = text.chars().count();
+    n >= 3 && text.chars().enumerate().all(|(i, c)| (i % 2 == 1) == (c == ' '))
+}
+
 /// Puts one row's runs on the page at `top`.
 fn place(row: &Row, top: f32, page: &mut Page, boxed: &mut Vec<BoxedRow>) {
     let baseline = top + row.height * 0.5 + row.size * 0.35;
@@ -611,7 +600,11 @@ fn place(row: &Row, top: f32, page: &mut Page, boxed: &mut Vec<BoxedRow>) {
             face: row.face,
             anchor: s.anchor,
             max_width: s.max_width.max(1.0),
-            tracking: row.tracking,
+            tracking: if letter_spaced(t.trim()) {
+                row.tracking.max(row.size * 0.25)
+            } else {
+                row.tracking
+            },
         })
         .collect();
     page.lines.push(PlacedLine {
@@ -731,6 +724,7 @@ fn add_page_furniture(pages: &mut [Page], style: &Style, m: &Metrics) {
         }
         if let Some(numbers) = style.page_numbers {
             let text = numbers.format(i + 1, total);
+            let tracking = if letter_spaced(&text) { size * 0.25 } else { 0.0 };
             page.lines.push(PlacedLine {
                 line: SynthLine::new(LineKind::PageFooter, vec![text.clone()]),
                 items: vec![PlacedText {
@@ -741,7 +735,7 @@ fn add_page_furniture(pages: &mut [Page], style: &Style, m: &Metrics) {
                     face: Face::Regular,
                     anchor: Anchor::Center,
                     max_width: m.width,
-                    tracking: 0.0,
+                    tracking,
                 }],
             });
         }

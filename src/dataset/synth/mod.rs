@@ -15,6 +15,7 @@ mod layout;
 mod pdf;
 mod rng;
 mod scan;
+mod widths;
 
 #[cfg(test)]
 mod tests;

@@ -15,6 +15,7 @@ use super::document::SynthDocument;
 use super::error::GenError;
 use super::fonts::{FontBook, HAND_FILE};
 use super::layout::{Anchor, Face, PlacedText, PAGE_HEIGHT, PAGE_WIDTH};
+use super::widths::MIN_SPACE_EM;
 
 /// Which font file prints a run, and whether bold is simulated by stroking the outline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -334,12 +335,22 @@ impl Pen {
             }
             self.fake_bold = Some(res.fake_bold);
         }
-        let mut codes = Vec::with_capacity(item.text.len() * 2);
+        // Glyph codes in pieces, each followed by how far to move right (font units):
+        // narrow spaces are widened to MIN_SPACE_EM, as the layout measured them.
+        let min_space = MIN_SPACE_EM * font.units_per_em;
+        let mut pieces: Vec<(Vec<u8>, f32)> = vec![(Vec::new(), 0.0)];
         let mut units = 0.0f32;
         for ch in item.text.chars() {
             let cid = font.cids[&ch];
-            codes.extend_from_slice(&cid.to_be_bytes());
-            units += f32::from(font.advances[usize::from(cid)]);
+            let advance = f32::from(font.advances[usize::from(cid)]);
+            let piece = pieces.last_mut().expect("never empty");
+            piece.0.extend_from_slice(&cid.to_be_bytes());
+            units += advance;
+            if ch == ' ' && advance < min_space {
+                piece.1 = min_space - advance;
+                units += piece.1;
+                pieces.push((Vec::new(), 0.0));
+            }
         }
         if self.tracking != Some(item.tracking) {
             c.set_char_spacing(item.tracking);
@@ -365,7 +376,21 @@ impl Pen {
             Anchor::Right => item.x - width,
         };
         c.set_text_matrix([1.0, 0.0, 0.0, 1.0, x, PAGE_HEIGHT - item.baseline]);
-        c.show(Str(&codes));
+        if pieces.len() == 1 {
+            c.show(Str(&pieces[0].0));
+        } else {
+            let mut tj = c.show_positioned();
+            let mut items = tj.items();
+            for (codes, extra) in &pieces {
+                if !codes.is_empty() {
+                    items.show(Str(codes));
+                }
+                if *extra > 0.0 {
+                    // TJ adjustments are in 1/1000 of the font size; negative moves right.
+                    items.adjust(-extra * 1000.0 / font.units_per_em);
+                }
+            }
+        }
     }
 }
 

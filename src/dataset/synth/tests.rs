@@ -195,3 +195,13 @@ fn write_sample() {
     let s = generate(&opts, &dir, None).unwrap();
     eprintln!("{} PDFs, {} pages, {} bytes in {}", s.pdfs, s.pages, s.bytes, dir.display());
 }
+
+#[test]
+#[ignore]
+fn write_one() {
+    let t: DocType = std::env::var("T").unwrap().parse().unwrap();
+    let seed: u64 = std::env::var("S").unwrap().parse().unwrap();
+    let doc = document(t, seed);
+    std::fs::write("/tmp/one.pdf", pdf_bytes(&doc, Path::new(DEFAULT_FONT_DIR)).unwrap()).unwrap();
+    std::fs::write("/tmp/one.txt", &doc.text).unwrap();
+}

@@ -149,16 +149,14 @@ const PROBLEMS: &[Problem] = &[
     },
 ];
 
-const PAST: &[&str] = &[
-    "고혈압: {dx_year}년 진단, 약물 복용 중",
-    "당뇨병: 없음",
-    "간염/결핵: 없음",
-    "수술력: {op_year}년 충수절제술",
-    "수술력: 없음",
-    "알레르기: 페니실린 (두드러기)",
-    "알레르기: 없음",
-    "복용 약물: 아스피린 100 mg 1일 1회",
-    "고지혈증: {dx_year}년 진단, 스타틴 복용 중",
+/// 과거력 items: one line is drawn from each group, so the history never contradicts itself.
+const PAST: &[&[&str]] = &[
+    &["고혈압: {dx_year}년 진단, 약물 복용 중", "고혈압: 없음", "고혈압: 없음"],
+    &["당뇨병: 없음", "당뇨병: 없음", "당뇨병: {dx_year}년 진단, 경구 혈당강하제 복용 중"],
+    &["간염/결핵: 없음", "간염/결핵: 없음", "B형 간염 보유자 (6개월마다 정기 검진 중)"],
+    &["수술력: 없음", "수술력: {op_year}년 충수절제술", "수술력: {op_year}년 제왕절개술", "수술력: {op_year}년 백내장 수술"],
+    &["알레르기: 없음", "알레르기: 없음", "알레르기: 페니실린 (두드러기)", "알레르기: 조영제 (가려움증)"],
+    &["복용 약물: 없음", "복용 약물: 아스피린 100 mg 1일 1회", "복용 약물: 혈압약 (약 이름 모름)", "복용 약물: 종합비타민"],
 ];
 
 const FAMILY: &[&str] = &["부: 고혈압", "모: 당뇨병", "부: 위암", "모: 고혈압, 뇌경색", "특이 가족력 없음"];
@@ -211,9 +209,8 @@ pub(super) fn build(d: &mut Draft, rng: &mut Rng) {
     d.body(history.join(" "));
 
     d.heading("과거력 (P.Hx.)");
-    let n_past = 3 + rng.below(3);
-    for p in rng.sample(PAST, n_past) {
-        d.body(fill(p, &vars));
+    for group in PAST {
+        d.body(fill(rng.pick(group), &vars));
     }
     d.heading("가족력 / 사회력");
     d.body(format!("가족력: {}", rng.pick(FAMILY)));
@@ -243,6 +240,10 @@ pub(super) fn build(d: &mut Draft, rng: &mut Rng) {
         d.body(format!("BP {bp}, HR {hr}, RR {rr}, BT {temp}, SpO2 {spo2}"));
     }
 
+    d.body(
+        "계통문진: 발열 (-), 오한 (-), 체중 감소 (-), 흉통 (-), 호흡곤란 (-), 복통 (-), 배뇨 이상 (-)",
+    );
+
     d.heading("신체검진 (P/E)");
     for line in problem.exam {
         d.body(*line);
@@ -265,10 +266,15 @@ pub(super) fn build(d: &mut Draft, rng: &mut Rng) {
     for p in problem.plan {
         d.body(format!("- {}", fill(p, &vars)));
     }
+    d.body(rng.pick(&[
+        "- 복약 방법 및 생활 습관 교정에 대해 설명하였으며 환자가 이해함.",
+        "- 약물 부작용 (위장 장애, 어지럼증) 발생 시 복용을 중단하고 내원하도록 설명함.",
+        "- 환자 및 보호자에게 질환의 경과와 치료 계획을 설명함.",
+    ]));
 
     // Follow-up notes written by hand on the printout.
     d.heading("경과기록");
-    let n_notes = 1 + rng.below(problem.notes.len());
+    let n_notes = 2 + rng.below(problem.notes.len() - 1);
     let mut day = follow_up;
     for note in rng.sample(problem.notes, n_notes) {
         let date = d.fmt_date(day);

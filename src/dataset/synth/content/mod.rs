@@ -95,9 +95,9 @@ impl Draft {
         self.blocks.push(SynthLine::new(kind, cells));
     }
 
-    /// The big title; Korean forms space its syllables out (`처 방 전`).
+    /// The big title; Korean forms space a one-word title's syllables out (`처 방 전`).
     pub fn title(&mut self, text: &str, spaced: bool) {
-        let shown = if spaced {
+        let shown = if spaced && !text.contains(' ') {
             text.chars().map(String::from).collect::<Vec<_>>().join(" ")
         } else {
             text.to_string()

@@ -34,6 +34,7 @@ fn text_is_the_laid_out_lines() {
         for line in doc.text.lines() {
             assert!(!line.trim().is_empty(), "{}: empty line", doc.doc_type);
             assert_eq!(line, line.trim(), "{}: padded line {line:?}", doc.doc_type);
+            assert!(!line.contains("  "), "{}: double space in {line:?}", doc.doc_type);
         }
     }
 }

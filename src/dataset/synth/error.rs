@@ -14,7 +14,9 @@ pub enum GenError {
     GlyphMissing { path: PathBuf, ch: char },
     #[error("cannot subset font {path}: {reason}")]
     Subset { path: PathBuf, reason: String },
-    #[error("cannot write {path}: {source}. Check that the output folder is writable and has space")]
+    #[error(
+        "cannot write {path}: {source}. Check that the output folder is writable and has space"
+    )]
     Write {
         path: PathBuf,
         source: std::io::Error,

@@ -68,7 +68,10 @@ impl FontFamily {
 
     /// Serif (명조/바탕) rather than sans (고딕/돋움/굴림).
     pub fn is_serif(self) -> bool {
-        matches!(self, FontFamily::NanumMyeongjo | FontFamily::UnBatang | FontFamily::BaekmukBatang)
+        matches!(
+            self,
+            FontFamily::NanumMyeongjo | FontFamily::UnBatang | FontFamily::BaekmukBatang
+        )
     }
 
     pub fn name(self) -> &'static str {
@@ -133,7 +136,12 @@ impl LoadedFont {
             ascent: f32::from(face.ascender()),
             descent: f32::from(face.descender()),
             cap_height: f32::from(face.capital_height().unwrap_or(face.ascender())),
-            bbox: [b.x_min.into(), b.y_min.into(), b.x_max.into(), b.y_max.into()],
+            bbox: [
+                b.x_min.into(),
+                b.y_min.into(),
+                b.x_max.into(),
+                b.y_max.into(),
+            ],
             postscript_name,
             glyphs: BTreeMap::new(),
             data: Vec::new(),
@@ -148,14 +156,16 @@ impl LoadedFont {
         }
         // Parsing the table directory again is cheap, and keeps this struct free of
         // self-borrows; results are cached per char.
-        let g = ttf_parser::Face::parse(&self.data, 0).ok().and_then(|face| {
-            let id = face.glyph_index(c)?;
-            // Fonts map an unknown char to .notdef (id 0) on some platforms: treat as missing.
-            if id.0 == 0 {
-                return None;
-            }
-            Some((id.0, face.glyph_hor_advance(id).unwrap_or(0)))
-        });
+        let g = ttf_parser::Face::parse(&self.data, 0)
+            .ok()
+            .and_then(|face| {
+                let id = face.glyph_index(c)?;
+                // Fonts map an unknown char to .notdef (id 0) on some platforms: treat as missing.
+                if id.0 == 0 {
+                    return None;
+                }
+                Some((id.0, face.glyph_hor_advance(id).unwrap_or(0)))
+            });
         self.glyphs.insert(c, g);
         g
     }
@@ -243,7 +253,10 @@ mod tests {
         for fam in FontFamily::ALL {
             for rel in std::iter::once(fam.regular_file()).chain(fam.bold_file()) {
                 let font = book.get(rel).unwrap();
-                let missing: String = charset.chars().filter(|c| font.glyph(*c).is_none()).collect();
+                let missing: String = charset
+                    .chars()
+                    .filter(|c| font.glyph(*c).is_none())
+                    .collect();
                 assert!(missing.is_empty(), "{rel} lacks {missing:?}");
             }
         }
@@ -285,7 +298,10 @@ mod calibration {
                     continue;
                 };
                 let measured = table.em(c) * 1000.0;
-                assert!(real <= measured + 0.5, "{rel}: {c:?} is {real} units, table says {measured}");
+                assert!(
+                    real <= measured + 0.5,
+                    "{rel}: {c:?} is {real} units, table says {measured}"
+                );
             }
         }
     }
@@ -303,7 +319,14 @@ mod width_table_gen {
         let mut out = String::new();
         let mut faces: Vec<(String, Vec<&'static str>)> = FontFamily::ALL
             .iter()
-            .map(|f| (format!("{f:?}"), std::iter::once(f.regular_file()).chain(f.bold_file()).collect()))
+            .map(|f| {
+                (
+                    format!("{f:?}"),
+                    std::iter::once(f.regular_file())
+                        .chain(f.bold_file())
+                        .collect(),
+                )
+            })
             .collect();
         faces.push(("Hand".into(), vec![HAND_FILE]));
         for (name, files) in faces {
@@ -320,9 +343,19 @@ mod width_table_gen {
                 m.ceil() as u32
             };
             let hangul = max(&mut super::super::ksx1001::HANGUL.chars());
-            let a: Vec<String> = ascii.iter().map(|c| max(&mut std::iter::once(*c)).to_string()).collect();
-            let s: Vec<String> = symbols.iter().map(|c| max(&mut std::iter::once(*c)).to_string()).collect();
-            out.push_str(&format!("{name}: hangul {hangul}\nascii [{}]\nsymbols [{}]\n", a.join(", "), s.join(", ")));
+            let a: Vec<String> = ascii
+                .iter()
+                .map(|c| max(&mut std::iter::once(*c)).to_string())
+                .collect();
+            let s: Vec<String> = symbols
+                .iter()
+                .map(|c| max(&mut std::iter::once(*c)).to_string())
+                .collect();
+            out.push_str(&format!(
+                "{name}: hangul {hangul}\nascii [{}]\nsymbols [{}]\n",
+                a.join(", "),
+                s.join(", ")
+            ));
         }
         eprintln!("{out}");
     }

@@ -217,7 +217,11 @@ fn build_rows(blocks: &[SynthLine], m: &Metrics) -> Vec<Row> {
                     }
                 })
                 .unwrap_or(blocks.len());
-            let gap = if prev_kind.is_some() { m.body * 0.7 } else { 0.0 };
+            let gap = if prev_kind.is_some() {
+                m.body * 0.7
+            } else {
+                0.0
+            };
             let mut group_rows = if is_table {
                 table_rows(&blocks[i..end], group, m)
             } else {
@@ -248,7 +252,14 @@ fn build_rows(blocks: &[SynthLine], m: &Metrics) -> Vec<Row> {
     rows
 }
 
-fn text_row(kind: LineKind, cells: Vec<String>, size: f32, face: Face, height: f32, slots: Vec<Slot>) -> Row {
+fn text_row(
+    kind: LineKind,
+    cells: Vec<String>,
+    size: f32,
+    face: Face,
+    height: f32,
+    slots: Vec<Slot>,
+) -> Row {
     Row {
         line: SynthLine::new(kind, cells),
         size,
@@ -305,7 +316,13 @@ fn text_rows(line: &SynthLine, m: &Metrics) -> Vec<Row> {
             let (size, face, height, indent, widths) = if line.kind == LineKind::Body {
                 (m.body, Face::Regular, m.body * m.leading, 0.0, m.widths)
             } else {
-                (m.hand(), Face::Hand, m.hand() * 1.45, m.body, &super::widths::HAND)
+                (
+                    m.hand(),
+                    Face::Hand,
+                    m.hand() * 1.45,
+                    m.body,
+                    &super::widths::HAND,
+                )
             };
             let text = line.text();
             wrap(&text, m.width - indent, size, widths)
@@ -329,7 +346,14 @@ fn text_rows(line: &SynthLine, m: &Metrics) -> Vec<Row> {
         LineKind::Meta | LineKind::PageHeader | LineKind::PageFooter => {
             let size = m.small();
             let slots = spread_slots(line.cells.len(), m);
-            vec![text_row(line.kind, line.cells.clone(), size, Face::Regular, size * 1.6, slots)]
+            vec![text_row(
+                line.kind,
+                line.cells.clone(),
+                size,
+                Face::Regular,
+                size * 1.6,
+                slots,
+            )]
         }
         LineKind::Signature => {
             let size = m.body;
@@ -347,7 +371,14 @@ fn text_rows(line: &SynthLine, m: &Metrics) -> Vec<Row> {
                 x -= w + gap;
             }
             slots.reverse();
-            let mut r = text_row(line.kind, line.cells.clone(), size, Face::Regular, size * 2.0, slots);
+            let mut r = text_row(
+                line.kind,
+                line.cells.clone(),
+                size,
+                Face::Regular,
+                size * 2.0,
+                slots,
+            );
             r.space_before = size * 0.4;
             vec![r]
         }
@@ -383,7 +414,12 @@ fn spread_slots(n: usize, m: &Metrics) -> Vec<Slot> {
 
 /// Rows of one table: columns as wide as their widest cell, spare width shared out.
 fn table_rows(lines: &[SynthLine], group: usize, m: &Metrics) -> Vec<Row> {
-    let n = lines.iter().map(|l| l.cells.len()).max().unwrap_or(1).max(1);
+    let n = lines
+        .iter()
+        .map(|l| l.cells.len())
+        .max()
+        .unwrap_or(1)
+        .max(1);
     let mut size = m.table();
     let natural = |size: f32| -> Vec<f32> {
         let pad = size * 0.7;
@@ -407,7 +443,11 @@ fn table_rows(lines: &[SynthLine], group: usize, m: &Metrics) -> Vec<Row> {
     }
     let total: f32 = widths.iter().sum();
     let extra = (m.width - total).max(0.0) / n as f32;
-    let scale = if total > m.width { m.width / total } else { 1.0 };
+    let scale = if total > m.width {
+        m.width / total
+    } else {
+        1.0
+    };
     let mut x = m.left;
     let mut spans = Vec::with_capacity(n);
     for w in &widths {
@@ -438,7 +478,11 @@ fn table_rows(lines: &[SynthLine], group: usize, m: &Metrics) -> Vec<Row> {
                 .collect();
             let boxes = spans
                 .iter()
-                .map(|&(x0, x1)| CellBox { x0, x1, shaded: header })
+                .map(|&(x0, x1)| CellBox {
+                    x0,
+                    x1,
+                    shaded: header,
+                })
                 .collect();
             Row {
                 line: l.clone(),
@@ -478,7 +522,11 @@ fn form_rows(lines: &[SynthLine], group: usize, m: &Metrics) -> Vec<Row> {
                     .fold(0.0, f32::max)
                     + 2.0 * pad;
                 let has_value = 2 * p + 1 < n;
-                let label_w = if has_value { label_w.min(pair_w * 0.5) } else { pair_w };
+                let label_w = if has_value {
+                    label_w.min(pair_w * 0.5)
+                } else {
+                    pair_w
+                };
                 boxes.push(CellBox {
                     x0,
                     x1: x0 + label_w,
@@ -580,7 +628,11 @@ fn paginate(rows: Vec<Row>, style: &Style, m: &Metrics) -> Vec<Page> {
 /// wide, so such runs get tracking.
 fn letter_spaced(text: &str) -> bool {
     let n = text.chars().count();
-    n >= 3 && text.chars().enumerate().all(|(i, c)| (i % 2 == 1) == (c == ' '))
+    n >= 3
+        && text
+            .chars()
+            .enumerate()
+            .all(|(i, c)| (i % 2 == 1) == (c == ' '))
 }
 
 /// Puts one row's runs on the page at `top`.
@@ -724,7 +776,11 @@ fn add_page_furniture(pages: &mut [Page], style: &Style, m: &Metrics) {
         }
         if let Some(numbers) = style.page_numbers {
             let text = numbers.format(i + 1, total);
-            let tracking = if letter_spaced(&text) { size * 0.25 } else { 0.0 };
+            let tracking = if letter_spaced(&text) {
+                size * 0.25
+            } else {
+                0.0
+            };
             page.lines.push(PlacedLine {
                 line: SynthLine::new(LineKind::PageFooter, vec![text.clone()]),
                 items: vec![PlacedText {

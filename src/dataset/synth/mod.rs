@@ -28,7 +28,9 @@ pub use dates::DateFormat;
 pub use document::{LineKind, PageNumbers, Style, SynthDocument, SynthLine, TableRules};
 pub use error::GenError;
 pub use fonts::{FontFamily, DEFAULT_FONT_DIR, HAND_FILE};
-pub use layout::{Anchor, Face, Page, PlacedLine, PlacedText, Rule, Shade, PAGE_HEIGHT, PAGE_WIDTH};
+pub use layout::{
+    Anchor, Face, Page, PlacedLine, PlacedText, Rule, Shade, PAGE_HEIGHT, PAGE_WIDTH,
+};
 pub use scan::{degrade, encode_jpeg, Rasteriser, ScanParams};
 
 use crate::dataset::{DocType, Document};
@@ -76,18 +78,24 @@ pub struct GenSummary {
     pub bytes: u64,
 }
 
-/// Multi-page documents get no scan: a manifest source is one file, and a scan is one
-/// image. Their PDFs are still in the dataset.
+/// Salt that separates a scan's random stream from its document's.
 const SCAN_SALT: u64 = 0x5CA9;
 
 /// The seed of document `index` of `doc_type` in a run seeded with `seed`.
 pub fn document_seed(seed: u64, doc_type: DocType, index: usize) -> u64 {
-    let t = DocType::ALL.iter().position(|d| *d == doc_type).unwrap_or(0) as u64;
+    let t = DocType::ALL
+        .iter()
+        .position(|d| *d == doc_type)
+        .unwrap_or(0) as u64;
     rng::mix(rng::mix(seed, t + 1), index as u64)
 }
 
-/// Writes a dataset to `out_dir`: `<id>.pdf` per document, `<id>-scan.jpg` per scanned
-/// single-page document when `opts.scans` is set, and `manifest.jsonl`.
+/// Writes a dataset to `out_dir`: `<id>.pdf` per document, `<id>-scan.jpg` per
+/// single-page document when `opts.scans` is set (an extra manifest entry `<id>-scan` with
+/// the same ground truth and the scan's `dpi`), and `manifest.jsonl`.
+///
+/// Multi-page documents get no scan: a manifest source is one file and a scan is one
+/// image; their PDFs are still in the dataset.
 ///
 /// `rasterise` renders a PDF at a DPI to grey pages (the CLI passes pdfium's renderer);
 /// it is only needed for scans.
@@ -138,13 +146,16 @@ pub fn generate(
         summary.bytes += write(&pdf_path, &bytes)?;
         summary.pdfs += 1;
         summary.pages += doc.page_count();
-        summary.documents.push(entry(id.clone(), doc, pdf_name, None));
+        summary
+            .documents
+            .push(entry(id.clone(), doc, pdf_name, None));
 
         if let (true, Some(rasterise), 1) = (opts.scans, rasterise, doc.page_count()) {
-            let pages = rasterise(&pdf_path, opts.scan_dpi).map_err(|reason| GenError::Rasterise {
-                path: pdf_path.clone(),
-                reason,
-            })?;
+            let pages =
+                rasterise(&pdf_path, opts.scan_dpi).map_err(|reason| GenError::Rasterise {
+                    path: pdf_path.clone(),
+                    reason,
+                })?;
             let page = pages.first().ok_or_else(|| GenError::Rasterise {
                 path: pdf_path.clone(),
                 reason: "the rasteriser returned no page".to_string(),
@@ -154,16 +165,21 @@ pub fn generate(
             let image = degrade(page, &params, seed);
             let scan_name = format!("{id}-scan.jpg");
             let scan_path = out_dir.join(&scan_name);
-            let jpeg = encode_jpeg(&image, params.jpeg_quality, opts.scan_dpi)
-                .map_err(|reason| GenError::Encode {
-                    path: scan_path.clone(),
-                    reason,
+            let jpeg =
+                encode_jpeg(&image, params.jpeg_quality, opts.scan_dpi).map_err(|reason| {
+                    GenError::Encode {
+                        path: scan_path.clone(),
+                        reason,
+                    }
                 })?;
             summary.bytes += write(&scan_path, &jpeg)?;
             summary.scans += 1;
-            summary
-                .documents
-                .push(entry(format!("{id}-scan"), doc, scan_name, Some(opts.scan_dpi)));
+            summary.documents.push(entry(
+                format!("{id}-scan"),
+                doc,
+                scan_name,
+                Some(opts.scan_dpi),
+            ));
         }
     }
 
@@ -189,7 +205,9 @@ pub fn pdf_bytes(doc: &SynthDocument, font_dir: &Path) -> Result<Vec<u8>, GenErr
 
 fn validate(opts: &GenOptions, have_rasteriser: bool) -> Result<(), GenError> {
     if opts.count_per_type == 0 {
-        return Err(GenError::Options("count per type must be at least 1".into()));
+        return Err(GenError::Options(
+            "count per type must be at least 1".into(),
+        ));
     }
     if opts.count_per_type > 1000 {
         return Err(GenError::Options(format!(

@@ -36,8 +36,8 @@ struct Embedded {
     units_per_em: f32,
 }
 
-/// Writes `doc` as PDF bytes. `issued` dates the file (its creation date), so that the
-/// same document always gives the same bytes.
+/// Writes `doc` as PDF bytes. The file is dated by the document's own issue date, never
+/// by the clock, so the same document always gives the same bytes.
 pub fn write_pdf(doc: &SynthDocument, book: &mut FontBook) -> Result<Vec<u8>, GenError> {
     // 1. Decide each run's font; collect the chars every font must carry.
     let mut resolved: Vec<Vec<Vec<Resolved>>> = Vec::with_capacity(doc.pages.len());
@@ -146,7 +146,11 @@ pub fn write_pdf(doc: &SynthDocument, book: &mut FontBook) -> Result<Vec<u8>, Ge
 
 /// Picks the font file for a run: the family's face, a stroked regular face when the
 /// family has no bold, and the regular face for hand-written lines the pen font lacks.
-fn resolve(item: &PlacedText, doc: &SynthDocument, book: &mut FontBook) -> Result<Resolved, GenError> {
+fn resolve(
+    item: &PlacedText,
+    doc: &SynthDocument,
+    book: &mut FontBook,
+) -> Result<Resolved, GenError> {
     let family = doc.style.family;
     let r = match item.face {
         Face::Regular => Resolved {

@@ -46,7 +46,8 @@ impl ScanParams {
         ScanParams {
             angle_deg: rng.uniform(-1.5, 1.5) as f32,
             blur_sigma: (rng.uniform(0.15, 0.45) as f32) * px_per_pt,
-            noise_sd: rng.uniform(2.0, 7.0) as f32,
+            // Sensor noise is what makes scans big as JPEG; real flatbed noise is mild.
+            noise_sd: rng.uniform(0.8, 3.0) as f32,
             brightness: rng.uniform(-12.0, 4.0) as f32,
             contrast: rng.uniform(0.8, 1.0) as f32,
             shading: rng.uniform(-10.0, 10.0) as f32,
@@ -168,7 +169,11 @@ mod tests {
     fn page() -> GrayImage {
         // White page with a black bar, like a line of text.
         GrayImage::from_fn(200, 120, |x, y| {
-            image::Luma([if (40..160).contains(&x) && (50..60).contains(&y) { 0 } else { 255 }])
+            image::Luma([if (40..160).contains(&x) && (50..60).contains(&y) {
+                0
+            } else {
+                255
+            }])
         })
     }
 

@@ -29,7 +29,9 @@ fn pdftotext(pdf: &Path) -> Option<String> {
         .arg("-")
         .output()
         .ok()?;
-    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 #[test]
@@ -56,7 +58,11 @@ fn extracted_text_equals_the_ground_truth() {
                 doc.style.family
             );
             // Page breaks land where the layout put them.
-            assert_eq!(got.matches('\u{c}').count(), doc.page_count(), "{t} seed {seed}");
+            assert_eq!(
+                got.matches('\u{c}').count(),
+                doc.page_count(),
+                "{t} seed {seed}"
+            );
         }
     }
 }
@@ -93,7 +99,10 @@ fn same_seed_gives_byte_identical_files() {
     assert_eq!(ds.documents.len(), 10);
     assert_eq!(ds.documents[0].id, "prescription-000");
     assert_eq!(ds.documents, sa.documents);
-    assert!(ds.documents.iter().all(|d| d.is_pdf() && a.path().join(&d.source).exists()));
+    assert!(ds
+        .documents
+        .iter()
+        .all(|d| d.is_pdf() && a.path().join(&d.source).exists()));
 }
 
 #[test]
@@ -113,7 +122,11 @@ fn pdfs_are_small_because_fonts_are_subset() {
         let size = std::fs::metadata(dir.path().join(&d.source)).unwrap().len();
         assert!(size < 200_000, "{}: {size} bytes", d.id);
     }
-    assert!(summary.bytes < 3_000_000, "20 documents take {} bytes", summary.bytes);
+    assert!(
+        summary.bytes < 3_000_000,
+        "20 documents take {} bytes",
+        summary.bytes
+    );
 }
 
 #[test]
@@ -140,7 +153,14 @@ fn scans_are_written_for_single_page_documents_only() {
     let scans: Vec<&Document> = s.documents.iter().filter(|d| !d.is_pdf()).collect();
     let single_page = ["prescription-000", "prescription-001"]
         .iter()
-        .filter(|id| document(DocType::Prescription, document_seed(0, DocType::Prescription, id.ends_with('1') as usize)).page_count() == 1)
+        .filter(|id| {
+            document(
+                DocType::Prescription,
+                document_seed(0, DocType::Prescription, id.ends_with('1') as usize),
+            )
+            .page_count()
+                == 1
+        })
         .count();
     assert_eq!(scans.len(), single_page);
     assert_eq!(s.scans, scans.len());
@@ -179,29 +199,46 @@ fn bad_options_and_missing_fonts_say_what_to_do() {
     assert!(err.to_string().contains("scripts/setup.sh"), "{err}");
 }
 
-/// Writes a small sample dataset for eyeballing (`cargo test --release --lib
-/// dataset::synth::tests::write_sample -- --ignored`; folder in MEDOCR_SYNTH_SAMPLE or
-/// target/synth-sample).
+/// Writes a sample dataset, scans included (rendered with pdftoppm), for eyeballing:
+/// `cargo test --release --lib dataset::synth::tests::write_sample -- --ignored`.
+/// Folder: MEDOCR_SYNTH_SAMPLE (default target/synth-sample); count per type:
+/// MEDOCR_SYNTH_COUNT (default 4).
 #[test]
 #[ignore]
 fn write_sample() {
     let dir = std::env::var_os("MEDOCR_SYNTH_SAMPLE")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/synth-sample"));
+    // Scans through pdftoppm here; the CLI passes pdfium's renderer instead.
+    let raster = |pdf: &Path, dpi: f32| -> Result<Vec<image::GrayImage>, String> {
+        let prefix = pdf.with_extension("raster");
+        let out = Command::new("pdftoppm")
+            .args(["-r", &dpi.to_string(), "-gray", "-png", "-singlefile"])
+            .arg(pdf)
+            .arg(&prefix)
+            .output()
+            .map_err(|e| e.to_string())?;
+        if !out.status.success() {
+            return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+        }
+        let png = std::path::PathBuf::from(format!("{}.png", prefix.display()));
+        let img = image::open(&png).map_err(|e| e.to_string())?.to_luma8();
+        std::fs::remove_file(png).map_err(|e| e.to_string())?;
+        Ok(vec![img])
+    };
+    let count = std::env::var("MEDOCR_SYNTH_COUNT").map_or(4, |c| c.parse().unwrap());
     let opts = GenOptions {
-        count_per_type: 4,
+        count_per_type: count,
+        scans: true,
         ..GenOptions::default()
     };
-    let s = generate(&opts, &dir, None).unwrap();
-    eprintln!("{} PDFs, {} pages, {} bytes in {}", s.pdfs, s.pages, s.bytes, dir.display());
-}
-
-#[test]
-#[ignore]
-fn write_one() {
-    let t: DocType = std::env::var("T").unwrap().parse().unwrap();
-    let seed: u64 = std::env::var("S").unwrap().parse().unwrap();
-    let doc = document(t, seed);
-    std::fs::write("/tmp/one.pdf", pdf_bytes(&doc, Path::new(DEFAULT_FONT_DIR)).unwrap()).unwrap();
-    std::fs::write("/tmp/one.txt", &doc.text).unwrap();
+    let s = generate(&opts, &dir, Some(&raster)).unwrap();
+    eprintln!(
+        "{} PDFs, {} pages, {} scans, {} bytes in {}",
+        s.pdfs,
+        s.pages,
+        s.scans,
+        s.bytes,
+        dir.display()
+    );
 }

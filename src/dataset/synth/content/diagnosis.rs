@@ -20,6 +20,8 @@ struct Case {
     future: &'static str,
     weeks: (i64, i64),
     admitted: bool,
+    /// Patient age range.
+    ages: (i32, i32),
 }
 
 const CASES: &[Case] = &[
@@ -34,6 +36,7 @@ const CASES: &[Case] = &[
         future: "약물치료 및 물리치료",
         weeks: (2, 4),
         admitted: false,
+        ages: (25, 80),
     },
     Case {
         code: "S93.4",
@@ -46,6 +49,7 @@ const CASES: &[Case] = &[
         future: "보존적 치료 및 재활치료",
         weeks: (3, 6),
         admitted: false,
+        ages: (12, 70),
     },
     Case {
         code: "M51.2",
@@ -58,6 +62,7 @@ const CASES: &[Case] = &[
         future: "약물치료 및 주사치료, 도수치료",
         weeks: (4, 8),
         admitted: false,
+        ages: (25, 70),
     },
     Case {
         code: "J18.9",
@@ -70,6 +75,7 @@ const CASES: &[Case] = &[
         future: "경구 항생제 복용 및 외래 추적관찰",
         weeks: (1, 3),
         admitted: true,
+        ages: (20, 90),
     },
     Case {
         code: "I10",
@@ -82,6 +88,7 @@ const CASES: &[Case] = &[
         future: "지속적인 약물치료와 정기적인 외래 추적관찰",
         weeks: (12, 24),
         admitted: false,
+        ages: (40, 85),
     },
     Case {
         code: "E11.9",
@@ -94,6 +101,7 @@ const CASES: &[Case] = &[
         future: "지속적인 약물치료, 생활습관 교정 및 정기적인 혈액검사",
         weeks: (12, 24),
         admitted: false,
+        ages: (35, 85),
     },
     Case {
         code: "K35.8",
@@ -106,6 +114,7 @@ const CASES: &[Case] = &[
         future: "외래 추적관찰 및 안정 가료",
         weeks: (2, 4),
         admitted: true,
+        ages: (10, 70),
     },
     Case {
         code: "S72.0",
@@ -118,6 +127,7 @@ const CASES: &[Case] = &[
         future: "재활치료 및 외래 추적관찰",
         weeks: (8, 12),
         admitted: true,
+        ages: (65, 92),
     },
     Case {
         code: "M17.1",
@@ -130,6 +140,7 @@ const CASES: &[Case] = &[
         future: "약물치료, 주사치료 및 운동치료",
         weeks: (4, 8),
         admitted: false,
+        ages: (50, 85),
     },
     Case {
         code: "B02.9",
@@ -142,6 +153,7 @@ const CASES: &[Case] = &[
         future: "약물치료 및 통증 조절",
         weeks: (2, 4),
         admitted: false,
+        ages: (40, 85),
     },
     Case {
         code: "I63.9",
@@ -154,6 +166,7 @@ const CASES: &[Case] = &[
         future: "지속적인 약물치료 및 재활치료",
         weeks: (12, 24),
         admitted: true,
+        ages: (50, 90),
     },
     Case {
         code: "F32.9",
@@ -166,15 +179,22 @@ const CASES: &[Case] = &[
         future: "지속적인 약물치료 및 정기적인 면담",
         weeks: (8, 24),
         admitted: false,
+        ages: (18, 75),
     },
 ];
 
-const PURPOSES: &[&str] = &["보험회사 제출용", "회사 제출용", "학교 제출용", "관공서 제출용", "본인 보관용"];
+const PURPOSES: &[&str] = &[
+    "보험회사 제출용",
+    "회사 제출용",
+    "학교 제출용",
+    "관공서 제출용",
+    "본인 보관용",
+];
 
 pub(super) fn build(d: &mut Draft, rng: &mut Rng) {
     let case = rng.choose(CASES);
     let issued = recent_date(rng);
-    let patient = people::patient(rng, issued, 8, 85);
+    let patient = people::patient(rng, issued, case.ages.0, case.ages.1);
     let clinic = rng.chance(0.4) && !case.admitted;
     let hospital = people::institution(rng, clinic);
     let doctor = people::doctor(rng, case.department);
@@ -193,13 +213,22 @@ pub(super) fn build(d: &mut Draft, rng: &mut Rng) {
 
     d.meta(&["의료법 시행규칙 [별지 제5호서식]"]);
     d.title("진단서", true);
-    let serial = format!("연번호: {}-{:05}", issued.format("%Y"), rng.range(1, 99_999));
+    let serial = format!(
+        "연번호: {}-{:05}",
+        issued.format("%Y"),
+        rng.range(1, 99_999)
+    );
     d.meta(&[&format!("등록번호: {}", patient.chart_no), &serial]);
     d.fields.patient_name = Some(patient.name.clone());
     let rrn = patient.masked_rrn(rng);
     d.field(&["환자의 성명", &patient.name, "주민등록번호", &rrn]);
     d.field(&["환자의 주소", &patient.address]);
-    d.field(&["전화번호", &patient.phone, "성별/나이", &patient.sex_age(issued)]);
+    d.field(&[
+        "전화번호",
+        &patient.phone,
+        "성별/나이",
+        &patient.sex_age(issued),
+    ]);
     let final_dx = rng.chance(0.7);
     let kind = if final_dx {
         "[ ] 임상적 추정 [V] 최종 진단"
@@ -273,15 +302,21 @@ pub(super) fn build(d: &mut Draft, rng: &mut Rng) {
 
     // The issue date on certificates is usually spelled out in Korean.
     let issued_text = if rng.chance(0.6) {
-        d.fields
-            .dates
-            .insert("issued".to_string(), crate::dataset::synth::dates::iso(issued));
+        d.fields.dates.insert(
+            "issued".to_string(),
+            crate::dataset::synth::dates::iso(issued),
+        );
         DateFormat::Korean.format(issued)
     } else {
         d.date("issued", issued)
     };
     d.signature(&[&format!("발행일: {issued_text}")]);
-    d.field(&["의료기관 명칭", &hospital.name, "요양기관기호", &hospital.code]);
+    d.field(&[
+        "의료기관 명칭",
+        &hospital.name,
+        "요양기관기호",
+        &hospital.code,
+    ]);
     d.field(&["주소", &hospital.address]);
     d.field(&["전화번호", &hospital.phone, "팩스번호", &hospital.fax]);
     d.signature(&[

@@ -348,6 +348,18 @@ const GENERIC: &[&str] = &[
     "입원 기간 동안 통증 점수는 숫자평가척도 기준 2-3점으로 잘 조절되었음.",
 ];
 
+/// Discharge education lines (환자 교육).
+const EDUCATION: &[&str] = &[
+    "처방받은 약은 임의로 중단하거나 용량을 바꾸지 말고 정해진 시간에 복용하도록 교육함.",
+    "퇴원 후 일주일간은 충분히 휴식하고 무리한 활동을 피하도록 설명함.",
+    "규칙적인 식사와 충분한 수분 섭취를 하도록 교육함.",
+    "금연 및 절주의 필요성에 대해 설명하였으며 금연 클리닉을 안내함.",
+    "외래 방문 전 혈액검사가 예정되어 있으므로 검사 당일 아침은 금식하도록 안내함.",
+    "낙상 예방을 위해 야간에 화장실 이용 시 보호자의 도움을 받도록 교육함.",
+    "증상이 악화되거나 새로운 증상이 생기면 외래 예약일 이전이라도 내원하도록 설명함.",
+    "복용 중인 다른 약이나 건강기능식품이 있으면 외래 방문 시 알려 주도록 안내함.",
+];
+
 pub(super) fn build(d: &mut Draft, rng: &mut Rng) {
     let stay = rng.choose(STAYS);
     let discharge = recent_date(rng);
@@ -380,10 +392,21 @@ pub(super) fn build(d: &mut Draft, rng: &mut Rng) {
         .unwrap_or_else(|| "고혈압".to_string());
     let mut vars: Vec<(&str, String)> = vec![
         ("age", patient.age(admission).to_string()),
-        ("sex", if patient.sex == people::Sex::Male { "남자" } else { "여자" }.to_string()),
+        (
+            "sex",
+            if patient.sex == people::Sex::Male {
+                "남자"
+            } else {
+                "여자"
+            }
+            .to_string(),
+        ),
         ("days", rng.range(2, 7).to_string()),
         ("temp", format!("{:.1}", rng.uniform(37.8, 39.6))),
-        ("bp", format!("{}/{}", rng.range(100, 165), rng.range(58, 98))),
+        (
+            "bp",
+            format!("{}/{}", rng.range(100, 165), rng.range(58, 98)),
+        ),
         ("hr", rng.range(72, 118).to_string()),
         ("rr", rng.range(18, 28).to_string()),
         ("spo2", rng.range(88, 97).to_string()),
@@ -421,7 +444,12 @@ pub(super) fn build(d: &mut Draft, rng: &mut Rng) {
     d.meta(&[&hospital.name, &format!("등록번호: {}", patient.chart_no)]);
     d.title("퇴원요약서", rng.chance(0.5));
     d.fields.patient_name = Some(patient.name.clone());
-    d.field(&["환자명", &patient.name, "성별/나이", &patient.sex_age(admission)]);
+    d.field(&[
+        "환자명",
+        &patient.name,
+        "성별/나이",
+        &patient.sex_age(admission),
+    ]);
     d.field(&["입원일", &adm_text, "퇴원일", &dis_text]);
     let room = format!("{} {}호", stay.ward, rng.range(1, 30) + 700);
     d.field(&["진료과", stay.department, "병실", &room]);
@@ -462,8 +490,12 @@ pub(super) fn build(d: &mut Draft, rng: &mut Rng) {
         d.body(paragraph(rng, p));
     }
     let course_end = d.blocks.len();
-    let n_generic = 2 + rng.below(3);
-    let mut generic: Vec<&str> = rng.sample(GENERIC, n_generic).into_iter().copied().collect();
+    let n_generic = 3 + rng.below(3);
+    let mut generic: Vec<&str> = rng
+        .sample(GENERIC, n_generic)
+        .into_iter()
+        .copied()
+        .collect();
     d.body(generic.join(" "));
 
     if let Some(procedure) = stay.procedure {
@@ -473,7 +505,11 @@ pub(super) fn build(d: &mut Draft, rng: &mut Rng) {
         d.body(format!("{op_text} {procedure}"));
     }
 
-    d.heading(if stay.procedure.is_some() { "7. 퇴원 시 상태" } else { "6. 퇴원 시 상태" });
+    d.heading(if stay.procedure.is_some() {
+        "7. 퇴원 시 상태"
+    } else {
+        "6. 퇴원 시 상태"
+    });
     d.body(rng.pick(stay.condition));
 
     let n = if stay.procedure.is_some() { 8 } else { 7 };
@@ -485,6 +521,12 @@ pub(super) fn build(d: &mut Draft, rng: &mut Rng) {
     d.heading(&format!("{}. 추후 계획", n + 1));
     for (i, p) in stay.plan.iter().enumerate() {
         d.body(format!("{}) {}", i + 1, fill(p, &vars)));
+    }
+
+    d.heading(&format!("{}. 환자 교육", n + 2));
+    let n_education = 3 + rng.below(2);
+    for (i, e) in rng.sample(EDUCATION, n_education).into_iter().enumerate() {
+        d.body(format!("{}) {e}", i + 1));
     }
 
     let written = discharge + Duration::days(rng.range(0, 2));
@@ -499,8 +541,14 @@ pub(super) fn build(d: &mut Draft, rng: &mut Rng) {
     // (not already used) until it does.
     let mut extra = 0;
     while d.page_count() < 2 && extra < GENERIC.len() {
-        let unused: Vec<&str> = GENERIC.iter().copied().filter(|g| !generic.contains(g)).collect();
-        let Some(s) = unused.first().copied() else { break };
+        let unused: Vec<&str> = GENERIC
+            .iter()
+            .copied()
+            .filter(|g| !generic.contains(g))
+            .collect();
+        let Some(s) = unused.first().copied() else {
+            break;
+        };
         generic.push(s);
         d.blocks.insert(
             course_end + extra,

@@ -106,7 +106,11 @@ const fn p(
     } else {
         Form::Tablet
     };
-    let dose: &'static [&'static str] = if ends_with(base, "시럽") { &["10", "5"] } else { &["1"] };
+    let dose: &'static [&'static str] = if ends_with(base, "시럽") {
+        &["10", "5"]
+    } else {
+        &["1"]
+    };
     Product {
         base,
         strength,
@@ -303,8 +307,18 @@ fn route(rng: &mut Rng, product: &Product, freq: u8) -> &'static str {
         Antihistamine if freq == 1 => rng.pick(&["취침 전", "저녁 식후 30분"]),
         Osteoporosis => "기상 직후 공복",
         _ => match freq {
-            1 => rng.pick(&["아침 식후 30분", "저녁 식후 30분", "식후 30분", "1일 1회 아침"]),
-            2 => rng.pick(&["아침 저녁 식후 30분", "식후 30분", "12시간마다", "아침 저녁 식후"]),
+            1 => rng.pick(&[
+                "아침 식후 30분",
+                "저녁 식후 30분",
+                "식후 30분",
+                "1일 1회 아침",
+            ]),
+            2 => rng.pick(&[
+                "아침 저녁 식후 30분",
+                "식후 30분",
+                "12시간마다",
+                "아침 저녁 식후",
+            ]),
             _ => rng.pick(&["식후 30분", "식후 즉시", "매 식후 30분", "8시간마다"]),
         },
     }
@@ -346,7 +360,12 @@ pub fn prescribe(rng: &mut Rng, class: Class, style: PrintStyle, days: Option<u3
 }
 
 /// Draws one drug per class (skipping duplicates of the same product name).
-pub fn prescribe_all(rng: &mut Rng, classes: &[Class], style: PrintStyle, days: Option<u32>) -> Vec<Drug> {
+pub fn prescribe_all(
+    rng: &mut Rng,
+    classes: &[Class],
+    style: PrintStyle,
+    days: Option<u32>,
+) -> Vec<Drug> {
     let mut out: Vec<Drug> = Vec::new();
     for &c in classes {
         let d = prescribe(rng, c, style, days);
@@ -358,7 +377,13 @@ pub fn prescribe_all(rng: &mut Rng, classes: &[Class], style: PrintStyle, days: 
 }
 
 /// The 처방 table header and a drug's row cells.
-pub const TABLE_HEADER: [&str; 5] = ["처방 의약품의 명칭", "1회 투약량", "1일 투여횟수", "총 투약일수", "용법"];
+pub const TABLE_HEADER: [&str; 5] = [
+    "처방 의약품의 명칭",
+    "1회 투약량",
+    "1일 투여횟수",
+    "총 투약일수",
+    "용법",
+];
 
 pub fn row(d: &Drug) -> Vec<String> {
     vec![
@@ -387,7 +412,17 @@ mod tests {
         let amo = PRODUCTS.iter().find(|p| p.strength == "5/50").unwrap();
         assert_eq!(amo.name(s(0)), "아모잘탄정5/50밀리그램");
         assert!(PRODUCTS.len() >= 60);
-        assert_eq!(PRODUCTS.iter().find(|p| p.base == "코푸시럽").unwrap().form, Form::Syrup);
-        assert_eq!(PRODUCTS.iter().find(|p| p.base == "리리카캡슐").unwrap().form, Form::Capsule);
+        assert_eq!(
+            PRODUCTS.iter().find(|p| p.base == "코푸시럽").unwrap().form,
+            Form::Syrup
+        );
+        assert_eq!(
+            PRODUCTS
+                .iter()
+                .find(|p| p.base == "리리카캡슐")
+                .unwrap()
+                .form,
+            Form::Capsule
+        );
     }
 }

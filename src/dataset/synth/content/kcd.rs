@@ -82,7 +82,11 @@ mod tests {
         assert_eq!(codes.len(), ALL.len());
         for k in ALL {
             let b = k.code.as_bytes();
-            assert!(b[0].is_ascii_uppercase() && b[1].is_ascii_digit() && b[2].is_ascii_digit(), "{}", k.code);
+            assert!(
+                b[0].is_ascii_uppercase() && b[1].is_ascii_digit() && b[2].is_ascii_digit(),
+                "{}",
+                k.code
+            );
         }
     }
 }

@@ -18,7 +18,12 @@ const ORDERS: &[&[usize]] = &[
     &[0, 1, 2, 3, 4], // 종합검진
 ];
 
-const SPECIMENS: &[&str] = &["혈액(EDTA 전혈), 혈청", "전혈, 혈청", "혈청, 소변", "Whole blood, Serum"];
+const SPECIMENS: &[&str] = &[
+    "혈액(EDTA 전혈), 혈청",
+    "전혈, 혈청",
+    "혈청, 소변",
+    "Whole blood, Serum",
+];
 
 pub(super) fn build(d: &mut Draft, rng: &mut Rng) {
     let order = rng.pick(ORDERS);
@@ -26,7 +31,13 @@ pub(super) fn build(d: &mut Draft, rng: &mut Rng) {
     let collected = reported - Duration::days(rng.range(0, 2));
     let patient = people::patient(rng, reported, 18, 88);
     let hospital = people::institution(rng, false);
-    let department = rng.pick(&["내과", "가정의학과", "건강증진센터", "응급의학과", "내분비내과"]);
+    let department = rng.pick(&[
+        "내과",
+        "가정의학과",
+        "건강증진센터",
+        "응급의학과",
+        "내분비내과",
+    ]);
     let physician = people::doctor(rng, "진단검사의학과");
     let orderer = people::doctor(rng, department);
     let style = LabStyle::draw(rng);
@@ -34,16 +45,29 @@ pub(super) fn build(d: &mut Draft, rng: &mut Rng) {
     let abnormal = rng.uniform(0.05, 0.25);
 
     d.meta(&[hospital.name.as_str(), "진단검사의학과"]);
-    d.title(if rng.chance(0.5) { "검사결과지" } else { "진단검사 결과보고서" }, rng.chance(0.4));
+    d.title(
+        if rng.chance(0.5) {
+            "검사결과지"
+        } else {
+            "진단검사 결과보고서"
+        },
+        rng.chance(0.4),
+    );
     d.fields.patient_name = Some(patient.name.clone());
     let collected_text = d.date("collected", collected);
     let reported_text = d.date("reported", reported);
-    d.fields
-        .dates
-        .insert("issued".to_string(), crate::dataset::synth::dates::iso(reported));
+    d.fields.dates.insert(
+        "issued".to_string(),
+        crate::dataset::synth::dates::iso(reported),
+    );
     let time = |rng: &mut Rng| format!("{:02}:{:02}", rng.range(7, 17), rng.range(0, 59));
     d.field(&["환자명", &patient.name, "등록번호", &patient.chart_no]);
-    d.field(&["성별/나이", &patient.sex_age(reported), "진료과", department]);
+    d.field(&[
+        "성별/나이",
+        &patient.sex_age(reported),
+        "진료과",
+        department,
+    ]);
     d.field(&["의뢰의", &orderer.name, "검체", rng.pick(SPECIMENS)]);
     let t1 = time(rng);
     let t2 = time(rng);
@@ -76,10 +100,18 @@ pub(super) fn build(d: &mut Draft, rng: &mut Rng) {
         }
     }
 
-    d.meta(&["* H: 참고치보다 높음, L: 참고치보다 낮음. 참고치는 성별과 연령에 따라 다를 수 있습니다."]);
+    d.meta(&[
+        "* H: 참고치보다 높음, L: 참고치보다 낮음. 참고치는 성별과 연령에 따라 다를 수 있습니다.",
+    ]);
     if rng.chance(0.6) {
         d.meta(&["* 결과 해석은 담당 의사와 상담하시기 바랍니다."]);
     }
-    d.signature(&[&format!("보고일: {reported_text}"), &format!("판독의: {} (전문의)", physician.name)]);
-    d.meta(&[&format!("{} {}", hospital.name, hospital.address), &format!("전화 {}", hospital.phone)]);
+    d.signature(&[
+        &format!("보고일: {reported_text}"),
+        &format!("판독의: {} (전문의)", physician.name),
+    ]);
+    d.meta(&[
+        &format!("{} {}", hospital.name, hospital.address),
+        &format!("전화 {}", hospital.phone),
+    ]);
 }

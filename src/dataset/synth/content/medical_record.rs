@@ -6,12 +6,14 @@
 use chrono::Duration;
 
 use super::drugs::{self, Class, PrintStyle};
-use super::{fill, kcd, people, recent_date, Draft};
+use super::{fill, kcd, labs, people, recent_date, Draft};
 use crate::dataset::synth::rng::Rng;
 
 /// An outpatient problem and the words its chart is written with.
 struct Problem {
     department: &'static str,
+    /// Patient age range.
+    ages: (i32, i32),
     codes: &'static [&'static str],
     complaint: &'static [&'static str],
     history: &'static [&'static [&'static str]],
@@ -20,11 +22,14 @@ struct Problem {
     plan: &'static [&'static str],
     /// Hand-written follow-up notes.
     notes: &'static [&'static str],
+    /// Imaging or other test findings (one is printed under 검사 결과).
+    imaging: &'static [&'static str],
 }
 
 const PROBLEMS: &[Problem] = &[
     Problem {
         department: "가정의학과",
+        ages: (15, 85),
         codes: &["J20.9", "J06.9"],
         complaint: &["기침, 가래 ({days}일)", "기침 및 인후통 ({days}일)"],
         history: &[
@@ -40,9 +45,11 @@ const PROBLEMS: &[Problem] = &[
         meds: &[Class::Antitussive, Class::Mucolytic, Class::Analgesic],
         plan: &["충분한 수분 섭취 및 휴식 권고", "증상 지속 시 1주 후 재진, Chest X-ray 고려", "호흡곤란 또는 고열 시 즉시 내원"],
         notes: &["기침 많이 호전됨. 가래 소량. 열 없음", "약 3일분 추가 처방 후 종결", "밤 기침 여전함. 흡입제 고려"],
+        imaging: &["Chest X-ray: 특이 소견 없음", "Chest X-ray: 양측 폐야 깨끗함, 심비대 없음"],
     },
     Problem {
         department: "내과",
+        ages: (45, 85),
         codes: &["I10", "E11.9", "E78.5"],
         complaint: &["정기 외래 방문 (혈압, 혈당 조절)", "혈압약 처방 위해 내원"],
         history: &[
@@ -58,9 +65,11 @@ const PROBLEMS: &[Problem] = &[
         meds: &[Class::BloodPressure, Class::Diabetes, Class::Statin],
         plan: &["다음 방문 시 공복 혈액검사 (HbA1c, lipid panel, Cr)", "저염식 및 주 5회 30분 이상 걷기 권고", "{fu} 재진"],
         notes: &["HbA1c 7.1%. 용량 유지", "혈압 128/78 mmHg. 잘 조절됨", "발 저림 호소. 신경병증 검사 예정"],
+        imaging: &["심전도: 정상 동율동, 좌심실 비대 소견 없음", "안저검사: 당뇨망막병증 소견 없음"],
     },
     Problem {
         department: "정형외과",
+        ages: (25, 75),
         codes: &["M54.5", "M51.2"],
         complaint: &["허리 통증 ({days}일)", "허리 및 좌측 다리 저림"],
         history: &[
@@ -76,9 +85,11 @@ const PROBLEMS: &[Problem] = &[
         meds: &[Class::Nsaid, Class::MuscleRelaxant, Class::GiProtect],
         plan: &["물리치료 주 3회", "L-spine X-ray 시행: 특이 소견 없음", "2주 후 호전 없으면 MRI 고려"],
         notes: &["통증 VAS 7에서 4로 감소", "물리치료 계속. 다리 저림 남아 있음", "MRI 예약함"],
+        imaging: &["L-spine X-ray: L4-5 추간판 간격 경도 감소", "L-spine X-ray: 특이 골절 소견 없음"],
     },
     Problem {
         department: "소화기내과",
+        ages: (20, 80),
         codes: &["K21.9", "K29.7"],
         complaint: &["속쓰림 및 신물 올라옴 ({weeks}주)", "명치 통증 및 소화불량"],
         history: &[
@@ -94,9 +105,11 @@ const PROBLEMS: &[Problem] = &[
         meds: &[Class::Ppi, Class::Prokinetic, Class::GiProtect],
         plan: &["식후 3시간 이내에 눕지 않도록 교육", "커피, 술, 기름진 음식 줄이기", "4주 후 재진, 호전 없으면 위내시경"],
         notes: &["속쓰림 호전. 약 4주 더 유지", "위내시경: 역류성 식도염 LA-A", "증상 거의 없음. 필요 시 복용으로 변경"],
+        imaging: &["복부 초음파: 특이 소견 없음", "위내시경: 미란성 위염, 역류성 식도염 의심"],
     },
     Problem {
         department: "내과",
+        ages: (20, 80),
         codes: &["N39.0"],
         complaint: &["배뇨 시 통증, 빈뇨 ({days}일)"],
         history: &[
@@ -109,11 +122,13 @@ const PROBLEMS: &[Problem] = &[
             "CVA tenderness: (-/-)",
         ],
         meds: &[Class::Antibiotic, Class::Analgesic],
-        plan: &["Urinalysis: WBC many, nitrite (+)", "Urine culture 시행", "충분한 수분 섭취 권고, 3일 후 재진"],
+        plan: &["Urine culture 시행, 결과 확인 후 항생제 조정", "충분한 수분 섭취 권고, 3일 후 재진"],
         notes: &["배양검사: E. coli, 감수성 확인함", "증상 소실. 치료 종결", "잔뇨감 약간 남음. 수분 섭취 교육"],
+        imaging: &["소변검사: WBC 20-29/HPF, nitrite 양성", "소변검사: 백혈구 에스테라제 양성, 적혈구 5-9/HPF"],
     },
     Problem {
         department: "신경과",
+        ages: (18, 60),
         codes: &["G43.9"],
         complaint: &["반복되는 두통 ({months}개월)"],
         history: &[
@@ -129,9 +144,11 @@ const PROBLEMS: &[Problem] = &[
         meds: &[Class::Nsaid, Class::Antidepressant],
         plan: &["두통 일기 작성하도록 교육", "진통제 과용 두통 가능성 설명", "1개월 후 재진"],
         notes: &["두통 횟수 월 2회로 감소", "두통 일기 확인함. 수면 부족 시 악화", "예방약 유지"],
+        imaging: &["Brain CT: 특이 소견 없음", "Brain MRI: 급성 병변 없음"],
     },
     Problem {
         department: "정형외과",
+        ages: (50, 85),
         codes: &["M17.1"],
         complaint: &["양측 무릎 통증 ({months}개월)"],
         history: &[
@@ -144,27 +161,73 @@ const PROBLEMS: &[Problem] = &[
             "Effusion: Rt mild",
         ],
         meds: &[Class::Nsaid, Class::GiProtect, Class::Analgesic],
-        plan: &["Knee X-ray: KL grade 2", "체중 감량 및 허벅지 근력 운동 교육", "통증 지속 시 관절강내 주사 고려"],
+        plan: &["3개월 후 Knee X-ray 추적 검사", "체중 감량 및 허벅지 근력 운동 교육", "통증 지속 시 관절강내 주사 고려"],
         notes: &["통증 약간 호전. 운동 계속", "히알루론산 주사 1차 시행", "부종 없음. 약 감량"],
+        imaging: &["Knee X-ray: 양측 내측 관절 간격 감소, 골극 형성", "Knee X-ray: KL grade 2"],
     },
 ];
 
 /// 과거력 items: one line is drawn from each group, so the history never contradicts itself.
 const PAST: &[&[&str]] = &[
-    &["고혈압: {dx_year}년 진단, 약물 복용 중", "고혈압: 없음", "고혈압: 없음"],
-    &["당뇨병: 없음", "당뇨병: 없음", "당뇨병: {dx_year}년 진단, 경구 혈당강하제 복용 중"],
-    &["간염/결핵: 없음", "간염/결핵: 없음", "B형 간염 보유자 (6개월마다 정기 검진 중)"],
-    &["수술력: 없음", "수술력: {op_year}년 충수절제술", "수술력: {op_year}년 제왕절개술", "수술력: {op_year}년 백내장 수술"],
-    &["알레르기: 없음", "알레르기: 없음", "알레르기: 페니실린 (두드러기)", "알레르기: 조영제 (가려움증)"],
-    &["복용 약물: 없음", "복용 약물: 아스피린 100 mg 1일 1회", "복용 약물: 혈압약 (약 이름 모름)", "복용 약물: 종합비타민"],
+    &[
+        "고혈압: {dx_year}년 진단, 약물 복용 중",
+        "고혈압: 없음",
+        "고혈압: 없음",
+    ],
+    &[
+        "당뇨병: 없음",
+        "당뇨병: 없음",
+        "당뇨병: {dx_year}년 진단, 경구 혈당강하제 복용 중",
+    ],
+    &[
+        "간염/결핵: 없음",
+        "간염/결핵: 없음",
+        "B형 간염 보유자 (6개월마다 정기 검진 중)",
+    ],
+    &[
+        "수술력: 없음",
+        "수술력: {op_year}년 충수절제술",
+        "수술력: {op_year}년 제왕절개술",
+        "수술력: {op_year}년 백내장 수술",
+    ],
+    &[
+        "알레르기: 없음",
+        "알레르기: 없음",
+        "알레르기: 페니실린 (두드러기)",
+        "알레르기: 조영제 (가려움증)",
+    ],
+    &[
+        "복용 약물: 없음",
+        "복용 약물: 아스피린 100 mg 1일 1회",
+        "복용 약물: 혈압약 (약 이름 모름)",
+        "복용 약물: 종합비타민",
+    ],
 ];
 
-const FAMILY: &[&str] = &["부: 고혈압", "모: 당뇨병", "부: 위암", "모: 고혈압, 뇌경색", "특이 가족력 없음"];
+/// Short remarks appended to hand-written notes.
+const HAND_EXTRA: &[&str] = &[
+    "V/S stable",
+    "약 부작용 없음",
+    "복약 순응도 양호",
+    "보호자 동반 내원",
+    "다음 방문 2주 후",
+    "식사 잘 함",
+    "수면 양호",
+    "특이 호소 없음",
+];
+
+const FAMILY: &[&str] = &[
+    "부: 고혈압",
+    "모: 당뇨병",
+    "부: 위암",
+    "모: 고혈압, 뇌경색",
+    "특이 가족력 없음",
+];
 
 pub(super) fn build(d: &mut Draft, rng: &mut Rng) {
     let problem = rng.choose(PROBLEMS);
     let visit = recent_date(rng);
-    let patient = people::patient(rng, visit, 19, 86);
+    let patient = people::patient(rng, visit, problem.ages.0, problem.ages.1);
     let small = rng.chance(0.6);
     let clinic = people::institution(rng, small);
     let doctor = people::doctor(rng, problem.department);
@@ -178,24 +241,40 @@ pub(super) fn build(d: &mut Draft, rng: &mut Rng) {
         .collect();
 
     let visit_text = d.date("visit", visit);
+    // The chart is printed on the day of the visit.
+    d.date("issued", visit);
     let fu_text = d.date("follow_up", follow_up);
     let vars = vec![
         ("days", rng.range(2, 10).to_string()),
         ("weeks", rng.range(2, 8).to_string()),
         ("months", rng.range(2, 12).to_string()),
         ("kg", rng.range(2, 5).to_string()),
-        ("dx_year", rng.range(2008, 2021).to_string()),
-        ("op_year", rng.range(1995, 2020).to_string()),
+        // Past diagnoses and operations fall in adulthood, before this visit.
+        ("dx_year", past_year(rng, &patient, visit, 30).to_string()),
+        ("op_year", past_year(rng, &patient, visit, 10).to_string()),
         ("fu", fu_text.clone()),
     ];
 
     d.meta(&[&clinic.name, &format!("출력일: {visit_text}")]);
-    d.title(rng.pick(&["외래 진료기록", "의무기록", "외래 경과기록지"]), false);
+    d.title(
+        rng.pick(&["외래 진료기록", "의무기록", "외래 경과기록지"]),
+        false,
+    );
     d.fields.patient_name = Some(patient.name.clone());
     d.field(&["등록번호", &patient.chart_no, "환자명", &patient.name]);
-    d.field(&["성별/나이", &patient.sex_age(visit), "생년월일", &d.fmt_date(patient.birth)]);
+    d.field(&[
+        "성별/나이",
+        &patient.sex_age(visit),
+        "생년월일",
+        &d.fmt_date(patient.birth),
+    ]);
     d.field(&["진료과", problem.department, "진료의", &doctor.name]);
-    d.field(&["진료일", &visit_text, "진료구분", rng.pick(&["초진", "재진"])]);
+    d.field(&[
+        "진료일",
+        &visit_text,
+        "진료구분",
+        rng.pick(&["초진", "재진"]),
+    ]);
 
     d.heading("주소 (C.C.)");
     d.body(fill(rng.pick(problem.complaint), &vars));
@@ -209,8 +288,14 @@ pub(super) fn build(d: &mut Draft, rng: &mut Rng) {
     d.body(history.join(" "));
 
     d.heading("과거력 (P.Hx.)");
-    for group in PAST {
-        d.body(fill(rng.pick(group), &vars));
+    for (i, group) in PAST.iter().enumerate() {
+        // The chart's own chronic diseases are on the list, not denied.
+        let line = match i {
+            0 if problem.codes.contains(&"I10") => group[0],
+            1 if problem.codes.contains(&"E11.9") => group[2],
+            _ => rng.pick(group),
+        };
+        d.body(fill(line, &vars));
     }
     d.heading("가족력 / 사회력");
     d.body(format!("가족력: {}", rng.pick(FAMILY)));
@@ -249,6 +334,18 @@ pub(super) fn build(d: &mut Draft, rng: &mut Rng) {
         d.body(*line);
     }
 
+    d.heading("검사 결과");
+    let lab_style = labs::LabStyle::draw(rng);
+    let mut results = Vec::new();
+    for test in labs::CBC.iter().take(3).chain(&labs::CHEMISTRY[..2]) {
+        let r = labs::result(rng, test, patient.sex, lab_style, 0.1);
+        let unit = r.unit.map(|u| format!(" {u}")).unwrap_or_default();
+        let flag = r.flag.map(|f| format!(" ({f})")).unwrap_or_default();
+        results.push(format!("{} {}{unit}{flag}", r.item, r.value));
+    }
+    d.body(format!("혈액검사: {}", results.join(", ")));
+    d.body(rng.pick(problem.imaging));
+
     d.heading("평가 (A)");
     for k in &codes {
         d.body(format!("# {} {}", k.code, k.name));
@@ -262,7 +359,16 @@ pub(super) fn build(d: &mut Draft, rng: &mut Rng) {
         Some(rng.pick(&[3u32, 5, 7, 14]))
     };
     let drugs = drugs::prescribe_all(rng, problem.meds, style, days);
-    d.drug_table(&["약품명", "1회 투약량", "1일 투여횟수", "총 투약일수", "용법"], drugs);
+    d.drug_table(
+        &[
+            "약품명",
+            "1회 투약량",
+            "1일 투여횟수",
+            "총 투약일수",
+            "용법",
+        ],
+        drugs,
+    );
     for p in problem.plan {
         d.body(format!("- {}", fill(p, &vars)));
     }
@@ -278,8 +384,22 @@ pub(super) fn build(d: &mut Draft, rng: &mut Rng) {
     let mut day = follow_up;
     for note in rng.sample(problem.notes, n_notes) {
         let date = d.fmt_date(day);
-        d.hand(format!("{date} {note}"));
+        let extra = rng.pick(HAND_EXTRA);
+        d.hand(format!("{date} {note}. {extra}"));
         day += Duration::days(rng.pick(&[7, 14, 28]));
     }
     d.signature(&[&format!("진료의: {} (서명)", doctor.name)]);
+}
+
+/// A year between the patient's `min_age` birthday and the year before `visit`.
+fn past_year(
+    rng: &mut Rng,
+    patient: &people::Person,
+    visit: chrono::NaiveDate,
+    min_age: i32,
+) -> i64 {
+    use chrono::Datelike;
+    let last = i64::from(visit.year()) - 1;
+    let first = (i64::from(patient.birth.year()) + i64::from(min_age)).min(last);
+    rng.range(first, last)
 }

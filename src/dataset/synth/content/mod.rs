@@ -25,7 +25,11 @@ use crate::dataset::{DocType, Fields};
 /// Generates one document of `doc_type` from `seed`: same inputs, same document.
 /// Cheap (no file access): suitable for drawing text lines in a training loop.
 pub fn document(doc_type: DocType, seed: u64) -> SynthDocument {
-    let salt = DocType::ALL.iter().position(|t| *t == doc_type).unwrap_or(0) as u64 + 1;
+    let salt = DocType::ALL
+        .iter()
+        .position(|t| *t == doc_type)
+        .unwrap_or(0) as u64
+        + 1;
     let mut rng = Rng::new(mix(seed, salt));
     let style = draw_style(&mut rng.fork(), doc_type);
     let mut draft = Draft::new(doc_type, style);
@@ -51,7 +55,11 @@ fn draw_style(rng: &mut Rng, doc_type: DocType) -> Style {
         DateFormat::KoreanPadded,
         DateFormat::ShortDot,
     ]);
-    let numbers = rng.pick(&[PageNumbers::Dashes, PageNumbers::OfTotal, PageNumbers::Korean]);
+    let numbers = rng.pick(&[
+        PageNumbers::Dashes,
+        PageNumbers::OfTotal,
+        PageNumbers::Korean,
+    ]);
     Style {
         family: rng.pick(&FontFamily::ALL),
         // Half-point steps between 9.5 and 11.5.
@@ -105,16 +113,25 @@ impl Draft {
         self.push(LineKind::Title, vec![shown]);
     }
     pub fn meta(&mut self, cells: &[&str]) {
-        self.push(LineKind::Meta, cells.iter().map(|c| c.to_string()).collect());
+        self.push(
+            LineKind::Meta,
+            cells.iter().map(|c| c.to_string()).collect(),
+        );
     }
     pub fn heading(&mut self, text: &str) {
         self.push(LineKind::Heading, vec![text.to_string()]);
     }
     pub fn field(&mut self, cells: &[&str]) {
-        self.push(LineKind::Field, cells.iter().map(|c| c.to_string()).collect());
+        self.push(
+            LineKind::Field,
+            cells.iter().map(|c| c.to_string()).collect(),
+        );
     }
     pub fn table_header(&mut self, cells: &[&str]) {
-        self.push(LineKind::TableHeader, cells.iter().map(|c| c.to_string()).collect());
+        self.push(
+            LineKind::TableHeader,
+            cells.iter().map(|c| c.to_string()).collect(),
+        );
     }
     pub fn row(&mut self, cells: Vec<String>) {
         self.push(LineKind::TableRow, cells);
@@ -126,7 +143,10 @@ impl Draft {
         self.push(LineKind::Handwritten, vec![text.into()]);
     }
     pub fn signature(&mut self, cells: &[&str]) {
-        self.push(LineKind::Signature, cells.iter().map(|c| c.to_string()).collect());
+        self.push(
+            LineKind::Signature,
+            cells.iter().map(|c| c.to_string()).collect(),
+        );
     }
 
     /// Records `d` as field `key` (ISO) and returns it printed in the document's style.
@@ -156,7 +176,11 @@ impl Draft {
             .iter()
             .flat_map(|p| p.lines.iter().map(|l| l.line.clone()))
             .collect();
-        let text = lines.iter().map(SynthLine::text).collect::<Vec<_>>().join("\n");
+        let text = lines
+            .iter()
+            .map(SynthLine::text)
+            .collect::<Vec<_>>()
+            .join("\n");
         SynthDocument {
             doc_type: self.doc_type,
             seed,

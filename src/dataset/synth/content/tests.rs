@@ -34,7 +34,11 @@ fn text_is_the_laid_out_lines() {
         for line in doc.text.lines() {
             assert!(!line.trim().is_empty(), "{}: empty line", doc.doc_type);
             assert_eq!(line, line.trim(), "{}: padded line {line:?}", doc.doc_type);
-            assert!(!line.contains("  "), "{}: double space in {line:?}", doc.doc_type);
+            assert!(
+                !line.contains("  "),
+                "{}: double space in {line:?}",
+                doc.doc_type
+            );
         }
     }
 }
@@ -48,7 +52,10 @@ fn every_field_value_appears_verbatim_on_one_line() {
         values.extend(f.diagnosis_codes.iter().map(String::as_str));
         for d in &f.drugs {
             values.push(&d.name);
-            for v in [&d.dose, &d.frequency, &d.days, &d.route].into_iter().flatten() {
+            for v in [&d.dose, &d.frequency, &d.days, &d.route]
+                .into_iter()
+                .flatten()
+            {
                 values.push(v);
             }
         }
@@ -71,7 +78,10 @@ fn every_field_value_appears_verbatim_on_one_line() {
         }
         // Drug and lab rows are table rows: each row's cells are exactly its values.
         for d in &f.drugs {
-            assert!(doc.lines.iter().any(|l| l.kind == LineKind::TableRow && l.cells[0] == d.name));
+            assert!(doc
+                .lines
+                .iter()
+                .any(|l| l.kind == LineKind::TableRow && l.cells[0] == d.name));
         }
     }
 }
@@ -88,7 +98,10 @@ fn dates_are_iso_and_printed_in_a_parseable_format() {
                 .map(|f| f.format(d))
                 .find(|p| doc.text.contains(p.as_str()));
             let printed = printed.unwrap_or_else(|| {
-                panic!("{} seed {}: date {key}={iso} not printed:\n{}", doc.doc_type, doc.seed, doc.text)
+                panic!(
+                    "{} seed {}: date {key}={iso} not printed:\n{}",
+                    doc.doc_type, doc.seed, doc.text
+                )
             });
             assert_eq!(dates::parse(&printed), Some(d));
         }
@@ -98,8 +111,17 @@ fn dates_are_iso_and_printed_in_a_parseable_format() {
 #[test]
 fn only_common_hangul_ascii_and_listed_symbols() {
     for doc in all_docs() {
-        let bad: String = doc.text.chars().filter(|c| *c != '\n' && !ksx1001::is_allowed(*c)).collect();
-        assert!(bad.is_empty(), "{} seed {}: {bad:?}", doc.doc_type, doc.seed);
+        let bad: String = doc
+            .text
+            .chars()
+            .filter(|c| *c != '\n' && !ksx1001::is_allowed(*c))
+            .collect();
+        assert!(
+            bad.is_empty(),
+            "{} seed {}: {bad:?}",
+            doc.doc_type,
+            doc.seed
+        );
     }
 }
 
@@ -107,7 +129,11 @@ fn only_common_hangul_ascii_and_listed_symbols() {
 fn discharge_summaries_run_over_a_page() {
     for s in 0..SEEDS {
         let doc = document(DocType::DischargeSummary, s);
-        assert!(doc.page_count() >= 2, "seed {s}: {} page(s)", doc.page_count());
+        assert!(
+            doc.page_count() >= 2,
+            "seed {s}: {} page(s)",
+            doc.page_count()
+        );
     }
 }
 
@@ -115,7 +141,9 @@ fn discharge_summaries_run_over_a_page() {
 #[test]
 fn sizes_follow_the_seed_table() {
     for t in DocType::ALL {
-        let lens: Vec<usize> = (0..SEEDS).map(|s| document(t, s).text.chars().count()).collect();
+        let lens: Vec<usize> = (0..SEEDS)
+            .map(|s| document(t, s).text.chars().count())
+            .collect();
         let mean = lens.iter().sum::<usize>() / lens.len();
         let (lo, hi) = match t {
             DocType::Prescription => (450, 1100),
@@ -124,7 +152,10 @@ fn sizes_follow_the_seed_table() {
             DocType::DischargeSummary => (1250, 3800),
             DocType::MedicalRecord => (900, 2600),
         };
-        assert!((lo..=hi).contains(&mean), "{t}: mean {mean} chars not in {lo}..{hi}");
+        assert!(
+            (lo..=hi).contains(&mean),
+            "{t}: mean {mean} chars not in {lo}..{hi}"
+        );
     }
 }
 

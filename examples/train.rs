@@ -29,13 +29,25 @@ fn main() {
             "--val-lines" => o.val_lines = v.parse().expect("--val-lines"),
             "--log-every" => o.log_every = v.parse().expect("--log-every"),
             "--max-minutes" => o.max_minutes = Some(v.parse().expect("--max-minutes")),
+            "--overfit-one-batch" => {
+                o.overfit_one_batch = true;
+                i -= 1;
+            }
             "--eval" => {
                 // --eval MODEL_DIR [DPI]: CER on held-out rendered lines.
                 let dpi = args.get(i + 2).and_then(|d| d.parse().ok());
-                let o = medocr::model::eval::HeldOutOptions { dpi, ..Default::default() };
+                let o = medocr::model::eval::HeldOutOptions {
+                    dpi,
+                    ..Default::default()
+                };
                 match medocr::model::eval::evaluate_dir(std::path::Path::new(&v), &o) {
                     Ok(r) => {
-                        println!("CER {:.2}% on {} held-out lines (dpi: {:?})", r.cer * 100.0, r.lines, dpi);
+                        println!(
+                            "CER {:.2}% on {} held-out lines (dpi: {:?})",
+                            r.cer * 100.0,
+                            r.lines,
+                            dpi
+                        );
                         for (r, h) in r.examples {
                             println!("    ref: {r}\n    hyp: {h}");
                         }
@@ -68,7 +80,8 @@ fn main() {
         i += 2;
     }
     let now = || chrono::Local::now().format("%Y-%m-%d %H:%M:%S");
-    let result = run(&o, &mut |ev| match ev {
+    let result = run(&o, &mut |ev| {
+        match ev {
         TrainEvent::Started { step, resumed, params, config } => println!(
             "{} started at step {step} (resumed: {resumed}), {params} parameters, config {}",
             now(),
@@ -92,6 +105,7 @@ fn main() {
         }
         TrainEvent::Checkpoint { step, path } => println!("{} checkpoint step {step}: {}", now(), path.display()),
         TrainEvent::Stopped { step, reason } => println!("{} stopped at step {step}: {reason}", now()),
+    }
     });
     match result {
         Ok(s) => println!("done: {}", serde_json::to_string(&s).unwrap_or_default()),
@@ -111,7 +125,9 @@ fn dump_samples(dir: &str, seed: u64) {
     for step in 0..4u64 {
         for (i, s) in gen.batch(seed, step, 8).iter().enumerate() {
             let img = image::GrayImage::from_fn(s.input.width as u32, 32, |x, y| {
-                image::Luma([255 - (s.input.pixels[y as usize * s.input.width + x as usize] * 255.0) as u8])
+                image::Luma([
+                    255 - (s.input.pixels[y as usize * s.input.width + x as usize] * 255.0) as u8
+                ])
             });
             let name = format!("{step}-{i}.png");
             img.save(format!("{dir}/{name}")).expect("save png");
@@ -126,10 +142,20 @@ fn detect_debug(path: &str, dpi: f32, out: &str) {
     let img = image::open(path).expect("open image").to_luma8();
     let t = std::time::Instant::now();
     let d = detect_lines(&img, dpi, &DetectOptions::default());
-    println!("skew {:.2}°, {} lines in {:.0} ms", d.skew_degrees, d.lines.len(), t.elapsed().as_secs_f64() * 1e3);
+    println!(
+        "skew {:.2}°, {} lines in {:.0} ms",
+        d.skew_degrees,
+        d.lines.len(),
+        t.elapsed().as_secs_f64() * 1e3
+    );
     let mut rgb = image::DynamicImage::ImageLuma8(d.image.clone()).to_rgb8();
     for (li, l) in d.lines.iter().enumerate() {
-        println!("line {li}: y {}..{} segments {}", l.y0, l.y1, l.segments.len());
+        println!(
+            "line {li}: y {}..{} segments {}",
+            l.y0,
+            l.y1,
+            l.segments.len()
+        );
         for s in &l.segments {
             for x in s.x0..s.x1 {
                 rgb.put_pixel(x, s.y0, image::Rgb([255, 0, 0]));
@@ -169,12 +195,35 @@ fn page_debug(model_dir: &str, path: &str, dpi: f32) {
             self.input += n;
         }
     }
-    let mut engine = BuiltinEngine::load(std::path::Path::new(model_dir), Default::default()).expect("load model");
+    let mut engine = BuiltinEngine::load(std::path::Path::new(model_dir), Default::default())
+        .expect("load model");
     let image = image::open(path).expect("open image").to_luma8();
-    let pages = [medocr::render::Page { image, dpi, index: 0 }];
-    let mut sink = Sink { text: String::new(), tokens: 0, first: None, start: Instant::now(), stages: BTreeMap::new(), input: 0 };
-    engine.recognize(&Request { id: "page", pages: &pages }, &mut sink).expect("recognize");
+    let pages = [medocr::render::Page {
+        image,
+        dpi,
+        index: 0,
+    }];
+    let mut sink = Sink {
+        text: String::new(),
+        tokens: 0,
+        first: None,
+        start: Instant::now(),
+        stages: BTreeMap::new(),
+        input: 0,
+    };
+    engine
+        .recognize(
+            &Request {
+                id: "page",
+                pages: &pages,
+            },
+            &mut sink,
+        )
+        .expect("recognize");
     let total = sink.start.elapsed();
     println!("{}", sink.text);
-    println!("--- {} output tokens, {} input tokens, TTFT {:?}, total {:?}, stages {:?}", sink.tokens, sink.input, sink.first, total, sink.stages);
+    println!(
+        "--- {} output tokens, {} input tokens, TTFT {:?}, total {:?}, stages {:?}",
+        sink.tokens, sink.input, sink.first, total, sink.stages
+    );
 }

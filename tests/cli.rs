@@ -12,7 +12,11 @@ fn medocr(args: &[&str], cwd: &Path) -> Output {
 }
 
 fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 /// Writes predictions for every manifest entry, transformed by `f`.
@@ -34,7 +38,17 @@ fn gen_then_score_perfect_and_damaged_predictions() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let data = tmp.path().join("data");
     let o = medocr(
-        &["gen", "--out", data.to_str().unwrap(), "--count", "1", "--types", "prescription,diagnosis", "--seed", "5"],
+        &[
+            "gen",
+            "--out",
+            data.to_str().unwrap(),
+            "--count",
+            "1",
+            "--types",
+            "prescription,diagnosis",
+            "--seed",
+            "5",
+        ],
         root,
     );
     assert!(o.status.success(), "{}", text(&o));
@@ -46,19 +60,34 @@ fn gen_then_score_perfect_and_damaged_predictions() {
     let reports = tmp.path().join("reports");
     let o = medocr(
         &[
-            "score", "--dataset", data.to_str().unwrap(), "--predictions", perfect.to_str().unwrap(),
-            "--out", reports.to_str().unwrap(), "--run-id", "perfect", "--quiet",
+            "score",
+            "--dataset",
+            data.to_str().unwrap(),
+            "--predictions",
+            perfect.to_str().unwrap(),
+            "--out",
+            reports.to_str().unwrap(),
+            "--run-id",
+            "perfect",
+            "--quiet",
         ],
         root,
     );
     let out = text(&o);
     assert_eq!(o.status.code(), Some(0), "{out}");
     assert!(out.contains("PASS  prescription"), "{out}");
-    for f in ["summary.json", "documents.csv", "report.md", "predictions.jsonl"] {
+    for f in [
+        "summary.json",
+        "documents.csv",
+        "report.md",
+        "predictions.jsonl",
+    ] {
         assert!(reports.join("perfect").join(f).is_file(), "missing {f}");
     }
-    let summary: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(reports.join("perfect/summary.json")).unwrap()).unwrap();
+    let summary: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(reports.join("perfect/summary.json")).unwrap(),
+    )
+    .unwrap();
     assert_eq!(summary["totals"]["cer"]["rate"], 0.0);
     // Reports carry numbers and ids, never the documents' text or the patients' names.
     let manifest = std::fs::read_to_string(data.join("manifest.jsonl")).unwrap();
@@ -71,11 +100,21 @@ fn gen_then_score_perfect_and_damaged_predictions() {
 
     // Every other line dropped: CER far above every profile's limit.
     let damaged = tmp.path().join("damaged.jsonl");
-    predictions(&data, &damaged, |t| t.lines().step_by(2).collect::<Vec<_>>().join("\n"));
+    predictions(&data, &damaged, |t| {
+        t.lines().step_by(2).collect::<Vec<_>>().join("\n")
+    });
     let o = medocr(
         &[
-            "score", "--dataset", data.to_str().unwrap(), "--predictions", damaged.to_str().unwrap(),
-            "--out", reports.to_str().unwrap(), "--run-id", "damaged", "--quiet",
+            "score",
+            "--dataset",
+            data.to_str().unwrap(),
+            "--predictions",
+            damaged.to_str().unwrap(),
+            "--out",
+            reports.to_str().unwrap(),
+            "--run-id",
+            "damaged",
+            "--quiet",
         ],
         root,
     );
@@ -94,14 +133,27 @@ fn bad_input_is_a_clear_error() {
 
     let profiles = tmp.path().join("profiles");
     std::fs::create_dir(&profiles).unwrap();
-    std::fs::write(profiles.join("diagnosis.toml"), "doc_type = \"diagnosis\"\n[accuracy]\nmax_cerr = 0.1\n").unwrap();
+    std::fs::write(
+        profiles.join("diagnosis.toml"),
+        "doc_type = \"diagnosis\"\n[accuracy]\nmax_cerr = 0.1\n",
+    )
+    .unwrap();
     let preds = tmp.path().join("p.jsonl");
     std::fs::write(&preds, "").unwrap();
     let o = medocr(
-        &["score", "--predictions", preds.to_str().unwrap(), "--profiles", profiles.to_str().unwrap()],
+        &[
+            "score",
+            "--predictions",
+            preds.to_str().unwrap(),
+            "--profiles",
+            profiles.to_str().unwrap(),
+        ],
         root,
     );
     let out = text(&o);
     assert_eq!(o.status.code(), Some(2), "{out}");
-    assert!(out.contains("diagnosis.toml") && out.contains("max_cerr"), "{out}");
+    assert!(
+        out.contains("diagnosis.toml") && out.contains("max_cerr"),
+        "{out}"
+    );
 }

@@ -61,7 +61,7 @@ pub struct RunArgs {
     #[command(flatten)]
     pub common: CommonArgs,
     /// OCR engine.
-    #[arg(long, value_enum, default_value = "tesseract")]
+    #[arg(long, value_enum, default_value = "builtin")]
     pub engine: EngineKind,
     /// Model folder for --engine builtin (config.json, model.safetensors, tokenizer.json).
     #[arg(long)]
@@ -69,6 +69,9 @@ pub struct RunArgs {
     /// Device for the built-in model: cpu, or cuda[:N] (needs a build with --features cuda).
     #[arg(long, default_value = "cpu")]
     pub device: String,
+    /// Line segments per batched forward pass of the built-in model.
+    #[arg(long, default_value_t = 32)]
+    pub batch: usize,
     /// Predictions file for --engine replay.
     #[arg(long)]
     pub predictions: Option<PathBuf>,
@@ -105,16 +108,25 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         }
     }
     if !(args.timeout.is_finite() && args.timeout > 0.0) {
-        bail!("--timeout {}: must be a positive number of seconds", args.timeout);
+        bail!(
+            "--timeout {}: must be a positive number of seconds",
+            args.timeout
+        );
     }
     let mut engine: Box<dyn Engine> = match args.engine {
         EngineKind::Builtin => {
-            let dir = args.model.clone().unwrap_or_else(BuiltinEngine::default_dir);
+            let dir = args
+                .model
+                .clone()
+                .unwrap_or_else(BuiltinEngine::default_dir);
             let device = args.device.parse().context("--device")?;
-            Box::new(
-                BuiltinEngine::load(&dir, device)
-                    .with_context(|| format!("loading the built-in model from {}", dir.display()))?,
-            )
+            if args.batch == 0 {
+                bail!("--batch must be at least 1");
+            }
+            let mut engine = BuiltinEngine::load(&dir, device)
+                .with_context(|| format!("loading the built-in model from {}", dir.display()))?;
+            engine.set_batch_size(args.batch);
+            Box::new(engine)
         }
         EngineKind::Tesseract => Box::new(
             Tesseract::new(TesseractConfig {
@@ -150,11 +162,18 @@ pub fn score(args: ScoreArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// The shared body of `run` and `score`: load, run with a progress bar, report, verdict.
-fn execute(common: &CommonArgs, engine: &mut dyn Engine, options: &RunOptions) -> anyhow::Result<ExitCode> {
+fn execute(
+    common: &CommonArgs,
+    engine: &mut dyn Engine,
+    options: &RunOptions,
+) -> anyhow::Result<ExitCode> {
     let profiles = load_profiles(&common.profiles)?;
     let dataset = load_manifest(&common.dataset)?;
     for issue in &dataset.issues {
-        eprintln!("{}: {issue}", if issue.rejected { "skipped" } else { "warning" });
+        eprintln!(
+            "{}: {issue}",
+            if issue.rejected { "skipped" } else { "warning" }
+        );
     }
     let mut docs: Vec<&Document> = dataset
         .documents
@@ -165,7 +184,10 @@ fn execute(common: &CommonArgs, engine: &mut dyn Engine, options: &RunOptions) -
         docs.truncate(n);
     }
     if docs.is_empty() {
-        bail!("no document of the requested types in {}", dataset.manifest.display());
+        bail!(
+            "no document of the requested types in {}",
+            dataset.manifest.display()
+        );
     }
     let info = engine.info();
     let started = chrono::Utc::now();

@@ -50,13 +50,36 @@ pub fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
     };
     let now = || chrono::Utc::now().format("%Y-%m-%d %H:%M:%S");
     let summary = run(&options, &mut |ev| match ev {
-        TrainEvent::Started { step, resumed, params, .. } => {
-            println!("{} started at step {step} (resumed: {resumed}), {params} parameters", now())
+        TrainEvent::Started {
+            step,
+            resumed,
+            params,
+            ..
+        } => {
+            println!(
+                "{} started at step {step} (resumed: {resumed}), {params} parameters",
+                now()
+            )
         }
-        TrainEvent::Step { step, loss, lr, secs_per_step, .. } => {
-            println!("{} step {step:6} loss {loss:.4} lr {lr:.2e} {secs_per_step:.2} s/step", now())
+        TrainEvent::Step {
+            step,
+            loss,
+            lr,
+            secs_per_step,
+            ..
+        } => {
+            println!(
+                "{} step {step:6} loss {loss:.4} lr {lr:.2e} {secs_per_step:.2} s/step",
+                now()
+            )
         }
-        TrainEvent::Validation { step, cer, best_cer, lines, .. } => println!(
+        TrainEvent::Validation {
+            step,
+            cer,
+            best_cer,
+            lines,
+            ..
+        } => println!(
             "{} validation at step {step}: CER {:.2}% (best {:.2}%) on {lines} lines",
             now(),
             cer * 100.0,
@@ -65,7 +88,9 @@ pub fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
         TrainEvent::Checkpoint { step, path } => {
             println!("{} checkpoint at step {step}: {}", now(), path.display())
         }
-        TrainEvent::Stopped { step, reason } => println!("{} stopped at step {step}: {reason}", now()),
+        TrainEvent::Stopped { step, reason } => {
+            println!("{} stopped at step {step}: {reason}", now())
+        }
     })
     .with_context(|| format!("training in {}", args.run.display()))?;
     println!("done: {}", serde_json::to_string(&summary)?);

@@ -149,10 +149,7 @@ pub fn load_manifest(path: &Path) -> Result<Dataset, DatasetError> {
         path: manifest.clone(),
         source,
     })?;
-    let root = manifest
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_default();
+    let root = manifest.parent().map(Path::to_path_buf).unwrap_or_default();
     let text = String::from_utf8_lossy(&bytes);
     let mut documents = Vec::new();
     let mut issues = Vec::new();
@@ -179,13 +176,19 @@ pub fn load_manifest(path: &Path) -> Result<Dataset, DatasetError> {
             }
         };
         if !seen.insert(doc.id.clone()) {
-            issues.push(issue(format!("duplicate id '{}': ids must be unique", doc.id), true));
+            issues.push(issue(
+                format!("duplicate id '{}': ids must be unique", doc.id),
+                true,
+            ));
             continue;
         }
         if let Some(dpi) = doc.dpi {
             if !(dpi.is_finite() && dpi > 0.0) {
                 issues.push(issue(
-                    format!("document '{}': dpi must be a positive number, got {dpi}", doc.id),
+                    format!(
+                        "document '{}': dpi must be a positive number, got {dpi}",
+                        doc.id
+                    ),
                     true,
                 ));
                 continue;
@@ -193,7 +196,10 @@ pub fn load_manifest(path: &Path) -> Result<Dataset, DatasetError> {
         }
         for key in unknown_keys(&doc) {
             issues.push(issue(
-                format!("document '{}': unknown key '{key}' kept but not scored", doc.id),
+                format!(
+                    "document '{}': unknown key '{key}' kept but not scored",
+                    doc.id
+                ),
                 false,
             ));
         }
@@ -256,11 +262,24 @@ mod tests {
         );
         let ds = load_manifest(dir.path()).unwrap();
         assert_eq!(ds.documents.len(), 2);
-        assert_eq!(ds.documents[0].fields.patient_name.as_deref(), Some("홍길동"));
+        assert_eq!(
+            ds.documents[0].fields.patient_name.as_deref(),
+            Some("홍길동")
+        );
         assert_eq!(ds.documents[1].dpi, Some(150.0));
-        let rejected: Vec<_> = ds.issues.iter().filter(|i| i.rejected).map(|i| i.line).collect();
+        let rejected: Vec<_> = ds
+            .issues
+            .iter()
+            .filter(|i| i.rejected)
+            .map(|i| i.line)
+            .collect();
         assert_eq!(rejected, vec![3, 4]);
-        let warnings: Vec<_> = ds.issues.iter().filter(|i| !i.rejected).map(|i| i.message.clone()).collect();
+        let warnings: Vec<_> = ds
+            .issues
+            .iter()
+            .filter(|i| !i.rejected)
+            .map(|i| i.message.clone())
+            .collect();
         assert!(warnings.iter().any(|m| m.contains("'scanner'")));
         assert!(warnings.iter().any(|m| m.contains("'fields.ward'")));
         assert_eq!(ds.manifest_sha256.len(), 64);

@@ -34,7 +34,12 @@ impl BuiltinEngine {
                 let loaded: LoadedModel<burn::backend::Flex> = weights::load(dir, &dev)?;
                 let (sha, config) = (loaded.sha256.clone(), loaded.config.clone());
                 let params = burn::module::Module::num_params(&loaded.model);
-                (Runner::Cpu(Recognizer::new(loaded, dev)), sha, config, params)
+                (
+                    Runner::Cpu(Recognizer::new(loaded, dev)),
+                    sha,
+                    config,
+                    params,
+                )
             }
             #[cfg(feature = "cuda")]
             DeviceChoice::Cuda(i) => {
@@ -42,7 +47,12 @@ impl BuiltinEngine {
                 let loaded: LoadedModel<burn::backend::Cuda> = weights::load(dir, &dev)?;
                 let (sha, config) = (loaded.sha256.clone(), loaded.config.clone());
                 let params = burn::module::Module::num_params(&loaded.model);
-                (Runner::Cuda(Recognizer::new(loaded, dev)), sha, config, params)
+                (
+                    Runner::Cuda(Recognizer::new(loaded, dev)),
+                    sha,
+                    config,
+                    params,
+                )
             }
             #[cfg(not(feature = "cuda"))]
             DeviceChoice::Cuda(_) => return Err(ModelError::CudaNotCompiled),
@@ -66,7 +76,9 @@ impl BuiltinEngine {
         settings.insert("batch_size".into(), "32".into());
         let version = format!(
             "{}@{}",
-            dir.file_name().and_then(|n| n.to_str()).unwrap_or("builtin"),
+            dir.file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or("builtin"),
             &sha[..12.min(sha.len())]
         );
         Ok(BuiltinEngine {
@@ -97,7 +109,9 @@ impl BuiltinEngine {
             #[cfg(feature = "cuda")]
             Runner::Cuda(r) => r.batch_size = n,
         }
-        self.info.settings.insert("batch_size".into(), n.to_string());
+        self.info
+            .settings
+            .insert("batch_size".into(), n.to_string());
     }
 }
 
@@ -106,7 +120,11 @@ impl Engine for BuiltinEngine {
         self.info.clone()
     }
 
-    fn recognize(&mut self, request: &Request<'_>, sink: &mut dyn TokenSink) -> Result<(), EngineError> {
+    fn recognize(
+        &mut self,
+        request: &Request<'_>,
+        sink: &mut dyn TokenSink,
+    ) -> Result<(), EngineError> {
         match &self.runner {
             Runner::Cpu(r) => {
                 r.recognize(request.pages, sink);
@@ -156,11 +174,23 @@ mod tests {
         for cells in rows {
             let mut x = 60;
             for cell in *cells {
-                let cov = render_line(&fonts.fonts[0].font, cell, 30.0, LayoutStyle { tracking: 0.0, space_scale: 1.0 });
+                let cov = render_line(
+                    &fonts.fonts[0].font,
+                    cell,
+                    30.0,
+                    LayoutStyle {
+                        tracking: 0.0,
+                        space_scale: 1.0,
+                    },
+                );
                 for yy in 0..cov.height {
                     for xx in 0..cov.width {
                         if x + xx < 1000 && y + yy < 500 && cov.get(xx, yy) > 0.0 {
-                            img.put_pixel((x + xx) as u32, (y + yy) as u32, Luma([(255.0 * (1.0 - cov.get(xx, yy))) as u8]));
+                            img.put_pixel(
+                                (x + xx) as u32,
+                                (y + yy) as u32,
+                                Luma([(255.0 * (1.0 - cov.get(xx, yy))) as u8]),
+                            );
                         }
                     }
                 }
@@ -168,7 +198,11 @@ mod tests {
             }
             y += 90;
         }
-        Page { image: img, dpi: 200.0, index }
+        Page {
+            image: img,
+            dpi: 200.0,
+            index,
+        }
     }
 
     /// Plumbing with an untrained tiny model: the tokens concatenate to the text, stages and
@@ -189,15 +223,39 @@ mod tests {
         crate::model::weights::save(&m, &c, &tok, dir.path()).unwrap();
         let mut engine = BuiltinEngine::load(dir.path(), DeviceChoice::Cpu).unwrap();
         assert_eq!(engine.info().streaming, Streaming::PerToken);
-        let pages = [page(&[&["처방전"], &["성명", "홍길동"]], 0), page(&[&["1일 3회"]], 1)];
+        let pages = [
+            page(&[&["처방전"], &["성명", "홍길동"]], 0),
+            page(&[&["1일 3회"]], 1),
+        ];
         let mut rec = Recorder::default();
-        engine.recognize(&Request { id: "t", pages: &pages }, &mut rec).unwrap();
-        for s in [Stage::Detect, Stage::Preprocess, Stage::Encode, Stage::Decode] {
+        engine
+            .recognize(
+                &Request {
+                    id: "t",
+                    pages: &pages,
+                },
+                &mut rec,
+            )
+            .unwrap();
+        for s in [
+            Stage::Detect,
+            Stage::Preprocess,
+            Stage::Encode,
+            Stage::Decode,
+        ] {
             assert!(rec.stages.contains(&s), "{s:?} missing");
         }
         assert!(rec.input > 0);
         let mut sink = crate::engine::TextSink::default();
-        engine.recognize(&Request { id: "t", pages: &pages }, &mut sink).unwrap();
+        engine
+            .recognize(
+                &Request {
+                    id: "t",
+                    pages: &pages,
+                },
+                &mut sink,
+            )
+            .unwrap();
         assert_eq!(sink.text, rec.tokens.concat());
         assert_eq!(sink.tokens, rec.tokens.len());
         // 4 segments, each at most 6 tokens, plus at most 3 separators.

@@ -119,8 +119,11 @@ pub trait Engine: Send {
     }
 
     /// Reads one document, streaming tokens into `sink`.
-    fn recognize(&mut self, request: &Request<'_>, sink: &mut dyn TokenSink)
-        -> Result<(), EngineError>;
+    fn recognize(
+        &mut self,
+        request: &Request<'_>,
+        sink: &mut dyn TokenSink,
+    ) -> Result<(), EngineError>;
 }
 
 /// A sink that only collects the text; for callers that do not time anything.

@@ -76,15 +76,19 @@ impl Engine for Replay {
         false
     }
 
-    fn recognize(&mut self, request: &Request<'_>, sink: &mut dyn TokenSink) -> Result<(), EngineError> {
-        let text = self
-            .predictions
-            .get(request.id)
-            .ok_or_else(|| EngineError::MissingPrediction {
-                engine: NAME.into(),
-                id: request.id.to_string(),
-                file: self.file.display().to_string(),
-            })?;
+    fn recognize(
+        &mut self,
+        request: &Request<'_>,
+        sink: &mut dyn TokenSink,
+    ) -> Result<(), EngineError> {
+        let text =
+            self.predictions
+                .get(request.id)
+                .ok_or_else(|| EngineError::MissingPrediction {
+                    engine: NAME.into(),
+                    id: request.id.to_string(),
+                    file: self.file.display().to_string(),
+                })?;
         sink.token(text);
         Ok(())
     }
@@ -102,10 +106,23 @@ mod tests {
         std::fs::write(&p, "{\"id\":\"a\",\"text\":\"처방전\"}\n").unwrap();
         let mut r = Replay::open(&p).unwrap();
         let mut sink = TextSink::default();
-        r.recognize(&Request { id: "a", pages: &[] }, &mut sink).unwrap();
+        r.recognize(
+            &Request {
+                id: "a",
+                pages: &[],
+            },
+            &mut sink,
+        )
+        .unwrap();
         assert_eq!(sink.text, "처방전");
         assert!(matches!(
-            r.recognize(&Request { id: "b", pages: &[] }, &mut sink),
+            r.recognize(
+                &Request {
+                    id: "b",
+                    pages: &[]
+                },
+                &mut sink
+            ),
             Err(EngineError::MissingPrediction { .. })
         ));
         std::fs::write(&p, "{\"id\":\"a\",\"text\":\"x\"}\n{oops}\n").unwrap();

@@ -54,8 +54,14 @@ impl Tesseract {
                 engine: NAME.into(),
                 hint: format!("cannot run '{}': {e}; {hint}", config.binary),
             })?;
-        let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-        let version = text.lines().next().unwrap_or("tesseract").trim().to_string();
+        let text = String::from_utf8_lossy(&out.stdout).to_string()
+            + &String::from_utf8_lossy(&out.stderr);
+        let version = text
+            .lines()
+            .next()
+            .unwrap_or("tesseract")
+            .trim()
+            .to_string();
         let langs = Command::new(&config.binary)
             .arg("--list-langs")
             .output()
@@ -169,7 +175,11 @@ impl Engine for Tesseract {
         }
     }
 
-    fn recognize(&mut self, request: &Request<'_>, sink: &mut dyn TokenSink) -> Result<(), EngineError> {
+    fn recognize(
+        &mut self,
+        request: &Request<'_>,
+        sink: &mut dyn TokenSink,
+    ) -> Result<(), EngineError> {
         let mut pages = Vec::with_capacity(request.pages.len());
         for page in request.pages {
             let t0 = Instant::now();

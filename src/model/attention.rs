@@ -35,7 +35,8 @@ impl<B: Backend> MultiHeadAttention<B> {
     /// `[batch, len, d_model]` → `[batch, heads, len, head_dim]`.
     fn split_heads(&self, x: Tensor<B, 3>) -> Tensor<B, 4> {
         let [b, l, d] = x.dims();
-        x.reshape([b, l, self.n_heads, d / self.n_heads]).swap_dims(1, 2)
+        x.reshape([b, l, self.n_heads, d / self.n_heads])
+            .swap_dims(1, 2)
     }
 
     /// Keys and values of `x`, split into heads.
@@ -57,7 +58,9 @@ impl<B: Backend> MultiHeadAttention<B> {
         let q = self.split_heads(self.query.forward(x));
         let [b, h, lq, dh] = q.dims();
         let lk = k.dims()[2];
-        let mut scores = q.matmul(k.swap_dims(2, 3)).mul_scalar(1.0 / (dh as f32).sqrt());
+        let mut scores = q
+            .matmul(k.swap_dims(2, 3))
+            .mul_scalar(1.0 / (dh as f32).sqrt());
         if let Some(bias) = bias {
             scores = scores + bias.expand([b, h, lq, lk]);
         }

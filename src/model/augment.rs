@@ -69,7 +69,11 @@ fn gauss<R: Rng>(rng: &mut R) -> f32 {
 
 /// The full augmentation: coverage → grayscale crop as the detector would cut it.
 pub fn detector_crop<R: Rng>(c: &Coverage, rng: &mut R) -> Option<GrayImage> {
-    let angle = if rng.random_bool(0.5) { gauss(rng) * 0.5 } else { 0.0 };
+    let angle = if rng.random_bool(0.5) {
+        gauss(rng) * 0.5
+    } else {
+        0.0
+    };
     let c = rotate(c, angle);
     let (ix0, iy0, ix1, iy1) = ink_bbox(&c, 0.25)?;
     // Vertical extent: usually the Hangul band (a line with Hangul on it), sometimes tight ink.
@@ -93,7 +97,11 @@ pub fn detector_crop<R: Rng>(c: &Coverage, rng: &mut R) -> Option<GrayImage> {
     let (w, h) = (x1 - x0, y1 - y0);
 
     // Paper and ink levels: mostly clean print, sometimes a grey scan.
-    let paper = if rng.random_bool(0.7) { rng.random_range(235.0..255.0) } else { rng.random_range(170.0..235.0) };
+    let paper = if rng.random_bool(0.7) {
+        rng.random_range(235.0..255.0)
+    } else {
+        rng.random_range(170.0..235.0)
+    };
     let ink = rng.random_range(0.0..80.0f32).min(paper - 60.0);
     let mut cov: Vec<f32> = Vec::with_capacity(w * h);
     for y in y0..y1 {

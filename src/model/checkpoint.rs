@@ -73,7 +73,11 @@ pub fn write_state(dir: &Path, state: &TrainState) -> Result<(), ModelError> {
 
 /// Points LATEST at `dir` and removes older checkpoint folders, keeping `keep`.
 pub fn commit(run: &Path, dir: &Path, keep: usize) -> Result<(), ModelError> {
-    let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+    let name = dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default()
+        .to_string();
     let tmp = run.join("LATEST.tmp");
     std::fs::write(&tmp, &name).map_err(|e| ModelError::io(&tmp, e))?;
     std::fs::rename(&tmp, run.join(LATEST)).map_err(|e| ModelError::io(run.join(LATEST), e))?;

@@ -25,6 +25,9 @@ pub struct ModelConfig {
     /// Widest line (pixels at `line_height`) used in training; wider segments are split
     /// at inference.
     pub max_line_width: usize,
+    /// LayerNorm after the stem projection (absent in configs written before it existed).
+    #[serde(default)]
+    pub stem_norm: bool,
 }
 
 pub const ARCHITECTURE: &str = "medocr-line-ocr-v1";
@@ -44,6 +47,7 @@ impl ModelConfig {
             vocab_size,
             max_target_len: 96,
             max_line_width: 800,
+            stem_norm: true,
         }
     }
 
@@ -70,7 +74,7 @@ impl ModelConfig {
         if self.vocab_size < 5 || self.max_target_len < 2 || self.ff_dim == 0 {
             return bad("vocab_size, max_target_len and ff_dim are too small".into());
         }
-        if self.stem_channels.iter().any(|&c| c == 0) {
+        if self.stem_channels.contains(&0) {
             return bad("stem channels must be positive".into());
         }
         Ok(())

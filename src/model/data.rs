@@ -38,14 +38,19 @@ pub struct DataGen {
 
 /// Mixes a seed with stream numbers (SplitMix64 finaliser), so nearby steps get unrelated streams.
 pub fn mix(seed: u64, a: u64, b: u64) -> u64 {
-    let mut z = seed ^ a.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ b.wrapping_mul(0xD1B5_4A32_D192_ED69);
+    let mut z =
+        seed ^ a.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ b.wrapping_mul(0xD1B5_4A32_D192_ED69);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
 }
 
 impl DataGen {
-    pub fn new(tokenizer: Tokenizer, line_height: usize, max_width: usize) -> Result<Self, super::ModelError> {
+    pub fn new(
+        tokenizer: Tokenizer,
+        line_height: usize,
+        max_width: usize,
+    ) -> Result<Self, super::ModelError> {
         Ok(DataGen {
             fonts: FontSet::system()?,
             tokenizer,
@@ -58,7 +63,13 @@ impl DataGen {
 
     /// One sample with `min..=max` characters, fully determined by `seed` (and the pool of
     /// generated-document texts it may draw from).
-    pub fn sample(&self, seed: u64, min_chars: usize, max_chars: usize, pool: &[String]) -> LineSample {
+    pub fn sample(
+        &self,
+        seed: u64,
+        min_chars: usize,
+        max_chars: usize,
+        pool: &[String],
+    ) -> LineSample {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let mut max_chars = max_chars.min(self.max_chars);
         let from_docs = !pool.is_empty() && rng.random_bool(SYNTH_SHARE);
@@ -94,8 +105,16 @@ impl DataGen {
         let pt: f32 = rng.random_range(8.5..13.0);
         let px = pt * dpi / 72.0;
         let style = LayoutStyle {
-            tracking: if rng.random_bool(0.3) { rng.random_range(-0.03..0.12) } else { 0.0 },
-            space_scale: if rng.random_bool(0.1) { rng.random_range(1.5..4.0) } else { rng.random_range(0.8..1.3) },
+            tracking: if rng.random_bool(0.3) {
+                rng.random_range(-0.03..0.12)
+            } else {
+                0.0
+            },
+            space_scale: if rng.random_bool(0.1) {
+                rng.random_range(1.5..4.0)
+            } else {
+                rng.random_range(0.8..1.3)
+            },
         };
         let cov = render_line(&font.font, text, px, style);
         let crop = detector_crop(&cov, rng)?;
@@ -131,7 +150,12 @@ impl DataGen {
             .into_par_iter()
             .map(|i| {
                 let b = BUCKETS[i % BUCKETS.len()];
-                self.sample(mix(seed ^ 0x5A11_DA7E, u64::MAX - 1, i as u64), b.0, b.1, &pool)
+                self.sample(
+                    mix(seed ^ 0x5A11_DA7E, u64::MAX - 1, i as u64),
+                    b.0,
+                    b.1,
+                    &pool,
+                )
             })
             .collect()
     }
@@ -199,14 +223,26 @@ fn pool_line<R: Rng>(rng: &mut R, pool: &[String], min: usize, max: usize) -> St
 }
 
 /// Builds the device tensors of a training batch.
-pub fn to_batch<B: Backend>(samples: &[LineSample], tokenizer: &Tokenizer, device: &B::Device) -> LineBatch<B> {
+pub fn to_batch<B: Backend>(
+    samples: &[LineSample],
+    tokenizer: &Tokenizer,
+    device: &B::Device,
+) -> LineBatch<B> {
     let inputs: Vec<&LineInput> = samples.iter().map(|s| &s.input).collect();
     let (images, widths) = batch_tensor::<B>(&inputs, device);
-    let ids: Vec<Vec<u32>> = samples.iter().map(|s| tokenizer.encode(&s.text).ids).collect();
+    let ids: Vec<Vec<u32>> = samples
+        .iter()
+        .map(|s| tokenizer.encode(&s.text).ids)
+        .collect();
     let b = samples.len();
     let t = ids.iter().map(|v| v.len() + 1).max().unwrap_or(1);
     let l = ids.iter().map(|v| v.len()).max().unwrap_or(1).max(1);
-    let (mut din, mut dout, mut mask, mut ctc) = (vec![PAD as i64; b * t], vec![PAD as i64; b * t], vec![0f32; b * t], vec![PAD as i64; b * l]);
+    let (mut din, mut dout, mut mask, mut ctc) = (
+        vec![PAD as i64; b * t],
+        vec![PAD as i64; b * t],
+        vec![0f32; b * t],
+        vec![PAD as i64; b * l],
+    );
     let mut target_tokens = 0;
     for (i, v) in ids.iter().enumerate() {
         din[i * t] = BOS as i64;
@@ -221,7 +257,9 @@ pub fn to_batch<B: Backend>(samples: &[LineSample], tokenizer: &Tokenizer, devic
         }
         target_tokens += v.len() + 1;
     }
-    let int2 = |v: Vec<i64>, cols: usize| Tensor::<B, 2, Int>::from_data(TensorData::new(v, [b, cols]), device);
+    let int2 = |v: Vec<i64>, cols: usize| {
+        Tensor::<B, 2, Int>::from_data(TensorData::new(v, [b, cols]), device)
+    };
     LineBatch {
         images,
         widths,

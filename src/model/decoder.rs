@@ -75,12 +75,10 @@ impl<B: Backend> TextDecoder<B> {
                 .forward_self(layer.norm1.forward(x.clone()), Some(causal.clone()));
             x = x + h;
             let (k, v) = layer.cross_attn.keys_values(enc.memory.clone());
-            let h = layer.cross_attn.attend(
-                layer.norm2.forward(x.clone()),
-                k,
-                v,
-                enc.key_bias.clone(),
-            );
+            let h =
+                layer
+                    .cross_attn
+                    .attend(layer.norm2.forward(x.clone()), k, v, enc.key_bias.clone());
             x = x + h;
             x = x.clone() + layer.ff.forward(layer.norm3.forward(x));
         }

@@ -4,6 +4,7 @@
 //! 3. estimate the skew (the angle whose horizontal projection is sharpest) and rotate it away;
 //! 4. horizontal projection → line bands (tall bands split at their weakest row);
 //! 5. column projection inside each band → segments split at wide gaps (table cells).
+//!
 //! Output is in reading order: bands top to bottom, segments left to right.
 
 use image::{GrayImage, Luma};
@@ -58,10 +59,14 @@ pub fn otsu(img: &GrayImage) -> u8 {
         hist[p.0[0] as usize] += 1;
     }
     let total: u64 = hist.iter().sum();
-    let sum_all: f64 = hist.iter().enumerate().map(|(i, &c)| i as f64 * c as f64).sum();
+    let sum_all: f64 = hist
+        .iter()
+        .enumerate()
+        .map(|(i, &c)| i as f64 * c as f64)
+        .sum();
     let (mut w0, mut sum0, mut best, mut best_t) = (0f64, 0f64, -1f64, 128u8);
-    for t in 0..256 {
-        w0 += hist[t] as f64;
+    for (t, &count) in hist.iter().enumerate() {
+        w0 += count as f64;
         if w0 == 0.0 {
             continue;
         }
@@ -69,7 +74,7 @@ pub fn otsu(img: &GrayImage) -> u8 {
         if w1 == 0.0 {
             break;
         }
-        sum0 += t as f64 * hist[t] as f64;
+        sum0 += t as f64 * count as f64;
         let (m0, m1) = (sum0 / w0, (sum_all - sum0) / w1);
         let between = w0 * w1 * (m0 - m1) * (m0 - m1);
         if between > best {
@@ -94,7 +99,13 @@ fn ink_mask(img: &GrayImage, t: u8) -> Vec<bool> {
             for dy in -1i64..=1 {
                 for dx in -1i64..=1 {
                     let (xx, yy) = (x as i64 + dx, y as i64 + dy);
-                    if (dx, dy) != (0, 0) && xx >= 0 && yy >= 0 && (xx as usize) < w && (yy as usize) < h && raw[yy as usize * w + xx as usize] {
+                    if (dx, dy) != (0, 0)
+                        && xx >= 0
+                        && yy >= 0
+                        && (xx as usize) < w
+                        && (yy as usize) < h
+                        && raw[yy as usize * w + xx as usize]
+                    {
                         n += 1;
                     }
                 }
@@ -121,7 +132,9 @@ fn remove_rules(mask: &mut [bool], img: &mut GrayImage, min_h: usize, min_v: usi
                     x += 1;
                 }
                 if x - s >= min_h {
-                    erase[y * w + s..y * w + x].iter_mut().for_each(|e| *e = true);
+                    erase[y * w + s..y * w + x]
+                        .iter_mut()
+                        .for_each(|e| *e = true);
                 }
             } else {
                 x += 1;
@@ -247,7 +260,9 @@ fn paper_level(img: &GrayImage, t: u8) -> u8 {
     for p in img.pixels() {
         hist[p.0[0] as usize] += 1;
     }
-    (t as usize + 1..256).max_by_key(|&v| hist[v]).unwrap_or(255) as u8
+    (t as usize + 1..256)
+        .max_by_key(|&v| hist[v])
+        .unwrap_or(255) as u8
 }
 
 /// Detects the text lines of a page rendered at `dpi`.
@@ -278,7 +293,9 @@ pub fn detect_lines(page: &GrayImage, dpi: f32, opts: &DetectOptions) -> Detecti
 
     // Row projection → bands.
     let min_count = (w / 2000).max(1);
-    let rows: Vec<usize> = (0..h).map(|y| mask[y * w..(y + 1) * w].iter().filter(|&&m| m).count()).collect();
+    let rows: Vec<usize> = (0..h)
+        .map(|y| mask[y * w..(y + 1) * w].iter().filter(|&&m| m).count())
+        .collect();
     let mut bands: Vec<(usize, usize)> = Vec::new();
     let mut y = 0;
     while y < h {
@@ -305,7 +322,10 @@ pub fn detect_lines(page: &GrayImage, dpi: f32, opts: &DetectOptions) -> Detecti
         merged.push(b);
     }
     let min_h_band = (2.0 * pt).max(3.0) as usize;
-    let mut bands: Vec<(usize, usize)> = merged.into_iter().filter(|b| b.1 - b.0 >= min_h_band).collect();
+    let mut bands: Vec<(usize, usize)> = merged
+        .into_iter()
+        .filter(|b| b.1 - b.0 >= min_h_band)
+        .collect();
     // Split bands much taller than the median (touching lines) at the weakest row.
     if !bands.is_empty() {
         let mut hs: Vec<usize> = bands.iter().map(|b| b.1 - b.0).collect();
@@ -354,8 +374,16 @@ pub fn detect_lines(page: &GrayImage, dpi: f32, opts: &DetectOptions) -> Detecti
             .enumerate()
             .map(|(i, p)| {
                 // Margins, but never past the middle of the gap to a neighbour.
-                let left_lim = if i > 0 { (pieces[i - 1].1 + p.0) / 2 } else { 0 };
-                let right_lim = if i + 1 < pieces.len() { (p.1 + pieces[i + 1].0) / 2 } else { w };
+                let left_lim = if i > 0 {
+                    (pieces[i - 1].1 + p.0) / 2
+                } else {
+                    0
+                };
+                let right_lim = if i + 1 < pieces.len() {
+                    (p.1 + pieces[i + 1].0) / 2
+                } else {
+                    w
+                };
                 Segment {
                     x0: p.0.saturating_sub(hm).max(left_lim) as u32,
                     x1: (p.1 + hm).min(right_lim) as u32,
@@ -392,7 +420,14 @@ fn split_tall(b: (usize, usize), median: usize, rows: &[usize], out: &mut Vec<(u
 
 /// Cuts a segment out of the detection image.
 pub fn crop(img: &GrayImage, s: &Segment) -> GrayImage {
-    image::imageops::crop_imm(img, s.x0, s.y0, s.x1.saturating_sub(s.x0).max(1), s.y1.saturating_sub(s.y0).max(1)).to_image()
+    image::imageops::crop_imm(
+        img,
+        s.x0,
+        s.y0,
+        s.x1.saturating_sub(s.x0).max(1),
+        s.y1.saturating_sub(s.y0).max(1),
+    )
+    .to_image()
 }
 
 #[cfg(test)]
@@ -410,12 +445,25 @@ mod tests {
         let dpi = 150.0;
         let px = 11.0 * dpi / 72.0;
         let mut page = GrayImage::from_pixel(1240, 900, Luma([255]));
-        let rows: [&[&str]; 4] = [&["처 방 전"], &["성명: 홍길동", "등록번호: 12345678"], &["아모잘탄정 5/50mg", "1", "3", "7"], &["진단명: 본태성 고혈압 (I10)"]];
+        let rows: [&[&str]; 4] = [
+            &["처 방 전"],
+            &["성명: 홍길동", "등록번호: 12345678"],
+            &["아모잘탄정 5/50mg", "1", "3", "7"],
+            &["진단명: 본태성 고혈압 (I10)"],
+        ];
         let mut y = 100usize;
         for cells in rows {
             let mut x = 100usize;
             for cell in cells {
-                let cov = render_line(font, cell, px, LayoutStyle { tracking: 0.0, space_scale: 1.0 });
+                let cov = render_line(
+                    font,
+                    cell,
+                    px,
+                    LayoutStyle {
+                        tracking: 0.0,
+                        space_scale: 1.0,
+                    },
+                );
                 for yy in 0..cov.height {
                     for xx in 0..cov.width {
                         let v = cov.get(xx, yy);
@@ -436,12 +484,18 @@ mod tests {
         let mut page = rotate_gray(&page, -1.0, 255);
         let mut seed = 12345u64;
         for p in page.pixels_mut() {
-            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             let n = ((seed >> 33) % 31) as i32 - 15;
             p.0[0] = (p.0[0] as i32 + n).clamp(0, 255) as u8;
         }
         let d = detect_lines(&page, dpi, &DetectOptions::default());
-        assert!((d.skew_degrees - 1.0).abs() < 0.3, "skew {}", d.skew_degrees);
+        assert!(
+            (d.skew_degrees - 1.0).abs() < 0.3,
+            "skew {}",
+            d.skew_degrees
+        );
         let counts: Vec<usize> = d.lines.iter().map(|l| l.segments.len()).collect();
         assert_eq!(counts, vec![1, 2, 4, 1], "lines {:?}", d.lines);
     }

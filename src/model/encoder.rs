@@ -8,7 +8,7 @@ use super::config::ModelConfig;
 use super::positional::sinusoidal;
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
-use burn::nn::{LayerNorm, LayerNormConfig, Linear, LinearConfig, PaddingConfig2d};
+use burn::nn::{Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::activation::gelu;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
@@ -40,16 +40,32 @@ pub struct ConvStem<B: Backend> {
     pub conv4: Conv2d<B>,
     /// Two remaining rows × channels → d_model.
     pub proj: Linear<B>,
+    /// LayerNorm of the projected features (`config.stem_norm`, with He-initialised convs):
+    /// without both, the image-dependent part of the encoder output starts ~500× smaller than
+    /// the position encodings, and training sits on a language-model plateau for ~700 steps
+    /// before the encoder starts to read.
+    pub norm: Option<LayerNorm<B>>,
 }
 
 impl<B: Backend> ConvStem<B> {
     pub fn new(c: &ModelConfig, device: &B::Device) -> Self {
         let [c1, c2, c3, c4] = c.stem_channels;
+        // With `stem_norm` (the v2 recipe) the convolutions also get He initialisation, which
+        // keeps activation magnitudes through the GELU stack (burn's default shrinks them layer
+        // by layer until the features barely depend on the image).
         let conv = |i: usize, o: usize, stride: [usize; 2]| {
-            Conv2dConfig::new([i, o], [3, 3])
+            let cfg = Conv2dConfig::new([i, o], [3, 3])
                 .with_stride(stride)
-                .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
-                .init(device)
+                .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1));
+            let cfg = if c.stem_norm {
+                cfg.with_initializer(Initializer::KaimingNormal {
+                    gain: std::f64::consts::SQRT_2,
+                    fan_out_only: false,
+                })
+            } else {
+                cfg
+            };
+            cfg.init(device)
         };
         ConvStem {
             conv1: conv(1, c1, [2, 2]),
@@ -57,6 +73,9 @@ impl<B: Backend> ConvStem<B> {
             conv3: conv(c2, c3, [2, 1]),
             conv4: conv(c3, c4, [2, 1]),
             proj: LinearConfig::new(c4 * 2, c.d_model).init(device),
+            norm: c
+                .stem_norm
+                .then(|| LayerNormConfig::new(c.d_model).init(device)),
         }
     }
 
@@ -72,7 +91,11 @@ impl<B: Backend> ConvStem<B> {
         let x = masked(gelu(self.conv4.forward(x)), &quarter, &device);
         let [b, c, h, w] = x.dims();
         let x = x.permute([0, 3, 1, 2]).reshape([b, w, c * h]);
-        self.proj.forward(x)
+        let x = self.proj.forward(x);
+        match &self.norm {
+            Some(n) => n.forward(x),
+            None => x,
+        }
     }
 }
 

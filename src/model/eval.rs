@@ -2,13 +2,13 @@
 //! generation loop as the engine, so the number reflects what inference produces.
 
 use super::cer::corpus_cer;
+use super::data::DataGen;
 use super::data::LineSample;
+use super::error::ModelError;
 use super::generate::Generator;
 use super::ocr::OcrModel;
 use super::preprocess::{batch_tensor, LineInput};
 use super::tokenizer::Tokenizer;
-use super::data::DataGen;
-use super::error::ModelError;
 use super::weights;
 use burn::tensor::backend::Backend;
 use serde::Serialize;
@@ -33,7 +33,12 @@ pub fn evaluate<B: Backend>(
 ) -> EvalReport {
     let inputs: Vec<&LineInput> = samples.iter().map(|s| &s.input).collect();
     let hyps = recognize_lines(model, tokenizer, &inputs, batch_size, max_len, device);
-    let cer = corpus_cer(samples.iter().zip(&hyps).map(|(s, h)| (s.text.as_str(), h.as_str())));
+    let cer = corpus_cer(
+        samples
+            .iter()
+            .zip(&hyps)
+            .map(|(s, h)| (s.text.as_str(), h.as_str())),
+    );
     EvalReport {
         lines: samples.len(),
         cer,
@@ -98,8 +103,19 @@ impl Default for HeldOutOptions {
 pub fn evaluate_dir(dir: &Path, o: &HeldOutOptions) -> Result<EvalReport, ModelError> {
     let device = Default::default();
     let loaded = weights::load::<super::CpuBackend>(dir, &device)?;
-    let mut gen = DataGen::new(loaded.tokenizer.clone(), loaded.config.line_height, loaded.config.max_line_width)?;
+    let mut gen = DataGen::new(
+        loaded.tokenizer.clone(),
+        loaded.config.line_height,
+        loaded.config.max_line_width,
+    )?;
     gen.fixed_dpi = o.dpi;
     let samples = gen.validation(o.seed, o.lines);
-    Ok(evaluate(&loaded.model, &loaded.tokenizer, &samples, o.batch_size, loaded.config.max_target_len, &device))
+    Ok(evaluate(
+        &loaded.model,
+        &loaded.tokenizer,
+        &samples,
+        o.batch_size,
+        loaded.config.max_target_len,
+        &device,
+    ))
 }

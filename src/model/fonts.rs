@@ -7,21 +7,81 @@ use std::path::Path;
 
 /// (family, file, sampling weight)
 const FONT_FILES: &[(&str, &str, u32)] = &[
-    ("NanumGothic", "/usr/share/fonts/truetype/nanum/NanumGothic.ttf", 6),
-    ("NanumGothic", "/usr/share/fonts/truetype/nanum/NanumGothicBold.ttf", 2),
-    ("NanumMyeongjo", "/usr/share/fonts/truetype/nanum/NanumMyeongjo.ttf", 6),
-    ("NanumMyeongjo", "/usr/share/fonts/truetype/nanum/NanumMyeongjoBold.ttf", 2),
-    ("NanumBarunGothic", "/usr/share/fonts/truetype/nanum/NanumBarunGothic.ttf", 5),
-    ("NanumBarunGothic", "/usr/share/fonts/truetype/nanum/NanumBarunGothicBold.ttf", 1),
-    ("NanumSquare", "/usr/share/fonts/truetype/nanum/NanumSquareR.ttf", 5),
-    ("NanumSquare", "/usr/share/fonts/truetype/nanum/NanumSquareB.ttf", 1),
-    ("NanumPen", "/usr/share/fonts/truetype/nanum/NanumPen.ttf", 2),
-    ("UnBatang", "/usr/share/fonts/truetype/unfonts-core/UnBatang.ttf", 4),
-    ("UnDotum", "/usr/share/fonts/truetype/unfonts-core/UnDotum.ttf", 4),
-    ("UnDotum", "/usr/share/fonts/truetype/unfonts-core/UnDotumBold.ttf", 1),
-    ("Baekmuk Batang", "/usr/share/fonts/truetype/baekmuk/batang.ttf", 4),
-    ("Baekmuk Dotum", "/usr/share/fonts/truetype/baekmuk/dotum.ttf", 4),
-    ("Baekmuk Gulim", "/usr/share/fonts/truetype/baekmuk/gulim.ttf", 4),
+    (
+        "NanumGothic",
+        "/usr/share/fonts/truetype/nanum/NanumGothic.ttf",
+        6,
+    ),
+    (
+        "NanumGothic",
+        "/usr/share/fonts/truetype/nanum/NanumGothicBold.ttf",
+        2,
+    ),
+    (
+        "NanumMyeongjo",
+        "/usr/share/fonts/truetype/nanum/NanumMyeongjo.ttf",
+        6,
+    ),
+    (
+        "NanumMyeongjo",
+        "/usr/share/fonts/truetype/nanum/NanumMyeongjoBold.ttf",
+        2,
+    ),
+    (
+        "NanumBarunGothic",
+        "/usr/share/fonts/truetype/nanum/NanumBarunGothic.ttf",
+        5,
+    ),
+    (
+        "NanumBarunGothic",
+        "/usr/share/fonts/truetype/nanum/NanumBarunGothicBold.ttf",
+        1,
+    ),
+    (
+        "NanumSquare",
+        "/usr/share/fonts/truetype/nanum/NanumSquareR.ttf",
+        5,
+    ),
+    (
+        "NanumSquare",
+        "/usr/share/fonts/truetype/nanum/NanumSquareB.ttf",
+        1,
+    ),
+    (
+        "NanumPen",
+        "/usr/share/fonts/truetype/nanum/NanumPen.ttf",
+        2,
+    ),
+    (
+        "UnBatang",
+        "/usr/share/fonts/truetype/unfonts-core/UnBatang.ttf",
+        4,
+    ),
+    (
+        "UnDotum",
+        "/usr/share/fonts/truetype/unfonts-core/UnDotum.ttf",
+        4,
+    ),
+    (
+        "UnDotum",
+        "/usr/share/fonts/truetype/unfonts-core/UnDotumBold.ttf",
+        1,
+    ),
+    (
+        "Baekmuk Batang",
+        "/usr/share/fonts/truetype/baekmuk/batang.ttf",
+        4,
+    ),
+    (
+        "Baekmuk Dotum",
+        "/usr/share/fonts/truetype/baekmuk/dotum.ttf",
+        4,
+    ),
+    (
+        "Baekmuk Gulim",
+        "/usr/share/fonts/truetype/baekmuk/gulim.ttf",
+        4,
+    ),
 ];
 
 pub struct LoadedFont {

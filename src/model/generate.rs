@@ -8,6 +8,7 @@ use super::ocr::OcrModel;
 use super::tokenizer::{BOS, EOS, PAD};
 use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
+use burn::tensor::{Int, TensorData};
 
 pub struct Generator<'m, B: Backend> {
     model: &'m OcrModel<B>,
@@ -16,6 +17,8 @@ pub struct Generator<'m, B: Backend> {
     last: Vec<u32>,
     finished: Vec<bool>,
     outputs: Vec<Vec<u32>>,
+    /// Original line index of each row still in the batch tensors.
+    active: Vec<usize>,
     device: B::Device,
 }
 
@@ -33,29 +36,37 @@ impl<'m, B: Backend> Generator<'m, B> {
             last: vec![BOS; b],
             finished: vec![false; b],
             outputs: vec![Vec::new(); b],
+            active: (0..b).collect(),
             device,
         }
     }
 
-    /// Logits `[b, vocab]` for feeding `tokens` at the next position (advances the cache).
+    /// Logits `[rows, vocab]` for feeding `tokens` (one per row still in the batch) at the next
+    /// position (advances the cache).
     pub fn step_logits(&mut self, tokens: &[u32]) -> Tensor<B, 2> {
-        self.model
-            .decoder
-            .step(tokens, &mut self.cache, self.key_bias.as_ref(), &self.device)
+        self.model.decoder.step(
+            tokens,
+            &mut self.cache,
+            self.key_bias.as_ref(),
+            &self.device,
+        )
     }
 
     /// One greedy step for every line. Returns, per line, the new token (`None` for a line that
     /// has finished or just emitted `<eos>`), or `None` when all lines are done.
-    /// Reading the argmax back to the host synchronises the device.
+    /// Reading the argmax back to the host synchronises the device. Finished lines are dropped
+    /// from the batch tensors once a quarter of the rows are done, so long lines do not keep
+    /// paying for short ones.
     pub fn step(&mut self) -> Option<Vec<Option<u32>>> {
-        if self.finished.iter().all(|&f| f) {
+        if self.active.is_empty() {
             return None;
         }
         if self.cache.len() >= self.cache.capacity() {
             self.finished.iter_mut().for_each(|f| *f = true);
+            self.active.clear();
             return None;
         }
-        let tokens = self.last.clone();
+        let tokens: Vec<u32> = self.active.iter().map(|&i| self.last[i]).collect();
         let logits = self.step_logits(&tokens);
         let ids: Vec<i64> = logits
             .argmax(1)
@@ -63,21 +74,38 @@ impl<'m, B: Backend> Generator<'m, B> {
             .convert::<i64>()
             .to_vec()
             .expect("argmax ids");
-        let mut out = Vec::with_capacity(ids.len());
-        for (i, &id) in ids.iter().enumerate() {
+        let mut out = vec![None; self.finished.len()];
+        for (r, &id) in ids.iter().enumerate() {
+            let i = self.active[r];
             let id = id as u32;
-            if self.finished[i] {
-                out.push(None);
-                self.last[i] = PAD;
-            } else if id == EOS || id == PAD {
+            if id == EOS || id == PAD {
                 self.finished[i] = true;
                 self.last[i] = EOS;
-                out.push(None);
             } else {
                 self.outputs[i].push(id);
                 self.last[i] = id;
-                out.push(Some(id));
+                out[i] = Some(id);
             }
+        }
+        let done = self.active.iter().filter(|&&i| self.finished[i]).count();
+        if done > 0 && (done * 4 >= self.active.len() || done == self.active.len()) {
+            let keep: Vec<usize> = (0..self.active.len())
+                .filter(|&r| !self.finished[self.active[r]])
+                .collect();
+            if !keep.is_empty() {
+                self.cache.select_rows(&keep, &self.device);
+                if let Some(bias) = &self.key_bias {
+                    let idx = Tensor::<B, 1, Int>::from_data(
+                        TensorData::new(
+                            keep.iter().map(|&r| r as i64).collect::<Vec<_>>(),
+                            [keep.len()],
+                        ),
+                        &self.device,
+                    );
+                    self.key_bias = Some(bias.clone().select(0, idx));
+                }
+            }
+            self.active = keep.iter().map(|&r| self.active[r]).collect();
         }
         Some(out)
     }

@@ -3,7 +3,7 @@
 //! keys/values of the image features are computed once per batch of lines.
 
 use burn::tensor::backend::Backend;
-use burn::tensor::Tensor;
+use burn::tensor::{Int, Tensor, TensorData};
 
 pub struct LayerCache<B: Backend> {
     /// `[batch, heads, capacity, head_dim]`
@@ -67,7 +67,11 @@ impl<B: Backend> KvCache<B> {
         k: Tensor<B, 4>,
         v: Tensor<B, 4>,
     ) -> (Tensor<B, 4>, Tensor<B, 4>) {
-        assert!(self.len < self.capacity, "KV cache full ({})", self.capacity);
+        assert!(
+            self.len < self.capacity,
+            "KV cache full ({})",
+            self.capacity
+        );
         let [b, h, _, dh] = k.dims();
         let pos = self.len;
         let c = &mut self.layers[layer];
@@ -75,7 +79,27 @@ impl<B: Backend> KvCache<B> {
         c.self_k = c.self_k.clone().slice_assign(slot.clone(), k);
         c.self_v = c.self_v.clone().slice_assign(slot, v);
         let view = [0..b, 0..h, 0..pos + 1, 0..dh];
-        (c.self_k.clone().slice(view.clone()), c.self_v.clone().slice(view))
+        (
+            c.self_k.clone().slice(view.clone()),
+            c.self_v.clone().slice(view),
+        )
+    }
+
+    /// Keeps only the given batch rows (finished lines leave the batch).
+    pub fn select_rows(&mut self, rows: &[usize], device: &B::Device) {
+        let idx = Tensor::<B, 1, Int>::from_data(
+            TensorData::new(
+                rows.iter().map(|&r| r as i64).collect::<Vec<_>>(),
+                [rows.len()],
+            ),
+            device,
+        );
+        for c in &mut self.layers {
+            c.self_k = c.self_k.clone().select(0, idx.clone());
+            c.self_v = c.self_v.clone().select(0, idx.clone());
+            c.cross_k = c.cross_k.clone().select(0, idx.clone());
+            c.cross_v = c.cross_v.clone().select(0, idx.clone());
+        }
     }
 
     /// Marks the current position as written (call once per step, after all layers).

@@ -50,7 +50,11 @@ pub fn render_line(font: &FontArc, text: &str, px: f32, style: LayoutStyle) -> C
             glyphs.push(id.with_scale_and_position(scale, point(x, baseline)));
         }
         let adv = sf.h_advance(id);
-        x += if c == ' ' { adv * style.space_scale } else { adv } + style.tracking * px;
+        x += if c == ' ' {
+            adv * style.space_scale
+        } else {
+            adv
+        } + style.tracking * px;
         prev = Some(id);
     }
     let width = (x + margin).ceil().max(1.0) as usize;
@@ -70,7 +74,9 @@ pub fn render_line(font: &FontArc, text: &str, px: f32, style: LayoutStyle) -> C
         }
     }
     // Reference band: the bounds of a typical syllable on this baseline.
-    let refg = font.glyph_id('한').with_scale_and_position(scale, point(margin, baseline));
+    let refg = font
+        .glyph_id('한')
+        .with_scale_and_position(scale, point(margin, baseline));
     let band = match font.outline_glyph(refg) {
         Some(og) => {
             let b = og.px_bounds();

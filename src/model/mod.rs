@@ -4,7 +4,7 @@
 //! Flex on CPU by default, CUDA behind the `cuda` feature.
 //!
 //! One concept per file:
-//! - `config`, `tokenizer` (+ `ksx1001` data), `error`, `device`
+//! - `config`, `tokenizer` (over `dataset::synth::ksx1001`), `error`, `device`
 //! - layers: `attention`, `kv_cache`, `encoder`, `decoder`, `ocr` (the whole model)
 //! - inference: `preprocess` (crop → model input), `generate` (greedy decoding),
 //!   `detect` (text lines and segments on a page), `recognizer` (batched page recognition)
@@ -26,7 +26,6 @@ pub mod error;
 pub mod eval;
 pub mod fonts;
 pub mod generate;
-mod ksx1001;
 pub mod kv_cache;
 pub mod line_render;
 pub mod ocr;

@@ -5,7 +5,12 @@ use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
 
 /// Encodings for positions `start..start + len`, shape `[1, len, d]`.
-pub fn sinusoidal<B: Backend>(start: usize, len: usize, d: usize, device: &B::Device) -> Tensor<B, 3> {
+pub fn sinusoidal<B: Backend>(
+    start: usize,
+    len: usize,
+    d: usize,
+    device: &B::Device,
+) -> Tensor<B, 3> {
     let mut v = Vec::with_capacity(len * d);
     for p in start..start + len {
         for i in 0..d {

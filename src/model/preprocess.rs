@@ -23,7 +23,8 @@ pub fn line_input(crop: &GrayImage, height: usize, max_width: usize) -> LineInpu
     let (w, h) = crop.dimensions();
     let w = w.max(1);
     let h = h.max(1);
-    let width = ((w as f32 * height as f32 / h as f32).round() as usize).clamp(MIN_WIDTH, max_width.max(MIN_WIDTH));
+    let width = ((w as f32 * height as f32 / h as f32).round() as usize)
+        .clamp(MIN_WIDTH, max_width.max(MIN_WIDTH));
     let resized = if crop.width() == 0 || crop.height() == 0 {
         GrayImage::from_pixel(width as u32, height as u32, image::Luma([255]))
     } else {
@@ -49,7 +50,11 @@ pub fn line_input(crop: &GrayImage, height: usize, max_width: usize) -> LineInpu
     let ink = pct(0.01);
     let paper = pct(0.90);
     // Low contrast (blank or faint crop): keep the absolute scale rather than amplify noise.
-    let (lo, hi) = if paper - ink < 48.0 { (0.0, paper.max(128.0)) } else { (ink, paper) };
+    let (lo, hi) = if paper - ink < 48.0 {
+        (0.0, paper.max(128.0))
+    } else {
+        (ink, paper)
+    };
     let scale = 1.0 / (hi - lo).max(1.0);
     let pixels = resized
         .pixels()
@@ -63,7 +68,10 @@ pub fn line_input(crop: &GrayImage, height: usize, max_width: usize) -> LineInpu
 }
 
 /// Pads lines to the widest one and stacks them: `[b, 1, h, w_max]` plus the valid widths.
-pub fn batch_tensor<B: Backend>(lines: &[&LineInput], device: &B::Device) -> (Tensor<B, 4>, Vec<usize>) {
+pub fn batch_tensor<B: Backend>(
+    lines: &[&LineInput],
+    device: &B::Device,
+) -> (Tensor<B, 4>, Vec<usize>) {
     let h = lines.first().map(|l| l.height).unwrap_or(32);
     let w_max = lines.iter().map(|l| l.width).max().unwrap_or(MIN_WIDTH);
     let mut data = vec![0f32; lines.len() * h * w_max];

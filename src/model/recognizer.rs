@@ -90,14 +90,21 @@ impl<B: Backend> Recognizer<B> {
                             page: page.index,
                             line: li,
                             glue_to_prev: k > 0 && part.1,
-                            input: line_input(&part.0, self.config.line_height, self.config.max_line_width * 2),
+                            input: line_input(
+                                &part.0,
+                                self.config.line_height,
+                                self.config.max_line_width * 2,
+                            ),
                         });
                     }
                 }
             }
             sink.stage(Stage::Preprocess, t.elapsed());
         }
-        stats.input_tokens = pieces.iter().map(|p| self.config.encoder_len(p.input.width)).sum();
+        stats.input_tokens = pieces
+            .iter()
+            .map(|p| self.config.encoder_len(p.input.width))
+            .sum();
         sink.input_tokens(stats.input_tokens);
 
         // Encode in batches of similar width (little padding), keep each segment's features.
@@ -180,7 +187,9 @@ impl<B: Backend> Recognizer<B> {
                 out[i] = Some(enc.memory.clone().slice([j..j + 1, 0..len, 0..d]));
             }
         }
-        out.into_iter().map(|m| m.expect("every piece encoded")).collect()
+        out.into_iter()
+            .map(|m| m.expect("every piece encoded"))
+            .collect()
     }
 
     /// Splits a crop wider than the model's trained width (at its height) at the column gap
@@ -192,7 +201,9 @@ impl<B: Backend> Recognizer<B> {
             return vec![(img, false)];
         }
         let t = super::detect::otsu(&img);
-        let ink: Vec<bool> = (0..w).map(|x| (0..h).any(|y| img.get_pixel(x, y).0[0] <= t)).collect();
+        let ink: Vec<bool> = (0..w)
+            .map(|x| (0..h).any(|y| img.get_pixel(x, y).0[0] <= t))
+            .collect();
         // Gaps: runs of empty columns; pick the one closest to the middle, prefer wide ones.
         let mut best: Option<(f32, u32, u32)> = None;
         let mut x = 0;
@@ -204,7 +215,8 @@ impl<B: Backend> Recognizer<B> {
                 }
                 if s > 0 && x < w {
                     let mid = (s + x) / 2;
-                    let score = (x - s) as f32 * 4.0 - (mid as f32 - w as f32 / 2.0).abs() / h as f32;
+                    let score =
+                        (x - s) as f32 * 4.0 - (mid as f32 - w as f32 / 2.0).abs() / h as f32;
                     if best.is_none_or(|b| score > b.0) {
                         best = Some((score, mid, x - s));
                     }

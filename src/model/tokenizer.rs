@@ -4,7 +4,7 @@
 //! A character outside the vocabulary becomes `<unk>` and is counted, never an error.
 
 use super::error::ModelError;
-use super::ksx1001::KSX1001_HANGUL;
+use crate::dataset::synth::ksx1001::HANGUL as KSX1001_HANGUL;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::Path;
@@ -122,7 +122,11 @@ impl Tokenizer {
         match id {
             PAD | BOS | EOS => "",
             UNK => "\u{FFFD}",
-            _ => self.tokens.get(id as usize).map(String::as_str).unwrap_or("\u{FFFD}"),
+            _ => self
+                .tokens
+                .get(id as usize)
+                .map(String::as_str)
+                .unwrap_or("\u{FFFD}"),
         }
     }
 

@@ -14,8 +14,8 @@ use super::tokenizer::Tokenizer;
 use super::weights;
 use super::TrainBackend;
 use burn::module::{AutodiffModule, Module};
-use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
 use burn::optim::grad_clipping::GradientClippingConfig;
+use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
 use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder, Recorder};
 use burn::tensor::backend::Backend;
 use burn::tensor::ElementConversion;
@@ -49,6 +49,8 @@ pub struct TrainOptions {
     pub max_minutes: Option<f64>,
     /// Architecture for a new run (ignored when resuming: the checkpoint's config wins).
     pub config: Option<ModelConfig>,
+    /// Debugging aid: train on the first batch over and over (the losses must go to ~0).
+    pub overfit_one_batch: bool,
 }
 
 impl Default for TrainOptions {
@@ -69,6 +71,7 @@ impl Default for TrainOptions {
             val_lines: 192,
             max_minutes: None,
             config: None,
+            overfit_one_batch: false,
         }
     }
 }
@@ -125,14 +128,19 @@ pub fn learning_rate(o: &TrainOptions, step: usize) -> f64 {
     if step < o.warmup_steps {
         return o.peak_lr * (step + 1) as f64 / o.warmup_steps as f64;
     }
-    let t = ((step - o.warmup_steps) as f64 / (o.steps.saturating_sub(o.warmup_steps)).max(1) as f64).min(1.0);
+    let t = ((step - o.warmup_steps) as f64
+        / (o.steps.saturating_sub(o.warmup_steps)).max(1) as f64)
+        .min(1.0);
     let min = o.peak_lr * o.min_lr_ratio;
     min + (o.peak_lr - min) * 0.5 * (1.0 + (std::f64::consts::PI * t).cos())
 }
 
 type Tb = TrainBackend;
 
-pub fn run(o: &TrainOptions, on_event: &mut dyn FnMut(&TrainEvent)) -> Result<TrainSummary, ModelError> {
+pub fn run(
+    o: &TrainOptions,
+    on_event: &mut dyn FnMut(&TrainEvent),
+) -> Result<TrainSummary, ModelError> {
     let run_dir = o.run_dir.clone();
     std::fs::create_dir_all(&run_dir).map_err(|e| ModelError::io(&run_dir, e))?;
     let log_path = run_dir.join("log.jsonl");
@@ -157,7 +165,10 @@ pub fn run(o: &TrainOptions, on_event: &mut dyn FnMut(&TrainEvent)) -> Result<Tr
         None => TrainState {
             step: 0,
             seed: o.seed,
-            config: o.config.clone().unwrap_or_else(|| ModelConfig::small(tokenizer.len())),
+            config: o
+                .config
+                .clone()
+                .unwrap_or_else(|| ModelConfig::small(tokenizer.len())),
             elapsed_s: 0.0,
             history: Vec::new(),
             best_cer: None,
@@ -185,7 +196,9 @@ pub fn run(o: &TrainOptions, on_event: &mut dyn FnMut(&TrainEvent)) -> Result<Tr
         model = model
             .load_file(d.join(checkpoint::MODEL), &recorder, &device)
             .map_err(ck)?;
-        let rec = recorder.load(d.join(checkpoint::OPTIM), &device).map_err(ck)?;
+        let rec = recorder
+            .load(d.join(checkpoint::OPTIM), &device)
+            .map_err(ck)?;
         optim = optim.load_record(rec);
     }
     emit(
@@ -198,15 +211,21 @@ pub fn run(o: &TrainOptions, on_event: &mut dyn FnMut(&TrainEvent)) -> Result<Tr
         on_event,
     );
 
-    let gen = Arc::new(DataGen::new(tokenizer.clone(), config.line_height, config.max_line_width)?);
+    let gen = Arc::new(DataGen::new(
+        tokenizer.clone(),
+        config.line_height,
+        config.max_line_width,
+    )?);
     let val: Vec<LineSample> = gen.validation(state.seed, o.val_lines);
 
     // Data thread: renders upcoming batches while the model trains.
     let (tx, rx) = sync_channel::<(usize, Vec<LineSample>)>(2);
     let (g, seed, bs, start, end) = (gen.clone(), state.seed, o.batch_size, state.step, o.steps);
+    let overfit = o.overfit_one_batch;
     let producer = std::thread::spawn(move || {
         for step in start..end {
-            if tx.send((step, g.batch(seed, step as u64, bs))).is_err() {
+            let data_step = if overfit { 0 } else { step as u64 };
+            if tx.send((step, g.batch(seed, data_step, bs))).is_err() {
                 break;
             }
         }
@@ -214,18 +233,25 @@ pub fn run(o: &TrainOptions, on_event: &mut dyn FnMut(&TrainEvent)) -> Result<Tr
 
     let t0 = Instant::now();
     let elapsed0 = state.elapsed_s;
-    let (mut acc_loss, mut acc_dec, mut acc_ctc, mut acc_n, mut acc_wait) = (0.0, 0.0, 0.0, 0usize, 0.0);
+    let (mut acc_loss, mut acc_dec, mut acc_ctc, mut acc_n, mut acc_wait) =
+        (0.0, 0.0, 0.0, 0usize, 0.0);
     let mut t_window = Instant::now();
     let mut last_loss = f64::NAN;
     let mut last_cer = state.history.last().map(|v| v.cer);
-    let save = |model: &OcrModel<Tb>, optim: &dyn OptimRecord, state: &TrainState| -> Result<PathBuf, ModelError> {
+    let save = |model: &OcrModel<Tb>,
+                optim: &dyn OptimRecord,
+                state: &TrainState|
+     -> Result<PathBuf, ModelError> {
         let dir = checkpoint::dir_for(&run_dir, state.step);
         std::fs::create_dir_all(&dir).map_err(|e| ModelError::io(&dir, e))?;
         let ck = |e: burn::record::RecorderError| ModelError::Checkpoint {
             path: dir.clone(),
             message: e.to_string(),
         };
-        model.clone().save_file(dir.join(checkpoint::MODEL), &recorder).map_err(ck)?;
+        model
+            .clone()
+            .save_file(dir.join(checkpoint::MODEL), &recorder)
+            .map_err(ck)?;
         optim.save(&dir.join(checkpoint::OPTIM))?;
         checkpoint::write_state(&dir, state)?;
         checkpoint::commit(&run_dir, &dir, 2)?;
@@ -242,12 +268,16 @@ pub fn run(o: &TrainOptions, on_event: &mut dyn FnMut(&TrainEvent)) -> Result<Tr
             stop_reason = "STOP file".to_string();
             break;
         }
-        if o.max_minutes.is_some_and(|m| t0.elapsed().as_secs_f64() > m * 60.0) {
+        if o.max_minutes
+            .is_some_and(|m| t0.elapsed().as_secs_f64() > m * 60.0)
+        {
             stop_reason = "time limit".to_string();
             break;
         }
         let tw = Instant::now();
-        let (step, samples) = rx.recv().map_err(|_| ModelError::Train("data thread stopped".into()))?;
+        let (step, samples) = rx
+            .recv()
+            .map_err(|_| ModelError::Train("data thread stopped".into()))?;
         acc_wait += tw.elapsed().as_secs_f64();
         debug_assert_eq!(step, state.step);
         let batch = to_batch::<Tb>(&samples, &tokenizer, &device);
@@ -287,7 +317,8 @@ pub fn run(o: &TrainOptions, on_event: &mut dyn FnMut(&TrainEvent)) -> Result<Tr
         if state.step % o.eval_every == 0 {
             let tv = Instant::now();
             let valid = model.valid();
-            let r: EvalReport = evaluate(&valid, &tokenizer, &val, 64, config.max_target_len, &device);
+            let r: EvalReport =
+                evaluate(&valid, &tokenizer, &val, 64, config.max_target_len, &device);
             let best = state.best_cer.map_or(r.cer, |b| b.min(r.cer));
             weights::save(&valid, &config, &tokenizer, &run_dir.join("export"))?;
             if state.best_cer.is_none_or(|b| r.cer < b) {
@@ -316,14 +347,26 @@ pub fn run(o: &TrainOptions, on_event: &mut dyn FnMut(&TrainEvent)) -> Result<Tr
         }
         if state.step % o.checkpoint_every == 0 {
             let path = save(&model, &OptimBox(&optim, &recorder), &state)?;
-            emit(TrainEvent::Checkpoint { step: state.step, path }, on_event);
+            emit(
+                TrainEvent::Checkpoint {
+                    step: state.step,
+                    path,
+                },
+                on_event,
+            );
         }
     }
     drop(rx);
     let _ = producer.join();
     if state.step % o.checkpoint_every != 0 {
         let path = save(&model, &OptimBox(&optim, &recorder), &state)?;
-        emit(TrainEvent::Checkpoint { step: state.step, path }, on_event);
+        emit(
+            TrainEvent::Checkpoint {
+                step: state.step,
+                path,
+            },
+            on_event,
+        );
     }
     emit(
         TrainEvent::Stopped {

@@ -38,10 +38,12 @@ pub fn save<B: Backend>(
     let mut store = SafetensorsStore::from_file(wpath.clone())
         .overwrite(true)
         .metadata("architecture", config.architecture.clone());
-    model.save_into(&mut store).map_err(|e| ModelError::Weights {
-        path: wpath.clone(),
-        message: e.to_string(),
-    })?;
+    model
+        .save_into(&mut store)
+        .map_err(|e| ModelError::Weights {
+            path: wpath.clone(),
+            message: e.to_string(),
+        })?;
     let cpath = dir.join(CONFIG_FILE);
     let json = serde_json::to_string_pretty(config).expect("config serialises");
     std::fs::write(&cpath, json).map_err(|e| ModelError::io(&cpath, e))?;
@@ -50,11 +52,10 @@ pub fn save<B: Backend>(
 
 pub fn load_config(path: &Path) -> Result<ModelConfig, ModelError> {
     let text = std::fs::read_to_string(path).map_err(|e| ModelError::io(path, e))?;
-    let config: ModelConfig =
-        serde_json::from_str(&text).map_err(|e| ModelError::ConfigFile {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
+    let config: ModelConfig = serde_json::from_str(&text).map_err(|e| ModelError::ConfigFile {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
     config.validate()?;
     Ok(config)
 }
@@ -76,10 +77,12 @@ pub fn load<B: Backend>(dir: &Path, device: &B::Device) -> Result<LoadedModel<B>
     let mut store = SafetensorsStore::from_bytes(Some(bytes))
         .validate(true)
         .allow_partial(false);
-    let result = model.load_from(&mut store).map_err(|e| ModelError::Weights {
-        path: wpath.clone(),
-        message: e.to_string(),
-    })?;
+    let result = model
+        .load_from(&mut store)
+        .map_err(|e| ModelError::Weights {
+            path: wpath.clone(),
+            message: e.to_string(),
+        })?;
     if !result.missing.is_empty() || !result.unused.is_empty() || !result.errors.is_empty() {
         let list = |v: Vec<String>| {
             let n = v.len();

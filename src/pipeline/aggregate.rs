@@ -2,8 +2,7 @@
 
 use crate::dataset::DocType;
 use crate::report::{
-    DocumentResult, GroupResult, GroupVerdict, LatencyAggregate, Rate,
-    Throughput, Totals,
+    DocumentResult, GroupResult, GroupVerdict, LatencyAggregate, Rate, Throughput, Totals,
 };
 use crate::score::{aggregate_fields, TextScore};
 use crate::sla::{check, Measured, Profile};
@@ -19,7 +18,10 @@ pub fn summarize(
     // f32 DPIs are keyed by their bit pattern: they come from the same parsed list.
     let mut by_group: BTreeMap<(u32, DocType), Vec<&DocumentResult>> = BTreeMap::new();
     for r in results {
-        by_group.entry((r.dpi.to_bits(), r.doc_type)).or_default().push(r);
+        by_group
+            .entry((r.dpi.to_bits(), r.doc_type))
+            .or_default()
+            .push(r);
     }
     let mut groups: Vec<GroupResult> = by_group.values().map(|docs| group(docs)).collect();
     groups.sort_by(|a, b| a.dpi.total_cmp(&b.dpi).then(a.doc_type.cmp(&b.doc_type)));
@@ -117,7 +119,8 @@ fn group(docs: &[&DocumentResult]) -> GroupResult {
         note: None,
     };
     if n_timed > 0 && tpot.is_empty() {
-        g.latency.note = Some("the engine does not stream: TTFT equals E2E, TPOT/ITL undefined".into());
+        g.latency.note =
+            Some("the engine does not stream: TTFT equals E2E, TPOT/ITL undefined".into());
     }
     let busy_s: f64 = e2e.iter().sum::<f64>() / 1e3;
     if busy_s > 0.0 {

@@ -50,7 +50,11 @@ impl Recorder {
             };
         }
         // TTFT: the first event with visible text (a role-only or empty chunk does not count).
-        let ttft = self.events.iter().find(|(_, has_text)| *has_text).map(|(t, _)| ms(*t));
+        let ttft = self
+            .events
+            .iter()
+            .find(|(_, has_text)| *has_text)
+            .map(|(t, _)| ms(*t));
         let e2e = self
             .events
             .last()

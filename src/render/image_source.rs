@@ -6,7 +6,11 @@ use std::path::Path;
 
 /// Loads an image scanned at `native_dpi` and resamples it to `config.dpi`. The header is
 /// read first so an oversized image is refused before it is decoded.
-pub fn load_image(path: &Path, native_dpi: f32, config: &RenderConfig) -> Result<Page, RenderError> {
+pub fn load_image(
+    path: &Path,
+    native_dpi: f32,
+    config: &RenderConfig,
+) -> Result<Page, RenderError> {
     check_dpi(config.dpi)?;
     check_dpi(native_dpi)?;
     let name = path.display().to_string();

@@ -60,7 +60,9 @@ pub enum RenderError {
         pixels: u64,
         budget: u64,
     },
-    #[error("invalid DPI {dpi}: a DPI must be a positive number (72, 150, 300 and 600 are typical)")]
+    #[error(
+        "invalid DPI {dpi}: a DPI must be a positive number (72, 150, 300 and 600 are typical)"
+    )]
     BadDpi { dpi: f32 },
     #[error("{path}: an image source needs its scan DPI (add \"dpi\" to its manifest entry)")]
     MissingDpi { path: String },

@@ -24,7 +24,11 @@ fn candidates() -> Vec<PathBuf> {
     let mut out = Vec::new();
     if let Some(p) = std::env::var_os("MEDOCR_PDFIUM") {
         let p = PathBuf::from(p);
-        out.push(if p.is_dir() { p.join("libpdfium.so") } else { p });
+        out.push(if p.is_dir() {
+            p.join("libpdfium.so")
+        } else {
+            p
+        });
     }
     let rel = Path::new(".deps/pdfium/libpdfium.so");
     if let Ok(cwd) = std::env::current_dir() {
@@ -64,12 +68,11 @@ impl PdfRenderer {
         GLOBAL
             .get_or_init(|| {
                 let library = find_pdfium()?;
-                let bindings = Pdfium::bind_to_library(&library).map_err(|e| {
-                    RenderError::PdfiumLoad {
+                let bindings =
+                    Pdfium::bind_to_library(&library).map_err(|e| RenderError::PdfiumLoad {
                         path: library.display().to_string(),
                         message: e.to_string(),
-                    }
-                })?;
+                    })?;
                 Ok(PdfRenderer {
                     pdfium: Pdfium::new(bindings),
                     library,
@@ -113,10 +116,12 @@ impl PdfRenderer {
                 // table rules), so render BGRx and convert.
                 .set_format(PdfBitmapFormat::BGRx)
                 .render_form_data(true);
-            let bitmap = page.render_with_config(&render).map_err(|e| RenderError::Pdf {
-                path: name.clone(),
-                message: format!("page {}: {e}", index + 1),
-            })?;
+            let bitmap = page
+                .render_with_config(&render)
+                .map_err(|e| RenderError::Pdf {
+                    path: name.clone(),
+                    message: format!("page {}: {e}", index + 1),
+                })?;
             let image = gray_from_bitmap(&bitmap).ok_or_else(|| RenderError::Pdf {
                 path: name.clone(),
                 message: format!("page {}: pdfium returned a malformed bitmap", index + 1),
@@ -137,12 +142,10 @@ impl PdfRenderer {
         doc.pages()
             .iter()
             .map(|p| {
-                p.text()
-                    .map(|t| t.all())
-                    .map_err(|e| RenderError::Pdf {
-                        path: name.clone(),
-                        message: e.to_string(),
-                    })
+                p.text().map(|t| t.all()).map_err(|e| RenderError::Pdf {
+                    path: name.clone(),
+                    message: e.to_string(),
+                })
             })
             .collect()
     }

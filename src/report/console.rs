@@ -6,7 +6,8 @@ use crate::sla::Status;
 use std::fmt::Write;
 
 pub(crate) fn pct(v: Option<f64>) -> String {
-    v.map(|v| format!("{:.2}%", v * 100.0)).unwrap_or_else(|| "—".into())
+    v.map(|v| format!("{:.2}%", v * 100.0))
+        .unwrap_or_else(|| "—".into())
 }
 
 pub(crate) fn ms(v: Option<f64>) -> String {
@@ -29,7 +30,15 @@ pub(crate) fn worst_field(g: &GroupResult) -> String {
 
 pub fn table(summary: &RunSummary) -> String {
     let mut rows: Vec<[String; 10]> = vec![[
-        "DPI", "type", "docs", "fail", "CER", "WER", "worst field", "p50 E2E", "p95 E2E",
+        "DPI",
+        "type",
+        "docs",
+        "fail",
+        "CER",
+        "WER",
+        "worst field",
+        "p50 E2E",
+        "p95 E2E",
         "p50 TTFT",
     ]
     .map(String::from)];
@@ -84,7 +93,11 @@ pub fn table(summary: &RunSummary) -> String {
                         pct(Some(m))
                     }
                 });
-                format!("{} (got {})", c.limit, measured.unwrap_or_else(|| "—".into()))
+                format!(
+                    "{} (got {})",
+                    c.limit,
+                    measured.unwrap_or_else(|| "—".into())
+                )
             })
             .collect();
         let _ = writeln!(

@@ -20,10 +20,33 @@ pub fn documents(documents: &[DocumentResult]) -> Result<Vec<u8>, ReportError> {
     };
     let mut w = csv::Writer::from_writer(Vec::new());
     let mut header: Vec<String> = [
-        "id", "doc_type", "dpi", "source_kind", "pages", "pixels", "ok", "error",
-        "cer", "cer_no_space", "cer_jamo", "wer", "char_s", "char_d", "char_i", "char_n",
-        "word_s", "word_d", "word_i", "word_n", "fields_total", "fields_correct",
-        "ttft_ms", "e2e_ms", "tpot_ms", "output_tokens", "input_tokens",
+        "id",
+        "doc_type",
+        "dpi",
+        "source_kind",
+        "pages",
+        "pixels",
+        "ok",
+        "error",
+        "cer",
+        "cer_no_space",
+        "cer_jamo",
+        "wer",
+        "char_s",
+        "char_d",
+        "char_i",
+        "char_n",
+        "word_s",
+        "word_d",
+        "word_i",
+        "word_n",
+        "fields_total",
+        "fields_correct",
+        "ttft_ms",
+        "e2e_ms",
+        "tpot_ms",
+        "output_tokens",
+        "input_tokens",
     ]
     .iter()
     .map(|s| s.to_string())
@@ -61,9 +84,16 @@ pub fn documents(documents: &[DocumentResult]) -> Result<Vec<u8>, ReportError> {
             opt(d.timing.e2e_ms),
             opt(d.timing.tpot_ms),
             d.timing.output_tokens.to_string(),
-            d.timing.input_tokens.map(|n| n.to_string()).unwrap_or_default(),
+            d.timing
+                .input_tokens
+                .map(|n| n.to_string())
+                .unwrap_or_default(),
         ];
-        row.extend(STAGES.iter().map(|st| opt(d.timing.stages_ms.get(st).copied())));
+        row.extend(
+            STAGES
+                .iter()
+                .map(|st| opt(d.timing.stages_ms.get(st).copied())),
+        );
         w.write_record(&row).map_err(enc)?;
     }
     w.into_inner().map_err(|e| ReportError::Encode {

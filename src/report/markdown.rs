@@ -16,14 +16,21 @@ pub fn report(s: &RunSummary) -> String {
         c.engine.name,
         c.engine.version,
         c.dataset,
-        c.dpis.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", "),
+        c.dpis
+            .iter()
+            .map(|d| d.to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
         s.started
     );
     let overall = if s.any_failed() { "FAIL" } else { "PASS" };
     let _ = writeln!(o, "**Overall: {overall}**\n");
 
     let _ = writeln!(o, "## SLA per document type\n");
-    let _ = writeln!(o, "| DPI | type | status | limit | measured | samples | note |");
+    let _ = writeln!(
+        o,
+        "| DPI | type | status | limit | measured | samples | note |"
+    );
     let _ = writeln!(o, "|---:|---|---|---|---:|---:|---|");
     for gv in &s.verdicts {
         for chk in &gv.verdict.checks {
@@ -56,7 +63,10 @@ pub fn report(s: &RunSummary) -> String {
         o,
         "Micro averages over documents: (S + D + I) / N. Failed documents count as empty output.\n"
     );
-    let _ = writeln!(o, "| DPI | type | docs | failed | CER | CER (no spaces) | jamo CER | WER | N chars |");
+    let _ = writeln!(
+        o,
+        "| DPI | type | docs | failed | CER | CER (no spaces) | jamo CER | WER | N chars |"
+    );
     let _ = writeln!(o, "|---:|---|---:|---:|---:|---:|---:|---:|---:|");
     for g in &s.groups {
         let _ = writeln!(
@@ -117,22 +127,52 @@ pub fn report(s: &RunSummary) -> String {
             ms(e.map(|e| e.p99)),
             ms(g.latency.ttft_ms.as_ref().map(|x| x.p50)),
             ms(g.latency.tpot_ms.as_ref().map(|x| x.p50)),
-            g.throughput.pages_per_s.map_or("—".into(), |v| format!("{v:.2}")),
-            g.throughput.tokens_per_s.map_or("—".into(), |v| format!("{v:.1}")),
+            g.throughput
+                .pages_per_s
+                .map_or("—".into(), |v| format!("{v:.2}")),
+            g.throughput
+                .tokens_per_s
+                .map_or("—".into(), |v| format!("{v:.1}")),
             note
         );
     }
 
     let e = &s.environment;
     let _ = writeln!(o, "\n## Reproducibility\n");
-    let _ = writeln!(o, "- medocr {} (commit {})", e.tool_version, e.git_commit.as_deref().unwrap_or("unknown"));
-    let _ = writeln!(o, "- engine: {} {} ({}; token unit: {})", c.engine.name, c.engine.version, serde_json::to_string(&c.engine.streaming).unwrap_or_default(), c.engine.token_unit);
+    let _ = writeln!(
+        o,
+        "- medocr {} (commit {})",
+        e.tool_version,
+        e.git_commit.as_deref().unwrap_or("unknown")
+    );
+    let _ = writeln!(
+        o,
+        "- engine: {} {} ({}; token unit: {})",
+        c.engine.name,
+        c.engine.version,
+        serde_json::to_string(&c.engine.streaming).unwrap_or_default(),
+        c.engine.token_unit
+    );
     if let Some(h) = &c.engine.checkpoint_sha256 {
         let _ = writeln!(o, "- checkpoint sha256: `{h}`");
     }
     let _ = writeln!(o, "- dataset manifest sha256: `{}`", c.manifest_sha256);
-    let _ = writeln!(o, "- profiles: `{}` (sha256 `{}`)", c.profiles, c.profiles_sha256);
-    let _ = writeln!(o, "- machine: {} — {}, {} cores, {} GiB{}", e.os, e.cpu, e.cores, e.memory_gib.map_or("?".into(), |m| m.to_string()), e.gpu.as_ref().map_or(String::new(), |g| format!(", GPU {g}")));
+    let _ = writeln!(
+        o,
+        "- profiles: `{}` (sha256 `{}`)",
+        c.profiles, c.profiles_sha256
+    );
+    let _ = writeln!(
+        o,
+        "- machine: {} — {}, {} cores, {} GiB{}",
+        e.os,
+        e.cpu,
+        e.cores,
+        e.memory_gib.map_or("?".into(), |m| m.to_string()),
+        e.gpu
+            .as_ref()
+            .map_or(String::new(), |g| format!(", GPU {g}"))
+    );
     if !s.manifest_issues.is_empty() {
         let _ = writeln!(o, "\n## Manifest issues\n");
         for i in &s.manifest_issues {

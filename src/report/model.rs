@@ -147,8 +147,8 @@ impl Rate {
         self.deletions += d;
         self.insertions += i;
         self.reference_units += n;
-        self.rate = (self.reference_units > 0)
-            .then(|| self.edits() as f64 / self.reference_units as f64);
+        self.rate =
+            (self.reference_units > 0).then(|| self.edits() as f64 / self.reference_units as f64);
     }
 }
 

@@ -585,7 +585,10 @@ impl FieldScorer<'_, '_> {
 fn strip_rule_noise<'t>(found: &'t str, expected: &str) -> &'t str {
     const NOISE: [char; 6] = [' ', '|', 'ㅣ', '│', '¦', 'ǀ'];
     let keep_start = expected.chars().next().is_some_and(|c| NOISE.contains(&c));
-    let keep_end = expected.chars().next_back().is_some_and(|c| NOISE.contains(&c));
+    let keep_end = expected
+        .chars()
+        .next_back()
+        .is_some_and(|c| NOISE.contains(&c));
     let mut out = found;
     if !keep_start {
         out = out.trim_start_matches(|c| NOISE.contains(&c));

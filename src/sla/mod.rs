@@ -3,5 +3,5 @@
 mod profile;
 mod verdict;
 
-pub use profile::{load_profiles, Profile, ProfileError, AccuracyLimits, LatencyLimits};
+pub use profile::{load_profiles, AccuracyLimits, LatencyLimits, Profile, ProfileError};
 pub use verdict::{check, Check, Measured, Status, Verdict};

@@ -132,7 +132,10 @@ impl Profile {
             if v.is_finite() && (0.0..=1.0).contains(&v) {
                 Ok(())
             } else {
-                Err(invalid(key, format!("{v} is not a fraction between 0 and 1 (0.01 means 1%)")))
+                Err(invalid(
+                    key,
+                    format!("{v} is not a fraction between 0 and 1 (0.01 means 1%)"),
+                ))
             }
         };
         if let Some(v) = self.accuracy.max_cer {
@@ -145,7 +148,10 @@ impl Profile {
             if !FIELD_TYPES.contains(&field.as_str()) {
                 return Err(invalid(
                     &format!("accuracy.fields.{field}"),
-                    format!("unknown field type; expected one of: {}", FIELD_TYPES.join(", ")),
+                    format!(
+                        "unknown field type; expected one of: {}",
+                        FIELD_TYPES.join(", ")
+                    ),
                 ));
             }
             fraction(&format!("accuracy.fields.{field}"), v)?;
@@ -153,7 +159,10 @@ impl Profile {
         fraction("max_error_rate", self.max_error_rate)?;
         let p = self.latency.percentile;
         if !(p.is_finite() && p > 0.0 && p <= 100.0) {
-            return Err(invalid("latency.percentile", format!("{p} must be in (0, 100]")));
+            return Err(invalid(
+                "latency.percentile",
+                format!("{p} must be in (0, 100]"),
+            ));
         }
         for (key, v) in [
             ("latency.max_e2e_ms", self.latency.max_e2e_ms),
@@ -161,7 +170,10 @@ impl Profile {
         ] {
             if let Some(v) = v {
                 if !(v.is_finite() && v > 0.0) {
-                    return Err(invalid(key, format!("{v} must be a positive number of milliseconds")));
+                    return Err(invalid(
+                        key,
+                        format!("{v} must be a positive number of milliseconds"),
+                    ));
                 }
             }
         }
@@ -202,8 +214,7 @@ pub fn load_profiles(dir: &Path) -> Result<BTreeMap<DocType, Profile>, ProfileEr
                 key: "doc_type".into(),
                 message: format!(
                     "'{}' does not match the file name; name the file {}.toml",
-                    profile.doc_type,
-                    profile.doc_type
+                    profile.doc_type, profile.doc_type
                 ),
             });
         }
@@ -236,7 +247,10 @@ mod tests {
         let err = parse("doc_type = \"prescription\"\n[accuracy]\nmax_ccer = 0.01\n")
             .unwrap_err()
             .to_string();
-        assert!(err.contains("prescription.toml") && err.contains("max_ccer"), "{err}");
+        assert!(
+            err.contains("prescription.toml") && err.contains("max_ccer"),
+            "{err}"
+        );
         let err = parse("doc_type = \"prescription\"\n[accuracy.fields]\ndrug = 0.9\n")
             .unwrap_err()
             .to_string();
@@ -249,7 +263,10 @@ mod tests {
             ("[accuracy]\nmax_cer = 1.5", "accuracy.max_cer"),
             ("[latency]\npercentile = 0", "latency.percentile"),
             ("[latency]\nmax_e2e_ms = -1", "latency.max_e2e_ms"),
-            ("[latency]\nmax_e2e_ms = 100\nmax_ttft_ms = 200", "latency.max_ttft_ms"),
+            (
+                "[latency]\nmax_e2e_ms = 100\nmax_ttft_ms = 200",
+                "latency.max_ttft_ms",
+            ),
             ("max_error_rate = 2", "max_error_rate"),
         ] {
             let err = parse(&format!("doc_type = \"prescription\"\n{body}\n"))

@@ -79,7 +79,8 @@ pub fn check(profile: &Profile, measured: &Measured) -> Verdict {
         Some(_) => Status::Fail,
         None => Status::NotMeasured,
     };
-    let error_rate = (measured.documents > 0).then(|| measured.failed as f64 / measured.documents as f64);
+    let error_rate =
+        (measured.documents > 0).then(|| measured.failed as f64 / measured.documents as f64);
     checks.push(Check {
         key: "max_error_rate".into(),
         limit: format!("errors ≤ {:.1}%", profile.max_error_rate * 100.0),
@@ -120,13 +121,25 @@ pub fn check(profile: &Profile, measured: &Measured) -> Verdict {
             measured: value,
             status: lower(value, limit),
             samples: measured.documents,
-            note: value.is_none().then(|| "no such field in these documents".to_string()),
+            note: value
+                .is_none()
+                .then(|| "no such field in these documents".to_string()),
         });
     }
     let p = profile.latency.percentile;
     for (key, name, limit, samples) in [
-        ("latency.max_e2e_ms", "E2E", profile.latency.max_e2e_ms, &measured.e2e_ms),
-        ("latency.max_ttft_ms", "TTFT", profile.latency.max_ttft_ms, &measured.ttft_ms),
+        (
+            "latency.max_e2e_ms",
+            "E2E",
+            profile.latency.max_e2e_ms,
+            &measured.e2e_ms,
+        ),
+        (
+            "latency.max_ttft_ms",
+            "TTFT",
+            profile.latency.max_ttft_ms,
+            &measured.ttft_ms,
+        ),
     ] {
         let Some(limit) = limit else { continue };
         let value = if measured.timed {
@@ -185,13 +198,19 @@ mod tests {
             failed: 0,
             cer: Some(0.005),
             wer: Some(0.02),
-            field_accuracy: [("lab_value".to_string(), Some(0.97))].into_iter().collect(),
+            field_accuracy: [("lab_value".to_string(), Some(0.97))]
+                .into_iter()
+                .collect(),
             e2e_ms: vec![100.0, 200.0, 300.0, 1500.0],
             ttft_ms: vec![],
             timed: true,
         };
         let v = check(&profile(), &m);
-        let by_key: BTreeMap<_, _> = v.checks.iter().map(|c| (c.key.as_str(), c.status)).collect();
+        let by_key: BTreeMap<_, _> = v
+            .checks
+            .iter()
+            .map(|c| (c.key.as_str(), c.status))
+            .collect();
         assert_eq!(by_key["accuracy.max_cer"], Status::Pass);
         assert_eq!(by_key["accuracy.fields.lab_value"], Status::Pass);
         // p95 of [100,200,300,1500] = 300 + 0.85·1200 = 1320 > 1000
@@ -200,7 +219,11 @@ mod tests {
         m.e2e_ms = vec![100.0; 4];
         m.failed = 1;
         let v = check(&profile(), &m);
-        assert_eq!(v.checks[0].status, Status::Fail, "a failed document fails max_error_rate = 0");
+        assert_eq!(
+            v.checks[0].status,
+            Status::Fail,
+            "a failed document fails max_error_rate = 0"
+        );
     }
 
     #[test]
@@ -212,7 +235,11 @@ mod tests {
             ..Default::default()
         };
         let v = check(&profile(), &m);
-        let lat = v.checks.iter().find(|c| c.key == "latency.max_e2e_ms").unwrap();
+        let lat = v
+            .checks
+            .iter()
+            .find(|c| c.key == "latency.max_e2e_ms")
+            .unwrap();
         assert_eq!(lat.status, Status::NotMeasured);
         assert_eq!(v.status, Status::Pass);
     }

@@ -3,18 +3,11 @@
 //! diagnoses with KCD codes, lab rows, dates, narrative phrases, plus random KS X 1001
 //! syllables and ASCII so that every character of the vocabulary is seen.
 
+use crate::dataset::synth::content::people::SURNAMES;
 use crate::dataset::synth::ksx1001::HANGUL as KSX1001_HANGUL;
 use rand::seq::IndexedRandom;
 use rand::Rng;
 
-const SURNAMES: &[&str] = &[
-    "김", "이", "박", "최", "정", "강", "조", "윤", "장", "임", "한", "오", "서", "신", "권", "황",
-    "안", "송", "류", "전", "홍", "고", "문", "양", "손", "배", "백", "허", "유", "남", "심", "노",
-    "하", "곽", "성", "차", "주", "우", "구", "민", "진", "나", "지", "엄", "채", "원", "천", "방",
-    "공", "현", "함", "변", "염", "여", "추", "도", "소", "석", "선", "설", "마", "길", "연", "위",
-    "표", "명", "기", "반", "왕", "금", "옥", "육", "인", "맹", "제", "모", "탁", "국", "어", "은",
-    "편", "용", "예", "경", "봉", "사", "부", "황보", "남궁", "제갈", "선우",
-];
 const GIVEN: &[&str] = &[
     "민", "서", "지", "현", "준", "우", "영", "수", "진", "호", "은", "예", "하", "윤", "성", "재",
     "동", "혜", "경", "연", "정", "희", "숙", "자", "철", "훈", "석", "미", "나", "유", "원", "주",

@@ -5,7 +5,7 @@
 //! fonts embedded as subsets), optional degraded "scans" of single-page documents, and
 //! `manifest.jsonl`. The same options give byte-identical files. See `docs/generator.md`.
 
-mod content;
+pub(crate) mod content;
 mod dates;
 mod document;
 mod error;

@@ -6,7 +6,7 @@ use chrono::{Datelike, NaiveDate};
 use crate::dataset::synth::rng::Rng;
 
 /// Common surnames, most frequent first (the first ten are drawn more often).
-const SURNAMES: &[&str] = &[
+pub(crate) const SURNAMES: &[&str] = &[
     "김", "이", "박", "최", "정", "강", "조", "윤", "장", "임", "한", "오", "서", "신", "권", "황",
     "안", "송", "류", "전", "홍", "고", "문", "양", "손", "배", "백", "허", "유", "남", "심", "노",
     "하", "곽", "성", "차", "주", "우", "구", "민", "진", "나", "지", "엄", "채", "원", "천", "방",

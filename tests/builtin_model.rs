@@ -31,9 +31,9 @@ fn shipped_checkpoint_reads_generated_pages_and_streams_tokens() {
     assert!(r.error.is_none(), "{:?}", r.error);
     let cer = r.score.cer.rate.unwrap();
     eprintln!("built-in model CER on {}: {:.2}%", r.id, cer * 100.0);
-    // The checkpoint is early in training (step 1,000: ~47% on the bundled set); tighten this
+    // The checkpoint is early in training (step 1,250: 39% on the bundled set); tighten this
     // bound with every better checkpoint.
-    assert!(cer < 0.6, "CER {cer}");
+    assert!(cer < 0.5, "CER {cer}");
     // Per-token streaming: TTFT before E2E, TPOT defined, one event per token.
     let t = &r.timing;
     assert!(t.ttft_ms.unwrap() < t.e2e_ms.unwrap());

@@ -211,14 +211,7 @@ mod tests {
     fn streams_tokens_and_stages() {
         let dir = tempfile::tempdir().unwrap();
         let tok = Tokenizer::korean_medical();
-        let mut c = ModelConfig::small(tok.len());
-        c.stem_channels = [8, 8, 16, 16];
-        c.d_model = 32;
-        c.n_heads = 4;
-        c.ff_dim = 64;
-        c.encoder_layers = 1;
-        c.decoder_layers = 1;
-        c.max_target_len = 6;
+        let c = ModelConfig::tiny_for_tests(tok.len(), 1, 6);
         let m = OcrModel::<burn::backend::Flex>::new(&c, &Default::default());
         crate::model::weights::save(&m, &c, &tok, dir.path()).unwrap();
         let mut engine = BuiltinEngine::load(dir.path(), DeviceChoice::Cpu).unwrap();

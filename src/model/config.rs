@@ -33,6 +33,21 @@ pub struct ModelConfig {
 pub const ARCHITECTURE: &str = "medocr-line-ocr-v1";
 
 impl ModelConfig {
+    /// A few-thousand-parameter configuration for fast unit tests: `layers` encoder and
+    /// decoder layers each, `max_target_len` decoding steps.
+    #[cfg(test)]
+    pub(crate) fn tiny_for_tests(vocab: usize, layers: usize, max_target_len: usize) -> Self {
+        let mut c = ModelConfig::small(vocab);
+        c.stem_channels = [8, 8, 16, 16];
+        c.d_model = 32;
+        c.n_heads = 4;
+        c.ff_dim = 64;
+        c.encoder_layers = layers;
+        c.decoder_layers = layers;
+        c.max_target_len = max_target_len;
+        c
+    }
+
     /// The default recipe, sized for CPU training on 2 cores (about 4–5 M parameters).
     pub fn small(vocab_size: usize) -> Self {
         ModelConfig {

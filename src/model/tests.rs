@@ -12,15 +12,7 @@ use burn::tensor::{Int, Tensor, TensorData};
 type B = burn::backend::Flex;
 
 fn tiny() -> ModelConfig {
-    let mut c = ModelConfig::small(Tokenizer::korean_medical().len());
-    c.stem_channels = [8, 8, 16, 16];
-    c.d_model = 32;
-    c.n_heads = 4;
-    c.ff_dim = 64;
-    c.encoder_layers = 2;
-    c.decoder_layers = 2;
-    c.max_target_len = 12;
-    c
+    ModelConfig::tiny_for_tests(Tokenizer::korean_medical().len(), 2, 12)
 }
 
 fn line(width: usize, seed: u32) -> LineInput {

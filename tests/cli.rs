@@ -21,11 +21,16 @@ fn text(o: &Output) -> String {
 
 /// Writes predictions for every manifest entry, transformed by `f`.
 fn predictions(dataset: &Path, out: &Path, f: impl Fn(&str) -> String) {
+    predictions_from_entry(dataset, out, |v| f(v["text"].as_str().unwrap()))
+}
+
+/// Writes predictions made from each whole manifest entry (text and fields).
+fn predictions_from_entry(dataset: &Path, out: &Path, f: impl Fn(&serde_json::Value) -> String) {
     let manifest = std::fs::read_to_string(dataset.join("manifest.jsonl")).unwrap();
     let mut lines = String::new();
     for line in manifest.lines() {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
-        let p = serde_json::json!({"id": v["id"], "text": f(v["text"].as_str().unwrap())});
+        let p = serde_json::json!({"id": v["id"], "text": f(&v)});
         lines.push_str(&p.to_string());
         lines.push('\n');
     }
@@ -121,6 +126,87 @@ fn gen_then_score_perfect_and_damaged_predictions() {
     let out = text(&o);
     assert_eq!(o.status.code(), Some(1), "{out}");
     assert!(out.contains("FAIL  prescription"), "{out}");
+}
+
+#[test]
+fn clinical_errors_are_reported_with_patient_names_masked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let data = tmp.path().join("data");
+    let o = medocr(
+        &[
+            "gen",
+            "--out",
+            data.to_str().unwrap(),
+            "--count",
+            "2",
+            "--types",
+            "prescription",
+            "--seed",
+            "11",
+        ],
+        root,
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    // Each prescription: the patient's name misread by one syllable, and the first drug
+    // read as a look-alike product (잔탁 for whatever was prescribed).
+    let misread = |name: &str| {
+        let mut c: Vec<char> = name.chars().collect();
+        let last = c.len() - 1;
+        c[last] = char::from_u32(c[last] as u32 + 1).unwrap();
+        c.into_iter().collect::<String>()
+    };
+    let preds = tmp.path().join("clinical.jsonl");
+    predictions_from_entry(&data, &preds, |v| {
+        let name = v["fields"]["patient_name"].as_str().unwrap();
+        let drug = v["fields"]["drugs"][0]["name"].as_str().unwrap();
+        v["text"]
+            .as_str()
+            .unwrap()
+            .replace(name, &misread(name))
+            .replacen(drug, "잔탁정150밀리그램", 1)
+    });
+    let reports = tmp.path().join("reports");
+    let score = |run_id: &str, extra: &[&str]| {
+        let mut args = vec![
+            "score",
+            "--dataset",
+            data.to_str().unwrap(),
+            "--predictions",
+            preds.to_str().unwrap(),
+            "--out",
+            reports.to_str().unwrap(),
+            "--run-id",
+            run_id,
+            "--quiet",
+        ];
+        args.extend_from_slice(extra);
+        medocr(&args, root)
+    };
+    let o = score("masked", &[]);
+    // A critical error fails the prescription profile (max_critical_errors = 0).
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let md = std::fs::read_to_string(reports.join("masked/report.md")).unwrap();
+    let summary = std::fs::read_to_string(reports.join("masked/summary.json")).unwrap();
+    assert!(
+        md.contains("drug.look_alike") && md.contains("name.value"),
+        "{md}"
+    );
+    assert!(md.contains("critical field errors ≤ 0"), "{md}");
+    let manifest = std::fs::read_to_string(data.join("manifest.jsonl")).unwrap();
+    for line in manifest.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let name = v["fields"]["patient_name"].as_str().unwrap();
+        for (f, body) in [("report.md", &md), ("summary.json", &summary)] {
+            assert!(!body.contains(name), "{f} leaks the patient name");
+            assert!(!body.contains(&misread(name)), "{f} leaks the misread name");
+        }
+    }
+    let o = score("shown", &["--show-phi"]);
+    assert_eq!(o.status.code(), Some(1));
+    let md = std::fs::read_to_string(reports.join("shown/report.md")).unwrap();
+    assert!(md.contains("Patient identifiers are shown"), "{md}");
+    assert!(md.contains("잔탁정150밀리그램"), "{md}");
 }
 
 #[test]

@@ -4,7 +4,7 @@
 use medocr::dataset::synth::{generate, GenOptions};
 use medocr::dataset::{load_manifest, DocType, Document};
 use medocr::engine::tesseract::{Tesseract, TesseractConfig};
-use medocr::pipeline::{run, summarize, RunOptions};
+use medocr::pipeline::{run, summarize, Privacy, RunOptions};
 use std::collections::BTreeMap;
 
 #[test]
@@ -39,7 +39,7 @@ fn tesseract_reads_300_dpi_well_and_72_dpi_worse() {
             "tesseract does not stream"
         );
     }
-    let (groups, _, totals) = summarize(&results, &BTreeMap::new(), 1.0);
+    let (groups, _, totals) = summarize(&results, &BTreeMap::new(), 1.0, Privacy::Redacted);
     let cer_at = |dpi: f32| {
         let (edits, n) = groups
             .iter()

@@ -8,9 +8,9 @@ use medocr::engine::builtin::BuiltinEngine;
 use medocr::engine::replay::Replay;
 use medocr::engine::tesseract::{Tesseract, TesseractConfig};
 use medocr::engine::Engine;
-use medocr::pipeline::{self, Environment, RunOptions};
+use medocr::pipeline::{self, Environment, Privacy, RunOptions};
 use medocr::report::{self, RunConfig, RunSummary, SCHEMA_VERSION};
-use medocr::score::{NormOptions, ScoreOptions};
+use medocr::score::{Knowledge, NormOptions, ScoreOptions};
 use medocr::sla::load_profiles;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -51,6 +51,16 @@ pub struct CommonArgs {
     /// Fold full-width ASCII (ＡＢＣ１２３) to ASCII before scoring.
     #[arg(long)]
     pub fold_width: bool,
+    /// Drug formulary CSV (edi_code,product,ingredient,strength,unit,form), e.g. the
+    /// national drug master file; default: the bundled sample.
+    #[arg(long)]
+    pub formulary: Option<PathBuf>,
+    /// Diagnosis code list CSV (code,name), e.g. the full KCD; default: the bundled sample.
+    #[arg(long)]
+    pub codes: Option<PathBuf>,
+    /// Quote patient names and identifiers in error examples instead of masking them.
+    #[arg(long)]
+    pub show_phi: bool,
     /// Hide the progress bar.
     #[arg(long)]
     pub quiet: bool,
@@ -148,6 +158,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         dpis: args.dpi.clone(),
         max_pixels: args.max_pixels,
         score: score_options(&args.common),
+        knowledge: knowledge(&args.common)?,
     };
     execute(&args.common, engine.as_mut(), &options)
 }
@@ -156,6 +167,7 @@ pub fn score(args: ScoreArgs) -> anyhow::Result<ExitCode> {
     let mut engine = Replay::open(&args.predictions)?;
     let options = RunOptions {
         score: score_options(&args.common),
+        knowledge: knowledge(&args.common)?,
         ..RunOptions::default()
     };
     execute(&args.common, &mut engine, &options)
@@ -218,7 +230,12 @@ fn execute(
     bar.finish_and_clear();
     let wall = t0.elapsed().as_secs_f64();
 
-    let (groups, verdicts, totals) = pipeline::summarize(&results, &profiles, wall);
+    let privacy = if common.show_phi {
+        Privacy::ShowPhi
+    } else {
+        Privacy::Redacted
+    };
+    let (groups, verdicts, totals) = pipeline::summarize(&results, &profiles, wall, privacy);
     let summary = RunSummary {
         schema_version: SCHEMA_VERSION,
         run_id: run_id.clone(),
@@ -232,6 +249,9 @@ fn execute(
             profiles: common.profiles.display().to_string(),
             profiles_sha256: profiles_hash(&common.profiles, profiles.keys().copied())?,
             fold_width: options.score.norm.fold_fullwidth,
+            formulary: source_name(common.formulary.as_deref()),
+            codes: source_name(common.codes.as_deref()),
+            phi_shown: common.show_phi,
         },
         environment: Environment::detect(None),
         groups,
@@ -247,6 +267,17 @@ fn execute(
     } else {
         ExitCode::SUCCESS
     })
+}
+
+fn knowledge(common: &CommonArgs) -> anyhow::Result<Knowledge> {
+    Ok(Knowledge::load(
+        common.formulary.as_deref(),
+        common.codes.as_deref(),
+    )?)
+}
+
+fn source_name(path: Option<&Path>) -> String {
+    path.map_or_else(|| "bundled".to_string(), |p| p.display().to_string())
 }
 
 fn score_options(common: &CommonArgs) -> ScoreOptions {

@@ -1,10 +1,11 @@
 //! From per-document results to per-(DPI, document type) groups, totals and SLA verdicts.
 
+use super::clinical::{summarize_clinical, Privacy};
 use crate::dataset::DocType;
 use crate::report::{
     DocumentResult, GroupResult, GroupVerdict, LatencyAggregate, Rate, Throughput, Totals,
 };
-use crate::score::{aggregate_fields, TextScore};
+use crate::score::{aggregate_fields, aggregate_sets, confusion, SetKind, TextScore};
 use crate::sla::{check, Measured, Profile};
 use crate::stats::Summary;
 use std::collections::BTreeMap;
@@ -14,6 +15,7 @@ pub fn summarize(
     results: &[DocumentResult],
     profiles: &BTreeMap<DocType, Profile>,
     wall_time_s: f64,
+    privacy: Privacy,
 ) -> (Vec<GroupResult>, Vec<GroupVerdict>, Totals) {
     // f32 DPIs are keyed by their bit pattern: they come from the same parsed list.
     let mut by_group: BTreeMap<(u32, DocType), Vec<&DocumentResult>> = BTreeMap::new();
@@ -23,7 +25,7 @@ pub fn summarize(
             .or_default()
             .push(r);
     }
-    let mut groups: Vec<GroupResult> = by_group.values().map(|docs| group(docs)).collect();
+    let mut groups: Vec<GroupResult> = by_group.values().map(|docs| group(docs, privacy)).collect();
     groups.sort_by(|a, b| a.dpi.total_cmp(&b.dpi).then(a.doc_type.cmp(&b.doc_type)));
 
     let verdicts = groups
@@ -62,7 +64,10 @@ fn add(rate: &mut Rate, s: &TextScore) {
     rate.add(s.substitutions, s.deletions, s.insertions, s.ref_len);
 }
 
-fn group(docs: &[&DocumentResult]) -> GroupResult {
+/// Confusion pairs kept per group.
+const TOP_CONFUSIONS: usize = 20;
+
+fn group(docs: &[&DocumentResult], privacy: Privacy) -> GroupResult {
     let first = docs[0];
     let mut g = GroupResult {
         doc_type: first.doc_type,
@@ -74,7 +79,13 @@ fn group(docs: &[&DocumentResult]) -> GroupResult {
         cer_no_space: Rate::default(),
         cer_jamo: Rate::default(),
         wer: Rate::default(),
-        fields: Vec::new(),
+        fields: aggregate_fields(docs.iter().flat_map(|r| &r.score.fields)),
+        field_sets: aggregate_sets(docs.iter().flat_map(|r| &r.score.field_sets)),
+        clinical: summarize_clinical(docs, privacy),
+        confusions: confusion::merge(
+            docs.iter().map(|r| r.score.confusions.as_slice()),
+            TOP_CONFUSIONS,
+        ),
         latency: LatencyAggregate::default(),
         throughput: Throughput::default(),
     };
@@ -105,7 +116,6 @@ fn group(docs: &[&DocumentResult]) -> GroupResult {
             }
         }
     }
-    g.fields = aggregate_fields(docs.iter().flat_map(|r| &r.score.fields));
     let n_timed = e2e.len();
     g.latency = LatencyAggregate {
         e2e_ms: Summary::from_values(&e2e),
@@ -147,5 +157,11 @@ fn measured(g: &GroupResult, docs: &[&DocumentResult]) -> Measured {
         e2e_ms: ok().filter_map(|r| r.timing.e2e_ms).collect(),
         ttft_ms: ok().filter_map(|r| r.timing.ttft_ms).collect(),
         timed: docs.iter().any(|r| r.timing.timed),
+        code_f1: g
+            .field_sets
+            .iter()
+            .find(|s| s.set == SetKind::DiagnosisCode)
+            .and_then(|s| s.f1),
+        critical_errors: g.clinical.critical,
     }
 }

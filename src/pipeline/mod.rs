@@ -2,10 +2,12 @@
 //! aggregated per (DPI, document type) and checked against the SLA profiles.
 
 mod aggregate;
+mod clinical;
 mod environment;
 mod recorder;
 
 pub use aggregate::summarize;
+pub use clinical::{summarize_clinical, Privacy};
 pub use environment::Environment;
 pub use recorder::Recorder;
 
@@ -13,7 +15,7 @@ use crate::dataset::{Dataset, Document};
 use crate::engine::{Engine, Request, Stage};
 use crate::render::{load_image, Page, PdfRenderer, RenderConfig, RenderError};
 use crate::report::DocumentResult;
-use crate::score::{score_document, ScoreOptions};
+use crate::score::{score_with, Knowledge, ScoreOptions};
 use std::time::Instant;
 
 /// Settings of a run that are not the engine's.
@@ -22,6 +24,8 @@ pub struct RunOptions {
     pub dpis: Vec<f32>,
     pub max_pixels: u64,
     pub score: ScoreOptions,
+    /// Formulary and code list the clinical matchers use.
+    pub knowledge: Knowledge,
 }
 
 impl Default for RunOptions {
@@ -30,6 +34,7 @@ impl Default for RunOptions {
             dpis: vec![300.0],
             max_pixels: RenderConfig::default().max_pixels,
             score: ScoreOptions::default(),
+            knowledge: Knowledge::bundled().clone(),
         }
     }
 }
@@ -93,7 +98,7 @@ pub fn evaluate_document(
     } else {
         String::new()
     };
-    let score = score_document(doc, &text, &options.score);
+    let score = score_with(doc, &text, &options.score, &options.knowledge);
     DocumentResult {
         id: doc.id.clone(),
         doc_type: doc.doc_type,

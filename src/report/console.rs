@@ -2,7 +2,7 @@
 //! Returns a string; the CLI prints it.
 
 use super::{GroupResult, RunSummary};
-use crate::sla::Status;
+use crate::sla::{Check, Status};
 use std::fmt::Write;
 
 pub(crate) fn pct(v: Option<f64>) -> String {
@@ -18,6 +18,16 @@ pub(crate) fn ms(v: Option<f64>) -> String {
     }
 }
 
+/// A check's measured value in the limit's unit: ms, a count, or a percentage.
+pub(crate) fn measured(c: &Check) -> String {
+    match c.measured {
+        None => "—".into(),
+        Some(m) if c.key.starts_with("latency") => ms(Some(m)),
+        Some(m) if c.key == "accuracy.max_critical_errors" => format!("{m:.0}"),
+        Some(m) => pct(Some(m)),
+    }
+}
+
 /// Lowest accuracy over the group's field types, with its name.
 pub(crate) fn worst_field(g: &GroupResult) -> String {
     g.fields
@@ -29,7 +39,7 @@ pub(crate) fn worst_field(g: &GroupResult) -> String {
 }
 
 pub fn table(summary: &RunSummary) -> String {
-    let mut rows: Vec<[String; 10]> = vec![[
+    let mut rows: Vec<[String; 11]> = vec![[
         "DPI",
         "type",
         "docs",
@@ -37,6 +47,7 @@ pub fn table(summary: &RunSummary) -> String {
         "CER",
         "WER",
         "worst field",
+        "critical",
         "p50 E2E",
         "p95 E2E",
         "p50 TTFT",
@@ -52,12 +63,13 @@ pub fn table(summary: &RunSummary) -> String {
             pct(g.cer.rate),
             pct(g.wer.rate),
             worst_field(g),
+            g.clinical.critical.to_string(),
             ms(e2e.map(|s| s.p50)),
             ms(e2e.map(|s| s.p95)),
             ms(g.latency.ttft_ms.as_ref().map(|s| s.p50)),
         ]);
     }
-    let widths: Vec<usize> = (0..10)
+    let widths: Vec<usize> = (0..11)
         .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
         .collect();
     let mut out = String::new();
@@ -74,7 +86,7 @@ pub fn table(summary: &RunSummary) -> String {
         out.truncate(out.trim_end().len());
         out.push('\n');
         if i == 0 {
-            out.push_str(&"-".repeat(widths.iter().sum::<usize>() + 2 * 9));
+            out.push_str(&"-".repeat(widths.iter().sum::<usize>() + 2 * 10));
             out.push('\n');
         }
     }
@@ -85,20 +97,7 @@ pub fn table(summary: &RunSummary) -> String {
             .checks
             .iter()
             .filter(|c| c.status == Status::Fail)
-            .map(|c| {
-                let measured = c.measured.map(|m| {
-                    if c.key.starts_with("latency") {
-                        ms(Some(m))
-                    } else {
-                        pct(Some(m))
-                    }
-                });
-                format!(
-                    "{} (got {})",
-                    c.limit,
-                    measured.unwrap_or_else(|| "—".into())
-                )
-            })
+            .map(|c| format!("{} (got {})", c.limit, measured(c)))
             .collect();
         let _ = writeln!(
             out,

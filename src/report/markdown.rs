@@ -1,7 +1,7 @@
 //! `report.md`: the run summary, the SLA table per document type, accuracy, fields,
 //! latency and the environment, readable on any Git host.
 
-use super::console::{ms, pct};
+use super::console::{measured, ms, pct};
 use super::RunSummary;
 use crate::sla::Status;
 use std::fmt::Write;
@@ -34,11 +34,7 @@ pub fn report(s: &RunSummary) -> String {
     let _ = writeln!(o, "|---:|---|---|---|---:|---:|---|");
     for gv in &s.verdicts {
         for chk in &gv.verdict.checks {
-            let measured = if chk.key.starts_with("latency") {
-                ms(chk.measured)
-            } else {
-                pct(chk.measured)
-            };
+            let measured = measured(chk);
             let status = match chk.status {
                 Status::Pass => "PASS",
                 Status::Fail => "**FAIL**",
@@ -85,23 +81,31 @@ pub fn report(s: &RunSummary) -> String {
     }
 
     let _ = writeln!(o, "\n## Fields\n");
-    let _ = writeln!(o, "Accuracy of each field type, projected through the character alignment (correct / located).\n");
-    let _ = writeln!(o, "| DPI | type | field | correct | located | accuracy |");
-    let _ = writeln!(o, "|---:|---|---|---:|---:|---:|");
+    let _ = writeln!(o, "Each field type, projected through the character alignment and judged by its clinical matcher. Accuracy = recall = correct / located; precision = correct / read (located and not empty).\n");
+    let _ = writeln!(
+        o,
+        "| DPI | type | field | correct | read | located | accuracy | precision | F1 |"
+    );
+    let _ = writeln!(o, "|---:|---|---|---:|---:|---:|---:|---:|---:|");
     for g in &s.groups {
         for f in &g.fields {
             let _ = writeln!(
                 o,
-                "| {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 g.dpi,
                 g.doc_type,
                 f.field_type.as_str(),
                 f.correct,
+                f.read,
                 f.scored,
-                pct(f.accuracy)
+                pct(f.accuracy),
+                pct(f.precision),
+                pct(f.f1)
             );
         }
     }
+
+    clinical(&mut o, s);
 
     let _ = writeln!(o, "\n## Latency\n");
     let _ = writeln!(o, "Per document, from request start (rendering included). Percentiles interpolate linearly between order statistics; n is the sample count.\n");
@@ -173,6 +177,11 @@ pub fn report(s: &RunSummary) -> String {
             .as_ref()
             .map_or(String::new(), |g| format!(", GPU {g}"))
     );
+    let _ = writeln!(
+        o,
+        "- formulary: `{}`, diagnosis codes: `{}`",
+        c.formulary, c.codes
+    );
     if !s.manifest_issues.is_empty() {
         let _ = writeln!(o, "\n## Manifest issues\n");
         for i in &s.manifest_issues {
@@ -180,4 +189,151 @@ pub fn report(s: &RunSummary) -> String {
         }
     }
     o
+}
+
+/// Set scores, clinical error counts, examples and character confusions.
+fn clinical(o: &mut String, s: &RunSummary) {
+    let _ = writeln!(o, "\n## Diagnosis codes and drug names\n");
+    let _ = writeln!(o, "Micro set scores over documents; `diagnosis_category` gives partial credit to the right 3-character category.\n");
+    let _ = writeln!(
+        o,
+        "| DPI | type | set | TP | FP | FN | precision | recall | F1 |"
+    );
+    let _ = writeln!(o, "|---:|---|---|---:|---:|---:|---:|---:|---:|");
+    for g in &s.groups {
+        for set in g
+            .field_sets
+            .iter()
+            .filter(|x| x.true_positives + x.false_negatives > 0)
+        {
+            let _ = writeln!(
+                o,
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                g.dpi,
+                g.doc_type,
+                set.set.as_str(),
+                set.true_positives,
+                set.false_positives,
+                set.false_negatives,
+                pct(set.precision),
+                pct(set.recall),
+                pct(set.f1)
+            );
+        }
+    }
+
+    let _ = writeln!(o, "\n## Clinical errors\n");
+    let _ = writeln!(o, "Every wrong field carries a severity and the rule that assigned it (docs/metrics.md lists the rules).\n");
+    let _ = writeln!(o, "| DPI | type | docs | critical | major | minor | critical / 1,000 docs | most frequent rules |");
+    let _ = writeln!(o, "|---:|---|---:|---:|---:|---:|---:|---|");
+    for g in &s.groups {
+        let c = &g.clinical;
+        let rules: Vec<String> = c
+            .rules
+            .iter()
+            .take(4)
+            .map(|r| format!("`{}` ×{}", r.rule, r.count))
+            .collect();
+        let _ = writeln!(
+            o,
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
+            g.dpi,
+            g.doc_type,
+            g.documents,
+            c.critical,
+            c.major,
+            c.minor,
+            c.critical_per_1000_docs
+                .map_or("—".into(), |v| format!("{v:.0}")),
+            rules.join(", ")
+        );
+    }
+    let noted: Vec<String> = s
+        .groups
+        .iter()
+        .filter(|g| !g.clinical.notes.is_empty())
+        .map(|g| {
+            let notes: Vec<String> = g
+                .clinical
+                .notes
+                .iter()
+                .take(6)
+                .map(|n| format!("`{}` ×{}", n.note, n.count))
+                .collect();
+            format!("- {} DPI {}: {}", g.dpi, g.doc_type, notes.join(", "))
+        })
+        .collect();
+    if !noted.is_empty() {
+        let _ = writeln!(o, "\nMatcher notes (not errors by themselves: glyph confusions behind wrong codes, error-prone dose notation such as trailing zeros):\n\n{}", noted.join("\n"));
+    }
+    let examples: Vec<_> = s
+        .groups
+        .iter()
+        .flat_map(|g| g.clinical.examples.iter().map(move |e| (g, e)))
+        .collect();
+    if !examples.is_empty() {
+        let redacted = if s.config.phi_shown {
+            "Patient identifiers are shown (`--show-phi`)."
+        } else {
+            "Patient names and identifier numbers are masked."
+        };
+        let _ = writeln!(o, "\n### Error examples\n\n{redacted}\n");
+        let _ = writeln!(o, "| DPI | document | field | severity | rule | expected | read | line (reference / read) |");
+        let _ = writeln!(o, "|---:|---|---|---|---|---|---|---|");
+        for (g, e) in examples {
+            let line = e.context.as_ref().map_or(String::new(), |c| {
+                format!("{}<br>{}", cell(&c.reference), cell(&c.recognised))
+            });
+            let _ = writeln!(
+                o,
+                "| {} | {} | `{}` | {} | `{}` | {} | {} | {} |",
+                g.dpi,
+                e.document,
+                e.key,
+                e.severity,
+                e.rule,
+                cell(&e.expected),
+                cell(&e.found),
+                line
+            );
+        }
+    }
+
+    let _ = writeln!(o, "\n## Character confusions\n");
+    let _ = writeln!(
+        o,
+        "Most frequent reference → recognised pairs of the CER alignment (∅: nothing).\n"
+    );
+    let _ = writeln!(o, "| DPI | type | confusions |");
+    let _ = writeln!(o, "|---:|---|---|");
+    for g in &s.groups {
+        let pairs: Vec<String> = g
+            .confusions
+            .iter()
+            .take(10)
+            .map(|c| {
+                let show = |t: &str| {
+                    if t.is_empty() {
+                        "∅".to_string()
+                    } else if t == " " {
+                        "␠".to_string()
+                    } else {
+                        cell(t)
+                    }
+                };
+                format!(
+                    "{}→{} ×{}",
+                    show(&c.reference),
+                    show(&c.recognised),
+                    c.count
+                )
+            })
+            .collect();
+        let _ = writeln!(o, "| {} | {} | {} |", g.dpi, g.doc_type, pairs.join(", "));
+    }
+}
+
+/// Text made safe for a Markdown table cell.
+fn cell(t: &str) -> String {
+    t.replace('|', "\\|").replace('\n', " ")
 }

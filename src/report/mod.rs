@@ -9,6 +9,7 @@ pub mod csv;
 pub mod json;
 pub mod markdown;
 mod model;
+pub mod redact;
 
 pub use model::*;
 

@@ -3,7 +3,9 @@
 
 use crate::dataset::{DocType, ManifestIssue};
 use crate::engine::{EngineInfo, Stage};
-use crate::score::{DocumentScore, FieldAggregate};
+use crate::score::{
+    Confusion, DocumentScore, FieldAggregate, FieldContext, FieldType, SetScore, Severity,
+};
 use crate::sla::Verdict;
 use crate::stats::Summary;
 use serde::{Deserialize, Serialize};
@@ -52,6 +54,11 @@ pub struct RunConfig {
     pub profiles_sha256: String,
     /// Full-width ASCII folded before scoring.
     pub fold_width: bool,
+    /// Drug formulary and diagnosis-code list of the clinical matchers (`bundled` or a path).
+    pub formulary: String,
+    pub codes: String,
+    /// Error examples quote patient identifiers (`--show-phi`).
+    pub phi_shown: bool,
 }
 
 /// The machine and build a run ran on.
@@ -121,8 +128,60 @@ pub struct GroupResult {
     pub wer: Rate,
     /// Per field type: accuracy over located fields.
     pub fields: Vec<FieldAggregate>,
+    /// Micro set P/R/F1: diagnosis codes, their 3-character categories, drug names.
+    pub field_sets: Vec<SetScore>,
+    /// Field errors by clinical severity and rule, with redacted examples.
+    pub clinical: ClinicalSummary,
+    /// The most frequent character confusions (reference → recognised).
+    pub confusions: Vec<Confusion>,
     pub latency: LatencyAggregate,
     pub throughput: Throughput,
+}
+
+/// Field errors of a group by severity.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ClinicalSummary {
+    pub critical: usize,
+    pub major: usize,
+    pub minor: usize,
+    /// Critical field errors per 1,000 documents; `None` for an empty group.
+    pub critical_per_1000_docs: Option<f64>,
+    /// Error count per rule, most frequent first.
+    pub rules: Vec<RuleCount>,
+    /// Matcher notes (glyph confusions such as `code.glyph_confusion: I→1`, error-prone
+    /// dose notation), most frequent first.
+    pub notes: Vec<NoteCount>,
+    /// A few errors with their line, most severe first; redacted unless the run was
+    /// asked to show patient data.
+    pub examples: Vec<ErrorExample>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleCount {
+    pub rule: String,
+    pub severity: Severity,
+    pub count: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoteCount {
+    pub note: String,
+    pub count: usize,
+}
+
+/// One field error, quoted for a reviewer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErrorExample {
+    pub document: String,
+    pub key: String,
+    pub field_type: FieldType,
+    pub severity: Severity,
+    pub rule: String,
+    pub detail: String,
+    pub expected: String,
+    pub found: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<FieldContext>,
 }
 
 /// A micro-averaged error rate: (S + D + I) / N.

@@ -5,6 +5,8 @@
 //! [`score_document`] normalises both texts once, aligns their grapheme clusters once,
 //! and reuses that alignment for CER and for field projection.
 
+pub mod clinical;
+pub mod confusion;
 pub mod diff;
 pub mod distance;
 mod fast_hash;
@@ -16,10 +18,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::dataset::{Document, Fields};
 
+pub use clinical::{FieldError, Judgement, Knowledge, Severity};
+pub use confusion::Confusion;
 pub use diff::{aligned_diff, aligned_diff_with, DiffKind, DiffSegment};
 pub use distance::{align, distance, Alignment, EditCounts, Op, OpKind};
 pub use fields::{
-    aggregate_fields, aggregate_sets, FieldAggregate, FieldResult, FieldSpan, FieldType, SetScore,
+    aggregate_fields, aggregate_sets, FieldAggregate, FieldContext, FieldResult, FieldSpan,
+    FieldType, SetKind, SetScore,
 };
 pub use normalize::{normalize, NormOptions};
 pub use text::{cer, cer_jamo, cer_no_space, micro_average, wer, TextScore};
@@ -60,13 +65,27 @@ pub struct DocumentScore {
     pub fields: Vec<FieldResult>,
     /// Micro set counts for diagnosis codes and drug names.
     pub field_sets: Vec<SetScore>,
+    /// Character confusions of the CER alignment, most frequent first.
+    #[serde(default)]
+    pub confusions: Vec<Confusion>,
 }
 
-/// Scores `hypothesis` against a reference (a [`Document`] or a [`Reference`]).
+/// Scores `hypothesis` against a reference (a [`Document`] or a [`Reference`]), with
+/// the bundled formulary and code list.
 pub fn score_document<'a>(
     reference: impl Into<Reference<'a>>,
     hypothesis: &str,
     opts: &ScoreOptions,
+) -> DocumentScore {
+    score_with(reference, hypothesis, opts, Knowledge::bundled())
+}
+
+/// [`score_document`] with the user's formulary and code list.
+pub fn score_with<'a>(
+    reference: impl Into<Reference<'a>>,
+    hypothesis: &str,
+    opts: &ScoreOptions,
+    knowledge: &Knowledge,
 ) -> DocumentScore {
     let reference = reference.into();
     let r = normalize(reference.text, &opts.norm);
@@ -87,7 +106,8 @@ pub fn score_document<'a>(
     .0;
 
     let projection = fields::Projection::new(&r, &rg, &h, &hg, &alignment);
-    let field_results = fields::score_fields(&projection, reference.fields, &opts.norm);
+    let field_results = fields::score_fields(&projection, reference.fields, &opts.norm, knowledge);
+    let confusions = confusion::confusions(&rg, &hg, &alignment);
     let field_sets = fields::set_scores(&r, &h, reference.fields, &opts.norm);
     DocumentScore {
         cer,
@@ -96,6 +116,7 @@ pub fn score_document<'a>(
         wer,
         fields: field_results,
         field_sets,
+        confusions,
     }
 }
 

@@ -5,6 +5,7 @@
 //! doc_type = "prescription"
 //! [accuracy]
 //! max_cer = 0.01
+//! max_critical_errors = 0     # look-alike drug, tenfold dose, wrong code …
 //! [accuracy.fields]          # minimum accuracy per critical field type
 //! drug_name = 0.95
 //! [latency]
@@ -61,6 +62,11 @@ pub struct AccuracyLimits {
     /// Minimum accuracy per critical field type (fraction of located fields read right).
     #[serde(default)]
     pub fields: BTreeMap<String, f64>,
+    /// Minimum corpus micro F1 of diagnosis codes (the seed's "진단 코드 F1").
+    pub min_code_f1: Option<f64>,
+    /// Largest number of critical field errors (look-alike drug, tenfold dose, wrong
+    /// code, wrong lab value) allowed over the group's documents.
+    pub max_critical_errors: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -143,6 +149,9 @@ impl Profile {
         }
         if let Some(v) = self.accuracy.max_wer {
             fraction("accuracy.max_wer", v)?;
+        }
+        if let Some(v) = self.accuracy.min_code_f1 {
+            fraction("accuracy.min_code_f1", v)?;
         }
         for (field, &v) in &self.accuracy.fields {
             if !FIELD_TYPES.contains(&field.as_str()) {

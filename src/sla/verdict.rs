@@ -20,6 +20,10 @@ pub struct Measured {
     pub ttft_ms: Vec<f64>,
     /// `false` for engines with no timing (replay): latency limits are not measured.
     pub timed: bool,
+    /// Corpus micro F1 of diagnosis codes; `None` when there were none.
+    pub code_f1: Option<f64>,
+    /// Critical field errors over the group's documents.
+    pub critical_errors: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -126,6 +130,32 @@ pub fn check(profile: &Profile, measured: &Measured) -> Verdict {
                 .then(|| "no such field in these documents".to_string()),
         });
     }
+    if let Some(limit) = profile.accuracy.min_code_f1 {
+        checks.push(Check {
+            key: "accuracy.min_code_f1".into(),
+            limit: format!("code F1 ≥ {:.1}%", limit * 100.0),
+            threshold: limit,
+            measured: measured.code_f1,
+            status: lower(measured.code_f1, limit),
+            samples: measured.documents,
+            note: measured
+                .code_f1
+                .is_none()
+                .then(|| "no diagnosis codes in these documents".to_string()),
+        });
+    }
+    if let Some(limit) = profile.accuracy.max_critical_errors {
+        let count = Some(measured.critical_errors as f64);
+        checks.push(Check {
+            key: "accuracy.max_critical_errors".into(),
+            limit: format!("critical field errors ≤ {limit}"),
+            threshold: limit as f64,
+            measured: count,
+            status: upper(count, limit as f64),
+            samples: measured.documents,
+            note: None,
+        });
+    }
     let p = profile.latency.percentile;
     for (key, name, limit, samples) in [
         (
@@ -204,6 +234,8 @@ mod tests {
             e2e_ms: vec![100.0, 200.0, 300.0, 1500.0],
             ttft_ms: vec![],
             timed: true,
+            code_f1: None,
+            critical_errors: 0,
         };
         let v = check(&profile(), &m);
         let by_key: BTreeMap<_, _> = v
@@ -216,6 +248,21 @@ mod tests {
         // p95 of [100,200,300,1500] = 300 + 0.85·1200 = 1320 > 1000
         assert_eq!(by_key["latency.max_e2e_ms"], Status::Fail);
         assert_eq!(v.status, Status::Fail);
+        let strict = Profile::parse(
+            "doc_type = \"prescription\"\n[accuracy]\nmin_code_f1 = 0.9\nmax_critical_errors = 0\n",
+            Path::new("prescription.toml"),
+        )
+        .unwrap();
+        m.code_f1 = Some(0.95);
+        m.critical_errors = 1;
+        let v = check(&strict, &m);
+        let by_key: BTreeMap<_, _> = v
+            .checks
+            .iter()
+            .map(|c| (c.key.as_str(), c.status))
+            .collect();
+        assert_eq!(by_key["accuracy.min_code_f1"], Status::Pass);
+        assert_eq!(by_key["accuracy.max_critical_errors"], Status::Fail);
         m.e2e_ms = vec![100.0; 4];
         m.failed = 1;
         let v = check(&profile(), &m);

@@ -1,0 +1,125 @@
+//! The clinical side of a group: field errors counted by severity and rule, and a few
+//! redacted examples a reviewer can read.
+
+use crate::report::redact::Redactor;
+use crate::report::{ClinicalSummary, DocumentResult, ErrorExample, NoteCount, RuleCount};
+use crate::score::{FieldType, Severity};
+use std::collections::HashMap;
+
+/// Whether report text may quote patient identifiers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Privacy {
+    /// Names and identifier digits masked (the default).
+    #[default]
+    Redacted,
+    /// Quoted as read (`--show-phi`), for reviewers entitled to see them.
+    ShowPhi,
+}
+
+/// Examples kept per group.
+const EXAMPLES: usize = 8;
+
+pub fn summarize_clinical(docs: &[&DocumentResult], privacy: Privacy) -> ClinicalSummary {
+    let mut s = ClinicalSummary::default();
+    let mut rules: HashMap<(&str, Severity), usize> = HashMap::new();
+    let mut candidates = Vec::new();
+    let mut notes: HashMap<&str, usize> = HashMap::new();
+    for doc in docs {
+        for f in &doc.score.fields {
+            for n in &f.notes {
+                *notes.entry(n.as_str()).or_default() += 1;
+            }
+            let Some(e) = &f.error else { continue };
+            match e.severity {
+                Severity::Critical => s.critical += 1,
+                Severity::Major => s.major += 1,
+                Severity::Minor => s.minor += 1,
+            }
+            *rules.entry((e.rule.as_str(), e.severity)).or_default() += 1;
+            candidates.push((*doc, f, e));
+        }
+    }
+    if !docs.is_empty() {
+        s.critical_per_1000_docs = Some(s.critical as f64 * 1000.0 / docs.len() as f64);
+    }
+    s.rules = rules
+        .into_iter()
+        .map(|((rule, severity), count)| RuleCount {
+            rule: rule.to_string(),
+            severity,
+            count,
+        })
+        .collect();
+    s.rules.sort_by(|a, b| {
+        b.count
+            .cmp(&a.count)
+            .then(b.severity.cmp(&a.severity))
+            .then_with(|| a.rule.cmp(&b.rule))
+    });
+    s.notes = notes
+        .into_iter()
+        .map(|(note, count)| NoteCount {
+            note: note.to_string(),
+            count,
+        })
+        .collect();
+    s.notes
+        .sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.note.cmp(&b.note)));
+    // Most severe first; within a severity, one example per rule before repeats.
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    let mut ranked: Vec<_> = candidates
+        .into_iter()
+        .map(|c| {
+            let n = seen.entry(c.2.rule.as_str()).or_default();
+            *n += 1;
+            ((std::cmp::Reverse(c.2.severity), *n), c)
+        })
+        .collect();
+    ranked.sort_by_key(|(rank, _)| *rank);
+    let candidates = ranked.into_iter().map(|(_, c)| c);
+    s.examples = candidates
+        .into_iter()
+        .take(EXAMPLES)
+        .map(|(doc, f, e)| {
+            let name = doc
+                .score
+                .fields
+                .iter()
+                .find(|f| f.field_type == FieldType::PatientName)
+                .map(|f| f.expected.as_str());
+            let redactor = Redactor::new(name);
+            let quote = |t: &str| match privacy {
+                Privacy::ShowPhi => t.to_string(),
+                Privacy::Redacted => redactor.redact(t),
+            };
+            let is_name = f.field_type == FieldType::PatientName;
+            let value = |t: &str| {
+                if is_name && privacy == Privacy::Redacted {
+                    crate::report::redact::NAME_MASK.to_string()
+                } else {
+                    quote(t)
+                }
+            };
+            ErrorExample {
+                document: doc.id.clone(),
+                key: f.key.clone(),
+                field_type: f.field_type,
+                severity: e.severity,
+                rule: e.rule.clone(),
+                detail: quote(&e.detail),
+                expected: value(&f.expected),
+                found: value(f.found.as_deref().unwrap_or("")),
+                // A misread name's line is the name: left out when redacting.
+                context: f
+                    .context
+                    .as_ref()
+                    .filter(|_| !(is_name && privacy == Privacy::Redacted))
+                    .map(|c| crate::score::FieldContext {
+                        reference: quote(&c.reference),
+                        recognised: quote(&c.recognised),
+                    }),
+            }
+        })
+        .collect();
+    s
+}

@@ -7,7 +7,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
-pkgs=(tesseract-ocr tesseract-ocr-kor poppler-utils fonts-nanum fonts-nanum-extra fonts-unfonts-core fonts-baekmuk python3-pip unzip)
+pkgs=(tesseract-ocr tesseract-ocr-kor poppler-utils fonts-nanum fonts-nanum-extra fonts-unfonts-core fonts-baekmuk python3-pip unzip chromium)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

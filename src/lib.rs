@@ -6,6 +6,7 @@
 //! formulas, `model` for the built-in Burn OCR model and `pipeline` tying a run together.
 //! The library never prints; the `medocr` binary does.
 
+pub mod compare;
 pub mod dataset;
 pub mod engine;
 pub mod model;

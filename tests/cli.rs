@@ -1,23 +1,9 @@
 //! The `medocr` binary, run for real on generated documents.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
-fn medocr(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_medocr"))
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .expect("run medocr")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+mod common;
+use common::{medocr, text};
 
 /// Writes predictions for every manifest entry, transformed by `f`.
 fn predictions(dataset: &Path, out: &Path, f: impl Fn(&str) -> String) {

@@ -1,5 +1,6 @@
 //! Command-line definitions (clap) and the dispatch to each command.
 
+mod compare;
 mod gen;
 mod run;
 mod train;
@@ -23,17 +24,26 @@ pub enum Command {
     Run(run::RunArgs),
     /// Score predictions produced elsewhere (a JSONL of {"id", "text"}) against a dataset.
     Score(run::ScoreArgs),
+    /// DPI trade-off study: every engine at every DPI (default 72,150,300,600) on pages
+    /// rendered once; per document type the lowest DPI meeting the SLA and the Pareto front
+    /// (exit code 1 when a type has no DPI meeting its SLA).
+    DpiSweep(run::SweepArgs),
     /// Generate a synthetic dataset of Korean medical documents with exact ground truth.
     Gen(gen::GenArgs),
     /// Train the built-in OCR model (resumes from the last checkpoint of --run).
     Train(train::TrainArgs),
+    /// Release gate: compare a candidate run with a baseline run on the same documents
+    /// (paired bootstrap CIs, non-inferiority margins; exit code 1 when a gate fails).
+    Compare(compare::CompareArgs),
 }
 
 pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Run(args) => run::run(args),
         Command::Score(args) => run::score(args),
+        Command::DpiSweep(args) => run::dpi_sweep(args),
         Command::Gen(args) => gen::gen(args),
         Command::Train(args) => train::train(args),
+        Command::Compare(args) => compare::compare(args),
     }
 }

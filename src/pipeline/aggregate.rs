@@ -3,7 +3,8 @@
 use super::clinical::{summarize_clinical, Privacy};
 use crate::dataset::DocType;
 use crate::report::{
-    DocumentResult, GroupResult, GroupVerdict, LatencyAggregate, Rate, Throughput, Totals,
+    DocumentResult, GroupResult, GroupVerdict, LatencyAggregate, Rate, Resources, Throughput,
+    Totals,
 };
 use crate::score::{aggregate_fields, aggregate_sets, confusion, SetKind, TextScore};
 use crate::sla::{check, Measured, Profile};
@@ -88,6 +89,7 @@ fn group(docs: &[&DocumentResult], privacy: Privacy) -> GroupResult {
         ),
         latency: LatencyAggregate::default(),
         throughput: Throughput::default(),
+        resources: resources(docs),
     };
     let mut e2e = Vec::new();
     let mut ttft = Vec::new();
@@ -140,6 +142,25 @@ fn group(docs: &[&DocumentResult], privacy: Privacy) -> GroupResult {
         };
     }
     g
+}
+
+fn resources(docs: &[&DocumentResult]) -> Resources {
+    let ok: Vec<&&DocumentResult> = docs.iter().filter(|r| r.error.is_none()).collect();
+    let pages: usize = ok.iter().map(|r| r.pages).sum();
+    let per_page = |total: Option<f64>| total.filter(|_| pages > 0).map(|t| t / pages as f64);
+    let pixels = ok.iter().map(|r| r.pixels as f64).sum::<f64>();
+    let tokens: Option<f64> = ok
+        .iter()
+        .map(|r| r.timing.input_tokens.map(|n| n as f64))
+        .sum();
+    Resources {
+        peak_rss_mib: docs
+            .iter()
+            .filter_map(|r| r.peak_rss_mib)
+            .max_by(f64::total_cmp),
+        pixels_per_page: per_page(Some(pixels)),
+        image_tokens_per_page: per_page(tokens),
+    }
 }
 
 fn measured(g: &GroupResult, docs: &[&DocumentResult]) -> Measured {

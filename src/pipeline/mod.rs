@@ -3,11 +3,14 @@
 
 mod aggregate;
 mod clinical;
+mod dpi_study;
 mod environment;
+mod memory;
 mod recorder;
 
 pub use aggregate::summarize;
 pub use clinical::{summarize_clinical, Privacy};
+pub use dpi_study::dpi_study;
 pub use environment::Environment;
 pub use recorder::Recorder;
 
@@ -16,6 +19,7 @@ use crate::engine::{Engine, Request, Stage};
 use crate::render::{load_image, Page, PdfRenderer, RenderConfig, RenderError};
 use crate::report::DocumentResult;
 use crate::score::{score_with, Knowledge, ScoreOptions};
+use std::time::Duration;
 use std::time::Instant;
 
 /// Settings of a run that are not the engine's.
@@ -56,6 +60,28 @@ pub fn render_document(
     }
 }
 
+/// Pages of one document at one DPI, rendered once and shared by every engine of a run.
+pub struct Rendered {
+    /// The pages, or why rendering failed.
+    pub pages: Result<Vec<Page>, String>,
+    /// Wall time of rendering: part of each engine's E2E, as if it had rendered itself.
+    pub elapsed: Duration,
+}
+
+/// Renders a document for [`evaluate_rendered`], timing it.
+pub fn render_timed(dataset: &Dataset, doc: &Document, dpi: f32, options: &RunOptions) -> Rendered {
+    let t0 = Instant::now();
+    let config = RenderConfig {
+        dpi,
+        max_pixels: options.max_pixels,
+    };
+    let pages = render_document(dataset, doc, &config).map_err(|e| e.to_string());
+    Rendered {
+        pages,
+        elapsed: t0.elapsed(),
+    }
+}
+
 /// Runs one document at one DPI. Never fails: a problem becomes the result's `error`, and
 /// the document is scored as an empty output so it counts against accuracy and error rate.
 pub fn evaluate_document(
@@ -65,33 +91,43 @@ pub fn evaluate_document(
     engine: &mut dyn Engine,
     options: &RunOptions,
 ) -> DocumentResult {
+    memory::reset_peak();
+    let rendered = engine
+        .needs_pages()
+        .then(|| render_timed(dataset, doc, dpi, options));
+    evaluate_rendered(doc, dpi, rendered.as_ref(), engine, options)
+}
+
+/// Runs one engine on already rendered pages (`None` for engines that need none). The
+/// request is timed from when rendering started, so E2E and TTFT include it.
+pub fn evaluate_rendered(
+    doc: &Document,
+    dpi: f32,
+    rendered: Option<&Rendered>,
+    engine: &mut dyn Engine,
+    options: &RunOptions,
+) -> DocumentResult {
     let info = engine.info();
-    let mut recorder = Recorder::start();
-    let render_config = RenderConfig {
-        dpi,
-        max_pixels: options.max_pixels,
-    };
+    let render_time = rendered.map_or(Duration::ZERO, |r| r.elapsed);
+    let mut recorder = Recorder::start_at(Instant::now() - render_time);
     let mut error = None;
-    let mut pages = Vec::new();
-    if engine.needs_pages() {
-        let t0 = Instant::now();
-        match render_document(dataset, doc, &render_config) {
-            Ok(p) => pages = p,
-            Err(e) => error = Some(e.to_string()),
-        }
+    let mut pages: &[Page] = &[];
+    if let Some(r) = rendered {
         use crate::engine::TokenSink;
-        recorder.stage(Stage::Render, t0.elapsed());
+        recorder.stage(Stage::Render, r.elapsed);
+        match &r.pages {
+            Ok(p) => pages = p,
+            Err(e) => error = Some(e.clone()),
+        }
     }
     if error.is_none() {
-        let request = Request {
-            id: &doc.id,
-            pages: &pages,
-        };
+        let request = Request { id: &doc.id, pages };
         if let Err(e) = engine.recognize(&request, &mut recorder) {
             error = Some(e.to_string());
         }
     }
     let end = Instant::now();
+    let peak_rss_mib = memory::peak_rss_mib();
     let timing = recorder.timing(info.streaming, end);
     let text = if error.is_none() {
         recorder.text().to_string()
@@ -109,6 +145,7 @@ pub fn evaluate_document(
             .iter()
             .map(|p| p.image.width() as u64 * p.image.height() as u64)
             .sum(),
+        peak_rss_mib,
         error,
         text,
         score,
@@ -126,12 +163,41 @@ pub fn run(
     options: &RunOptions,
     on_result: &mut dyn FnMut(&DocumentResult),
 ) -> Vec<DocumentResult> {
-    let mut out = Vec::with_capacity(documents.len() * options.dpis.len());
+    run_engines(dataset, documents, &mut [engine], options, &mut |_, r| {
+        on_result(r)
+    })
+    .pop()
+    .unwrap_or_default()
+}
+
+/// [`run`] for several engines over the same documents: each page is rendered once per
+/// DPI and read by every engine in turn (the DPI study compares engines on identical
+/// pixels). Returns one result list per engine; `on_result` gets the engine's index.
+pub fn run_engines(
+    dataset: &Dataset,
+    documents: &[&Document],
+    engines: &mut [&mut dyn Engine],
+    options: &RunOptions,
+    on_result: &mut dyn FnMut(usize, &DocumentResult),
+) -> Vec<Vec<DocumentResult>> {
+    let mut out: Vec<Vec<DocumentResult>> = engines
+        .iter()
+        .map(|_| Vec::with_capacity(documents.len() * options.dpis.len()))
+        .collect();
+    let needs_pages = engines.iter().any(|e| e.needs_pages());
     for doc in documents {
         for &dpi in &options.dpis {
-            let result = evaluate_document(dataset, doc, dpi, engine, options);
-            on_result(&result);
-            out.push(result);
+            memory::reset_peak();
+            let rendered = needs_pages.then(|| render_timed(dataset, doc, dpi, options));
+            for (i, engine) in engines.iter_mut().enumerate() {
+                if i > 0 {
+                    memory::reset_peak();
+                }
+                let pages = rendered.as_ref().filter(|_| engine.needs_pages());
+                let result = evaluate_rendered(doc, dpi, pages, &mut **engine, options);
+                on_result(i, &result);
+                out[i].push(result);
+            }
         }
     }
     out

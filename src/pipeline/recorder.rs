@@ -20,8 +20,13 @@ pub struct Recorder {
 
 impl Recorder {
     pub fn start() -> Self {
+        Recorder::start_at(Instant::now())
+    }
+
+    /// A request that started at `start` (e.g. when its pages began rendering).
+    pub fn start_at(start: Instant) -> Self {
         Recorder {
-            start: Instant::now(),
+            start,
             events: Vec::new(),
             text: String::new(),
             stages: BTreeMap::new(),

@@ -125,3 +125,80 @@ pub fn table(summary: &RunSummary) -> String {
     );
     out
 }
+
+/// The DPI study of a multi-DPI run: one row per (type, DPI), the recommended DPI per type.
+pub fn dpi_study(summary: &RunSummary) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "DPI study ({}): * = Pareto front of (CER, p95 E2E), => = lowest DPI meeting the SLA",
+        summary.config.engine.name
+    );
+    let header = [
+        "type",
+        "DPI",
+        "CER",
+        "worst field",
+        "critical",
+        "p50 E2E",
+        "p95 E2E",
+        "peak RSS",
+        "px/page",
+        "tokens/page",
+        "SLA",
+    ];
+    let mut rows: Vec<Vec<String>> = vec![header.iter().map(|s| s.to_string()).collect()];
+    for t in &summary.dpi_study {
+        for p in &t.points {
+            let mark = if Some(p.dpi) == t.recommended_dpi {
+                "=>"
+            } else {
+                ""
+            };
+            rows.push(vec![
+                t.doc_type.to_string(),
+                format!("{mark}{}{}", p.dpi, if p.pareto { "*" } else { "" }),
+                pct(p.cer),
+                pct(p.worst_field_accuracy),
+                p.critical_errors.to_string(),
+                ms(p.p50_e2e_ms),
+                ms(p.p95_e2e_ms),
+                p.resources
+                    .peak_rss_mib
+                    .map_or("—".into(), |m| format!("{m:.0} MiB")),
+                p.resources
+                    .pixels_per_page
+                    .map_or("—".into(), |v| format!("{:.1} MP", v / 1e6)),
+                p.resources
+                    .image_tokens_per_page
+                    .map_or("—".into(), |v| format!("{v:.0}")),
+                p.sla.map_or("—", |s| s.label()).to_string(),
+            ]);
+        }
+    }
+    let widths: Vec<usize> = (0..header.len())
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
+    for r in &rows {
+        for (c, cell) in r.iter().enumerate() {
+            let pad = " ".repeat(widths[c] - cell.chars().count());
+            if c == 0 {
+                let _ = write!(out, "{cell}{pad}  ");
+            } else {
+                let _ = write!(out, "{pad}{cell}  ");
+            }
+        }
+        out.truncate(out.trim_end().len());
+        out.push('\n');
+    }
+    for t in &summary.dpi_study {
+        let _ = writeln!(
+            out,
+            "{:<18} recommended DPI: {}",
+            t.doc_type.to_string(),
+            t.recommended_dpi
+                .map_or("none meets the SLA".to_string(), |d| d.to_string())
+        );
+    }
+    out
+}

@@ -52,6 +52,7 @@ pub fn documents(documents: &[DocumentResult]) -> Result<Vec<u8>, ReportError> {
     .map(|s| s.to_string())
     .collect();
     header.extend(STAGES.iter().map(|s| format!("{}_ms", serde_plain(s))));
+    header.extend(["critical_errors", "peak_rss_mib"].map(String::from));
     w.write_record(&header).map_err(enc)?;
     let opt = |v: Option<f64>| v.map(|v| format!("{v:.6}")).unwrap_or_default();
     for d in documents {
@@ -94,6 +95,14 @@ pub fn documents(documents: &[DocumentResult]) -> Result<Vec<u8>, ReportError> {
                 .iter()
                 .map(|st| opt(d.timing.stages_ms.get(st).copied())),
         );
+        let critical = s
+            .fields
+            .iter()
+            .filter_map(|f| f.error.as_ref())
+            .filter(|e| e.severity == crate::score::Severity::Critical)
+            .count();
+        row.push(critical.to_string());
+        row.push(opt(d.peak_rss_mib));
         w.write_record(&row).map_err(enc)?;
     }
     w.into_inner().map_err(|e| ReportError::Encode {

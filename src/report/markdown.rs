@@ -54,6 +54,8 @@ pub fn report(s: &RunSummary) -> String {
         }
     }
 
+    dpi_study(&mut o, s);
+
     let _ = writeln!(o, "\n## Accuracy\n");
     let _ = writeln!(
         o,
@@ -336,4 +338,56 @@ fn clinical(o: &mut String, s: &RunSummary) {
 /// Text made safe for a Markdown table cell.
 fn cell(t: &str) -> String {
     t.replace('|', "\\|").replace('\n', " ")
+}
+
+/// The DPI trade-off of a multi-DPI run.
+fn dpi_study(o: &mut String, s: &RunSummary) {
+    if s.dpi_study.is_empty() {
+        return;
+    }
+    let _ = writeln!(o, "\n## DPI trade-off\n");
+    let _ = writeln!(o, "Per document type and DPI. **Recommended** is the lowest DPI whose SLA verdict passes; *Pareto* marks the DPIs no other DPI beats on both CER and p95 E2E. Peak RSS is the whole process while a document ran.\n");
+    let _ = writeln!(o, "| type | DPI | CER | worst field | critical | p50 E2E | p95 E2E | p50 TTFT | peak RSS | MP/page | tokens/page | SLA | Pareto |");
+    let _ = writeln!(
+        o,
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"
+    );
+    for t in &s.dpi_study {
+        for p in &t.points {
+            let dpi = if Some(p.dpi) == t.recommended_dpi {
+                format!("**{}** (recommended)", p.dpi)
+            } else {
+                p.dpi.to_string()
+            };
+            let r = &p.resources;
+            let _ = writeln!(
+                o,
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                t.doc_type,
+                dpi,
+                pct(p.cer),
+                pct(p.worst_field_accuracy),
+                p.critical_errors,
+                ms(p.p50_e2e_ms),
+                ms(p.p95_e2e_ms),
+                ms(p.p50_ttft_ms),
+                r.peak_rss_mib.map_or("—".into(), |m| format!("{m:.0} MiB")),
+                r.pixels_per_page
+                    .map_or("—".into(), |v| format!("{:.2}", v / 1e6)),
+                r.image_tokens_per_page
+                    .map_or("—".into(), |v| format!("{v:.0}")),
+                p.sla.map_or("—", |st| st.label()),
+                if p.pareto { "yes" } else { "" }
+            );
+        }
+    }
+    for t in &s.dpi_study {
+        let _ = writeln!(
+            o,
+            "\n- {}: recommended DPI {}",
+            t.doc_type,
+            t.recommended_dpi
+                .map_or("— none meets the SLA".to_string(), |d| d.to_string())
+        );
+    }
 }

@@ -1,15 +1,20 @@
 //! Reports: one result model ([`model`]) and one file per export format.
 //!
-//! A run folder `reports/<run-id>/` holds `summary.json`, `documents.csv`, `report.md` and
-//! `predictions.jsonl`; the console table is rendered by [`console`] and printed by the CLI.
-//! Reports carry no document text and no patient identifiers: only ids and numbers.
+//! A run folder `reports/<run-id>/` holds `summary.json`, `documents.csv`, `report.md`,
+//! `report.html` (self-contained, inline SVG charts) and `predictions.jsonl`; the console
+//! table is rendered by [`console`] and printed by the CLI. Reports carry numbers and ids;
+//! the only document text they quote is error examples, redacted of patient identifiers
+//! ([`redact`]) unless the run was asked to show them. `predictions.jsonl` is the raw
+//! engine output, kept so a run can be re-scored: treat it as patient data.
 
 pub mod console;
 pub mod csv;
+pub mod html;
 pub mod json;
 pub mod markdown;
 mod model;
 pub mod redact;
+pub mod svg;
 
 pub use model::*;
 
@@ -60,6 +65,7 @@ pub fn write_run(
         ("summary.json", json::summary(summary)?),
         ("documents.csv", csv::documents(documents)?),
         ("report.md", markdown::report(summary).into_bytes()),
+        ("report.html", html::report(summary, documents).into_bytes()),
         ("predictions.jsonl", json::predictions(documents)?),
     ];
     let mut out = Vec::new();

@@ -27,6 +27,10 @@ pub struct RunSummary {
     pub groups: Vec<GroupResult>,
     /// One verdict per group that has a profile.
     pub verdicts: Vec<GroupVerdict>,
+    /// Per document type across the run's DPIs: the trade-off, the lowest DPI meeting the
+    /// SLA and the accuracy/latency Pareto front. Empty for a single-DPI run.
+    #[serde(default)]
+    pub dpi_study: Vec<DpiStudy>,
     pub totals: Totals,
     /// Manifest lines that were rejected or carried unknown keys.
     pub manifest_issues: Vec<ManifestIssue>,
@@ -84,6 +88,9 @@ pub struct DocumentResult {
     pub pages: usize,
     /// Pixels of all pages together (the input size the engine saw).
     pub pixels: u64,
+    /// Peak resident memory of the process while this document ran, in MiB (Linux).
+    #[serde(default)]
+    pub peak_rss_mib: Option<f64>,
     /// `None` when the document was read; otherwise what went wrong. A failed document is
     /// scored as an empty output and counts against the error-rate limit.
     pub error: Option<String>,
@@ -136,6 +143,47 @@ pub struct GroupResult {
     pub confusions: Vec<Confusion>,
     pub latency: LatencyAggregate,
     pub throughput: Throughput,
+    pub resources: Resources,
+}
+
+/// What a group's pages cost in memory and input size.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Resources {
+    /// Largest per-document peak resident memory of the process, MiB (Linux).
+    pub peak_rss_mib: Option<f64>,
+    /// Mean rendered pixels per page.
+    pub pixels_per_page: Option<f64>,
+    /// Mean engine input tokens per page (the built-in model's encoder positions).
+    pub image_tokens_per_page: Option<f64>,
+}
+
+/// One document type across DPIs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DpiStudy {
+    pub doc_type: DocType,
+    /// One point per DPI, ascending.
+    pub points: Vec<DpiPoint>,
+    /// The lowest DPI whose SLA verdict passes: the recommended operating point.
+    pub recommended_dpi: Option<f32>,
+}
+
+/// One (document type, DPI) of the study.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DpiPoint {
+    pub dpi: f32,
+    pub cer: Option<f64>,
+    /// Lowest accuracy over the type's field types.
+    pub worst_field_accuracy: Option<f64>,
+    pub critical_errors: usize,
+    pub p50_e2e_ms: Option<f64>,
+    pub p95_e2e_ms: Option<f64>,
+    pub p50_ttft_ms: Option<f64>,
+    pub resources: Resources,
+    /// The SLA verdict at this DPI (`None` without a profile).
+    pub sla: Option<crate::sla::Status>,
+    /// Not dominated in (CER, p95 E2E): no other DPI is at least as good on both and
+    /// better on one.
+    pub pareto: bool,
 }
 
 /// Field errors of a group by severity.

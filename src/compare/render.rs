@@ -1,0 +1,459 @@
+//! The console table and `compare.md` of a comparison (strings; the CLI prints).
+
+use super::gate::{Direction, Margins, Verdict};
+use super::metrics::{GroupComparison, MetricComparison, MetricKind};
+use super::{Comparison, Pairing, RunInfo};
+use crate::stats::ConfidenceInterval;
+use std::fmt::Write;
+
+fn value(kind: MetricKind, v: Option<f64>) -> String {
+    match v {
+        None => "—".into(),
+        Some(v) if kind.is_rate() => format!("{:.2}%", v * 100.0),
+        Some(v) if kind.is_latency() => format!("{v:.0} ms"),
+        Some(v) => format!("{v:.3}"),
+    }
+}
+
+fn signed(kind: MetricKind, v: f64) -> String {
+    if kind.is_rate() {
+        format!("{:+.2}", v * 100.0)
+    } else if kind.is_latency() {
+        format!("{v:+.0}")
+    } else {
+        format!("{v:+.3}")
+    }
+}
+
+fn unit(kind: MetricKind) -> &'static str {
+    if kind.is_rate() {
+        " pp"
+    } else if kind.is_latency() {
+        " ms"
+    } else {
+        ""
+    }
+}
+
+fn delta(kind: MetricKind, d: Option<f64>) -> String {
+    d.map(|d| format!("{}{}", signed(kind, d), unit(kind)))
+        .unwrap_or_else(|| "—".into())
+}
+
+fn interval(kind: MetricKind, ci: Option<&ConfidenceInterval>) -> String {
+    ci.map(|ci| {
+        format!(
+            "[{}, {}]{}",
+            signed(kind, ci.lower),
+            signed(kind, ci.upper),
+            unit(kind)
+        )
+    })
+    .unwrap_or_else(|| "—".into())
+}
+
+/// The tolerated change: `≤ +0.20 pp`, `≥ -1.00 pp`, `≤ +10% (+268 ms)`.
+fn margin(m: &MetricComparison, margins: &Margins) -> String {
+    let Some(abs) = m.margin else {
+        return "—".into();
+    };
+    let harm = match m.direction {
+        Direction::HigherIsWorse => format!("≤ {}", signed(m.metric, abs)),
+        Direction::LowerIsWorse => format!("≥ {}", signed(m.metric, -abs)),
+    };
+    let pct = match m.metric {
+        MetricKind::E2eP95 => Some(margins.p95_e2e),
+        MetricKind::TtftP95 => Some(margins.p95_ttft),
+        _ => None,
+    };
+    match pct {
+        Some(p) => format!("≤ +{p}% ({}{})", signed(m.metric, abs), unit(m.metric)),
+        None => format!("{harm}{}", unit(m.metric)),
+    }
+}
+
+fn run_line(r: &RunInfo) -> String {
+    let dpis = r
+        .dpis
+        .iter()
+        .map(|d| d.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    let engine = if r.engine_version.starts_with(&r.engine) {
+        r.engine_version.clone()
+    } else {
+        format!("{} {}", r.engine, r.engine_version)
+    };
+    format!(
+        "{} ({engine}, {} DPI{})",
+        r.run_id,
+        dpis,
+        if r.timed { "" } else { ", untimed" }
+    )
+}
+
+fn pairing_line(c: &Comparison) -> String {
+    match &c.pairing {
+        Pairing::Id {
+            baseline_dpi,
+            candidate_dpi,
+        } => format!(
+            "{} documents paired by id ({baseline_dpi} DPI vs {candidate_dpi} DPI)",
+            c.documents
+        ),
+        Pairing::IdAndDpi { dpis } => format!(
+            "{} documents paired by id and DPI ({} pairs at {} DPI)",
+            c.documents,
+            c.pairs,
+            dpis.iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+fn margins_line(m: &Margins) -> String {
+    format!(
+        "CER +{} pp, WER +{} pp, field accuracy -{} pp, critical/doc +{}, p95 E2E +{}%, p95 TTFT +{}%",
+        m.cer, m.wer, m.field_accuracy, m.critical_per_document, m.p95_e2e, m.p95_ttft
+    )
+}
+
+fn row(g: &GroupComparison, m: &MetricComparison, margins: &Margins) -> [String; 8] {
+    [
+        g.group.clone(),
+        m.metric.label(),
+        value(m.metric, m.baseline),
+        value(m.metric, m.candidate),
+        delta(m.metric, m.delta),
+        interval(m.metric, m.ci.as_ref()),
+        margin(m, margins),
+        m.verdict.to_string(),
+    ]
+}
+
+const HEADER: [&str; 8] = [
+    "group",
+    "metric",
+    "baseline",
+    "candidate",
+    "Δ",
+    "95% CI of Δ",
+    "margin",
+    "verdict",
+];
+
+/// Counts of the gated metrics' verdicts: (gated, better, same, worse within, FAIL) and
+/// the metrics not measured.
+fn tally(c: &Comparison) -> ([usize; 5], usize) {
+    let mut t = [0; 5];
+    let mut not_measured = 0;
+    for m in c.groups.iter().flat_map(|g| &g.metrics) {
+        if m.verdict == Verdict::NotMeasured {
+            not_measured += 1;
+            continue;
+        }
+        if m.margin.is_none() {
+            continue;
+        }
+        t[0] += 1;
+        match m.verdict {
+            Verdict::Better => t[1] += 1,
+            Verdict::Same => t[2] += 1,
+            Verdict::WorseWithinMargin => t[3] += 1,
+            Verdict::Fail => t[4] += 1,
+            Verdict::Worse | Verdict::NotMeasured => {}
+        }
+    }
+    (t, not_measured)
+}
+
+fn gate_line(c: &Comparison) -> String {
+    let ([gated, better, same, within, fail], not_measured) = tally(c);
+    format!(
+        "GATE {}: {gated} gated metrics, {fail} FAIL ({better} better, {same} same, {within} worse within margin){}",
+        if c.passed { "PASS" } else { "FAIL" },
+        if not_measured > 0 {
+            format!("; {not_measured} not measured")
+        } else {
+            String::new()
+        }
+    )
+}
+
+fn failure_line(g: &GroupComparison, m: &MetricComparison, margins: &Margins) -> String {
+    format!(
+        "FAIL  {} {}: Δ {}, {}% CI {} crosses the margin {}",
+        g.group,
+        m.metric.label(),
+        delta(m.metric, m.delta),
+        m.ci.map(|ci| format!("{:.0}", ci.confidence * 100.0))
+            .unwrap_or_default(),
+        interval(m.metric, m.ci.as_ref()),
+        margin(m, margins)
+    )
+}
+
+fn no_difference_line(c: &Comparison) -> Option<String> {
+    c.identical_scores.then(|| {
+        format!(
+            "no difference in accuracy: all {} paired documents score identically in both runs",
+            c.documents
+        )
+    })
+}
+
+/// The console report: settings, one table of metrics, failures, regressions, verdict.
+pub fn console(c: &Comparison) -> String {
+    let margins = &c.settings.margins;
+    let mut out = String::new();
+    let _ = writeln!(out, "baseline   {}", run_line(&c.baseline));
+    let _ = writeln!(out, "candidate  {}", run_line(&c.candidate));
+    let _ = writeln!(out, "dataset    {} — {}", c.dataset, pairing_line(c));
+    let _ = writeln!(
+        out,
+        "bootstrap  {} paired resamples over documents, {:.0}% CI, seed {}; margins: {}",
+        c.settings.resamples,
+        c.settings.confidence * 100.0,
+        c.settings.seed,
+        margins_line(margins)
+    );
+    out.push('\n');
+    let mut rows: Vec<[String; 8]> = vec![HEADER.map(String::from)];
+    let types = c.groups.iter().filter(|g| g.doc_type.is_some()).count();
+    for g in &c.groups {
+        if g.doc_type.is_some() && types == 1 {
+            continue; // the same documents as `all`
+        }
+        for m in &g.metrics {
+            let shown = g.doc_type.is_none()
+                || !matches!(m.metric, MetricKind::FieldAccuracy(_))
+                || matches!(
+                    m.verdict,
+                    Verdict::Fail | Verdict::WorseWithinMargin | Verdict::Worse
+                );
+            let latency_unmeasured =
+                g.doc_type.is_some() && m.metric.is_latency() && m.verdict == Verdict::NotMeasured;
+            if shown && !latency_unmeasured {
+                rows.push(row(g, m, margins));
+            }
+        }
+    }
+    let widths: Vec<usize> = (0..8)
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .collect();
+    for (n, r) in rows.iter().enumerate() {
+        let mut line = String::new();
+        for (i, cell) in r.iter().enumerate() {
+            let pad = widths[i] - cell.chars().count();
+            if i < 2 || i == 7 {
+                line.push_str(cell);
+                line.push_str(&" ".repeat(pad));
+            } else {
+                line.push_str(&" ".repeat(pad));
+                line.push_str(cell);
+            }
+            line.push_str("  ");
+        }
+        let _ = writeln!(out, "{}", line.trim_end());
+        if n == 0 {
+            let total: usize = widths.iter().sum::<usize>() + 2 * 7;
+            let _ = writeln!(out, "{}", "-".repeat(total));
+        }
+    }
+    out.push('\n');
+    let u = &c.unmatched;
+    for (what, ids) in [
+        ("only in the baseline", &u.baseline_only),
+        ("only in the candidate", &u.candidate_only),
+        ("not in the dataset", &u.not_in_dataset),
+    ] {
+        if !ids.is_empty() {
+            let _ = writeln!(out, "{} {what} (left out): {}", ids.len(), list_ids(ids, 8));
+        }
+    }
+    for g in &c.groups {
+        let failed: Vec<String> = g
+            .metrics
+            .iter()
+            .filter(|m| m.verdict == Verdict::Fail)
+            .map(|m| m.metric.label())
+            .collect();
+        if !failed.is_empty() {
+            let _ = writeln!(out, "FAIL  {:<18} {}", g.group, failed.join(", "));
+        }
+    }
+    if !c.regressions.is_empty() {
+        let list: Vec<String> = c
+            .regressions
+            .iter()
+            .map(|r| {
+                format!(
+                    "{} ({:.2}% → {:.2}%)",
+                    r.id,
+                    r.baseline_cer * 100.0,
+                    r.candidate_cer * 100.0
+                )
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "most regressed (CER): {} — aligned lines in compare.md",
+            list.join(", ")
+        );
+    }
+    if let Some(l) = no_difference_line(c) {
+        let _ = writeln!(out, "{l}");
+    }
+    let _ = writeln!(out, "{}", gate_line(c));
+    out
+}
+
+fn list_ids(ids: &[String], max: usize) -> String {
+    let mut s = ids.iter().take(max).cloned().collect::<Vec<_>>().join(", ");
+    if ids.len() > max {
+        let _ = write!(s, ", … ({} more)", ids.len() - max);
+    }
+    s
+}
+
+fn md_cell(s: &str) -> String {
+    s.replace('|', "\\|")
+}
+
+/// `compare.md`: everything of `compare.json`, for a reviewer.
+pub fn markdown(c: &Comparison) -> String {
+    let margins = &c.settings.margins;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "# Release gate: {} vs {} — {}\n",
+        c.baseline.run_id,
+        c.candidate.run_id,
+        if c.passed { "PASS" } else { "FAIL" }
+    );
+    let _ = writeln!(out, "| | |\n|---|---|");
+    let _ = writeln!(out, "| baseline | {} |", md_cell(&run_line(&c.baseline)));
+    let _ = writeln!(out, "| candidate | {} |", md_cell(&run_line(&c.candidate)));
+    let _ = writeln!(
+        out,
+        "| dataset | `{}` (manifest sha256 `{}`) |",
+        md_cell(&c.dataset),
+        c.manifest_sha256
+    );
+    let _ = writeln!(out, "| pairing | {} |", pairing_line(c));
+    let _ = writeln!(
+        out,
+        "| scoring | both runs re-scored; fold width: {}; formulary: `{}`; codes: `{}` |",
+        c.settings.fold_width,
+        md_cell(&c.settings.formulary),
+        md_cell(&c.settings.codes)
+    );
+    let _ = writeln!(
+        out,
+        "| bootstrap | {} paired resamples over documents, {:.0}% percentile interval, ChaCha8 seed {} |",
+        c.settings.resamples,
+        c.settings.confidence * 100.0,
+        c.settings.seed
+    );
+    let _ = writeln!(out, "| margins | {} |\n", margins_line(margins));
+    let _ = writeln!(out, "{}\n", gate_line(c));
+    if let Some(l) = no_difference_line(c) {
+        let _ = writeln!(out, "{l}.\n");
+    }
+    let failures = c.failures();
+    if !failures.is_empty() {
+        let _ = writeln!(out, "## Failed gates\n");
+        for (g, m) in failures {
+            let _ = writeln!(out, "- `{}`", failure_line(g, m, margins));
+        }
+        out.push('\n');
+    }
+    let u = &c.unmatched;
+    if !(u.baseline_only.is_empty() && u.candidate_only.is_empty() && u.not_in_dataset.is_empty()) {
+        let _ = writeln!(out, "## Unpaired documents (left out)\n");
+        for (what, ids) in [
+            ("only in the baseline", &u.baseline_only),
+            ("only in the candidate", &u.candidate_only),
+            ("not in the dataset", &u.not_in_dataset),
+        ] {
+            if !ids.is_empty() {
+                let _ = writeln!(out, "- {what} ({}): {}", ids.len(), list_ids(ids, 50));
+            }
+        }
+        out.push('\n');
+    }
+    let _ = writeln!(
+        out,
+        "## Metrics\n\nΔ = candidate − baseline; rates in percent, differences in percentage points (pp).\n"
+    );
+    for g in &c.groups {
+        let _ = writeln!(
+            out,
+            "### {} ({} documents, {} pairs)\n",
+            g.group, g.documents, g.pairs
+        );
+        let _ = writeln!(out, "| {} |", HEADER[1..].join(" | "));
+        let _ = writeln!(out, "|---|--:|--:|--:|--:|--:|---|");
+        for m in &g.metrics {
+            let r = row(g, m, margins);
+            let _ = writeln!(
+                out,
+                "| {} |",
+                r[1..]
+                    .iter()
+                    .map(|s| md_cell(s))
+                    .collect::<Vec<_>>()
+                    .join(" | ")
+            );
+        }
+        out.push('\n');
+    }
+    if !c.regressions.is_empty() {
+        let _ = writeln!(
+            out,
+            "## Documents that regressed most\n\nRanked by Δ edits / N of the CER; per document the lines where the candidate made the most extra edits ({}).\n",
+            if c.settings.phi_shown {
+                "patient identifiers shown (--show-phi)"
+            } else {
+                "patient identifiers masked"
+            }
+        );
+        for r in &c.regressions {
+            let _ = writeln!(
+                out,
+                "### {} ({}, {} → {} DPI): CER {:.2}% → {:.2}% ({:+.2} pp)\n",
+                r.id,
+                r.doc_type,
+                r.baseline_dpi,
+                r.candidate_dpi,
+                r.baseline_cer * 100.0,
+                r.candidate_cer * 100.0,
+                r.delta * 100.0
+            );
+            if let Some(e) = &r.candidate_error {
+                let _ = writeln!(out, "The candidate failed on it: {}\n", md_cell(e));
+            }
+            if r.lines.is_empty() {
+                continue;
+            }
+            let _ = writeln!(out, "~~~text");
+            for l in &r.lines {
+                let _ = writeln!(out, "reference  {}", l.reference);
+                let _ = writeln!(
+                    out,
+                    "baseline   {}   [{} edits]",
+                    l.baseline, l.baseline_edits
+                );
+                let _ = writeln!(
+                    out,
+                    "candidate  {}   [{} edits]\n",
+                    l.candidate, l.candidate_edits
+                );
+            }
+            let _ = writeln!(out, "~~~\n");
+        }
+    }
+    out
+}

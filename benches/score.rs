@@ -195,6 +195,9 @@ fn corpus() -> Vec<(String, String)> {
 }
 
 /// Runs `f` PASSES times; returns the median wall time and the last result.
+/// Generated documents (with fields) for the clinical-scoring measurement.
+const GENERATED: usize = 250;
+
 fn timed<T>(mut f: impl FnMut() -> T) -> (Duration, T) {
     let mut times = Vec::with_capacity(PASSES);
     let mut last = None;
@@ -237,6 +240,50 @@ fn main() {
             .collect::<Vec<_>>()
     });
 
+    // Generated documents with their ground-truth fields: the same texts scored with and
+    // without the fields, side by side, show what projection + clinical matchers cost.
+    let generated: Vec<_> = (0..GENERATED)
+        .map(|i| {
+            let t = medocr::dataset::DocType::ALL[i % 5];
+            let doc = medocr::dataset::synth::document(t, 9_000 + i as u64);
+            // Every 40th character shifted by one code point: ~2.5% substitutions, digits
+            // included, so matchers see wrong doses, codes and values.
+            let hyp: String = doc
+                .text
+                .chars()
+                .enumerate()
+                .map(|(k, c)| {
+                    if k % 40 == 39 && !c.is_whitespace() {
+                        char::from_u32(c as u32 + 1).unwrap_or(c)
+                    } else {
+                        c
+                    }
+                })
+                .collect();
+            (doc, hyp)
+        })
+        .collect();
+    let score_all = |with_fields: bool| {
+        generated
+            .iter()
+            .map(|(doc, hyp)| {
+                let reference = Reference {
+                    text: &doc.text,
+                    fields: if with_fields { &doc.fields } else { &fields },
+                };
+                score_document(reference, hyp, &opts)
+            })
+            .collect::<Vec<_>>()
+    };
+    let (t_plain, _) = timed(|| score_all(false));
+    let (t_clinical, clinical) = timed(|| score_all(true));
+    let n_fields: usize = clinical.iter().map(|s| s.fields.len()).sum();
+    let wrong = clinical
+        .iter()
+        .flat_map(|s| &s.fields)
+        .filter(|f| f.located && !f.correct)
+        .count();
+
     let corpus_cer = micro_average(&cers);
     let corpus_wer = micro_average(&wers);
     let jamo = micro_average(&scores.iter().map(|s| s.cer_jamo).collect::<Vec<_>>());
@@ -259,6 +306,17 @@ fn main() {
         "score_document  {:>9.1} docs/s  ({:.3} s)",
         rate(t_full),
         t_full.as_secs_f64()
+    );
+    let grate = |t: Duration| GENERATED as f64 / t.as_secs_f64();
+    println!(
+        "generated docs: {GENERATED} (5 types), {n_fields} ground-truth fields, {wrong} read wrong"
+    );
+    println!(
+        "  text only     {:>9.1} docs/s\n  with fields   {:>9.1} docs/s  ({:.0} fields/s; clinical scoring costs {:.2}x)",
+        grate(t_plain),
+        grate(t_clinical),
+        n_fields as f64 / t_clinical.as_secs_f64(),
+        t_clinical.as_secs_f64() / t_plain.as_secs_f64()
     );
     let show = |name: &str, s: &TextScore| {
         println!(

@@ -13,6 +13,7 @@ pub mod model;
 pub mod pipeline;
 pub mod render;
 pub mod report;
+pub mod roofline;
 pub mod score;
 pub mod sla;
 pub mod stats;

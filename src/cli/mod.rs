@@ -2,6 +2,7 @@
 
 mod compare;
 mod gen;
+mod roofline;
 mod run;
 mod train;
 
@@ -35,6 +36,9 @@ pub enum Command {
     /// Release gate: compare a candidate run with a baseline run on the same documents
     /// (paired bootstrap CIs, non-inferiority margins; exit code 1 when a gate fails).
     Compare(compare::CompareArgs),
+    /// Roofline estimates: arithmetic intensity, bound and decode/prefill tokens/s per
+    /// device preset, precision and batch size (KV-cache traffic included).
+    Roofline(roofline::RoofArgs),
 }
 
 pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -45,5 +49,6 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Gen(args) => gen::gen(args),
         Command::Train(args) => train::train(args),
         Command::Compare(args) => compare::compare(args),
+        Command::Roofline(args) => roofline::roofline(args),
     }
 }

@@ -3,25 +3,7 @@
 use std::path::Path;
 
 mod common;
-use common::{medocr, text};
-
-/// Writes predictions for every manifest entry, transformed by `f`.
-fn predictions(dataset: &Path, out: &Path, f: impl Fn(&str) -> String) {
-    predictions_from_entry(dataset, out, |v| f(v["text"].as_str().unwrap()))
-}
-
-/// Writes predictions made from each whole manifest entry (text and fields).
-fn predictions_from_entry(dataset: &Path, out: &Path, f: impl Fn(&serde_json::Value) -> String) {
-    let manifest = std::fs::read_to_string(dataset.join("manifest.jsonl")).unwrap();
-    let mut lines = String::new();
-    for line in manifest.lines() {
-        let v: serde_json::Value = serde_json::from_str(line).unwrap();
-        let p = serde_json::json!({"id": v["id"], "text": f(&v)});
-        lines.push_str(&p.to_string());
-        lines.push('\n');
-    }
-    std::fs::write(out, lines).unwrap();
-}
+use common::{medocr, predictions, predictions_from_entry, text};
 
 #[test]
 fn gen_then_score_perfect_and_damaged_predictions() {

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 mod common;
-use common::{medocr, text};
+use common::{medocr, predictions, text};
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
@@ -41,15 +41,8 @@ fn identical_runs_pass_with_no_difference() {
     gen(&data, "prescription,lab_result", "3", "21");
 
     // Perfect predictions: the manifest's own text.
-    let manifest = std::fs::read_to_string(data.join("manifest.jsonl")).unwrap();
-    let mut lines = String::new();
-    for line in manifest.lines() {
-        let v: serde_json::Value = serde_json::from_str(line).unwrap();
-        lines.push_str(&serde_json::json!({"id": v["id"], "text": v["text"]}).to_string());
-        lines.push('\n');
-    }
     let pred = tmp.path().join("perfect.jsonl");
-    std::fs::write(&pred, lines).unwrap();
+    predictions(&data, &pred, |t| t.to_string());
     let reports = tmp.path().join("reports");
     for id in ["a", "b"] {
         let o = medocr(

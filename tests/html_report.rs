@@ -127,14 +127,8 @@ fn html_report_renders_in_headless_chromium() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    let mut lines = String::new();
-    for v in &entries {
-        let p = serde_json::json!({"id": v["id"], "text": damage(v["text"].as_str().unwrap())});
-        lines.push_str(&p.to_string());
-        lines.push('\n');
-    }
     let predictions = tmp.path().join("damaged.jsonl");
-    std::fs::write(&predictions, lines).unwrap();
+    common::predictions(&data, &predictions, damage);
 
     let reports = tmp.path().join("reports");
     let o = medocr(

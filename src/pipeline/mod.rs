@@ -82,24 +82,10 @@ pub fn render_timed(dataset: &Dataset, doc: &Document, dpi: f32, options: &RunOp
     }
 }
 
-/// Runs one document at one DPI. Never fails: a problem becomes the result's `error`, and
-/// the document is scored as an empty output so it counts against accuracy and error rate.
-pub fn evaluate_document(
-    dataset: &Dataset,
-    doc: &Document,
-    dpi: f32,
-    engine: &mut dyn Engine,
-    options: &RunOptions,
-) -> DocumentResult {
-    memory::reset_peak();
-    let rendered = engine
-        .needs_pages()
-        .then(|| render_timed(dataset, doc, dpi, options));
-    evaluate_rendered(doc, dpi, rendered.as_ref(), engine, options)
-}
-
-/// Runs one engine on already rendered pages (`None` for engines that need none). The
-/// request is timed from when rendering started, so E2E and TTFT include it.
+/// Runs one document at one DPI on already rendered pages (`None` for engines that need
+/// none). The request is timed from when rendering started, so E2E and TTFT include it.
+/// Never fails: a problem becomes the result's `error`, and the document is scored as an
+/// empty output so it counts against accuracy and error rate.
 pub fn evaluate_rendered(
     doc: &Document,
     dpi: f32,

@@ -74,6 +74,12 @@ impl BuiltinEngine {
             ),
         );
         settings.insert("batch_size".into(), "32".into());
+        settings.insert(
+            "piece_width".into(),
+            crate::model::recognizer::DEFAULT_PIECE_WIDTH
+                .min(config.max_line_width)
+                .to_string(),
+        );
         let version = format!(
             "{}@{}",
             dir.file_name()
@@ -99,6 +105,21 @@ impl BuiltinEngine {
         std::env::var_os("MEDOCR_MODEL_DIR")
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from(DEFAULT_MODEL_DIR))
+    }
+
+    /// Widest piece the model reads, in pixels at its line height (default
+    /// [`crate::model::recognizer::DEFAULT_PIECE_WIDTH`]); wider segments are split at
+    /// column gaps.
+    pub fn set_piece_width(&mut self, px: usize) {
+        let px = px.max(16);
+        match &mut self.runner {
+            Runner::Cpu(r) => r.max_piece_width = px,
+            #[cfg(feature = "cuda")]
+            Runner::Cuda(r) => r.max_piece_width = px,
+        }
+        self.info
+            .settings
+            .insert("piece_width".into(), px.to_string());
     }
 
     /// Segments recognised per forward pass (default 32).
@@ -132,6 +153,28 @@ impl Engine for BuiltinEngine {
             #[cfg(feature = "cuda")]
             Runner::Cuda(r) => {
                 r.recognize(request.pages, sink);
+            }
+        }
+        Ok(())
+    }
+
+    fn batches_natively(&self) -> bool {
+        true
+    }
+
+    fn recognize_batch(
+        &mut self,
+        requests: &[Request<'_>],
+        sinks: &mut [&mut dyn TokenSink],
+    ) -> Result<(), EngineError> {
+        let docs: Vec<&[crate::render::Page]> = requests.iter().map(|r| r.pages).collect();
+        match &self.runner {
+            Runner::Cpu(r) => {
+                r.recognize_many(&docs, sinks);
+            }
+            #[cfg(feature = "cuda")]
+            Runner::Cuda(r) => {
+                r.recognize_many(&docs, sinks);
             }
         }
         Ok(())
@@ -253,6 +296,32 @@ mod tests {
         assert_eq!(sink.tokens, rec.tokens.len());
         // 4 segments, each at most 6 tokens, plus at most 3 separators.
         assert!(rec.tokens.len() <= 4 * 6 + 3);
+
+        // Two documents in one batched call (batches of 3 segments span both documents):
+        // each gets exactly the tokens it gets alone.
+        engine.set_batch_size(3);
+        let other = [page(&[&["검사결과지", "2023.08.01"], &["WBC 5.7"]], 0)];
+        let requests = [
+            Request {
+                id: "a",
+                pages: &pages,
+            },
+            Request {
+                id: "b",
+                pages: &other,
+            },
+        ];
+        let (mut a, mut b) = (Recorder::default(), Recorder::default());
+        engine
+            .recognize_batch(&requests, &mut [&mut a, &mut b])
+            .unwrap();
+        for (req, batched) in requests.iter().zip([&a, &b]) {
+            let mut alone = Recorder::default();
+            engine.recognize(req, &mut alone).unwrap();
+            assert_eq!(batched.tokens, alone.tokens, "document {}", req.id);
+            assert_eq!(batched.input, alone.input);
+        }
+        assert!(engine.batches_natively());
 
         assert!(BuiltinEngine::load(&dir.path().join("missing"), DeviceChoice::Cpu).is_err());
         #[cfg(not(feature = "cuda"))]

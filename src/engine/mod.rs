@@ -107,6 +107,29 @@ pub enum EngineError {
         engine: String,
         source: std::io::Error,
     },
+    /// A page took longer than the per-page limit; the engine's process was killed.
+    #[error("{engine} timed out on {id} (page {page}) after {seconds:.0} s and was killed; raise --timeout-per-page if the pages are that slow")]
+    Timeout {
+        engine: String,
+        id: String,
+        page: usize,
+        seconds: f64,
+    },
+    /// The engine died (killed by a signal, or a panic inside an in-process engine).
+    #[error("{engine} crashed on {id}: {message}")]
+    Crashed {
+        engine: String,
+        id: String,
+        message: String,
+    },
+    /// The engine answered with something that is not text (invalid UTF-8, NUL bytes,
+    /// absurdly long output).
+    #[error("{engine} returned garbage for {id}: {message}")]
+    Garbage {
+        engine: String,
+        id: String,
+        message: String,
+    },
 }
 
 /// An OCR engine.
@@ -124,6 +147,27 @@ pub trait Engine: Send {
         request: &Request<'_>,
         sink: &mut dyn TokenSink,
     ) -> Result<(), EngineError>;
+
+    /// Whether [`Engine::recognize_batch`] runs its requests through shared batched forward
+    /// passes (`true`) or one after another (`false`, the default).
+    fn batches_natively(&self) -> bool {
+        false
+    }
+
+    /// Reads several documents, `sinks[i]` receiving the tokens of `requests[i]`. An engine
+    /// that batches natively recognises them together (the built-in model puts the lines of
+    /// all requests into the same forward passes); the default reads them one after another.
+    fn recognize_batch(
+        &mut self,
+        requests: &[Request<'_>],
+        sinks: &mut [&mut dyn TokenSink],
+    ) -> Result<(), EngineError> {
+        assert_eq!(requests.len(), sinks.len(), "one sink per request");
+        for (request, sink) in requests.iter().zip(sinks.iter_mut()) {
+            self.recognize(request, &mut **sink)?;
+        }
+        Ok(())
+    }
 }
 
 /// A sink that only collects the text; for callers that do not time anything.

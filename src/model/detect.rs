@@ -414,6 +414,13 @@ fn split_tall(b: (usize, usize), median: usize, rows: &[usize], out: &mut Vec<(u
     // Weakest row in the middle part of the band.
     let (lo, hi) = (b.0 + h / 4, b.1 - h / 4);
     let cut = (lo..hi).min_by_key(|&y| rows[y]).unwrap_or(b.0 + h / 2);
+    // Touching lines meet in a thin valley of ink; a title in a large font has ink across
+    // its middle rows and stays one line (it was cut in half at 300 DPI before this check).
+    let mean = rows[b.0..b.1].iter().sum::<usize>() / h;
+    if rows[cut] * 4 > mean {
+        out.push(b);
+        return;
+    }
     split_tall((b.0, cut), median, rows, out);
     split_tall((cut + 1, b.1), median, rows, out);
 }
@@ -498,5 +505,57 @@ mod tests {
         );
         let counts: Vec<usize> = d.lines.iter().map(|l| l.segments.len()).collect();
         assert_eq!(counts, vec![1, 2, 4, 1], "lines {:?}", d.lines);
+    }
+
+    /// Draws `text` at `px` pixels per em with its top at `y`.
+    fn draw(page: &mut GrayImage, text: &str, px: f32, x: usize, y: usize) {
+        let fonts = FontSet::system().expect("fonts installed");
+        let style = LayoutStyle {
+            tracking: 0.0,
+            space_scale: 1.0,
+        };
+        let cov = render_line(&fonts.fonts[0].font, text, px, style);
+        for yy in 0..cov.height {
+            for xx in 0..cov.width {
+                let v = cov.get(xx, yy);
+                let (px_, py) = ((x + xx) as u32, (y + yy) as u32);
+                if v > 0.0 && px_ < page.width() && py < page.height() {
+                    let p = page.get_pixel_mut(px_, py);
+                    p.0[0] = p.0[0].min((255.0 * (1.0 - v)) as u8);
+                }
+            }
+        }
+    }
+
+    /// A 22 pt title over 10 pt body lines at 300 DPI is one line, not two halves; two body
+    /// lines drawn so close that their bands touch are still split apart.
+    #[test]
+    fn large_title_stays_whole_and_touching_lines_split() {
+        let dpi = 300.0;
+        let pt = dpi / 72.0;
+        let mut page = GrayImage::from_pixel(2400, 1400, Luma([255]));
+        draw(&mut page, "처 방 전", 22.0 * pt, 900, 100);
+        let body = [
+            "환자 성명 이태주",
+            "주민등록번호 820805",
+            "질병분류기호 K29.7",
+            "처방 의료인",
+        ];
+        for (i, t) in body.iter().enumerate() {
+            draw(&mut page, t, 10.0 * pt, 200, 300 + i * 120);
+        }
+        // Two more lines whose ink bands touch (line pitch = glyph height).
+        let pitch = (10.0 * pt * 1.02) as usize;
+        draw(&mut page, "가나다라마바사", 10.0 * pt, 200, 900);
+        draw(&mut page, "아자차카타파하", 10.0 * pt, 200, 900 + pitch);
+        let d = detect_lines(&page, dpi, &DetectOptions::default());
+        assert_eq!(d.lines.len(), 7, "lines {:?}", d.lines);
+        let title = &d.lines[0];
+        assert!(
+            title.y1 - title.y0 > (0.7 * 22.0 * pt) as u32,
+            "title band {}..{} was cut",
+            title.y0,
+            title.y1
+        );
     }
 }

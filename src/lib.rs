@@ -6,6 +6,7 @@
 //! formulas, `model` for the built-in Burn OCR model and `pipeline` tying a run together.
 //! The library never prints; the `medocr` binary does.
 
+pub mod bench;
 pub mod compare;
 pub mod dataset;
 pub mod engine;
@@ -15,5 +16,6 @@ pub mod render;
 pub mod report;
 pub mod roofline;
 pub mod score;
+pub mod serve;
 pub mod sla;
 pub mod stats;

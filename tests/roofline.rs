@@ -94,3 +94,68 @@ fn roofline_generic_7b_on_a100_weights_only() {
     assert!(!bad.status.success());
     assert!(text(&bad).contains("h100-sxm"), "{}", text(&bad));
 }
+
+#[test]
+fn roofline_places_bench_measurements() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = tmp.path().join("reports");
+    let o = medocr(
+        &[
+            "bench",
+            "--scenario",
+            "single",
+            "--engines",
+            "builtin",
+            "--types",
+            "prescription",
+            "--limit",
+            "1",
+            "--dpi",
+            "72",
+            "--warmup",
+            "0",
+            "--iterations",
+            "2",
+            "--no-overhead",
+            "--out",
+            out.to_str().unwrap(),
+            "--run-id",
+            "b",
+        ],
+        root,
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let bench = out.join("b/bench.json");
+    let json = tmp.path().join("roof.json");
+    let o = medocr(
+        &[
+            "roofline",
+            "--bench",
+            bench.to_str().unwrap(),
+            "--json",
+            json.to_str().unwrap(),
+        ],
+        root,
+    );
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(t.contains("measured points from"), "{t}");
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let points = v["measured"].as_array().unwrap();
+    assert_eq!(points.len(), 1, "{t}");
+    let p = &points[0];
+    // A CPU bench is placed on the measured CPU, at FP32 and the engine's line batch.
+    assert_eq!(p["hardware"], "cpu");
+    assert_eq!(p["precision"], "fp32");
+    assert_eq!(p["decode_batch"], 32);
+    assert_eq!(p["rate_source"], "decode stage");
+    let f = p["fraction_of_bound"].as_f64().unwrap();
+    assert!(f > 0.0 && f.is_finite(), "{p}");
+    let svg = std::fs::read_to_string(out.join("b/roofline.svg")).unwrap();
+    assert!(
+        svg.contains("<svg xmlns") && svg.contains("builtin"),
+        "{svg}"
+    );
+}

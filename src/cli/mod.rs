@@ -1,9 +1,11 @@
 //! Command-line definitions (clap) and the dispatch to each command.
 
+mod bench;
 mod compare;
 mod gen;
 mod roofline;
 mod run;
+mod serve;
 mod train;
 
 use clap::{Parser, Subcommand};
@@ -39,6 +41,12 @@ pub enum Command {
     /// Roofline estimates: arithmetic intensity, bound and decode/prefill tokens/s per
     /// device preset, precision and batch size (KV-cache traffic included).
     Roofline(roofline::RoofArgs),
+    /// Benchmark scenarios on real engines: single, batch, sweep, load (open-loop arrivals),
+    /// long (growing documents), soak; writes reports/<run-id>/bench.{json,csv,md} + SVGs.
+    Bench(bench::BenchArgs),
+    /// Serve the built-in model behind an OpenAI-compatible API (/v1/chat/completions with
+    /// streaming, /v1/models, /health), batching concurrent requests.
+    Serve(serve::ServeArgs),
 }
 
 pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -50,5 +58,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Train(args) => train::train(args),
         Command::Compare(args) => compare::compare(args),
         Command::Roofline(args) => roofline::roofline(args),
+        Command::Bench(args) => bench::bench(args),
+        Command::Serve(args) => serve::serve(args),
     }
 }

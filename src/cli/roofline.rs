@@ -3,7 +3,10 @@
 
 use anyhow::{bail, Context};
 use clap::Args;
-use medocr::roofline::{self, Hardware, ModelSpec, Phase, Precision, RoofRow, Workload};
+use medocr::bench::{export, BenchReport};
+use medocr::roofline::{
+    self, Hardware, MeasuredPoint, ModelSpec, Phase, Precision, RoofRow, Workload,
+};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -39,9 +42,10 @@ pub struct RoofArgs {
     /// Batch sizes, comma-separated.
     #[arg(long, default_value = "1,8,32", value_delimiter = ',')]
     pub batch: Vec<usize>,
-    /// Cached tokens per sequence (decode) or prompt length (prefill).
-    #[arg(long, default_value_t = 512)]
-    pub context: usize,
+    /// Cached tokens per sequence (decode) or prompt length (prefill) [default: 512; for
+    /// --bench points 16, about half a text line of the built-in model].
+    #[arg(long)]
+    pub context: Option<usize>,
     /// Weight precisions, comma-separated (fp16, bf16, int8 = 1 B, int4 = 0.5 B per
     /// parameter; the KV cache stays 2 B).
     #[arg(long, default_value = "fp16,int8,int4", value_delimiter = ',')]
@@ -58,6 +62,18 @@ pub struct RoofArgs {
     /// Write the hardware, model and rows as JSON to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// A `medocr bench` result (bench.json): place its measurements on the roofline
+    /// (achieved FLOP/s and bandwidth as fractions of the bound). A CPU bench is placed on
+    /// this machine's measured CPU (--measure-cpu implied), a GPU bench on --hardware.
+    #[arg(long)]
+    pub bench: Option<PathBuf>,
+    /// Decode batch of the bench points [default: the engine's line batch setting].
+    #[arg(long, requires = "bench")]
+    pub decode_batch: Option<usize>,
+    /// Where the roofline chart with the bench points goes [default: roofline.svg next to
+    /// bench.json].
+    #[arg(long, requires = "bench")]
+    pub svg: Option<PathBuf>,
 }
 
 pub fn roofline(args: RoofArgs) -> anyhow::Result<ExitCode> {
@@ -69,7 +85,21 @@ pub fn roofline(args: RoofArgs) -> anyhow::Result<ExitCode> {
             hardware.push(roofline::preset(key)?);
         }
     }
-    if args.measure_cpu {
+    let bench = match &args.bench {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .map_err(anyhow::Error::from)
+                .and_then(|t| Ok(export::json::from_str(&t)?))
+                .with_context(|| format!("reading the bench result {}", path.display()))?,
+        ),
+        None => None,
+    };
+    let bench_on_cpu = bench.as_ref().is_some_and(|b| {
+        b.engines
+            .iter()
+            .any(|e| e.info.settings.get("device").is_none_or(|d| d == "cpu"))
+    });
+    if args.measure_cpu || bench_on_cpu {
         hardware.push(roofline::measure_cpu(Duration::from_millis(600)));
     }
     if hardware.is_empty() {
@@ -118,7 +148,7 @@ pub fn roofline(args: RoofArgs) -> anyhow::Result<ExitCode> {
                         phase,
                         precision,
                         batch,
-                        context: args.context,
+                        context: args.context.unwrap_or(512),
                         kv: !args.no_kv,
                     };
                     rows.push(roofline::analyze(hw, &spec, &w));
@@ -151,7 +181,7 @@ pub fn roofline(args: RoofArgs) -> anyhow::Result<ExitCode> {
     }
     println!(
         "context {} tokens, KV traffic {}\n",
-        args.context,
+        args.context.unwrap_or(512),
         if args.no_kv { "ignored" } else { "counted" }
     );
     println!(
@@ -183,17 +213,142 @@ pub fn roofline(args: RoofArgs) -> anyhow::Result<ExitCode> {
             r.step_ms
         );
     }
+    let measured = match (&bench, &args.bench) {
+        (Some(b), Some(path)) => place_bench(b, path, &args, &spec, &hardware)?,
+        _ => Vec::new(),
+    };
     if let Some(path) = &args.json {
         let doc = serde_json::json!({
             "model": spec,
             "hardware": hardware,
-            "context": args.context,
+            "context": args.context.unwrap_or(512),
             "kv": !args.no_kv,
             "rows": rows,
+            "measured": measured,
         });
         std::fs::write(path, serde_json::to_string_pretty(&doc)?)
             .with_context(|| format!("writing {}", path.display()))?;
         println!("\nwrote {}", path.display());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Places every measurement of a bench on the roofline of the device it ran on, prints the
+/// table and writes the chart; returns the points.
+fn place_bench(
+    bench: &BenchReport,
+    bench_path: &std::path::Path,
+    args: &RoofArgs,
+    default_spec: &ModelSpec,
+    hardware: &[Hardware],
+) -> anyhow::Result<Vec<MeasuredPoint>> {
+    let context = args.context.unwrap_or(16);
+    let mut points = Vec::new();
+    let mut skipped = Vec::new();
+    for entry in &bench.engines {
+        let settings = &entry.info.settings;
+        // Only engines whose model shape is known can be priced (not Tesseract).
+        let spec = if args.model.is_some() || args.params.is_some() {
+            Some(default_spec.clone())
+        } else {
+            settings
+                .get("model_dir")
+                .and_then(|d| ModelSpec::from_checkpoint(std::path::Path::new(d)).ok())
+        };
+        let Some(spec) = spec else {
+            skipped.push(entry.info.name.clone());
+            continue;
+        };
+        let on_cpu = settings.get("device").is_none_or(|d| d == "cpu");
+        let decode_batch = args
+            .decode_batch
+            .or_else(|| settings.get("batch_size").and_then(|b| b.parse().ok()))
+            .unwrap_or(1);
+        for hw in hardware.iter().filter(|h| (h.key == "cpu") == on_cpu) {
+            for m in bench.of_engine(&entry.info.name) {
+                // The built-in model computes in FP32 on both backends.
+                if let Some(p) = roofline::place_measurement(
+                    hw,
+                    &spec,
+                    m,
+                    decode_batch,
+                    context,
+                    Precision::Fp32,
+                ) {
+                    points.push(p);
+                }
+            }
+        }
+    }
+    println!(
+        "\nmeasured points from {} (decode step at FP32, context {context}; see docs/roofline.md)",
+        bench_path.display()
+    );
+    println!(
+        "{:<10} {:<28} {:<9} {:>3} {:>10} {:>9} {:>11} {:>10} {:>8} {:>8} {:>8}",
+        "engine",
+        "measurement",
+        "hardware",
+        "B",
+        "tokens/s",
+        "AI FLOP/B",
+        "achv GFLOP/s",
+        "achv GB/s",
+        "% bound",
+        "% peak",
+        "% BW"
+    );
+    for p in &points {
+        println!(
+            "{:<10} {:<28} {:<9} {:>3} {:>10.1} {:>9.2} {:>11.3} {:>10.3} {:>7.2}% {:>7.2}% {:>7.2}%",
+            p.engine,
+            p.label,
+            p.hardware,
+            p.decode_batch,
+            p.tokens_per_s,
+            p.intensity,
+            p.achieved_tflops * 1e3,
+            p.achieved_gbs,
+            p.fraction_of_bound * 100.0,
+            p.fraction_of_peak_flops * 100.0,
+            p.fraction_of_bandwidth * 100.0
+        );
+    }
+    for name in skipped {
+        println!("{name}: no model spec (not a transformer checkpoint), not placed");
+    }
+    if points.is_empty() {
+        return Ok(points);
+    }
+    let svg_path = args.svg.clone().unwrap_or_else(|| {
+        bench_path
+            .parent()
+            .unwrap_or(std::path::Path::new("."))
+            .join("roofline.svg")
+    });
+    // One chart, on the device of the first point.
+    let hw = hardware
+        .iter()
+        .find(|h| h.key == points[0].hardware)
+        .expect("points come from these devices");
+    let marks: Vec<export::svg::RoofPoint> = points
+        .iter()
+        .filter(|p| p.hardware == hw.key)
+        // The legend has room for about seven series besides the roof.
+        .take(7)
+        .map(|p| export::svg::RoofPoint {
+            label: format!("{} {}", p.engine, p.label),
+            intensity: p.intensity,
+            flops_per_s: p.achieved_tflops * 1e12,
+        })
+        .collect();
+    let chart = export::svg::roofline(
+        &format!("Roofline of {} with measured decode points", hw.name),
+        hw.peak_flops(),
+        hw.bandwidth_bytes(),
+        &marks,
+    );
+    std::fs::write(&svg_path, chart).with_context(|| format!("writing {}", svg_path.display()))?;
+    println!("wrote {}", svg_path.display());
+    Ok(points)
 }

@@ -1,20 +1,29 @@
 //! `medocr run` and `medocr score`.
 
-use anyhow::{bail, Context};
-use clap::{Args, ValueEnum};
+use anyhow::{anyhow, bail, Context};
+use clap::{Args, Parser, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use medocr::dataset::{load_manifest, DocType, Document};
 use medocr::engine::builtin::BuiltinEngine;
 use medocr::engine::replay::Replay;
 use medocr::engine::tesseract::{Tesseract, TesseractConfig};
 use medocr::engine::Engine;
-use medocr::pipeline::{self, Environment, Privacy, RunOptions};
-use medocr::report::{self, RunConfig, RunSummary, SCHEMA_VERSION};
+use medocr::pipeline::journal::{JournalEntry, JOURNAL_VERSION};
+use medocr::pipeline::{
+    self, Environment, Journal, JournalHeader, Privacy, RunControl, RunOptions,
+};
+use medocr::report::{self, DocumentResult, RunConfig, RunSummary, SCHEMA_VERSION};
 use medocr::score::{Knowledge, NormOptions, ScoreOptions};
 use medocr::sla::{load_profiles, Status};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// Exit code of a run stopped by Ctrl-C / SIGTERM (128 + SIGINT, the shell convention).
+const EXIT_INTERRUPTED: u8 = 130;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum EngineKind {
@@ -24,6 +33,8 @@ pub enum EngineKind {
     Tesseract,
     /// Predictions from a JSONL file (needs --predictions).
     Replay,
+    /// An OpenAI-compatible server (vLLM, SGLang, TGI, `medocr serve`; needs --base-url).
+    Openai,
 }
 
 /// Options shared by `run` and `score`.
@@ -64,6 +75,11 @@ pub struct CommonArgs {
     /// Hide the progress bar.
     #[arg(long)]
     pub quiet: bool,
+    /// Finish an interrupted run: the run folder holding its journal.jsonl. Finished
+    /// documents are not run again; every setting comes from the journal (other flags but
+    /// --quiet are ignored).
+    #[arg(long, value_name = "RUN_DIR")]
+    pub resume: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -106,21 +122,47 @@ pub struct EngineArgs {
     /// Line segments per batched forward pass of the built-in model.
     #[arg(long, default_value_t = 32)]
     pub batch: usize,
+    /// Widest piece the built-in model reads, in pixels at its 32 px line height; wider
+    /// segments are split at column gaps (default: the model's tuned width, 160).
+    #[arg(long)]
+    pub piece_width: Option<usize>,
     /// Predictions file for the replay engine.
     #[arg(long)]
     pub predictions: Option<PathBuf>,
-    /// Largest page in pixels (width × height) rendering may produce.
+    /// Largest page in pixels (width × height) rendering may produce; checked before
+    /// rasterising or decoding, so no PDF, image or DPI can exhaust memory.
     #[arg(long, default_value_t = 120_000_000)]
     pub max_pixels: u64,
-    /// Per-page time limit for external engines, in seconds.
-    #[arg(long, default_value_t = 120.0)]
-    pub timeout: f64,
+    /// Per-page time limit for external engines (Tesseract), in seconds: a page that
+    /// takes longer is killed and its document recorded as a timeout error.
+    #[arg(long = "timeout-per-page", alias = "timeout", default_value_t = 120.0)]
+    pub timeout_per_page: f64,
+    /// The Tesseract executable (a name on PATH or a path).
+    #[arg(long, default_value = "tesseract")]
+    pub tesseract_bin: String,
     /// Tesseract language packs.
     #[arg(long, default_value = "kor+eng")]
     pub tesseract_langs: String,
     /// Tesseract page segmentation mode (4 reads these forms best; see docs/engines.md).
     #[arg(long, default_value_t = 4)]
     pub tesseract_psm: u32,
+    /// Server of the openai engine: http://host:port (vLLM, SGLang, TGI, `medocr serve`).
+    #[arg(long)]
+    pub base_url: Option<String>,
+    /// Model name sent to the openai server (default: the first entry of its /v1/models).
+    #[arg(long)]
+    pub model_name: Option<String>,
+    /// Instruction sent with each page to the openai server (default: transcribe exactly,
+    /// line by line, in Korean and English).
+    #[arg(long)]
+    pub prompt: Option<String>,
+    /// Environment variable holding the openai server's API key (sent as a bearer token,
+    /// never written anywhere).
+    #[arg(long, default_value = medocr::engine::openai::DEFAULT_API_KEY_ENV)]
+    pub api_key_env: String,
+    /// Time limit for one page's request to the openai server, in seconds.
+    #[arg(long, default_value_t = 300.0)]
+    pub request_timeout: f64,
 }
 
 #[derive(Args, Debug)]
@@ -133,6 +175,13 @@ pub struct ScoreArgs {
 }
 
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    if let Some(dir) = &args.common.resume {
+        return resume(dir, args.common.quiet);
+    }
+    run_with(args, None)
+}
+
+fn run_with(args: RunArgs, resume: Option<Resume>) -> anyhow::Result<ExitCode> {
     validate_dpis(&args.dpi)?;
     let engine = build_engine(args.engine, &args.engine_args)?;
     let options = RunOptions {
@@ -141,13 +190,22 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         score: score_options(&args.common),
         knowledge: knowledge(&args.common)?,
     };
-    let summaries = execute(&args.common, vec![engine], &options)?;
+    let Executed::Done(summaries) = execute(&args.common, vec![engine], &options, resume)? else {
+        return Ok(ExitCode::from(EXIT_INTERRUPTED));
+    };
     Ok(exit_code(summaries.iter().any(RunSummary::any_failed)))
 }
 
 /// `dpi-sweep`: every engine at every DPI on identical renders; the exit code says
 /// whether every document type found a DPI that meets its SLA.
 pub fn dpi_sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
+    if let Some(dir) = &args.common.resume {
+        return resume(dir, args.common.quiet);
+    }
+    dpi_sweep_with(args, None)
+}
+
+fn dpi_sweep_with(args: SweepArgs, resume: Option<Resume>) -> anyhow::Result<ExitCode> {
     validate_dpis(&args.dpi)?;
     if args.dpi.len() < 2 {
         bail!("--dpi needs at least two DPIs for a sweep (default 72,150,300,600)");
@@ -163,7 +221,9 @@ pub fn dpi_sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
         score: score_options(&args.common),
         knowledge: knowledge(&args.common)?,
     };
-    let summaries = execute(&args.common, engines, &options)?;
+    let Executed::Done(summaries) = execute(&args.common, engines, &options, resume)? else {
+        return Ok(ExitCode::from(EXIT_INTERRUPTED));
+    };
     let unmet = summaries.iter().any(|s| {
         s.dpi_study.iter().any(|t| t.recommended_dpi.is_none())
             && s.verdicts
@@ -182,20 +242,26 @@ fn exit_code(failed: bool) -> ExitCode {
 }
 
 fn validate_dpis(dpis: &[f32]) -> anyhow::Result<()> {
-    for &d in dpis {
+    for (i, &d) in dpis.iter().enumerate() {
         if !(d.is_finite() && d > 0.0 && d <= 2400.0) {
             bail!("--dpi {d}: a DPI must be a positive number up to 2400 (72, 150, 300, 600 are typical)");
+        }
+        if dpis[..i].contains(&d) {
+            bail!("--dpi {d} is given twice; list each DPI once");
         }
     }
     Ok(())
 }
 
-fn build_engine(kind: EngineKind, args: &EngineArgs) -> anyhow::Result<Box<dyn Engine>> {
-    if !(args.timeout.is_finite() && args.timeout > 0.0) {
+pub(crate) fn build_engine(kind: EngineKind, args: &EngineArgs) -> anyhow::Result<Box<dyn Engine>> {
+    if !(args.timeout_per_page.is_finite() && args.timeout_per_page > 0.0) {
         bail!(
-            "--timeout {}: must be a positive number of seconds",
-            args.timeout
+            "--timeout-per-page {}: must be a positive number of seconds",
+            args.timeout_per_page
         );
+    }
+    if args.max_pixels == 0 {
+        bail!("--max-pixels must be positive (default 120000000: A4 at 1200 DPI is 139 MP, at 300 DPI 8.7 MP)");
     }
     Ok(match kind {
         EngineKind::Builtin => {
@@ -210,14 +276,17 @@ fn build_engine(kind: EngineKind, args: &EngineArgs) -> anyhow::Result<Box<dyn E
             let mut engine = BuiltinEngine::load(&dir, device)
                 .with_context(|| format!("loading the built-in model from {}", dir.display()))?;
             engine.set_batch_size(args.batch);
+            if let Some(px) = args.piece_width {
+                engine.set_piece_width(px);
+            }
             Box::new(engine)
         }
         EngineKind::Tesseract => Box::new(
             Tesseract::new(TesseractConfig {
                 languages: args.tesseract_langs.clone(),
                 psm: args.tesseract_psm,
-                timeout: Duration::from_secs_f64(args.timeout),
-                ..TesseractConfig::default()
+                timeout: Duration::from_secs_f64(args.timeout_per_page),
+                binary: args.tesseract_bin.clone(),
             })
             .context("starting the tesseract engine")?,
         ),
@@ -227,28 +296,212 @@ fn build_engine(kind: EngineKind, args: &EngineArgs) -> anyhow::Result<Box<dyn E
             };
             Box::new(Replay::open(p)?)
         }
+        EngineKind::Openai => {
+            let Some(url) = &args.base_url else {
+                bail!("--engine openai needs --base-url http://host:port (e.g. a vLLM server, or `medocr serve`)");
+            };
+            if !(args.request_timeout.is_finite() && args.request_timeout > 0.0) {
+                bail!(
+                    "--request-timeout {}: must be a positive number of seconds",
+                    args.request_timeout
+                );
+            }
+            let mut config = medocr::engine::openai::OpenAiConfig::new(url.clone());
+            config.model = args.model_name.clone();
+            config.api_key_env = args.api_key_env.clone();
+            config.request_timeout = Duration::from_secs_f64(args.request_timeout);
+            if let Some(p) = &args.prompt {
+                config.prompt = p.clone();
+            }
+            Box::new(
+                medocr::engine::openai::OpenAiEngine::new(config)
+                    .context("setting up the openai engine")?,
+            )
+        }
     })
 }
 
 pub fn score(args: ScoreArgs) -> anyhow::Result<ExitCode> {
+    if let Some(dir) = &args.common.resume {
+        return resume(dir, args.common.quiet);
+    }
+    score_with(args, None)
+}
+
+fn score_with(args: ScoreArgs, resume: Option<Resume>) -> anyhow::Result<ExitCode> {
     let engine: Box<dyn Engine> = Box::new(Replay::open(&args.predictions)?);
     let options = RunOptions {
         score: score_options(&args.common),
         knowledge: knowledge(&args.common)?,
         ..RunOptions::default()
     };
-    let summaries = execute(&args.common, vec![engine], &options)?;
+    let Executed::Done(summaries) = execute(&args.common, vec![engine], &options, resume)? else {
+        return Ok(ExitCode::from(EXIT_INTERRUPTED));
+    };
     Ok(exit_code(summaries.iter().any(RunSummary::any_failed)))
 }
 
+/// An interrupted run being finished: where it is and what its journal says.
+struct Resume {
+    /// The run folder given to --resume (one engine's folder of a sweep).
+    dir: PathBuf,
+    header: JournalHeader,
+}
+
+/// `--resume <dir>`: repeats the interrupted command from its journal, in the folder it
+/// was started from, skipping every document the journal already holds.
+fn resume(dir: &Path, quiet: bool) -> anyhow::Result<ExitCode> {
+    let dir = dir
+        .canonicalize()
+        .with_context(|| format!("--resume {}: no such run folder", dir.display()))?;
+    let header = Journal::read_header(&dir).context("--resume")?;
+    std::env::set_current_dir(&header.cwd).with_context(|| {
+        format!(
+            "the run was started in {}, which cannot be entered now; relative paths in its command line refer to it",
+            header.cwd.display()
+        )
+    })?;
+    let cli = super::Cli::try_parse_from(&header.argv).map_err(|e| {
+        anyhow!(
+            "{}: the interrupted command line no longer parses with this medocr ({e}); start a new run",
+            Journal::path_in(&dir).display()
+        )
+    })?;
+    let out = dir.parent().map(Path::to_path_buf).unwrap_or_default();
+    let state = Some(Resume { dir, header });
+    match cli.command {
+        super::Command::Run(mut a) => {
+            a.common.out = out;
+            a.common.quiet |= quiet;
+            run_with(a, state)
+        }
+        super::Command::Score(mut a) => {
+            a.common.out = out;
+            a.common.quiet |= quiet;
+            score_with(a, state)
+        }
+        super::Command::DpiSweep(mut a) => {
+            a.common.out = out;
+            a.common.quiet |= quiet;
+            dpi_sweep_with(a, state)
+        }
+        other => bail!("the journal's command ({other:?}) cannot be resumed"),
+    }
+}
+
+/// How [`execute`] ended.
+enum Executed {
+    Done(Vec<RunSummary>),
+    /// Stopped by a signal; the journals hold what finished.
+    Interrupted,
+}
+
+/// The journal of one engine's run folder, with what an earlier attempt finished.
+struct EngineJournal {
+    journal: Journal,
+    done: HashMap<(String, u32), DocumentResult>,
+    /// Wall time of the earlier attempts, in seconds.
+    prior_wall_s: f64,
+}
+
+/// Opens (resume) or starts the journal of one engine's run folder.
+fn open_journal(
+    run_dir: &Path,
+    header: JournalHeader,
+    resume: Option<&Resume>,
+) -> anyhow::Result<EngineJournal> {
+    let path = Journal::path_in(run_dir);
+    if resume.is_none() {
+        if path.is_file() && !run_dir.join("summary.json").is_file() {
+            bail!(
+                "{} holds an unfinished run: finish it with `medocr run --resume {}`, or pick another --run-id",
+                run_dir.display(),
+                run_dir.display()
+            );
+        }
+        return Ok(EngineJournal {
+            journal: Journal::create(run_dir, &header)?,
+            done: HashMap::new(),
+            prior_wall_s: 0.0,
+        });
+    }
+    let (journal, old, entries) = Journal::resume(run_dir)?;
+    let changed = |what: &str, was: String, now: String| {
+        anyhow!(
+            "cannot resume {}: {what} changed since the run started (was {was}, now {now}); results would mix two setups. Start a new run instead",
+            run_dir.display()
+        )
+    };
+    if old.manifest_sha256 != header.manifest_sha256 {
+        return Err(changed(
+            "the dataset manifest",
+            format!("sha256 {}", old.manifest_sha256),
+            format!("sha256 {}", header.manifest_sha256),
+        ));
+    }
+    let engine_id = |e: &medocr::engine::EngineInfo| {
+        format!(
+            "{} {} {}",
+            e.name,
+            e.version,
+            e.checkpoint_sha256.as_deref().unwrap_or("")
+        )
+        .trim()
+        .to_string()
+    };
+    if engine_id(&old.engine) != engine_id(&header.engine) {
+        return Err(changed(
+            "the engine",
+            engine_id(&old.engine),
+            engine_id(&header.engine),
+        ));
+    }
+    let prior_wall_s = entries.iter().map(|e| e.wall_s).fold(0.0, f64::max);
+    let done = entries
+        .into_iter()
+        .map(|JournalEntry { result, .. }| ((result.id.clone(), result.dpi.to_bits()), result))
+        .collect();
+    Ok(EngineJournal {
+        journal,
+        done,
+        prior_wall_s,
+    })
+}
+
+/// A flag set by the first Ctrl-C or SIGTERM; a second one exits at once.
+fn stop_flag() -> anyhow::Result<Arc<AtomicBool>> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [SIGINT, SIGTERM] {
+        // Registered first, so it sees the flag the earlier signal set.
+        signal_hook::flag::register_conditional_shutdown(
+            sig,
+            i32::from(EXIT_INTERRUPTED),
+            Arc::clone(&stop),
+        )
+        .context("installing the Ctrl-C handler")?;
+        signal_hook::flag::register(sig, Arc::clone(&stop))
+            .context("installing the Ctrl-C handler")?;
+    }
+    Ok(stop)
+}
+
 /// The shared body of `run`, `score` and `dpi-sweep`: load, run every engine with a
-/// progress bar, then one run folder, console table and verdict per engine.
+/// progress bar and a journal per run folder, then one run folder, console table and
+/// verdict per engine. Stops cleanly after the current document on Ctrl-C.
 fn execute(
     common: &CommonArgs,
     mut engines: Vec<Box<dyn Engine>>,
     options: &RunOptions,
-) -> anyhow::Result<Vec<RunSummary>> {
+    resume: Option<Resume>,
+) -> anyhow::Result<Executed> {
     let profiles = load_profiles(&common.profiles)?;
+    if profiles.is_empty() {
+        bail!(
+            "{}: no SLA profile (<doc_type>.toml) found; point --profiles at a folder of profiles such as the repository's profiles/",
+            common.profiles.display()
+        );
+    }
     let dataset = load_manifest(&common.dataset)?;
     for issue in &dataset.issues {
         eprintln!(
@@ -270,14 +523,96 @@ fn execute(
             dataset.manifest.display()
         );
     }
+    let mut missing: Vec<DocType> = docs
+        .iter()
+        .map(|d| d.doc_type)
+        .filter(|t| !profiles.contains_key(t))
+        .collect();
+    missing.sort();
+    missing.dedup();
+    for t in missing {
+        eprintln!(
+            "warning: no SLA profile for {t} in {}: its documents are scored but not checked",
+            common.profiles.display()
+        );
+    }
+    if engines.iter().any(|e| e.needs_pages()) {
+        pipeline::check_renderer(&docs)?;
+    }
     let infos: Vec<_> = engines.iter().map(|e| e.info()).collect();
-    let started = chrono::Utc::now();
-    let base_id = common
-        .run_id
-        .clone()
-        .unwrap_or_else(|| started.format("%Y%m%dT%H%M%SZ").to_string());
+    let now = chrono::Utc::now().to_rfc3339();
+    let (started, base_id) = match &resume {
+        Some(r) => (r.header.started.clone(), r.header.base_id.clone()),
+        None => (
+            now,
+            common
+                .run_id
+                .clone()
+                .unwrap_or_else(|| chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string()),
+        ),
+    };
+    let n_engines = engines.len();
+    let run_ids: Vec<String> = infos
+        .iter()
+        .map(|info| match (&common.run_id, n_engines) {
+            (Some(id), 1) => id.clone(),
+            _ => format!("{base_id}-{}", info.name),
+        })
+        .collect();
+    let planned = docs.len() * options.dpis.len();
+    let argv: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let cwd = std::env::current_dir().context("reading the working directory")?;
+    let mut journals = Vec::with_capacity(n_engines);
+    for (info, run_id) in infos.iter().zip(&run_ids) {
+        let header = match &resume {
+            Some(r) => JournalHeader {
+                engine: info.clone(),
+                manifest_sha256: dataset.manifest_sha256.clone(),
+                run_id: run_id.clone(),
+                ..r.header.clone()
+            },
+            None => JournalHeader {
+                journal_version: JOURNAL_VERSION,
+                argv: argv.clone(),
+                cwd: cwd.clone(),
+                base_id: base_id.clone(),
+                run_id: run_id.clone(),
+                started: started.clone(),
+                engine: info.clone(),
+                manifest_sha256: dataset.manifest_sha256.clone(),
+                dpis: options.dpis.clone(),
+                planned,
+            },
+        };
+        journals.push(open_journal(
+            &common.out.join(run_id),
+            header,
+            resume.as_ref(),
+        )?);
+    }
+    if let Some(r) = &resume {
+        let done: usize = journals.iter().map(|j| j.done.len()).sum();
+        eprintln!(
+            "resuming {}: {done} of {} results already in the journal",
+            r.dir.display(),
+            planned * n_engines
+        );
+    }
 
-    let total = (docs.len() * options.dpis.len() * engines.len()) as u64;
+    // Split so the done maps can be read while the journals are appended to.
+    let mut files = Vec::with_capacity(n_engines);
+    let mut done_maps = Vec::with_capacity(n_engines);
+    let mut prior_wall = Vec::with_capacity(n_engines);
+    for j in journals {
+        files.push(j.journal);
+        done_maps.push(j.done);
+        prior_wall.push(j.prior_wall_s);
+    }
+    let already: usize = done_maps.iter().map(HashMap::len).sum();
+
+    let total = (planned * n_engines) as u64;
     let bar = if common.quiet {
         ProgressBar::hidden()
     } else {
@@ -287,20 +622,63 @@ fn execute(
         ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}")
             .expect("valid template"),
     );
+    bar.set_position(already as u64);
+    let stop = stop_flag()?;
     let t0 = Instant::now();
-    let n_engines = engines.len();
     let mut refs: Vec<&mut dyn Engine> = engines
         .iter_mut()
         .map(|e| -> &mut dyn Engine { e.as_mut() })
         .collect();
-    let results = pipeline::run_engines(&dataset, &docs, &mut refs, options, &mut |i, r| {
-        bar.set_message(format!("{} {} @ {} DPI", infos[i].name, r.id, r.dpi));
-        if let Some(e) = &r.error {
-            bar.suspend(|| eprintln!("error: {} on {}: {e}", infos[i].name, r.id));
-        }
-        bar.inc(1);
-    });
+    let lookup =
+        |i: usize, id: &str, dpi: f32| done_maps[i].get(&(id.to_string(), dpi.to_bits())).cloned();
+    let control = RunControl {
+        stop: Some(&stop),
+        done: Some(&lookup),
+    };
+    let mut journal_error: Option<anyhow::Error> = None;
+    let mut finished = already;
+    let outcome = pipeline::run_engines_controlled(
+        &dataset,
+        &docs,
+        &mut refs,
+        options,
+        control,
+        &mut |i, r| {
+            bar.set_message(format!("{} {} @ {} DPI", infos[i].name, r.id, r.dpi));
+            if let Some(e) = &r.error {
+                bar.suspend(|| {
+                    eprintln!("error: {} on {} @ {} DPI: {e}", infos[i].name, r.id, r.dpi)
+                });
+            }
+            let wall_s = prior_wall[i] + t0.elapsed().as_secs_f64();
+            if let Err(e) = files[i].append(r, wall_s) {
+                // Without the journal nothing would survive a crash: stop now.
+                journal_error.get_or_insert_with(|| anyhow!(e).context("writing the run journal"));
+                stop.store(true, Ordering::SeqCst);
+            } else {
+                finished += 1;
+            }
+            bar.inc(1);
+        },
+    );
     bar.finish_and_clear();
+    if let Some(e) = journal_error {
+        return Err(e);
+    }
+    if outcome.stopped {
+        let dir = common.out.join(&run_ids[0]);
+        eprintln!(
+            "interrupted: {finished} of {} results are saved in {}; finish the run with:\n  medocr run --resume {}",
+            planned * n_engines,
+            if n_engines == 1 {
+                Journal::path_in(&dir).display().to_string()
+            } else {
+                format!("the journal.jsonl of each of {}", run_ids.join(", "))
+            },
+            dir.display()
+        );
+        return Ok(Executed::Interrupted);
+    }
     // With several engines sharing the clock, each engine's wall time is its own busy time.
     let wall = t0.elapsed().as_secs_f64();
 
@@ -311,14 +689,15 @@ fn execute(
     };
     let profiles_sha256 = profiles_hash(&common.profiles, profiles.keys().copied())?;
     let mut summaries = Vec::new();
-    for (info, results) in infos.into_iter().zip(results) {
-        let run_id = match (&common.run_id, n_engines) {
-            (Some(id), 1) => id.clone(),
-            _ => format!("{base_id}-{}", info.name),
-        };
+    for (((info, results), run_id), prior) in infos
+        .into_iter()
+        .zip(outcome.results)
+        .zip(run_ids)
+        .zip(prior_wall)
+    {
         let run_dir = common.out.join(&run_id);
         let wall_s = if n_engines == 1 {
-            wall
+            prior + wall
         } else {
             results.iter().filter_map(|r| r.timing.e2e_ms).sum::<f64>() / 1e3
         };
@@ -327,7 +706,7 @@ fn execute(
         let summary = RunSummary {
             schema_version: SCHEMA_VERSION,
             run_id: run_id.clone(),
-            started: started.to_rfc3339(),
+            started: started.clone(),
             config: RunConfig {
                 dataset: common.dataset.display().to_string(),
                 manifest_sha256: dataset.manifest_sha256.clone(),
@@ -347,6 +726,7 @@ fn execute(
             dpi_study,
             totals,
             manifest_issues: dataset.issues.clone(),
+            errors: pipeline::document_errors(&results),
         };
         report::write_run(&run_dir, &summary, &results)?;
         if n_engines > 1 {
@@ -359,7 +739,7 @@ fn execute(
         println!("reports: {}", run_dir.display());
         summaries.push(summary);
     }
-    Ok(summaries)
+    Ok(Executed::Done(summaries))
 }
 
 fn knowledge(common: &CommonArgs) -> anyhow::Result<Knowledge> {

@@ -149,77 +149,216 @@ pub fn load_manifest(path: &Path) -> Result<Dataset, DatasetError> {
         path: manifest.clone(),
         source,
     })?;
-    let root = manifest.parent().map(Path::to_path_buf).unwrap_or_default();
-    let text = String::from_utf8_lossy(&bytes);
-    let mut documents = Vec::new();
-    let mut issues = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    for (i, line) in text.lines().enumerate() {
-        let line_no = i + 1;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let issue = |message: String, rejected: bool| ManifestIssue {
-            file: manifest.clone(),
-            line: line_no,
-            message,
-            rejected,
-        };
-        let doc: Document = match serde_json::from_str(line) {
-            Ok(d) => d,
-            Err(e) => {
+    Dataset::parse(&bytes, &manifest)
+}
+
+impl Dataset {
+    /// Parses manifest bytes; `manifest` names the file in messages and is the folder
+    /// sources are relative to. Every line is judged on its own: a bad line becomes a
+    /// [`ManifestIssue`] with its number and the others load.
+    pub fn parse(bytes: &[u8], manifest: &Path) -> Result<Dataset, DatasetError> {
+        let root = manifest.parent().map(Path::to_path_buf).unwrap_or_default();
+        // A UTF-8 byte-order mark (some editors write one) is not part of the first line.
+        let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+        let mut documents = Vec::new();
+        let mut issues = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for (i, raw) in body.split(|&b| b == b'\n').enumerate() {
+            let line_no = i + 1;
+            let issue = |message: String, rejected: bool| ManifestIssue {
+                file: manifest.to_path_buf(),
+                line: line_no,
+                message,
+                rejected,
+            };
+            let line = match std::str::from_utf8(raw) {
+                Ok(l) => l.strip_suffix('\r').unwrap_or(l),
+                Err(e) => {
+                    issues.push(issue(
+                        format!(
+                            "not UTF-8 (invalid byte at column {}); save the manifest as UTF-8",
+                            e.valid_up_to() + 1
+                        ),
+                        true,
+                    ));
+                    continue;
+                }
+            };
+            if line.trim().is_empty() {
+                continue;
+            }
+            let doc: Document = match serde_json::from_str(line) {
+                Ok(d) => d,
+                Err(e) => {
+                    issues.push(issue(
+                        format!(
+                            "not a valid document entry: {} (column {}). Each line must be one JSON object with id, doc_type, source and text",
+                            serde_message(&e),
+                            e.column()
+                        ),
+                        true,
+                    ));
+                    continue;
+                }
+            };
+            if let Err(message) = validate(&doc) {
+                issues.push(issue(message, true));
+                continue;
+            }
+            if !seen.insert(doc.id.clone()) {
                 issues.push(issue(
-                    format!("not a valid document entry: {e}. Each line must be one JSON object with id, doc_type, source and text"),
+                    format!("duplicate id '{}': ids must be unique", doc.id),
                     true,
                 ));
                 continue;
             }
-        };
-        if !seen.insert(doc.id.clone()) {
-            issues.push(issue(
-                format!("duplicate id '{}': ids must be unique", doc.id),
-                true,
-            ));
-            continue;
-        }
-        if let Some(dpi) = doc.dpi {
-            if !(dpi.is_finite() && dpi > 0.0) {
+            for key in unknown_keys(&doc) {
                 issues.push(issue(
                     format!(
-                        "document '{}': dpi must be a positive number, got {dpi}",
+                        "document '{}': unknown key '{key}' kept but not scored",
                         doc.id
                     ),
-                    true,
+                    false,
                 ));
-                continue;
             }
+            for key in fields_not_in_text(&doc) {
+                issues.push(issue(
+                    format!(
+                        "document '{}': {key} does not appear in the text, so it can never be located (every field value must be printed in the transcription)",
+                        doc.id
+                    ),
+                    false,
+                ));
+            }
+            documents.push(doc);
         }
-        for key in unknown_keys(&doc) {
-            issues.push(issue(
-                format!(
-                    "document '{}': unknown key '{key}' kept but not scored",
-                    doc.id
-                ),
-                false,
-            ));
+        if documents.is_empty() {
+            return Err(DatasetError::Empty {
+                path: manifest.to_path_buf(),
+                rejected: issues.iter().filter(|i| i.rejected).count(),
+            });
         }
-        documents.push(doc);
+        use sha2::Digest;
+        let manifest_sha256 = format!("{:x}", sha2::Sha256::digest(bytes));
+        Ok(Dataset {
+            manifest: manifest.to_path_buf(),
+            root,
+            documents,
+            issues,
+            manifest_sha256,
+        })
     }
-    if documents.is_empty() {
-        return Err(DatasetError::Empty {
-            path: manifest,
-            rejected: issues.iter().filter(|i| i.rejected).count(),
-        });
+}
+
+/// serde_json's message without its "at line 1 column N" (the manifest line is named
+/// separately, and line 1 of one JSON line would mislead).
+fn serde_message(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    match text.rfind(" at line ") {
+        Some(i) => text[..i].to_string(),
+        None => text,
     }
-    use sha2::Digest;
-    let manifest_sha256 = format!("{:x}", sha2::Sha256::digest(&bytes));
-    Ok(Dataset {
-        manifest,
-        root,
-        documents,
-        issues,
-        manifest_sha256,
-    })
+}
+
+/// Checks what serde cannot: required strings not empty, a sane scan DPI, ISO dates.
+/// The message names the document and the key.
+fn validate(doc: &Document) -> Result<(), String> {
+    let bad = |key: &str, what: String| Err(format!("document '{}': {key} {what}", doc.id));
+    if doc.id.trim().is_empty() {
+        return Err("id is empty: every document needs a unique id".into());
+    }
+    if doc.source.as_os_str().is_empty() {
+        return bad("source", "is empty: name the PDF or image file".into());
+    }
+    if let Some(dpi) = doc.dpi {
+        if !(dpi.is_finite() && dpi > 0.0 && dpi <= 2400.0) {
+            return bad(
+                "dpi",
+                format!("must be a positive number up to 2400 (the scan resolution), got {dpi}"),
+            );
+        }
+    }
+    let f = &doc.fields;
+    for (i, d) in f.drugs.iter().enumerate() {
+        if d.name.trim().is_empty() {
+            return bad(&format!("fields.drugs[{i}].name"), "is empty".into());
+        }
+    }
+    for (i, l) in f.labs.iter().enumerate() {
+        if l.item.trim().is_empty() {
+            return bad(&format!("fields.labs[{i}].item"), "is empty".into());
+        }
+        if l.value.trim().is_empty() {
+            return bad(&format!("fields.labs[{i}].value"), "is empty".into());
+        }
+    }
+    for (i, c) in f.diagnosis_codes.iter().enumerate() {
+        if c.trim().is_empty() {
+            return bad(&format!("fields.diagnosis_codes[{i}]"), "is empty".into());
+        }
+    }
+    for (name, value) in &f.dates {
+        if !is_iso_date(value) {
+            // The value may be a birth date: do not quote it.
+            return bad(
+                &format!("fields.dates.{name}"),
+                "is not an ISO date (YYYY-MM-DD with a real month and day)".into(),
+            );
+        }
+    }
+    Ok(())
+}
+
+fn is_iso_date(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return false;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+        s.get(r)
+            .filter(|t| t.bytes().all(|c| c.is_ascii_digit()))?
+            .parse()
+            .ok()
+    };
+    let (Some(y), Some(m), Some(d)) = (num(0..4), num(5..7), num(8..10)) else {
+        return false;
+    };
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let days = match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return false,
+    };
+    (1..=days).contains(&d)
+}
+
+/// Field values that the transcription does not contain (whitespace ignored), as keys.
+/// Dates are printed in other formats, so they are not checked.
+fn fields_not_in_text(doc: &Document) -> Vec<String> {
+    let squash = |s: &str| s.chars().filter(|c| !c.is_whitespace()).collect::<String>();
+    let text = squash(&doc.text);
+    let f = &doc.fields;
+    let mut values: Vec<(String, &str)> = Vec::new();
+    if let Some(n) = &f.patient_name {
+        values.push(("fields.patient_name".into(), n));
+    }
+    for (i, d) in f.drugs.iter().enumerate() {
+        values.push((format!("fields.drugs[{i}].name"), &d.name));
+    }
+    for (i, l) in f.labs.iter().enumerate() {
+        values.push((format!("fields.labs[{i}].item"), &l.item));
+        values.push((format!("fields.labs[{i}].value"), &l.value));
+    }
+    for (i, c) in f.diagnosis_codes.iter().enumerate() {
+        values.push((format!("fields.diagnosis_codes[{i}]"), c));
+    }
+    values
+        .into_iter()
+        .filter(|(_, v)| !text.contains(&squash(v)))
+        .map(|(k, _)| k)
+        .collect()
 }
 
 /// Keys the manifest carries that no field of ours reads, as dotted paths.
@@ -283,6 +422,74 @@ mod tests {
         assert!(warnings.iter().any(|m| m.contains("'scanner'")));
         assert!(warnings.iter().any(|m| m.contains("'fields.ward'")));
         assert_eq!(ds.manifest_sha256.len(), 64);
+    }
+
+    #[test]
+    fn malformed_ground_truth_is_rejected_with_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let ok = r#"{"id":"ok","doc_type":"diagnosis","source":"a.pdf","text":"진단서 I10","fields":{"diagnosis_codes":["I10"]}}"#;
+        let body = [
+            ok,
+            r#"{"id":"d","doc_type":"diagnosis","source":"a.pdf","text":"x","fields":{"dates":{"issued":"2024-02-30"}}}"#,
+            r#"{"id":"e","doc_type":"diagnosis","source":"a.pdf","text":"x","fields":{"drugs":[{"name":""}]}}"#,
+            r#"{"id":"f","doc_type":"diagnosis","source":"a.png","text":"x","dpi":100000}"#,
+            r#"{"id":"","doc_type":"diagnosis","source":"a.pdf","text":"x"}"#,
+            r#"{"id":"g","doc_type":"diagnosis","source":"a.pdf","text":"x","fields":{"drugs":"aspirin"}}"#,
+            r#"{"id":"h","doc_type":"diagnosis","source":"a.pdf","text":"I10","fields":{"diagnosis_codes":["E11"]}}"#,
+        ]
+        .join("\n");
+        let mut bytes = b"\xEF\xBB\xBF".to_vec();
+        bytes.extend_from_slice(body.as_bytes());
+        bytes.extend_from_slice(b"\n{\"id\":\"\xff\"}\r\n");
+        std::fs::write(dir.path().join("manifest.jsonl"), &bytes).unwrap();
+        let ds = load_manifest(dir.path()).unwrap();
+        let ids: Vec<_> = ds.documents.iter().map(|d| d.id.as_str()).collect();
+        assert_eq!(ids, ["ok", "h"], "the BOM does not spoil line 1");
+        let msg = |line: usize| {
+            ds.issues
+                .iter()
+                .find(|i| i.line == line)
+                .map(|i| (i.rejected, i.to_string()))
+                .unwrap()
+        };
+        assert!(msg(2).1.contains("fields.dates.issued"), "{:?}", msg(2));
+        assert!(!msg(2).1.contains("2024-02-30"), "dates are not quoted");
+        assert!(
+            msg(3).1.contains("fields.drugs[0].name is empty"),
+            "{:?}",
+            msg(3)
+        );
+        assert!(msg(4).1.contains("dpi"), "{:?}", msg(4));
+        assert!(msg(5).1.contains("id is empty"), "{:?}", msg(5));
+        let m = msg(6).1;
+        assert!(
+            m.contains("manifest.jsonl:6") && m.contains("column") && !m.contains("at line"),
+            "{m}"
+        );
+        let (rejected, m) = msg(7);
+        assert!(
+            !rejected && m.contains("fields.diagnosis_codes[0] does not appear"),
+            "{m}"
+        );
+        assert!(msg(8).1.contains("not UTF-8"), "{:?}", msg(8));
+    }
+
+    #[test]
+    fn iso_dates() {
+        for ok in ["2024-02-29", "1999-12-31", "2000-02-29"] {
+            assert!(is_iso_date(ok), "{ok}");
+        }
+        for bad in [
+            "2023-02-29",
+            "2024-13-01",
+            "2024-1-01",
+            "24-01-01",
+            "2024/01/01",
+            "1900-02-29",
+            "２０２４-01-01",
+        ] {
+            assert!(!is_iso_date(bad), "{bad}");
+        }
     }
 
     #[test]

@@ -3,10 +3,14 @@
 //! monotonic clock, so TTFT, TPOT and ITL come from one place for every engine.
 //!
 //! Implementations: [`tesseract::Tesseract`] (the baseline), [`replay::Replay`]
-//! (predictions produced elsewhere) and the built-in Burn model (`burn`).
+//! (predictions produced elsewhere), the built-in Burn model ([`builtin::BuiltinEngine`]) and
+//! OpenAI-compatible servers ([`openai::OpenAiEngine`]: vLLM, SGLang, TGI, `medocr serve`).
 
 pub mod builtin;
+pub mod http;
+pub mod openai;
 pub mod replay;
+pub mod sse;
 pub mod tesseract;
 
 use crate::render::Page;

@@ -81,7 +81,14 @@ impl Tesseract {
         Ok(Tesseract { config, version })
     }
 
-    fn read_page(&self, id: &str, png: &[u8], dpi: f32) -> Result<String, EngineError> {
+    fn read_page(
+        &self,
+        id: &str,
+        page: usize,
+        png: &[u8],
+        dpi: f32,
+    ) -> Result<String, EngineError> {
+        use std::os::unix::process::{CommandExt, ExitStatusExt};
         let fail = |message: String| EngineError::Failed {
             engine: NAME.into(),
             id: id.to_string(),
@@ -95,15 +102,21 @@ impl Tesseract {
             // One thread per process keeps timings comparable with the other engines'
             // settings and avoids OpenMP oversubscription when pages run in parallel.
             .env("OMP_THREAD_LIMIT", "1")
+            // Its own process group: a Ctrl-C at the terminal stops medocr after the
+            // current document instead of killing the page being read.
+            .process_group(0)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .map_err(|e| fail(format!("cannot start: {e}")))?;
+            .map_err(|e| fail(format!("cannot start '{}': {e}", self.config.binary)))?;
         let mut stdin = child.stdin.take().expect("piped stdin");
         let mut stdout = child.stdout.take().expect("piped stdout");
         let mut stderr = child.stderr.take().expect("piped stderr");
-        // Readers run on their own threads so a full pipe never blocks the child.
+        // Writer and readers run on their own threads so neither a full pipe nor a child
+        // that stops reading can block past the deadline.
+        let png = png.to_vec();
+        let writer = std::thread::spawn(move || stdin.write_all(&png));
         let out_reader = std::thread::spawn(move || {
             let mut buf = Vec::new();
             stdout.read_to_end(&mut buf).map(|_| buf)
@@ -113,8 +126,6 @@ impl Tesseract {
             let _ = stderr.read_to_end(&mut buf);
             buf
         });
-        let write_result = stdin.write_all(png);
-        drop(stdin);
         let deadline = Instant::now() + self.config.timeout;
         let status = loop {
             match child.try_wait() {
@@ -122,10 +133,13 @@ impl Tesseract {
                 Ok(None) if Instant::now() >= deadline => {
                     let _ = child.kill();
                     let _ = child.wait();
-                    return Err(fail(format!(
-                        "timed out after {:.0} s (raise --timeout)",
-                        self.config.timeout.as_secs_f64()
-                    )));
+                    // The helper threads end once the killed child's pipes close.
+                    return Err(EngineError::Timeout {
+                        engine: NAME.into(),
+                        id: id.to_string(),
+                        page: page + 1,
+                        seconds: self.config.timeout.as_secs_f64(),
+                    });
                 }
                 Ok(None) => std::thread::sleep(Duration::from_millis(2)),
                 Err(e) => return Err(fail(e.to_string())),
@@ -136,15 +150,49 @@ impl Tesseract {
             .map_err(|_| fail("stdout reader panicked".into()))?
             .map_err(|e| fail(e.to_string()))?;
         let stderr = err_reader.join().unwrap_or_default();
+        let write_result = writer
+            .join()
+            .unwrap_or_else(|_| Err(std::io::Error::other("writer panicked")));
+        let stderr_tail = tail(&String::from_utf8_lossy(&stderr), 400);
+        if let Some(signal) = status.signal() {
+            return Err(EngineError::Crashed {
+                engine: NAME.into(),
+                id: id.to_string(),
+                message: format!(
+                    "page {}: killed by signal {signal}; {stderr_tail}",
+                    page + 1
+                ),
+            });
+        }
         if !status.success() {
             return Err(fail(format!(
-                "exited with {status}: {}",
-                String::from_utf8_lossy(&stderr).trim()
+                "page {}: exited with {status}: {stderr_tail}",
+                page + 1
             )));
         }
         write_result.map_err(|e| fail(format!("writing the page image: {e}")))?;
-        let text = String::from_utf8(stdout).map_err(|_| fail("output is not UTF-8".into()))?;
+        let garbage = |message: String| EngineError::Garbage {
+            engine: NAME.into(),
+            id: id.to_string(),
+            message: format!("page {}: {message}", page + 1),
+        };
+        let text =
+            String::from_utf8(stdout).map_err(|e| garbage(format!("output is not UTF-8 ({e})")))?;
+        if text.contains('\0') {
+            return Err(garbage("output contains NUL bytes".into()));
+        }
         Ok(tidy(&text))
+    }
+}
+
+/// The last `max` characters of a message, trimmed (Tesseract can be verbose).
+fn tail(text: &str, max: usize) -> String {
+    let t = text.trim();
+    let n = t.chars().count();
+    if n <= max {
+        t.to_string()
+    } else {
+        format!("…{}", t.chars().skip(n - max).collect::<String>())
     }
 }
 
@@ -193,7 +241,7 @@ impl Engine for Tesseract {
                 })?;
             sink.stage(Stage::Preprocess, t0.elapsed());
             let t1 = Instant::now();
-            pages.push(self.read_page(request.id, &png, page.dpi)?);
+            pages.push(self.read_page(request.id, page.index, &png, page.dpi)?);
             sink.stage(Stage::Decode, t1.elapsed());
         }
         let text = pages.join("\n");

@@ -3,8 +3,8 @@
 use super::clinical::{summarize_clinical, Privacy};
 use crate::dataset::DocType;
 use crate::report::{
-    DocumentResult, GroupResult, GroupVerdict, LatencyAggregate, Rate, Resources, Throughput,
-    Totals,
+    DocumentError, DocumentResult, ErrorKind, GroupResult, GroupVerdict, LatencyAggregate, Rate,
+    Resources, Throughput, Totals,
 };
 use crate::score::{aggregate_fields, aggregate_sets, confusion, SetKind, TextScore};
 use crate::sla::{check, Measured, Profile};
@@ -48,17 +48,44 @@ pub fn summarize(
     let mut output_tokens = 0usize;
     for r in results {
         totals.documents += 1;
-        totals.failed += usize::from(r.error.is_some());
+        if r.error.is_some() {
+            totals.failed += 1;
+            *totals
+                .errors_by_kind
+                .entry(r.error_kind.unwrap_or(ErrorKind::Engine))
+                .or_default() += 1;
+        }
         totals.pages += r.pages;
         add(&mut totals.cer, &r.score.cer);
         add(&mut totals.wer, &r.score.wer);
         output_tokens += r.timing.output_tokens;
     }
+    totals.error_rate = rate_of(totals.failed, totals.documents);
     if wall_time_s > 0.0 {
         totals.pages_per_s = Some(totals.pages as f64 / wall_time_s);
         totals.output_tokens_per_s = Some(output_tokens as f64 / wall_time_s);
     }
     (groups, verdicts, totals)
+}
+
+/// Every failed document with its error kind and message, in run order.
+pub fn document_errors(results: &[DocumentResult]) -> Vec<DocumentError> {
+    results
+        .iter()
+        .filter_map(|r| {
+            Some(DocumentError {
+                id: r.id.clone(),
+                doc_type: r.doc_type,
+                dpi: r.dpi,
+                kind: r.error_kind.unwrap_or(ErrorKind::Engine),
+                message: r.error.clone()?,
+            })
+        })
+        .collect()
+}
+
+fn rate_of(failed: usize, documents: usize) -> Option<f64> {
+    (documents > 0).then(|| failed as f64 / documents as f64)
 }
 
 fn add(rate: &mut Rate, s: &TextScore) {
@@ -75,6 +102,7 @@ fn group(docs: &[&DocumentResult], privacy: Privacy) -> GroupResult {
         dpi: first.dpi,
         documents: docs.len(),
         failed: 0,
+        error_rate: None,
         pages: 0,
         cer: Rate::default(),
         cer_no_space: Rate::default(),
@@ -118,6 +146,7 @@ fn group(docs: &[&DocumentResult], privacy: Privacy) -> GroupResult {
             }
         }
     }
+    g.error_rate = rate_of(g.failed, g.documents);
     let n_timed = e2e.len();
     g.latency = LatencyAggregate {
         e2e_ms: Summary::from_values(&e2e),

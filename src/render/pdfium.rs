@@ -104,11 +104,42 @@ impl PdfRenderer {
             return Err(RenderError::NoPages { path: name });
         }
         let scale = config.dpi / 72.0;
+        // Every page size is checked before the first bitmap is allocated.
+        let sizes: Vec<(u64, u64)> = pages
+            .iter()
+            .map(|page| {
+                // `as` saturates: a NaN or absurd page box cannot wrap around.
+                let width = (page.width().value * scale).round().max(1.0) as u64;
+                let height = (page.height().value * scale).round().max(1.0) as u64;
+                (width, height)
+            })
+            .collect();
+        let mut total = 0u64;
+        for (index, &(width, height)) in sizes.iter().enumerate() {
+            check_budget(
+                &name,
+                index + 1,
+                config.dpi,
+                width,
+                height,
+                config.max_pixels,
+            )?;
+            total = total.saturating_add(width * height);
+        }
+        let doc_budget = config
+            .max_pixels
+            .saturating_mul(super::DOCUMENT_BUDGET_PAGES);
+        if total > doc_budget {
+            return Err(RenderError::DocumentOverBudget {
+                path: name,
+                pages: sizes.len(),
+                dpi: config.dpi,
+                pixels: total,
+                budget: doc_budget,
+            });
+        }
         let mut out = Vec::with_capacity(pages.len() as usize);
-        for (index, page) in pages.iter().enumerate() {
-            let width = (page.width().value * scale).round().max(1.0) as u64;
-            let height = (page.height().value * scale).round().max(1.0) as u64;
-            check_budget(&name, index, config.dpi, width, height, config.max_pixels)?;
+        for (index, (page, &(width, height))) in pages.iter().zip(&sizes).enumerate() {
             let render = PdfRenderConfig::new()
                 .set_target_width(width as Pixels)
                 .set_target_height(height as Pixels)
@@ -185,11 +216,18 @@ fn describe_open_error(e: &PdfiumError) -> String {
             "the PDF is encrypted (password protected); decrypt it first".into()
         }
         PdfiumError::PdfiumLibraryInternalError(PdfiumInternalError::FormatError) => {
-            "not a valid PDF (corrupt or truncated)".into()
+            "not a valid PDF (corrupt or truncated); re-export or replace the file".into()
         }
         PdfiumError::PdfiumLibraryInternalError(PdfiumInternalError::FileError) => {
-            "file not found or not readable".into()
+            "file not found or not readable; check the manifest's source and the file's permissions"
+                .into()
         }
+        PdfiumError::IoError(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            "file not found; check the manifest's source (relative to the manifest)".into()
+        }
+        PdfiumError::IoError(e) => format!(
+            "cannot read the file ({e}); check the manifest's source and the file's permissions"
+        ),
         other => other.to_string(),
     }
 }

@@ -123,7 +123,49 @@ pub fn table(summary: &RunSummary) -> String {
         pct(t.cer.rate),
         pct(t.wer.rate)
     );
+    errors(&mut out, summary);
     out
+}
+
+/// Errors shown on the console before the rest are left to report.md.
+const CONSOLE_ERRORS: usize = 10;
+
+/// The error rate by kind and the first failed documents with their messages.
+fn errors(out: &mut String, summary: &RunSummary) {
+    let t = &summary.totals;
+    if t.failed == 0 {
+        return;
+    }
+    let kinds: Vec<String> = t
+        .errors_by_kind
+        .iter()
+        .map(|(k, n)| format!("{} {n}", k.as_str()))
+        .collect();
+    let _ = writeln!(
+        out,
+        "errors: {} of {} ({}): {} — each counts as a failed request",
+        t.failed,
+        t.documents,
+        pct(t.error_rate),
+        kinds.join(", ")
+    );
+    for e in summary.errors.iter().take(CONSOLE_ERRORS) {
+        let _ = writeln!(
+            out,
+            "  {:<8} {} @ {} DPI: {}",
+            e.kind.as_str(),
+            e.id,
+            e.dpi,
+            e.message
+        );
+    }
+    if summary.errors.len() > CONSOLE_ERRORS {
+        let _ = writeln!(
+            out,
+            "  … {} more in report.md",
+            summary.errors.len() - CONSOLE_ERRORS
+        );
+    }
 }
 
 /// The DPI study of a multi-DPI run: one row per (type, DPI), the recommended DPI per type.

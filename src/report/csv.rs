@@ -28,6 +28,7 @@ pub fn documents(documents: &[DocumentResult]) -> Result<Vec<u8>, ReportError> {
         "pixels",
         "ok",
         "error",
+        "error_kind",
         "cer",
         "cer_no_space",
         "cer_jamo",
@@ -67,6 +68,10 @@ pub fn documents(documents: &[DocumentResult]) -> Result<Vec<u8>, ReportError> {
             d.pixels.to_string(),
             d.error.is_none().to_string(),
             d.error.clone().unwrap_or_default(),
+            d.error_kind
+                .map(|k| k.as_str())
+                .unwrap_or_default()
+                .to_string(),
             opt(s.cer.rate),
             opt(s.cer_no_space.rate),
             opt(s.cer_jamo.rate),

@@ -54,6 +54,8 @@ pub fn report(s: &RunSummary) -> String {
         }
     }
 
+    errors(&mut o, s);
+
     dpi_study(&mut o, s);
 
     let _ = writeln!(o, "\n## Accuracy\n");
@@ -191,6 +193,42 @@ pub fn report(s: &RunSummary) -> String {
         }
     }
     o
+}
+
+/// Failed documents: counted in the error rate and scored as empty output, never dropped.
+fn errors(o: &mut String, s: &RunSummary) {
+    let t = &s.totals;
+    let _ = writeln!(o, "\n## Errors\n");
+    if s.errors.is_empty() {
+        let _ = writeln!(o, "No document failed ({} read).", t.documents);
+        return;
+    }
+    let kinds: Vec<String> = t
+        .errors_by_kind
+        .iter()
+        .map(|(k, n)| format!("{} {n}", k.as_str()))
+        .collect();
+    let _ = writeln!(
+        o,
+        "{} of {} documents failed ({}): {}. Each is a failed request: it counts against `max_error_rate` and is scored as an empty output. What each kind means and what to do: docs/reliability.md.\n",
+        t.failed,
+        t.documents,
+        pct(t.error_rate),
+        kinds.join(", ")
+    );
+    let _ = writeln!(o, "| document | type | DPI | kind | error |");
+    let _ = writeln!(o, "|---|---|---:|---|---|");
+    for e in &s.errors {
+        let _ = writeln!(
+            o,
+            "| {} | {} | {} | {} | {} |",
+            e.id,
+            e.doc_type,
+            e.dpi,
+            e.kind.as_str(),
+            e.message.replace('|', "\\|").replace('\n', " ")
+        );
+    }
 }
 
 /// Set scores, clinical error counts, examples and character confusions.

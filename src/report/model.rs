@@ -34,6 +34,19 @@ pub struct RunSummary {
     pub totals: Totals,
     /// Manifest lines that were rejected or carried unknown keys.
     pub manifest_issues: Vec<ManifestIssue>,
+    /// Every failed document with its error, in run order.
+    #[serde(default)]
+    pub errors: Vec<DocumentError>,
+}
+
+/// One failed document of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DocumentError {
+    pub id: String,
+    pub doc_type: DocType,
+    pub dpi: f32,
+    pub kind: ErrorKind,
+    pub message: String,
 }
 
 impl RunSummary {
@@ -94,11 +107,43 @@ pub struct DocumentResult {
     /// `None` when the document was read; otherwise what went wrong. A failed document is
     /// scored as an empty output and counts against the error-rate limit.
     pub error: Option<String>,
+    /// What kind of failure `error` is (absent in runs written before it existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_kind: Option<ErrorKind>,
     /// The engine's output (kept out of `summary.json`; written to `predictions.jsonl`).
     #[serde(skip)]
     pub text: String,
     pub score: DocumentScore,
     pub timing: Timing,
+}
+
+/// Why a document has no result: the error catalogue of `docs/reliability.md`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// The source could not be rendered: missing, corrupt, truncated, encrypted or
+    /// zero-page PDF, unreadable image, page over the pixel budget.
+    Input,
+    /// The engine ran past the per-page time limit and was killed.
+    Timeout,
+    /// The engine died: killed by a signal, or panicked.
+    Crash,
+    /// The engine returned something that is not text.
+    Garbage,
+    /// Any other engine failure (non-zero exit, missing prediction, I/O).
+    Engine,
+}
+
+impl ErrorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Input => "input",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Crash => "crash",
+            ErrorKind::Garbage => "garbage",
+            ErrorKind::Engine => "engine",
+        }
+    }
 }
 
 /// Per-request timing (DESIGN.md "Timing metrics"); all in milliseconds from request start.
@@ -127,6 +172,9 @@ pub struct GroupResult {
     pub dpi: f32,
     pub documents: usize,
     pub failed: usize,
+    /// failed / documents.
+    #[serde(default)]
+    pub error_rate: Option<f64>,
     pub pages: usize,
     /// Micro averages with their counts, so groups can be re-aggregated.
     pub cer: Rate,
@@ -289,6 +337,12 @@ pub struct GroupVerdict {
 pub struct Totals {
     pub documents: usize,
     pub failed: usize,
+    /// failed / documents: every failed document is a failed request.
+    #[serde(default)]
+    pub error_rate: Option<f64>,
+    /// Failed documents by kind.
+    #[serde(default)]
+    pub errors_by_kind: BTreeMap<ErrorKind, usize>,
     pub pages: usize,
     pub cer: Rate,
     pub wer: Rate,

@@ -13,7 +13,7 @@
 //! (= max(FLOPs/peak, bytes/BW)); tokens/s = B / step (decode) or B·ctx / step (prefill).
 
 use super::hardware::Hardware;
-use super::spec::{ModelSpec, Precision, KV_BYTES};
+use super::spec::{ModelSpec, Precision};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -68,7 +68,7 @@ impl StepCost {
         let d = spec.hidden as f64;
         let dkv = spec.kv_dim() as f64;
         let weights = spec.step_params * w.precision.bytes_per_param();
-        let kv_per_token = 2.0 * l * dkv * KV_BYTES;
+        let kv_per_token = 2.0 * l * dkv * w.precision.kv_bytes();
         match w.phase {
             Phase::Decode => {
                 let mut flops = 2.0 * spec.step_params * b;

@@ -6,16 +6,20 @@
 //! - [`spec`]: the model's shape, from a checkpoint's `config.json` or from flags, and the
 //!   weight precision what-if;
 //! - [`analysis`]: FLOPs and bytes per step (weights, attention, KV cache), arithmetic
-//!   intensity, attainable FLOP/s, bound and estimated tokens/s.
+//!   intensity, attainable FLOP/s, bound and estimated tokens/s;
+//! - [`measured`]: a `medocr bench` measurement placed on the roofline (achieved FLOP/s and
+//!   bandwidth as fractions of the bound).
 //!
 //! See `docs/roofline.md` for the formulas and the datasheet sources.
 
 pub mod analysis;
 pub mod hardware;
+pub mod measured;
 pub mod spec;
 
 pub use analysis::{analyze, Bound, Phase, RoofRow, StepCost, Workload};
 pub use hardware::{measure_cpu, preset, presets, Hardware};
+pub use measured::{place, place_measurement, MeasuredPoint};
 pub use spec::{ModelSpec, Precision};
 
 use std::path::PathBuf;
@@ -25,7 +29,7 @@ use std::path::PathBuf;
 pub enum RooflineError {
     #[error("unknown hardware preset `{0}` (known: {1})")]
     UnknownHardware(String, String),
-    #[error("unknown precision `{0}` (known: fp16, bf16, int8, int4)")]
+    #[error("unknown precision `{0}` (known: fp32, fp16, bf16, int8, int4)")]
     UnknownPrecision(String),
     #[error("cannot read {path}: {source}")]
     Io {

@@ -14,6 +14,8 @@ pub const KV_BYTES: f64 = 2.0;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Precision {
+    /// Full precision: what the built-in model computes in (its measured bench points).
+    Fp32,
     Fp16,
     Bf16,
     Int8,
@@ -21,17 +23,28 @@ pub enum Precision {
 }
 
 impl Precision {
-    /// FP16/BF16 2 B, INT8 1 B, INT4 0.5 B (scales and zero points not counted).
+    /// FP32 4 B, FP16/BF16 2 B, INT8 1 B, INT4 0.5 B (scales and zero points not counted).
     pub fn bytes_per_param(self) -> f64 {
         match self {
+            Precision::Fp32 => 4.0,
             Precision::Fp16 | Precision::Bf16 => 2.0,
             Precision::Int8 => 1.0,
             Precision::Int4 => 0.5,
         }
     }
 
+    /// Bytes per KV-cache element: [`KV_BYTES`], except that an FP32 model keeps an FP32
+    /// cache.
+    pub fn kv_bytes(self) -> f64 {
+        match self {
+            Precision::Fp32 => 4.0,
+            _ => KV_BYTES,
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
+            Precision::Fp32 => "fp32",
             Precision::Fp16 => "fp16",
             Precision::Bf16 => "bf16",
             Precision::Int8 => "int8",
@@ -41,6 +54,7 @@ impl Precision {
 
     pub fn parse(s: &str) -> Result<Self, RooflineError> {
         match s.trim().to_ascii_lowercase().as_str() {
+            "fp32" | "f32" => Ok(Precision::Fp32),
             "fp16" => Ok(Precision::Fp16),
             "bf16" => Ok(Precision::Bf16),
             "int8" => Ok(Precision::Int8),

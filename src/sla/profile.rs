@@ -97,7 +97,7 @@ impl Default for LatencyLimits {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProfileError {
-    #[error("cannot read profiles folder {path}: {source}")]
+    #[error("cannot read profiles folder {path}: {source}; pass --profiles with a folder of <doc_type>.toml files (the repository's profiles/ has one per type)")]
     Folder {
         path: PathBuf,
         source: std::io::Error,
@@ -107,7 +107,7 @@ pub enum ProfileError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{path}: {message}")]
+    #[error("{path}: {message} (keys and types: docs/reliability.md, example: profiles/prescription.toml)")]
     Parse { path: PathBuf, message: String },
     #[error("{path}: key '{key}': {message}")]
     Invalid {

@@ -1,0 +1,99 @@
+//! `bench.csv`: one row per request of every measurement, with the measurement's setting
+//! repeated on each row so the file can be filtered and pivoted on its own. Empty cells are
+//! metrics the request does not have (TPOT of a whole-text engine, queue time outside
+//! `load`).
+
+use super::ExportError;
+use crate::bench::{BenchReport, Sample};
+use crate::engine::Stage;
+use std::path::{Path, PathBuf};
+
+pub const HEADER: [&str; 24] = [
+    "engine",
+    "scenario",
+    "label",
+    "batch_mode",
+    "dpi",
+    "batch_size",
+    "pages_per_request",
+    "rate",
+    "window",
+    "index",
+    "iteration",
+    "doc_id",
+    "pages",
+    "start_ms",
+    "queue_ms",
+    "ttft_ms",
+    "tpot_ms",
+    "e2e_ms",
+    "itl_count",
+    "itl_mean_ms",
+    "output_tokens",
+    "input_tokens",
+    "decode_ms",
+    "error",
+];
+
+fn opt<T: ToString>(v: Option<T>) -> String {
+    v.map(|v| v.to_string()).unwrap_or_default()
+}
+
+fn row(m: &crate::bench::Measurement, s: &Sample) -> Vec<String> {
+    let t = &s.timing;
+    let itl_mean =
+        (!t.itl_ms.is_empty()).then(|| t.itl_ms.iter().sum::<f64>() / t.itl_ms.len() as f64);
+    vec![
+        m.engine.clone(),
+        m.scenario.to_string(),
+        m.label.clone(),
+        serde_json::to_value(m.batch_mode)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default(),
+        m.params.dpi.to_string(),
+        opt(m.params.batch_size),
+        m.params.pages_per_request.to_string(),
+        opt(m.params.rate),
+        opt(m.params.window.map(|w| w.0)),
+        s.index.to_string(),
+        s.iteration.to_string(),
+        s.doc_id.clone(),
+        s.pages.to_string(),
+        format!("{:.3}", s.start_ms),
+        opt(s.queue_ms.map(|v| format!("{v:.3}"))),
+        opt(t.ttft_ms.map(|v| format!("{v:.3}"))),
+        opt(t.tpot_ms.map(|v| format!("{v:.4}"))),
+        opt(t.e2e_ms.map(|v| format!("{v:.3}"))),
+        t.itl_ms.len().to_string(),
+        opt(itl_mean.map(|v| format!("{v:.4}"))),
+        t.output_tokens.to_string(),
+        opt(t.input_tokens),
+        opt(s.stage_ms(Stage::Decode).map(|v| format!("{v:.3}"))),
+        s.error.clone().unwrap_or_default(),
+    ]
+}
+
+pub fn to_string(report: &BenchReport) -> Result<String, ExportError> {
+    let mut w = ::csv::Writer::from_writer(Vec::new());
+    let err = |source| ExportError::Csv {
+        path: "bench.csv".into(),
+        source,
+    };
+    w.write_record(HEADER).map_err(err)?;
+    for m in &report.measurements {
+        for s in &m.samples {
+            w.write_record(row(m, s)).map_err(err)?;
+        }
+    }
+    let bytes = w.into_inner().map_err(|e| ExportError::Io {
+        path: "bench.csv".into(),
+        source: e.into_error(),
+    })?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+pub fn write(path: &Path, report: &BenchReport) -> Result<PathBuf, ExportError> {
+    super::write_file(path, &to_string(report)?)?;
+    Ok(path.to_path_buf())
+}

@@ -1,0 +1,120 @@
+//! Bench reports, one file per format: `bench.json` (everything, every sample),
+//! `bench.csv` (one row per request), `bench.md` (tables to read) and SVG charts.
+
+pub mod csv;
+pub mod json;
+pub mod markdown;
+pub mod svg;
+
+use super::{BatchMode, BenchReport, Measurement};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error("cannot write {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot serialise the bench report: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("cannot write CSV {path}: {source}")]
+    Csv {
+        path: PathBuf,
+        #[source]
+        source: ::csv::Error,
+    },
+}
+
+pub(crate) fn write_file(path: &Path, text: &str) -> Result<(), ExportError> {
+    std::fs::write(path, text).map_err(|source| ExportError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Writes every report format into `dir` (created if needed); returns the files written.
+pub fn write_all(dir: &Path, report: &BenchReport) -> Result<Vec<PathBuf>, ExportError> {
+    std::fs::create_dir_all(dir).map_err(|source| ExportError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let mut files = vec![
+        json::write(&dir.join("bench.json"), report)?,
+        csv::write(&dir.join("bench.csv"), report)?,
+    ];
+    let md = dir.join("bench.md");
+    write_file(&md, &markdown::render(report))?;
+    files.push(md);
+    for (name, chart) in svg::charts(report) {
+        let path = dir.join(name);
+        write_file(&path, &chart)?;
+        files.push(path);
+    }
+    Ok(files)
+}
+
+/// One engine's figures at one setting: a row of the engine-comparison table.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ComparisonRow {
+    pub label: String,
+    pub engine: String,
+    pub batch_mode: BatchMode,
+    pub n: usize,
+    pub failed: usize,
+    pub e2e_p50_ms: Option<f64>,
+    pub e2e_p99_ms: Option<f64>,
+    pub ttft_p50_ms: Option<f64>,
+    pub tpot_p50_ms: Option<f64>,
+    pub tokens_per_s: f64,
+    pub pages_per_s: f64,
+    pub peak_rss_mib: Option<f64>,
+}
+
+impl ComparisonRow {
+    fn of(m: &Measurement) -> Self {
+        let p = |s: &Option<super::MetricStats>, f: fn(&crate::stats::Summary) -> f64| {
+            s.as_ref().map(|s| f(&s.summary))
+        };
+        ComparisonRow {
+            label: m.label.clone(),
+            engine: m.engine.clone(),
+            batch_mode: m.batch_mode,
+            n: m.samples.len() - m.failed,
+            failed: m.failed,
+            e2e_p50_ms: p(&m.latency.e2e_ms, |s| s.p50),
+            e2e_p99_ms: p(&m.latency.e2e_ms, |s| s.p99),
+            ttft_p50_ms: p(&m.latency.ttft_ms, |s| s.p50),
+            tpot_p50_ms: p(&m.latency.tpot_ms, |s| s.p50),
+            tokens_per_s: m.throughput.tokens_per_s,
+            pages_per_s: m.throughput.pages_per_s,
+            peak_rss_mib: m.resources.peak_rss_mib,
+        }
+    }
+}
+
+/// The engine-comparison table: for each setting (in first-seen order), one row per engine
+/// measured at it, engines in the report's order.
+pub fn compare_engines(report: &BenchReport) -> Vec<ComparisonRow> {
+    let mut labels: Vec<&str> = Vec::new();
+    for m in &report.measurements {
+        if !labels.contains(&m.label.as_str()) {
+            labels.push(&m.label);
+        }
+    }
+    let mut rows = Vec::new();
+    for label in labels {
+        for e in &report.engines {
+            if let Some(m) = report
+                .measurements
+                .iter()
+                .find(|m| m.label == label && m.engine == e.info.name)
+            {
+                rows.push(ComparisonRow::of(m));
+            }
+        }
+    }
+    rows
+}

@@ -1,0 +1,486 @@
+//! SVG charts of a bench, drawn with the report's chart primitives ([`crate::report::svg`])
+//! and made standalone (namespace, font) so each opens on its own:
+//!
+//! - `latency_cdf.svg`: empirical CDF of E2E per measurement (every scenario);
+//! - `throughput_vs_batch.svg`: output tokens/s against batch size (`batch`, `sweep`);
+//! - `latency_vs_rate.svg`: p50 and p99 E2E against the requested rate (`load`);
+//! - `long_context.svg`: p50 TTFT and E2E against pages per document (`long`);
+//! - `soak.svg`: p50 and p99 E2E per time window (`soak`);
+//! - [`roofline`]: the roofline with measured points (written by `medocr roofline --bench`).
+
+use crate::bench::{BenchReport, Measurement, Scenario};
+use crate::report::svg::{Axis, LineChart, Point, Series, Style, Unit, PALETTE};
+
+/// Makes an inline chart a standalone SVG file.
+pub fn standalone(svg: &str) -> String {
+    let body = svg.replacen(
+        "<svg ",
+        r#"<svg xmlns="http://www.w3.org/2000/svg" font-family="sans-serif" font-size="11" "#,
+        1,
+    );
+    format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{body}\n")
+}
+
+fn color(i: usize) -> &'static str {
+    PALETTE[i % PALETTE.len()]
+}
+
+fn p(m: &Measurement, q: fn(&crate::stats::Summary) -> f64) -> Option<f64> {
+    m.latency.e2e_ms.as_ref().map(|s| q(&s.summary))
+}
+
+/// Every chart that applies to the report, as (file name, standalone SVG).
+pub fn charts(r: &BenchReport) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    if let Some(c) = latency_cdf(r) {
+        out.push(("latency_cdf.svg".to_string(), standalone(&c.render())));
+    }
+    let by = |s: Scenario| r.measurements.iter().any(|m| m.scenario == s);
+    if by(Scenario::Batch) || by(Scenario::Sweep) {
+        out.push((
+            "throughput_vs_batch.svg".into(),
+            standalone(&throughput_vs_batch(r).render()),
+        ));
+    }
+    if by(Scenario::Load) {
+        out.push((
+            "latency_vs_rate.svg".into(),
+            standalone(&latency_vs_rate(r).render()),
+        ));
+    }
+    if by(Scenario::Long) {
+        out.push((
+            "long_context.svg".into(),
+            standalone(&long_context(r).render()),
+        ));
+    }
+    if by(Scenario::Soak) {
+        out.push(("soak.svg".into(), standalone(&soak(r).render())));
+    }
+    out
+}
+
+/// E2E empirical CDF, one step series per measurement (the first eight).
+fn latency_cdf(r: &BenchReport) -> Option<LineChart> {
+    let mut series = Vec::new();
+    let mut all = Vec::new();
+    for (i, m) in r
+        .measurements
+        .iter()
+        .filter(|m| m.latency.e2e_ms.is_some())
+        .take(PALETTE.len())
+        .enumerate()
+    {
+        let mut v: Vec<f64> = m
+            .samples
+            .iter()
+            .filter(|s| s.error.is_none())
+            .filter_map(|s| s.timing.e2e_ms)
+            .collect();
+        v.sort_by(f64::total_cmp);
+        let n = v.len() as f64;
+        all.extend(v.iter().copied());
+        series.push(Series {
+            name: format!("{} {}", m.engine, m.label),
+            color: color(i),
+            style: Style::Step,
+            dashed: false,
+            points: v
+                .iter()
+                .enumerate()
+                .map(|(k, &x)| Point {
+                    x,
+                    y: (k + 1) as f64 / n,
+                    tip: format!("{x:.1} ms: {:.0}% of requests", 100.0 * (k + 1) as f64 / n),
+                })
+                .collect(),
+        });
+    }
+    if series.is_empty() {
+        return None;
+    }
+    Some(LineChart {
+        title: "E2E latency CDF".into(),
+        x: Axis::linear("E2E latency (ms)", all, true, 1.0, Unit::Plain),
+        y: Axis::percent("requests at or below"),
+        series,
+        rules: Vec::new(),
+    })
+}
+
+/// Groups measurements into series by `key`, points from `point`.
+fn grouped(
+    r: &BenchReport,
+    filter: impl Fn(&Measurement) -> bool,
+    key: impl Fn(&Measurement) -> String,
+    point: impl Fn(&Measurement) -> Option<Point>,
+    dashed: bool,
+    color_offset: usize,
+) -> Vec<Series> {
+    let mut series: Vec<Series> = Vec::new();
+    for m in r.measurements.iter().filter(|m| filter(m)) {
+        let Some(pt) = point(m) else { continue };
+        let k = key(m);
+        match series.iter_mut().find(|s| s.name == k) {
+            Some(s) => s.points.push(pt),
+            None => {
+                let c = color(series.len() + color_offset);
+                series.push(Series {
+                    name: k,
+                    color: c,
+                    style: Style::Line,
+                    dashed,
+                    points: vec![pt],
+                })
+            }
+        }
+    }
+    for s in &mut series {
+        s.points.sort_by(|a, b| a.x.total_cmp(&b.x));
+    }
+    series
+}
+
+fn throughput_vs_batch(r: &BenchReport) -> LineChart {
+    let series = grouped(
+        r,
+        |m| matches!(m.scenario, Scenario::Batch | Scenario::Sweep),
+        |m| {
+            if m.scenario == Scenario::Sweep {
+                format!(
+                    "{} {} DPI {}p",
+                    m.engine, m.params.dpi, m.params.pages_per_request
+                )
+            } else {
+                m.engine.clone()
+            }
+        },
+        |m| {
+            let b = m.params.batch_size? as f64;
+            Some(Point {
+                x: b,
+                y: m.throughput.tokens_per_s,
+                tip: format!(
+                    "{} {}: {:.1} tokens/s, {:.3} pages/s",
+                    m.engine, m.label, m.throughput.tokens_per_s, m.throughput.pages_per_s
+                ),
+            })
+        },
+        false,
+        0,
+    );
+    let xs: Vec<f64> = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.x))
+        .collect();
+    let ys: Vec<f64> = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.y))
+        .collect();
+    LineChart {
+        title: "Throughput vs batch size".into(),
+        x: Axis::log_at("batch size (requests per call)", &xs),
+        y: Axis::linear("output tokens/s", ys, true, 1.0, Unit::Plain),
+        series,
+        rules: Vec::new(),
+    }
+}
+
+fn latency_vs_rate(r: &BenchReport) -> LineChart {
+    let is_load = |m: &Measurement| m.scenario == Scenario::Load;
+    let pt = |q: fn(&crate::stats::Summary) -> f64, name: &'static str| {
+        move |m: &Measurement| {
+            let y = p(m, q)?;
+            Some(Point {
+                x: m.params.rate?,
+                y,
+                tip: format!(
+                    "{} at {} req/s: {name} E2E {y:.0} ms",
+                    m.engine, m.params.rate?
+                ),
+            })
+        }
+    };
+    let mut series = grouped(
+        r,
+        is_load,
+        |m| format!("{} p50", m.engine),
+        pt(|s| s.p50, "p50"),
+        false,
+        0,
+    );
+    let n = series.len();
+    series.extend(grouped(
+        r,
+        is_load,
+        |m| format!("{} p99", m.engine),
+        pt(|s| s.p99, "p99"),
+        true,
+        0,
+    ));
+    // The p99 series share their engine's colour.
+    for (k, s) in series.iter_mut().skip(n).enumerate() {
+        s.color = color(k);
+    }
+    let xs: Vec<f64> = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.x))
+        .collect();
+    let ys: Vec<f64> = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.y))
+        .collect();
+    let mut rules = Vec::new();
+    if let Some(c) = r.load_capacity.first() {
+        rules.push(crate::report::svg::Rule {
+            value: c.p99_limit_ms,
+            vertical: false,
+            label: format!("p99 limit {:.0} ms", c.p99_limit_ms),
+        });
+    }
+    LineChart {
+        title: "E2E latency vs request rate (from scheduled send)".into(),
+        x: Axis::linear("requested rate (req/s)", xs, true, 0.1, Unit::Plain),
+        y: Axis::linear(
+            "E2E latency (ms)",
+            ys.into_iter().chain(rules.iter().map(|r| r.value)),
+            true,
+            1.0,
+            Unit::Plain,
+        ),
+        series,
+        rules,
+    }
+}
+
+fn long_context(r: &BenchReport) -> LineChart {
+    let is_long = |m: &Measurement| m.scenario == Scenario::Long;
+    let at = |name: &'static str, f: fn(&Measurement) -> Option<f64>| {
+        move |m: &Measurement| {
+            let y = f(m)?;
+            Some(Point {
+                x: m.params.pages_per_request as f64,
+                y,
+                tip: format!(
+                    "{} {}: {name} {y:.0} ms, peak RSS {:.0} MiB",
+                    m.engine,
+                    m.label,
+                    m.resources.peak_rss_mib.unwrap_or(f64::NAN)
+                ),
+            })
+        }
+    };
+    let mut series = grouped(
+        r,
+        is_long,
+        |m| format!("{} TTFT p50", m.engine),
+        at("TTFT p50", |m| {
+            m.latency.ttft_ms.as_ref().map(|s| s.summary.p50)
+        }),
+        false,
+        0,
+    );
+    let n = series.len();
+    series.extend(grouped(
+        r,
+        is_long,
+        |m| format!("{} E2E p50", m.engine),
+        at("E2E p50", |m| p(m, |s| s.p50)),
+        true,
+        0,
+    ));
+    for (k, s) in series.iter_mut().skip(n).enumerate() {
+        s.color = color(k);
+    }
+    let xs: Vec<f64> = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.x))
+        .collect();
+    let ys: Vec<f64> = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.y))
+        .collect();
+    LineChart {
+        title: "Latency vs document length".into(),
+        x: Axis::log_at("pages per document", &xs),
+        y: Axis::linear("latency (ms)", ys, true, 1.0, Unit::Plain),
+        series,
+        rules: Vec::new(),
+    }
+}
+
+fn soak(r: &BenchReport) -> LineChart {
+    let is_soak = |m: &Measurement| m.scenario == Scenario::Soak;
+    let at = |q: fn(&crate::stats::Summary) -> f64| {
+        move |m: &Measurement| {
+            let (_, a, b) = m.params.window?;
+            let y = p(m, q)?;
+            Some(Point {
+                x: (a + b) / 2.0,
+                y,
+                tip: format!("{} {}: {y:.0} ms", m.engine, m.label),
+            })
+        }
+    };
+    let mut series = grouped(
+        r,
+        is_soak,
+        |m| format!("{} p50", m.engine),
+        at(|s| s.p50),
+        false,
+        0,
+    );
+    let n = series.len();
+    series.extend(grouped(
+        r,
+        is_soak,
+        |m| format!("{} p99", m.engine),
+        at(|s| s.p99),
+        true,
+        0,
+    ));
+    for (k, s) in series.iter_mut().skip(n).enumerate() {
+        s.color = color(k);
+    }
+    let xs: Vec<f64> = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.x))
+        .collect();
+    let ys: Vec<f64> = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.y))
+        .collect();
+    LineChart {
+        title: "E2E latency drift over the soak".into(),
+        x: Axis::linear(
+            "time since start (s, window middle)",
+            xs,
+            true,
+            1.0,
+            Unit::Plain,
+        ),
+        y: Axis::linear("E2E latency (ms)", ys, true, 1.0, Unit::Plain),
+        series,
+        rules: Vec::new(),
+    }
+}
+
+/// A measured point on a roofline: arithmetic intensity (FLOP/byte), achieved FLOP/s.
+pub struct RoofPoint {
+    pub label: String,
+    pub intensity: f64,
+    pub flops_per_s: f64,
+}
+
+/// The roofline of a device (`min(peak, AI × bandwidth)`, log–log, GFLOP/s) with measured
+/// points, as a standalone SVG.
+pub fn roofline(title: &str, peak_flops: f64, bandwidth: f64, points: &[RoofPoint]) -> String {
+    let ridge = peak_flops / bandwidth;
+    let ais: Vec<f64> = points
+        .iter()
+        .map(|p| p.intensity)
+        .chain([ridge])
+        .filter(|v| v.is_finite() && *v > 0.0)
+        .collect();
+    let lo = ais.iter().copied().fold(f64::INFINITY, f64::min) / 4.0;
+    let hi = ais.iter().copied().fold(0.0, f64::max) * 4.0;
+    let decades = |lo: f64, hi: f64| -> Vec<f64> {
+        let (a, b) = (lo.log10().floor() as i32, hi.log10().ceil() as i32);
+        (a..=b)
+            .map(|e| 10f64.powi(e))
+            .filter(|&t| t >= lo && t <= hi && t >= 1.0)
+            .collect()
+    };
+    let g = |f: f64| f / 1e9;
+    let ys: Vec<f64> = points
+        .iter()
+        .map(|p| g(p.flops_per_s))
+        .chain([g(peak_flops), g(lo * bandwidth)])
+        .filter(|v| v.is_finite() && *v > 0.0)
+        .collect();
+    let ylo = ys.iter().copied().fold(f64::INFINITY, f64::min) / 2.0;
+    let yhi = ys.iter().copied().fold(0.0, f64::max) * 2.0;
+    let roof = Series {
+        name: "roof".into(),
+        color: "#555",
+        style: Style::Line,
+        dashed: false,
+        points: [lo, ridge, hi]
+            .iter()
+            .map(|&x| Point {
+                x,
+                y: g((x * bandwidth).min(peak_flops)),
+                tip: format!(
+                    "AI {x:.2} FLOP/B: attainable {:.1} GFLOP/s",
+                    g((x * bandwidth).min(peak_flops))
+                ),
+            })
+            .collect(),
+    };
+    let mut series = vec![roof];
+    for (i, pt) in points.iter().enumerate() {
+        series.push(Series {
+            name: pt.label.clone(),
+            color: color(i),
+            style: Style::Line,
+            dashed: false,
+            points: vec![Point {
+                x: pt.intensity,
+                y: g(pt.flops_per_s),
+                tip: format!(
+                    "{}: AI {:.2} FLOP/B, {:.2} GFLOP/s = {:.1}% of the bound",
+                    pt.label,
+                    pt.intensity,
+                    g(pt.flops_per_s),
+                    100.0 * pt.flops_per_s / (pt.intensity * bandwidth).min(peak_flops)
+                ),
+            }],
+        });
+    }
+    let chart = LineChart {
+        title: title.to_string(),
+        x: Axis {
+            label: "arithmetic intensity (FLOP/byte)".into(),
+            lo,
+            hi,
+            log: true,
+            ticks: decades(lo, hi),
+            unit: Unit::Plain,
+        },
+        y: Axis {
+            label: "GFLOP/s".into(),
+            lo: ylo,
+            hi: yhi,
+            log: true,
+            ticks: decades(ylo, yhi),
+            unit: Unit::Plain,
+        },
+        series,
+        rules: Vec::new(),
+    };
+    standalone(&chart.render())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roofline_chart_is_standalone_svg_with_points() {
+        let svg = roofline(
+            "cpu",
+            100e9,
+            10e9,
+            &[RoofPoint {
+                label: "builtin B=1".into(),
+                intensity: 0.5,
+                flops_per_s: 1e9,
+            }],
+        );
+        assert!(svg.contains(r#"xmlns="http://www.w3.org/2000/svg""#));
+        assert!(svg.contains("builtin B=1"));
+        // 1 GFLOP/s against a bound of 0.5 × 10 GB/s = 5 GFLOP/s.
+        assert!(svg.contains("20.0% of the bound"), "{svg}");
+        assert!(svg.trim_end().ends_with("</svg>"));
+    }
+}

@@ -1,0 +1,381 @@
+//! `load`: an open-loop arrival process. Send times are scheduled up front (fixed rate or
+//! Poisson, seeded); a dispatcher thread hands each request to a queue at its scheduled
+//! time whatever the engines are doing, and a pool of workers (one engine instance each,
+//! the concurrency limit) takes requests from the queue in order.
+//!
+//! Every latency is measured from the **scheduled** send time, so time spent waiting for a
+//! free worker is part of TTFT and E2E (no coordinated omission: a slow engine cannot
+//! slow the arrivals down and hide its queue). `queue_ms` = engine start − scheduled time.
+//!
+//! Arrival times (seconds after the first request, which is sent at 0):
+//! - fixed: `t_i = i / λ`;
+//! - Poisson: `t_i = t_{i−1} + E_i`, `E_i = −ln(1 − U_i) / λ`, `U_i` uniform in [0, 1)
+//!   from ChaCha8 seeded with `seed`. The same seed gives the same `U_i` at every rate, so
+//!   rates are compared on the same pattern of bursts (common random numbers).
+
+use super::measure::{measure, ms_between, timed_request, MeasureInput};
+use super::{
+    BatchMode, BenchError, LoadCapacity, LoadStats, Measurement, Params, PreparedDoc, Repeats,
+    ResourceMonitor, Sample, Scenario,
+};
+use crate::engine::Engine;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use std::sync::mpsc;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// How send times are spaced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Arrival {
+    /// Evenly, `1/λ` apart.
+    Fixed,
+    /// Exponential gaps of mean `1/λ` (a Poisson process).
+    Poisson,
+}
+
+/// Service-level limits a request must meet to count towards goodput (`None`: no limit).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Slo {
+    pub ttft_ms: Option<f64>,
+    pub tpot_ms: Option<f64>,
+    pub e2e_ms: Option<f64>,
+}
+
+impl Slo {
+    /// Whether a successful request meets every limit given. A TPOT limit is met by a
+    /// request without TPOT (fewer than two tokens, or a whole-text engine).
+    pub fn met(&self, s: &Sample) -> bool {
+        let t = &s.timing;
+        let within = |limit: Option<f64>, v: Option<f64>| match (limit, v) {
+            (Some(l), Some(v)) => v <= l,
+            (Some(_), None) => false,
+            (None, _) => true,
+        };
+        s.error.is_none()
+            && within(self.ttft_ms, t.ttft_ms)
+            && within(self.e2e_ms, t.e2e_ms)
+            && (self.tpot_ms.is_none() || t.tpot_ms.is_none() || within(self.tpot_ms, t.tpot_ms))
+    }
+}
+
+/// Settings of the load scenario.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoadConfig {
+    pub arrival: Arrival,
+    /// Requested rates, requests per second.
+    pub rates: Vec<f64>,
+    pub seed: u64,
+    /// Workers (engine instances) serving the queue.
+    pub concurrency: usize,
+    /// Requests sent per rate.
+    pub requests: usize,
+    /// Unmeasured requests per worker before each rate.
+    pub warmup: usize,
+    pub slo: Slo,
+    /// p99 E2E limit for the highest-rate search.
+    pub p99_limit_ms: Option<f64>,
+}
+
+impl LoadConfig {
+    pub fn validate(&self) -> Result<(), BenchError> {
+        if self.rates.is_empty() || self.rates.iter().any(|r| !(r.is_finite() && *r > 0.0)) {
+            return Err(BenchError::Config(
+                "--rates needs positive request rates (requests/s), e.g. 0.2,0.5,1".into(),
+            ));
+        }
+        if self.requests < 2 {
+            return Err(BenchError::Config(
+                "--requests must be at least 2 to measure an arrival rate".into(),
+            ));
+        }
+        if self.concurrency == 0 {
+            return Err(BenchError::Config(
+                "--concurrency must be at least 1".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Scheduled send times in seconds after the first (see module docs).
+pub fn arrival_times(arrival: Arrival, rate: f64, n: usize, seed: u64) -> Vec<f64> {
+    match arrival {
+        Arrival::Fixed => (0..n).map(|i| i as f64 / rate).collect(),
+        Arrival::Poisson => {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            let mut t = 0.0;
+            (0..n)
+                .map(|i| {
+                    if i > 0 {
+                        let u: f64 = rng.random();
+                        t += -(1.0 - u).ln() / rate;
+                    }
+                    t
+                })
+                .collect()
+        }
+    }
+}
+
+/// `(n − 1) / (last − first)` of ascending times in seconds.
+fn rate_of(times: &[f64]) -> f64 {
+    match (times.first(), times.last()) {
+        (Some(a), Some(b)) if times.len() >= 2 && b > a => (times.len() - 1) as f64 / (b - a),
+        _ => 0.0,
+    }
+}
+
+/// One request handed to the workers.
+struct Job {
+    index: usize,
+    scheduled: Instant,
+    sent: Instant,
+}
+
+/// Runs `cfg.requests` requests at `rate` on `workers` (one engine instance per worker),
+/// cycling through `pool`. Returns the rate's measurement.
+pub fn run_load(
+    workers: &mut [Box<dyn Engine>],
+    pool: &[PreparedDoc],
+    rate: f64,
+    dpi: f32,
+    cfg: &LoadConfig,
+) -> Result<Measurement, BenchError> {
+    cfg.validate()?;
+    if workers.is_empty() {
+        return Err(BenchError::NoWorkers(0));
+    }
+    if pool.is_empty() {
+        return Err(BenchError::NoPages(
+            "the load scenario has no request".into(),
+        ));
+    }
+    let info = workers[0].info();
+    for w in workers.iter_mut() {
+        for _ in 0..cfg.warmup {
+            let t = Instant::now();
+            let _ = timed_request(w.as_mut(), info.streaming, &pool[0], t, t);
+        }
+    }
+    let schedule = arrival_times(cfg.arrival, rate, cfg.requests, cfg.seed);
+    let (tx, rx) = mpsc::channel::<Job>();
+    let rx = Mutex::new(rx);
+    let monitor = ResourceMonitor::start();
+    // A short lead so every worker is waiting on the queue before the first send.
+    let t0 = Instant::now() + Duration::from_millis(20);
+    let mut sent_at: Vec<f64> = Vec::with_capacity(schedule.len());
+    let mut samples: Vec<Sample> = std::thread::scope(|scope| {
+        let handles: Vec<_> = workers
+            .iter_mut()
+            .enumerate()
+            .map(|(w, engine)| {
+                let rx = &rx;
+                let streaming = info.streaming;
+                scope.spawn(move || {
+                    let mut done = Vec::new();
+                    loop {
+                        // The lock is held only while waiting for the next job.
+                        let job = match rx.lock().map(|r| r.recv()) {
+                            Ok(Ok(job)) => job,
+                            _ => break,
+                        };
+                        let doc = &pool[job.index % pool.len()];
+                        let began = Instant::now();
+                        let mut s =
+                            timed_request(engine.as_mut(), streaming, doc, job.scheduled, t0);
+                        s.iteration = job.index;
+                        s.worker = Some(w);
+                        s.queue_ms = Some(ms_between(job.scheduled, began));
+                        s.send_lag_ms = Some(ms_between(job.scheduled, job.sent));
+                        done.push(s);
+                    }
+                    done
+                })
+            })
+            .collect();
+        for (index, &t) in schedule.iter().enumerate() {
+            let scheduled = t0 + Duration::from_secs_f64(t);
+            let now = Instant::now();
+            if scheduled > now {
+                std::thread::sleep(scheduled - now);
+            }
+            let sent = Instant::now();
+            sent_at.push((sent - t0).as_secs_f64());
+            // Workers only stop after the sender is dropped, so the send cannot fail.
+            let _ = tx.send(Job {
+                index,
+                scheduled,
+                sent,
+            });
+        }
+        drop(tx);
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    let wall_s = t0.elapsed().as_secs_f64();
+    samples.sort_by_key(|s| s.iteration);
+    let met = samples.iter().filter(|s| cfg.slo.met(s)).count();
+    let max_send_lag_ms = samples
+        .iter()
+        .filter_map(|s| s.send_lag_ms)
+        .fold(0.0, f64::max);
+    let load = LoadStats {
+        arrival: cfg.arrival,
+        requested_rate: rate,
+        scheduled_rate: rate_of(&schedule),
+        achieved_rate: rate_of(&sent_at),
+        concurrency: workers.len(),
+        goodput_rps: met as f64 / wall_s,
+        slo_attainment: met as f64 / samples.len().max(1) as f64,
+        slo: cfg.slo,
+        max_send_lag_ms,
+    };
+    Ok(measure(
+        MeasureInput {
+            engine: info.name,
+            scenario: Scenario::Load,
+            label: format!("{rate} req/s"),
+            params: Params {
+                dpi,
+                pages_per_request: pool[0].pages.len(),
+                rate: Some(rate),
+                ..Params::default()
+            },
+            batch_mode: BatchMode::Unbatched,
+            repeats: Repeats {
+                warmup: cfg.warmup,
+                iterations: cfg.requests,
+            },
+            wall_s,
+            resources: monitor.stop(),
+            load: Some(load),
+        },
+        samples,
+    ))
+}
+
+/// The highest tested rate of `engine` whose p99 E2E is within `limit_ms`.
+pub fn capacity(measurements: &[Measurement], engine: &str, limit_ms: f64) -> LoadCapacity {
+    let mut tested: Vec<(f64, Option<f64>)> = measurements
+        .iter()
+        .filter(|m| m.engine == engine && m.scenario == Scenario::Load)
+        .filter_map(|m| {
+            let p99 = m.latency.e2e_ms.as_ref().map(|s| s.summary.p99);
+            // A rate where a request failed does not meet the limit.
+            let p99 = if m.failed > 0 { None } else { p99 };
+            Some((m.params.rate?, p99))
+        })
+        .collect();
+    tested.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let max_rate = tested
+        .iter()
+        .filter(|(_, p)| p.is_some_and(|p| p <= limit_ms))
+        .map(|(r, _)| *r)
+        .fold(None, |acc: Option<f64>, r| {
+            Some(acc.map_or(r, |a| a.max(r)))
+        });
+    LoadCapacity {
+        engine: engine.to_string(),
+        p99_limit_ms: limit_ms,
+        max_rate,
+        tested,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fixed_arrivals_are_evenly_spaced() {
+        let t = arrival_times(Arrival::Fixed, 4.0, 5, 1);
+        assert_eq!(t, vec![0.0, 0.25, 0.5, 0.75, 1.0]);
+        assert_eq!(rate_of(&t), 4.0);
+    }
+
+    #[test]
+    fn poisson_arrivals_have_the_requested_mean_rate_and_are_seeded() {
+        let t = arrival_times(Arrival::Poisson, 2.0, 20_001, 7);
+        // 20,000 exponential gaps of mean 0.5 s: the rate's relative standard error is
+        // 1/√20000 ≈ 0.7%, so 3% is a > 4σ bound.
+        assert!((rate_of(&t) - 2.0).abs() < 0.06, "{}", rate_of(&t));
+        assert!(t.windows(2).all(|w| w[1] >= w[0]));
+        assert_eq!(t, arrival_times(Arrival::Poisson, 2.0, 20_001, 7));
+        assert_ne!(t, arrival_times(Arrival::Poisson, 2.0, 20_001, 8));
+        // Coefficient of variation of exponential gaps is 1.
+        let gaps: Vec<f64> = t.windows(2).map(|w| w[1] - w[0]).collect();
+        let mean = gaps.iter().sum::<f64>() / gaps.len() as f64;
+        let var = gaps.iter().map(|g| (g - mean).powi(2)).sum::<f64>() / gaps.len() as f64;
+        assert!((var.sqrt() / mean - 1.0).abs() < 0.05);
+        // Same uniforms at another rate: the pattern scales.
+        let u = arrival_times(Arrival::Poisson, 4.0, 100, 7);
+        let v = arrival_times(Arrival::Poisson, 2.0, 100, 7);
+        assert!(u.iter().zip(&v).all(|(a, b)| (2.0 * a - b).abs() < 1e-9));
+    }
+
+    #[test]
+    fn slo_checks_each_limit() {
+        let mut s = Sample {
+            index: 0,
+            iteration: 0,
+            doc_id: "d".into(),
+            pages: 1,
+            start_ms: 0.0,
+            send_lag_ms: None,
+            queue_ms: None,
+            worker: None,
+            error: None,
+            timing: crate::report::Timing {
+                timed: true,
+                ttft_ms: Some(100.0),
+                e2e_ms: Some(900.0),
+                tpot_ms: Some(5.0),
+                ..Default::default()
+            },
+        };
+        assert!(Slo::default().met(&s));
+        let slo = Slo {
+            ttft_ms: Some(200.0),
+            tpot_ms: Some(10.0),
+            e2e_ms: Some(1000.0),
+        };
+        assert!(slo.met(&s));
+        s.timing.e2e_ms = Some(1500.0);
+        assert!(!slo.met(&s));
+        s.timing.e2e_ms = Some(900.0);
+        s.timing.tpot_ms = None; // whole-text engine: TPOT not defined, not held against it
+        assert!(slo.met(&s));
+        s.error = Some("x".into());
+        assert!(!slo.met(&s));
+    }
+
+    #[test]
+    fn validation_names_the_flag() {
+        let cfg = LoadConfig {
+            arrival: Arrival::Fixed,
+            rates: vec![0.0],
+            seed: 1,
+            concurrency: 1,
+            requests: 5,
+            warmup: 0,
+            slo: Slo::default(),
+            p99_limit_ms: None,
+        };
+        assert!(cfg.validate().unwrap_err().to_string().contains("--rates"));
+        let cfg = LoadConfig {
+            rates: vec![1.0],
+            requests: 1,
+            ..cfg
+        };
+        assert!(cfg
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("--requests"));
+    }
+}

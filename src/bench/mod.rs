@@ -1,0 +1,452 @@
+//! `medocr bench`: latency, throughput and load scenarios on any engine, with the
+//! statistics of [`crate::stats`] and the process's resource use (see `docs/bench.md`).
+//!
+//! Every scenario produces [`Measurement`]s: one group of timed requests under one setting
+//! (a batch size, a DPI, a request rate, a document length, a time window). A measurement
+//! keeps every per-request [`Sample`] and derives its statistics from them, so a report can
+//! always be recomputed from the raw numbers.
+//!
+//! Requests are timed by the pipeline's [`Recorder`](crate::pipeline::Recorder), so TTFT,
+//! TPOT and ITL mean exactly what they mean in `medocr run`. Pages are rendered once before
+//! any timing: a bench request starts when the engine is called (load: when it was
+//! scheduled), and rendering is reported on its own (`PreparedDoc::render_ms`).
+
+pub mod batch;
+pub mod export;
+pub mod load;
+pub mod long;
+pub mod overhead;
+pub mod resources;
+pub mod single;
+pub mod soak;
+pub mod sweep;
+
+mod measure;
+
+pub use load::{arrival_times, Arrival, LoadConfig, Slo};
+pub use measure::{measure, timed_request, MeasureInput};
+pub use resources::{GpuStats, ResourceMonitor, Resources};
+
+use crate::engine::{EngineInfo, Stage};
+use crate::render::Page;
+use crate::report::{Environment, Timing};
+use crate::stats::{ConfidenceInterval, Summary};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Version of `bench.json`'s layout.
+pub const BENCH_SCHEMA_VERSION: u32 = 1;
+
+/// Which scenario a measurement belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scenario {
+    /// Warm-up runs, then N iterations of one page.
+    Single,
+    /// B pages in one `recognize_batch` call, for each B.
+    Batch,
+    /// Batch size × input size (DPI, pages per document) grid.
+    Sweep,
+    /// Open-loop arrivals at one or more request rates.
+    Load,
+    /// TTFT and memory as the document grows.
+    Long,
+    /// A duration-bounded run, reported per time window.
+    Soak,
+}
+
+impl Scenario {
+    pub fn name(self) -> &'static str {
+        match self {
+            Scenario::Single => "single",
+            Scenario::Batch => "batch",
+            Scenario::Sweep => "sweep",
+            Scenario::Load => "load",
+            Scenario::Long => "long",
+            Scenario::Soak => "soak",
+        }
+    }
+}
+
+impl std::fmt::Display for Scenario {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Problems that stop a bench before or while it measures (an engine failing on one
+/// request is not one: that request's sample carries the error).
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    #[error("invalid bench setting: {0}")]
+    Config(String),
+    #[error("no pages to benchmark: {0}")]
+    NoPages(String),
+    #[error("cannot parse duration `{0}` (examples: 500ms, 2s, 1.5m, 30m, 1h)")]
+    Duration(String),
+    #[error("load scenario needs one engine per worker, got {0}")]
+    NoWorkers(usize),
+}
+
+/// A document ready for an engine: its pages rendered once, before any timing.
+#[derive(Debug, Clone)]
+pub struct PreparedDoc {
+    pub id: String,
+    pub pages: Vec<Page>,
+    /// Wall time of rendering these pages (not part of any bench latency).
+    pub render_ms: f64,
+}
+
+impl PreparedDoc {
+    /// One page of a prepared document as a document of its own (`<id>#p<n>`).
+    pub fn page(&self, index: usize) -> PreparedDoc {
+        let page = self.pages[index].clone();
+        PreparedDoc {
+            id: format!("{}#p{}", self.id, index + 1),
+            render_ms: self.render_ms / self.pages.len().max(1) as f64,
+            pages: vec![Page { index: 0, ..page }],
+        }
+    }
+
+    /// A document of `n` pages made by concatenating `pool`'s pages in order, cycling when
+    /// the pool has fewer (the `long` scenario's growing documents).
+    pub fn concatenated(pool: &[PreparedDoc], n: usize) -> Result<PreparedDoc, BenchError> {
+        let pages: Vec<&Page> = pool.iter().flat_map(|d| d.pages.iter()).collect();
+        if pages.is_empty() {
+            return Err(BenchError::NoPages("the dataset rendered no page".into()));
+        }
+        let render_per_page = pool.iter().map(|d| d.render_ms).sum::<f64>() / pages.len() as f64;
+        Ok(PreparedDoc {
+            id: format!("concat-{n}p"),
+            pages: (0..n)
+                .map(|i| Page {
+                    index: i,
+                    ..pages[i % pages.len()].clone()
+                })
+                .collect(),
+            render_ms: render_per_page * n as f64,
+        })
+    }
+}
+
+/// Splits prepared documents into single pages (the unit of `single`, `batch` and `load`).
+pub fn single_pages(pool: &[PreparedDoc]) -> Vec<PreparedDoc> {
+    pool.iter()
+        .flat_map(|d| (0..d.pages.len()).map(move |i| d.page(i)))
+        .collect()
+}
+
+/// Warm-up and measured repetitions of a setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Repeats {
+    /// Runs before measuring, excluded from every figure (caches, allocator, lazy init).
+    pub warmup: usize,
+    /// Measured runs.
+    pub iterations: usize,
+}
+
+/// How a batch was executed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BatchMode {
+    /// One request per call.
+    Unbatched,
+    /// The engine ran the requests through shared batched forward passes.
+    Native,
+    /// The engine has no batching: `recognize_batch` read the requests one after another.
+    Sequential,
+}
+
+/// The setting a measurement was taken under; fields a scenario does not vary are `None`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Params {
+    pub dpi: f32,
+    /// Requests per `recognize_batch` call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_size: Option<usize>,
+    /// Pages per request.
+    pub pages_per_request: usize,
+    /// Requested arrival rate (requests/s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<f64>,
+    /// Soak window index (0-based) and its bounds in seconds since the soak started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<(usize, f64, f64)>,
+}
+
+/// One timed request.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Sample {
+    /// Order within the measurement.
+    pub index: usize,
+    /// Which repetition (batch call, load request) it belonged to.
+    pub iteration: usize,
+    pub doc_id: String,
+    pub pages: usize,
+    /// Request start (load: its scheduled send time) in ms since the measurement began.
+    pub start_ms: f64,
+    /// Load only: actual send time − scheduled send time (the dispatcher's own lateness).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send_lag_ms: Option<f64>,
+    /// Load only: engine start − scheduled send time (waiting for a free worker).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue_ms: Option<f64>,
+    /// Load only: the worker (engine instance) that served it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// TTFT, TPOT, ITL, E2E, tokens and stages, exactly as `medocr run` records them.
+    pub timing: Timing,
+}
+
+impl Sample {
+    /// Milliseconds the engine spent in `stage` for this request.
+    pub fn stage_ms(&self, stage: Stage) -> Option<f64> {
+        self.timing.stages_ms.get(&stage).copied()
+    }
+}
+
+/// Statistics of one timing metric over a measurement's samples.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MetricStats {
+    /// Count, mean, std, min/max, p50/p90/p95/p99 (numpy linear), TLR = p99/p50.
+    pub summary: Summary,
+    /// Which standard deviation `summary.std` is.
+    pub std_kind: String,
+    /// Percentile-bootstrap 95% intervals (not for ITL: gaps within a request are not
+    /// independent draws, so an i.i.d. bootstrap would understate their spread).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p50_ci: Option<ConfidenceInterval>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p95_ci: Option<ConfidenceInterval>,
+    /// Indices (into the metric's values, i.e. the successful samples in order) of the
+    /// values flagged by the median/MAD modified z-score (|M| > 3.5).
+    pub outliers: Vec<usize>,
+    /// e.g. "p99 from 20 samples (< 100): it is close to the maximum".
+    pub warnings: Vec<String>,
+}
+
+/// Per-metric statistics of a measurement.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct LatencyStats {
+    pub ttft_ms: Option<MetricStats>,
+    pub tpot_ms: Option<MetricStats>,
+    /// All inter-token gaps of all requests, pooled.
+    pub itl_ms: Option<MetricStats>,
+    pub e2e_ms: Option<MetricStats>,
+    /// Load only: waiting time before a worker took the request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue_ms: Option<MetricStats>,
+}
+
+/// Work done per unit of wall time.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Throughput {
+    /// Wall time of the measured part (warm-up excluded).
+    pub wall_s: f64,
+    pub requests: usize,
+    pub pages: usize,
+    pub output_tokens: usize,
+    pub tokens_per_s: f64,
+    pub pages_per_s: f64,
+    pub requests_per_s: f64,
+    /// Output tokens / the requests' decode-stage times summed, where the engine reports a
+    /// decode stage: the rate the roofline compares with (a lower bound for a native batch,
+    /// whose shared steps are reported to every request in them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decode_tokens_per_s: Option<f64>,
+}
+
+/// Load-scenario figures of one request rate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoadStats {
+    pub arrival: Arrival,
+    pub requested_rate: f64,
+    /// (n − 1) / (last scheduled − first scheduled): the schedule's own rate (for Poisson
+    /// arrivals it differs from the requested one by chance).
+    pub scheduled_rate: f64,
+    /// (n − 1) / (last actual send − first actual send).
+    pub achieved_rate: f64,
+    pub concurrency: usize,
+    /// Requests meeting every SLO limit given, per second of wall time.
+    pub goodput_rps: f64,
+    /// Fraction of requests meeting every SLO limit given (1 when none is given).
+    pub slo_attainment: f64,
+    pub slo: Slo,
+    /// Worst dispatcher lateness (actual − scheduled send).
+    pub max_send_lag_ms: f64,
+}
+
+/// One group of timed requests under one setting.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Measurement {
+    pub engine: String,
+    pub scenario: Scenario,
+    /// Human label of the setting ("B=4", "150 DPI × B=2", "0.5 req/s", "window 3").
+    pub label: String,
+    pub params: Params,
+    pub batch_mode: BatchMode,
+    pub repeats: Repeats,
+    /// Requests that failed (excluded from the latency statistics, kept as samples).
+    pub failed: usize,
+    pub samples: Vec<Sample>,
+    pub latency: LatencyStats,
+    pub throughput: Throughput,
+    pub resources: Resources,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load: Option<LoadStats>,
+}
+
+/// An engine as the bench saw it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EngineEntry {
+    pub info: EngineInfo,
+    pub batches_natively: bool,
+}
+
+/// The highest tested rate whose p99 E2E stays within a limit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoadCapacity {
+    pub engine: String,
+    pub p99_limit_ms: f64,
+    /// `None` when no tested rate met the limit.
+    pub max_rate: Option<f64>,
+    /// Rates tested, ascending, with their p99 E2E (`None`: no successful request).
+    pub tested: Vec<(f64, Option<f64>)>,
+}
+
+/// Drift of a soak run: its last window against its first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SoakDrift {
+    pub engine: String,
+    pub windows: usize,
+    pub p50_first_ms: Option<f64>,
+    pub p50_last_ms: Option<f64>,
+    pub p99_first_ms: Option<f64>,
+    pub p99_last_ms: Option<f64>,
+    /// (last − first) / first, as a fraction.
+    pub p50_change: Option<f64>,
+    pub p99_change: Option<f64>,
+    pub peak_rss_first_mib: Option<f64>,
+    pub peak_rss_last_mib: Option<f64>,
+}
+
+/// The bench's settings, recorded for reproducibility.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BenchSettings {
+    pub dataset: String,
+    pub manifest_sha256: String,
+    /// Documents whose pages were used.
+    pub documents: Vec<String>,
+    pub dpis: Vec<f32>,
+    pub repeats: Repeats,
+    #[serde(default)]
+    pub batch_sizes: Vec<usize>,
+    #[serde(default)]
+    pub pages: Vec<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load: Option<LoadConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_s: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_s: Option<f64>,
+    /// Mean render time per page at each DPI (pdfium; not part of any latency here).
+    #[serde(default)]
+    pub render_ms_per_page: BTreeMap<String, f64>,
+}
+
+/// Everything a bench run measured: `bench.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BenchReport {
+    pub schema_version: u32,
+    pub run_id: String,
+    pub started: String,
+    pub scenario: Scenario,
+    pub settings: BenchSettings,
+    pub environment: Environment,
+    pub engines: Vec<EngineEntry>,
+    pub measurements: Vec<Measurement>,
+    #[serde(default)]
+    pub load_capacity: Vec<LoadCapacity>,
+    #[serde(default)]
+    pub soak_drift: Vec<SoakDrift>,
+    /// The harness's own cost, measured with a null engine in this process.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overhead: Option<overhead::HarnessOverhead>,
+    /// Notes a reader must see (sequential batches, NVML absent, low sample counts …).
+    #[serde(default)]
+    pub notes: Vec<String>,
+}
+
+impl BenchReport {
+    /// The measurements of one engine, in order.
+    pub fn of_engine<'a>(&'a self, engine: &'a str) -> impl Iterator<Item = &'a Measurement> {
+        self.measurements.iter().filter(move |m| m.engine == engine)
+    }
+}
+
+/// Parses `500ms`, `2s`, `1.5m`, `30m`, `1h` or a plain number of seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, BenchError> {
+    let t = s.trim();
+    let err = || BenchError::Duration(s.to_string());
+    let (num, scale) = if let Some(n) = t.strip_suffix("ms") {
+        (n, 1e-3)
+    } else if let Some(n) = t.strip_suffix('s') {
+        (n, 1.0)
+    } else if let Some(n) = t.strip_suffix('m') {
+        (n, 60.0)
+    } else if let Some(n) = t.strip_suffix('h') {
+        (n, 3600.0)
+    } else {
+        (t, 1.0)
+    };
+    let v: f64 = num.trim().parse().map_err(|_| err())?;
+    if !(v.is_finite() && v >= 0.0) {
+        return Err(err());
+    }
+    Ok(Duration::from_secs_f64(v * scale))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("2s").unwrap(), Duration::from_secs(2));
+        assert_eq!(parse_duration("1.5m").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("30m").unwrap(), Duration::from_secs(1800));
+        assert_eq!(parse_duration("1h").unwrap(), Duration::from_secs(3600));
+        assert_eq!(parse_duration("3").unwrap(), Duration::from_secs(3));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("-1s").is_err());
+    }
+
+    #[test]
+    fn concatenated_documents_cycle_pages() {
+        let page = |v: u8| Page {
+            image: image::GrayImage::from_pixel(2, 2, image::Luma([v])),
+            dpi: 72.0,
+            index: 0,
+        };
+        let pool = vec![PreparedDoc {
+            id: "a".into(),
+            pages: vec![page(1), page(2)],
+            render_ms: 4.0,
+        }];
+        let d = PreparedDoc::concatenated(&pool, 5).unwrap();
+        assert_eq!(d.pages.len(), 5);
+        let idx: Vec<usize> = d.pages.iter().map(|p| p.index).collect();
+        assert_eq!(idx, [0, 1, 2, 3, 4]);
+        assert_eq!(d.pages[2].image.get_pixel(0, 0).0[0], 1);
+        assert_eq!(d.pages[3].image.get_pixel(0, 0).0[0], 2);
+        assert!((d.render_ms - 10.0).abs() < 1e-9);
+        let singles = single_pages(&pool);
+        assert_eq!(singles.len(), 2);
+        assert_eq!(singles[1].id, "a#p2");
+        assert!(PreparedDoc::concatenated(&[], 1).is_err());
+    }
+}

@@ -1,0 +1,47 @@
+//! `single`: warm-up runs (excluded), then N iterations of one page, one request at a time.
+
+use super::measure::{measure, timed_request, MeasureInput};
+use super::{BatchMode, Measurement, Params, PreparedDoc, Repeats, ResourceMonitor, Scenario};
+use crate::engine::Engine;
+use std::time::Instant;
+
+/// Runs `doc` `repeats.warmup` times unmeasured, then `repeats.iterations` times measured.
+pub fn run_single(
+    engine: &mut dyn Engine,
+    doc: &PreparedDoc,
+    dpi: f32,
+    repeats: Repeats,
+) -> Measurement {
+    let info = engine.info();
+    for _ in 0..repeats.warmup {
+        let t = Instant::now();
+        let _ = timed_request(engine, info.streaming, doc, t, t);
+    }
+    let monitor = ResourceMonitor::start();
+    let origin = Instant::now();
+    let mut samples = Vec::with_capacity(repeats.iterations);
+    for i in 0..repeats.iterations {
+        let mut s = timed_request(engine, info.streaming, doc, Instant::now(), origin);
+        s.iteration = i;
+        samples.push(s);
+    }
+    let wall_s = origin.elapsed().as_secs_f64();
+    measure(
+        MeasureInput {
+            engine: info.name,
+            scenario: Scenario::Single,
+            label: format!("{} @ {dpi} DPI", doc.id),
+            params: Params {
+                dpi,
+                pages_per_request: doc.pages.len(),
+                ..Params::default()
+            },
+            batch_mode: BatchMode::Unbatched,
+            repeats,
+            wall_s,
+            resources: monitor.stop(),
+            load: None,
+        },
+        samples,
+    )
+}

@@ -1,0 +1,113 @@
+//! `soak`: requests back to back (closed loop, cycling through the pages) until a duration
+//! has passed, reported per time window: p50/p99 latency and peak RSS of each window, and
+//! the drift of the last window against the first.
+//!
+//! A request belongs to the window in which it started; the run stops starting requests at
+//! the duration, so the last request may end a little after it.
+
+use super::measure::{measure, timed_request, MeasureInput};
+use super::{
+    BatchMode, BenchError, Measurement, Params, PreparedDoc, Repeats, ResourceMonitor, Scenario,
+    SoakDrift,
+};
+use crate::engine::Engine;
+use std::time::{Duration, Instant};
+
+/// Runs for `duration`, one measurement per `window`.
+pub fn run_soak(
+    engine: &mut dyn Engine,
+    pool: &[PreparedDoc],
+    dpi: f32,
+    duration: Duration,
+    window: Duration,
+    warmup: usize,
+) -> Result<Vec<Measurement>, BenchError> {
+    if pool.is_empty() {
+        return Err(BenchError::NoPages(
+            "the soak scenario has no request".into(),
+        ));
+    }
+    if window.is_zero() || duration.is_zero() || window > duration {
+        return Err(BenchError::Config(
+            "--window must be positive and no longer than --duration".into(),
+        ));
+    }
+    let info = engine.info();
+    for i in 0..warmup {
+        let t = Instant::now();
+        let _ = timed_request(engine, info.streaming, &pool[i % pool.len()], t, t);
+    }
+    let origin = Instant::now();
+    let n_windows = (duration.as_secs_f64() / window.as_secs_f64()).ceil() as usize;
+    let mut out = Vec::with_capacity(n_windows);
+    let mut next = 0usize;
+    for w in 0..n_windows {
+        let w_start = origin + window * w as u32;
+        let w_end = (origin + window * (w as u32 + 1)).min(origin + duration);
+        let monitor = ResourceMonitor::start();
+        let began = Instant::now();
+        let mut samples = Vec::new();
+        while Instant::now() < w_end {
+            let doc = &pool[next % pool.len()];
+            let mut s = timed_request(engine, info.streaming, doc, Instant::now(), origin);
+            s.iteration = next;
+            next += 1;
+            samples.push(s);
+        }
+        let wall_s = began.elapsed().as_secs_f64();
+        let (a, b) = (
+            (w_start - origin).as_secs_f64(),
+            (w_end - origin).as_secs_f64(),
+        );
+        out.push(measure(
+            MeasureInput {
+                engine: info.name.clone(),
+                scenario: Scenario::Soak,
+                label: format!("window {} ({a:.0}–{b:.0} s)", w + 1),
+                params: Params {
+                    dpi,
+                    pages_per_request: pool[0].pages.len(),
+                    window: Some((w, a, b)),
+                    ..Params::default()
+                },
+                batch_mode: BatchMode::Unbatched,
+                repeats: Repeats {
+                    warmup: if w == 0 { warmup } else { 0 },
+                    iterations: samples.len(),
+                },
+                wall_s,
+                resources: monitor.stop(),
+                load: None,
+            },
+            samples,
+        ));
+    }
+    Ok(out)
+}
+
+/// The last window against the first, for one engine's soak measurements.
+pub fn drift(windows: &[Measurement]) -> Option<SoakDrift> {
+    let first = windows.first()?;
+    let last = windows.last()?;
+    let p = |m: &Measurement, q: fn(&crate::stats::Summary) -> f64| {
+        m.latency.e2e_ms.as_ref().map(|s| q(&s.summary))
+    };
+    let change = |a: Option<f64>, b: Option<f64>| match (a, b) {
+        (Some(a), Some(b)) if a > 0.0 => Some((b - a) / a),
+        _ => None,
+    };
+    let (p50a, p50b) = (p(first, |s| s.p50), p(last, |s| s.p50));
+    let (p99a, p99b) = (p(first, |s| s.p99), p(last, |s| s.p99));
+    Some(SoakDrift {
+        engine: first.engine.clone(),
+        windows: windows.len(),
+        p50_first_ms: p50a,
+        p50_last_ms: p50b,
+        p99_first_ms: p99a,
+        p99_last_ms: p99b,
+        p50_change: change(p50a, p50b),
+        p99_change: change(p99a, p99b),
+        peak_rss_first_mib: first.resources.peak_rss_mib,
+        peak_rss_last_mib: last.resources.peak_rss_mib,
+    })
+}

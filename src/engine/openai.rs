@@ -1,0 +1,786 @@
+//! The `openai` engine: a page image sent to an OpenAI-compatible chat-completions server
+//! (vLLM, SGLang, TGI, `medocr serve`) and the answer read as a Server-Sent-Events stream.
+//!
+//! One request per page (`stream: true`, `stream_options.include_usage`), the page as a
+//! base64 PNG data URL that also carries the page's DPI (the PNG `pHYs` chunk, which other
+//! servers ignore). Every non-empty content delta is one `token` event, so the pipeline's
+//! clock stamps chunks as they arrive: TTFT is the first chunk with text (the role-only
+//! first chunk does not count) and gaps are chunk gaps. Token counts come from the server's
+//! `usage`; a server that sends none is counted in chunks (see [`OpenAiEngine::pages_without_usage`]).
+
+use super::http::{self, BaseUrl, HttpError};
+use super::sse::SseParser;
+use super::{Engine, EngineError, EngineInfo, Request, Stage, Streaming, TokenSink};
+use crate::render::Page;
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::time::{Duration, Instant};
+
+/// The default instruction: transcribe exactly, line by line, nothing else.
+pub const DEFAULT_PROMPT: &str = "이 의료 문서 이미지의 모든 텍스트를 읽기 순서대로 한 줄씩 정확히 옮겨 적으세요. 설명이나 서식 없이 원문만 출력하세요.\nTranscribe all text in this medical document image exactly, line by line in reading order. Output only the text, without comments or formatting.";
+
+/// Where the API key is read from unless `--api-key-env` names another variable.
+pub const DEFAULT_API_KEY_ENV: &str = "OPENAI_API_KEY";
+
+/// Error bodies and model lists are read up to this size.
+const MAX_SMALL_BODY: usize = 1 << 20;
+
+#[derive(Debug, Clone)]
+pub struct OpenAiConfig {
+    /// `http://host:port` (a trailing `/v1` is accepted).
+    pub base_url: String,
+    /// The served model name; `None` asks the server (`GET /v1/models`, first entry).
+    pub model: Option<String>,
+    pub prompt: String,
+    /// Name of the environment variable holding the API key (the key itself never leaves
+    /// this engine: not in settings, errors or logs).
+    pub api_key_env: String,
+    /// Limit for one page's whole exchange (connect, upload, stream).
+    pub request_timeout: Duration,
+    /// `max_tokens` of each request; `None` leaves it to the server.
+    pub max_tokens: Option<u32>,
+}
+
+impl OpenAiConfig {
+    pub fn new(base_url: impl Into<String>) -> Self {
+        OpenAiConfig {
+            base_url: base_url.into(),
+            model: None,
+            prompt: DEFAULT_PROMPT.to_string(),
+            api_key_env: DEFAULT_API_KEY_ENV.to_string(),
+            request_timeout: Duration::from_secs(300),
+            max_tokens: None,
+        }
+    }
+}
+
+pub struct OpenAiEngine {
+    base: BaseUrl,
+    model: String,
+    prompt: String,
+    api_key: Option<String>,
+    timeout: Duration,
+    max_tokens: Option<u32>,
+    pages_without_usage: usize,
+    info: EngineInfo,
+}
+
+impl OpenAiEngine {
+    /// Checks the URL, reads the API key and, without `config.model`, asks the server for
+    /// its model (which also proves it is reachable before a run starts).
+    pub fn new(config: OpenAiConfig) -> Result<Self, EngineError> {
+        let base = BaseUrl::parse(&config.base_url).map_err(EngineError::Config)?;
+        if config.request_timeout.is_zero() {
+            return Err(EngineError::Config(
+                "the request timeout must be positive".into(),
+            ));
+        }
+        let api_key = std::env::var(&config.api_key_env)
+            .ok()
+            .filter(|k| !k.trim().is_empty());
+        let model = match config.model {
+            Some(m) => m,
+            None => first_model(&base, api_key.as_deref(), config.request_timeout)?,
+        };
+        let mut settings = BTreeMap::new();
+        settings.insert("base_url".into(), base.url(""));
+        settings.insert("model".into(), model.clone());
+        settings.insert("prompt".into(), config.prompt.clone());
+        settings.insert(
+            "request_timeout_s".into(),
+            config.request_timeout.as_secs_f64().to_string(),
+        );
+        // The variable's name and whether it was set; never its value.
+        settings.insert(
+            "api_key".into(),
+            format!(
+                "${} ({})",
+                config.api_key_env,
+                if api_key.is_some() { "set" } else { "not set" }
+            ),
+        );
+        settings.insert(
+            "output_tokens".into(),
+            "usage.completion_tokens; chunks counted (and input_tokens empty) for pages answered without usage".into(),
+        );
+        if let Some(n) = config.max_tokens {
+            settings.insert("max_tokens".into(), n.to_string());
+        }
+        Ok(OpenAiEngine {
+            base,
+            info: EngineInfo {
+                name: "openai".into(),
+                version: model.clone(),
+                checkpoint_sha256: None,
+                streaming: Streaming::Chunks,
+                token_unit: "server token (usage); events are SSE chunks".into(),
+                settings,
+            },
+            model,
+            prompt: config.prompt,
+            api_key,
+            timeout: config.request_timeout,
+            max_tokens: config.max_tokens,
+            pages_without_usage: 0,
+        })
+    }
+
+    /// Pages whose response carried no `usage`: their output tokens are chunk counts.
+    pub fn pages_without_usage(&self) -> usize {
+        self.pages_without_usage
+    }
+
+    fn headers(&self) -> Vec<(&'static str, String)> {
+        let mut h = vec![
+            ("Content-Type", "application/json".to_string()),
+            ("Accept", "text/event-stream".to_string()),
+        ];
+        if let Some(k) = &self.api_key {
+            h.push(("Authorization", format!("Bearer {k}")));
+        }
+        h
+    }
+
+    /// One page: request, stream, token events. `emitted` says whether an earlier page of
+    /// the document produced text (then a `"\n"` separator precedes this page's first chunk).
+    fn read_page(
+        &mut self,
+        id: &str,
+        page: &Page,
+        emitted: &mut bool,
+        sink: &mut dyn TokenSink,
+    ) -> Result<(), EngineError> {
+        let failed = |message: String| EngineError::Failed {
+            engine: "openai".into(),
+            id: id.to_string(),
+            message,
+        };
+        let garbage = |message: String| EngineError::Garbage {
+            engine: "openai".into(),
+            id: id.to_string(),
+            message,
+        };
+        let timeout = || EngineError::Timeout {
+            engine: "openai".into(),
+            id: id.to_string(),
+            page: page.index + 1,
+            seconds: self.timeout.as_secs_f64(),
+        };
+        let http_err = |e: HttpError| match e {
+            HttpError::Timeout => timeout(),
+            other => failed(other.to_string()),
+        };
+
+        let t = Instant::now();
+        let body = self.request_body(page).map_err(&failed)?;
+        sink.stage(Stage::Preprocess, t.elapsed());
+
+        let deadline = Instant::now() + self.timeout;
+        let headers = self.headers();
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let path = "/v1/chat/completions";
+        let response =
+            http::send(&self.base, "POST", path, &headers, &body, deadline).map_err(&http_err)?;
+        if response.status != 200 {
+            let status = response.status;
+            let text = response.read_to_string(MAX_SMALL_BODY).unwrap_or_default();
+            return Err(failed(format!(
+                "HTTP {status} from {}: {}",
+                self.base.url(path),
+                error_message(&text)
+            )));
+        }
+        let is_sse = response
+            .header("content-type")
+            .is_some_and(|v| v.starts_with("text/event-stream"));
+        if !is_sse {
+            // A server that ignores `stream`: one JSON answer, one event.
+            let text = response.read_to_string(64 << 20).map_err(&http_err)?;
+            let answer: Completion = serde_json::from_str(&text)
+                .map_err(|e| garbage(format!("not a chat completion ({e}): {}", excerpt(&text))))?;
+            let content = answer
+                .choices
+                .into_iter()
+                .next()
+                .and_then(|c| c.message.content)
+                .unwrap_or_default();
+            let chunks = usize::from(!content.is_empty());
+            if !content.is_empty() {
+                if *emitted {
+                    sink.token("\n");
+                }
+                sink.token(&content);
+                *emitted = true;
+            }
+            self.report_usage(answer.usage, chunks, sink);
+            return Ok(());
+        }
+
+        let mut body = response.body;
+        let mut parser = SseParser::new();
+        let mut buf = vec![0u8; 64 << 10];
+        let mut usage: Option<Usage> = None;
+        let mut chunks = 0usize;
+        let mut finished = false;
+        'stream: loop {
+            let n = match body.read(&mut buf) {
+                Ok(n) => n,
+                Err(e) => match http::map_io(e) {
+                    HttpError::Timeout => return Err(timeout()),
+                    other => {
+                        return Err(failed(format!(
+                            "{other} after {chunks} chunks (the server dropped the stream)"
+                        )))
+                    }
+                },
+            };
+            if n == 0 {
+                // Some servers end without `[DONE]`; a finish reason says the answer is whole.
+                if finished && !parser.has_pending() {
+                    break;
+                }
+                return Err(failed(format!(
+                    "the server closed the connection mid-stream after {chunks} chunks"
+                )));
+            }
+            let events = parser
+                .feed(&buf[..n])
+                .map_err(|e| garbage(format!("malformed event stream: {e}")))?;
+            for event in events {
+                if event.data.trim() == "[DONE]" {
+                    break 'stream;
+                }
+                let chunk: Chunk = serde_json::from_str(&event.data).map_err(|e| {
+                    garbage(format!(
+                        "malformed stream event ({e}): {}",
+                        excerpt(&event.data)
+                    ))
+                })?;
+                if let Some(err) = chunk.error {
+                    return Err(failed(format!(
+                        "the server reported an error mid-stream: {}",
+                        error_message(&err.to_string())
+                    )));
+                }
+                if chunk.usage.is_some() {
+                    usage = chunk.usage;
+                }
+                for choice in chunk.choices.iter().filter(|c| c.index == 0) {
+                    let content = choice.delta.as_ref().and_then(|d| d.content.as_deref());
+                    if let Some(text) = content.filter(|t| !t.is_empty()) {
+                        if *emitted && chunks == 0 {
+                            sink.token("\n");
+                        }
+                        sink.token(text);
+                        chunks += 1;
+                        *emitted = true;
+                    }
+                    finished |= choice.finish_reason.is_some();
+                }
+            }
+        }
+        self.report_usage(usage, chunks, sink);
+        Ok(())
+    }
+
+    fn report_usage(&mut self, usage: Option<Usage>, chunks: usize, sink: &mut dyn TokenSink) {
+        match usage.and_then(|u| Some((u.completion_tokens?, u.prompt_tokens))) {
+            Some((completion, prompt)) => {
+                sink.output_tokens(completion);
+                if let Some(p) = prompt {
+                    sink.input_tokens(p);
+                }
+            }
+            None => {
+                self.pages_without_usage += 1;
+                sink.output_tokens(chunks);
+            }
+        }
+    }
+
+    /// The JSON body of one page's request.
+    fn request_body(&self, page: &Page) -> Result<Vec<u8>, String> {
+        let png = encode_png(page)?;
+        let mut url = String::with_capacity(22 + png.len() * 4 / 3 + 4);
+        url.push_str("data:image/png;base64,");
+        base64::engine::general_purpose::STANDARD.encode_string(&png, &mut url);
+        let request = ChatRequest {
+            model: &self.model,
+            messages: [Message {
+                role: "user",
+                content: [
+                    Part::ImageUrl {
+                        image_url: ImageUrl { url },
+                    },
+                    Part::Text { text: &self.prompt },
+                ],
+            }],
+            stream: true,
+            stream_options: StreamOptions {
+                include_usage: true,
+            },
+            temperature: 0.0,
+            max_tokens: self.max_tokens,
+        };
+        serde_json::to_vec(&request).map_err(|e| e.to_string())
+    }
+}
+
+impl Engine for OpenAiEngine {
+    fn info(&self) -> EngineInfo {
+        self.info.clone()
+    }
+
+    fn recognize(
+        &mut self,
+        request: &Request<'_>,
+        sink: &mut dyn TokenSink,
+    ) -> Result<(), EngineError> {
+        let mut emitted = false;
+        for page in request.pages {
+            self.read_page(request.id, page, &mut emitted, sink)?;
+        }
+        Ok(())
+    }
+}
+
+/// A grayscale PNG with the page's DPI in `pHYs` (pixels per metre), fast compression:
+/// encoding time is part of every request's TTFT.
+pub fn encode_png(page: &Page) -> Result<Vec<u8>, String> {
+    let (w, h) = page.image.dimensions();
+    let mut out = Vec::with_capacity((w * h / 4) as usize);
+    let mut enc = png::Encoder::new(&mut out, w, h);
+    enc.set_color(png::ColorType::Grayscale);
+    enc.set_depth(png::BitDepth::Eight);
+    enc.set_compression(png::Compression::Fast);
+    let ppm = (page.dpi as f64 / 0.0254).round() as u32;
+    enc.set_pixel_dims(Some(png::PixelDimensions {
+        xppu: ppm,
+        yppu: ppm,
+        unit: png::Unit::Meter,
+    }));
+    let mut writer = enc.write_header().map_err(|e| e.to_string())?;
+    writer
+        .write_image_data(page.image.as_raw())
+        .map_err(|e| e.to_string())?;
+    writer.finish().map_err(|e| e.to_string())?;
+    Ok(out)
+}
+
+/// Asks the server which model it serves.
+fn first_model(
+    base: &BaseUrl,
+    api_key: Option<&str>,
+    timeout: Duration,
+) -> Result<String, EngineError> {
+    let auth = api_key.map(|k| format!("Bearer {k}"));
+    let mut headers = vec![("Accept", "application/json")];
+    if let Some(a) = &auth {
+        headers.push(("Authorization", a.as_str()));
+    }
+    let url = base.url("/v1/models");
+    let fail = |why: String| {
+        EngineError::Config(format!(
+            "asking {url} for the served model: {why}; is the server up? (--model-name skips this)"
+        ))
+    };
+    let deadline = Instant::now() + timeout.min(Duration::from_secs(30));
+    let response = http::send(base, "GET", "/v1/models", &headers, &[], deadline)
+        .map_err(|e| fail(e.to_string()))?;
+    let status = response.status;
+    let text = response
+        .read_to_string(MAX_SMALL_BODY)
+        .map_err(|e| fail(e.to_string()))?;
+    if status != 200 {
+        return Err(fail(format!("HTTP {status}: {}", error_message(&text))));
+    }
+    let list: ModelList =
+        serde_json::from_str(&text).map_err(|e| fail(format!("not a model list ({e})")))?;
+    list.data
+        .into_iter()
+        .next()
+        .map(|m| m.id)
+        .ok_or_else(|| fail("the server lists no model".into()))
+}
+
+/// The message of an OpenAI-style error body (`{"error": {"message"}}`, vLLM's
+/// `{"message"}`), else an excerpt of the body.
+fn error_message(body: &str) -> String {
+    let v: Option<serde_json::Value> = serde_json::from_str(body).ok();
+    let msg = v.as_ref().and_then(|v| {
+        v.pointer("/error/message")
+            .or_else(|| v.get("message"))
+            .or_else(|| v.get("error"))
+            .and_then(|m| m.as_str())
+    });
+    match msg {
+        Some(m) => excerpt(m),
+        None if body.trim().is_empty() => "(empty body)".into(),
+        None => excerpt(body),
+    }
+}
+
+fn excerpt(s: &str) -> String {
+    const MAX: usize = 200;
+    let s = s.trim();
+    match s.char_indices().nth(MAX) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_string(),
+    }
+}
+
+// The wire format: only the fields this client sends or reads.
+
+#[derive(Serialize)]
+struct ChatRequest<'a> {
+    model: &'a str,
+    messages: [Message<'a>; 1],
+    stream: bool,
+    stream_options: StreamOptions,
+    temperature: f32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_tokens: Option<u32>,
+}
+
+#[derive(Serialize)]
+struct Message<'a> {
+    role: &'a str,
+    content: [Part<'a>; 2],
+}
+
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum Part<'a> {
+    ImageUrl { image_url: ImageUrl },
+    Text { text: &'a str },
+}
+
+#[derive(Serialize)]
+struct ImageUrl {
+    url: String,
+}
+
+#[derive(Serialize)]
+struct StreamOptions {
+    include_usage: bool,
+}
+
+#[derive(Deserialize)]
+struct Chunk {
+    #[serde(default)]
+    choices: Vec<ChunkChoice>,
+    #[serde(default)]
+    usage: Option<Usage>,
+    /// vLLM and SGLang report a failure inside the stream as an `error` object.
+    #[serde(default)]
+    error: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct ChunkChoice {
+    #[serde(default)]
+    index: u32,
+    #[serde(default)]
+    delta: Option<Delta>,
+    #[serde(default)]
+    finish_reason: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Delta {
+    #[serde(default)]
+    content: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Usage {
+    #[serde(default)]
+    prompt_tokens: Option<usize>,
+    #[serde(default)]
+    completion_tokens: Option<usize>,
+}
+
+#[derive(Deserialize)]
+struct Completion {
+    #[serde(default)]
+    choices: Vec<CompletionChoice>,
+    #[serde(default)]
+    usage: Option<Usage>,
+}
+
+#[derive(Deserialize)]
+struct CompletionChoice {
+    message: CompletionMessage,
+}
+
+#[derive(Deserialize)]
+struct CompletionMessage {
+    #[serde(default)]
+    content: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ModelList {
+    data: Vec<ModelEntry>,
+}
+
+#[derive(Deserialize)]
+struct ModelEntry {
+    id: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::TextSink;
+    use image::GrayImage;
+    use std::io::Write;
+    use std::net::TcpListener;
+
+    /// A one-shot server: answers the first connection with `response` (split into the
+    /// given pieces, each flushed separately) and returns the request it read.
+    fn serve_once(pieces: Vec<Vec<u8>>) -> (String, std::thread::JoinHandle<String>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let handle = std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            let mut req = Vec::new();
+            let mut buf = [0u8; 65536];
+            // Read the head, then the body by Content-Length.
+            loop {
+                let n = s.read(&mut buf).unwrap();
+                req.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&req).to_string();
+                if let Some(i) = text.find("\r\n\r\n") {
+                    let len: usize = text
+                        .lines()
+                        .find_map(|l| l.strip_prefix("Content-Length: "))
+                        .map_or(0, |v| v.trim().parse().unwrap());
+                    if req.len() >= i + 4 + len {
+                        break;
+                    }
+                }
+            }
+            for p in pieces {
+                s.write_all(&p).unwrap();
+                s.flush().unwrap();
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            String::from_utf8_lossy(&req).to_string()
+        });
+        (url, handle)
+    }
+
+    fn sse_head() -> Vec<u8> {
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n".to_vec()
+    }
+
+    fn page() -> Page {
+        Page {
+            image: GrayImage::from_pixel(40, 20, image::Luma([255])),
+            dpi: 150.0,
+            index: 0,
+        }
+    }
+
+    fn engine(url: &str) -> OpenAiEngine {
+        let mut c = OpenAiConfig::new(url);
+        c.model = Some("m".into());
+        c.request_timeout = Duration::from_secs(5);
+        OpenAiEngine::new(c).unwrap()
+    }
+
+    #[derive(Default)]
+    struct Events {
+        tokens: Vec<String>,
+        output: Option<usize>,
+        input: Option<usize>,
+    }
+    impl TokenSink for Events {
+        fn token(&mut self, text: &str) {
+            self.tokens.push(text.into());
+        }
+        fn stage(&mut self, _: Stage, _: Duration) {}
+        fn input_tokens(&mut self, n: usize) {
+            self.input = Some(n);
+        }
+        fn output_tokens(&mut self, n: usize) {
+            self.output = Some(n);
+        }
+    }
+
+    #[test]
+    fn streams_chunks_with_split_utf8_and_reads_usage() {
+        let stream = concat!(
+            ": keep-alive\n\n",
+            "data: {\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"}}]}\n\n",
+            "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"처방\"}}]}\n\n",
+            "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"전 500mg\"},\"finish_reason\":\"stop\"}]}\n\n",
+            "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":321,\"completion_tokens\":6}}\n\n",
+            "data: [DONE]\n\n"
+        )
+        .as_bytes();
+        // Cut in the middle of '처' so one read ends inside a UTF-8 sequence.
+        let cut = stream
+            .windows(3)
+            .position(|w| w == "처".as_bytes())
+            .unwrap()
+            + 1;
+        let pieces = vec![sse_head(), stream[..cut].to_vec(), stream[cut..].to_vec()];
+        let (url, server) = serve_once(pieces);
+        let mut e = engine(&url);
+        let mut sink = Events::default();
+        let req = Request {
+            id: "d",
+            pages: &[page()],
+        };
+        e.recognize(&req, &mut sink).unwrap();
+        assert_eq!(sink.tokens, ["처방", "전 500mg"]);
+        assert_eq!((sink.output, sink.input), (Some(6), Some(321)));
+        assert_eq!(e.pages_without_usage(), 0);
+        let request = server.join().unwrap();
+        assert!(request.starts_with("POST /v1/chat/completions HTTP/1.1"));
+        assert!(request.contains("\"stream\":true"));
+        assert!(request.contains("\"include_usage\":true"));
+        assert!(request.contains("data:image/png;base64,"));
+    }
+
+    #[test]
+    fn chunked_body_without_usage_counts_chunks() {
+        let events = [
+            "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"}}]}\n\n",
+            "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"bc\"}}]}\n\n",
+            "data: [DONE]\n\n",
+        ];
+        let mut pieces = vec![b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec()];
+        for e in events {
+            pieces.push(format!("{:x}\r\n{e}\r\n", e.len()).into_bytes());
+        }
+        pieces.push(b"0\r\n\r\n".to_vec());
+        let (url, _server) = serve_once(pieces);
+        let mut e = engine(&url);
+        let mut sink = Events::default();
+        e.recognize(
+            &Request {
+                id: "d",
+                pages: &[page()],
+            },
+            &mut sink,
+        )
+        .unwrap();
+        assert_eq!(sink.tokens, ["a", "bc"]);
+        assert_eq!((sink.output, sink.input), (Some(2), None));
+        assert_eq!(e.pages_without_usage(), 1);
+    }
+
+    #[test]
+    fn http_errors_malformed_events_and_cut_streams_are_errors() {
+        let (url, _s) = serve_once(vec![b"HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json\r\nContent-Length: 44\r\n\r\n{\"error\":{\"message\":\"CUDA out of memory!!\"}}".to_vec()]);
+        let err = engine(&url)
+            .recognize(
+                &Request {
+                    id: "d",
+                    pages: &[page()],
+                },
+                &mut TextSink::default(),
+            )
+            .unwrap_err();
+        assert!(matches!(err, EngineError::Failed { .. }), "{err}");
+        assert!(
+            err.to_string().contains("HTTP 500") && err.to_string().contains("CUDA out of memory")
+        );
+
+        let mut bad = sse_head();
+        bad.extend_from_slice(b"data: {\"choices\":[{\"delta\": nope}\n\n");
+        let (url, _s) = serve_once(vec![bad]);
+        let err = engine(&url)
+            .recognize(
+                &Request {
+                    id: "d",
+                    pages: &[page()],
+                },
+                &mut TextSink::default(),
+            )
+            .unwrap_err();
+        assert!(matches!(err, EngineError::Garbage { .. }), "{err}");
+
+        let mut cut = sse_head();
+        cut.extend_from_slice(
+            b"data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"}}]}\n\n",
+        );
+        let (url, _s) = serve_once(vec![cut]);
+        let err = engine(&url)
+            .recognize(
+                &Request {
+                    id: "d",
+                    pages: &[page()],
+                },
+                &mut TextSink::default(),
+            )
+            .unwrap_err();
+        assert!(err.to_string().contains("mid-stream"), "{err}");
+    }
+
+    #[test]
+    fn timeout_is_a_timeout_error() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        // Accepts (through the backlog) and never answers.
+        let mut c = OpenAiConfig::new(&url);
+        c.model = Some("m".into());
+        c.request_timeout = Duration::from_millis(300);
+        let mut e = OpenAiEngine::new(c).unwrap();
+        let err = e
+            .recognize(
+                &Request {
+                    id: "d",
+                    pages: &[page()],
+                },
+                &mut TextSink::default(),
+            )
+            .unwrap_err();
+        assert!(matches!(err, EngineError::Timeout { page: 1, .. }), "{err}");
+        drop(listener);
+    }
+
+    #[test]
+    fn api_key_is_sent_but_never_in_settings() {
+        let var = "MEDOCR_TEST_OPENAI_KEY_8";
+        std::env::set_var(var, "sk-secret-123");
+        let (url, server) = serve_once(vec![{
+            let mut r = sse_head();
+            r.extend_from_slice(b"data: [DONE]\n\n");
+            r
+        }]);
+        let mut c = OpenAiConfig::new(&url);
+        c.model = Some("m".into());
+        c.api_key_env = var.into();
+        let mut e = OpenAiEngine::new(c).unwrap();
+        let info = serde_json::to_string(&e.info()).unwrap();
+        assert!(!info.contains("sk-secret"), "{info}");
+        assert!(info.contains(var));
+        e.recognize(
+            &Request {
+                id: "d",
+                pages: &[page()],
+            },
+            &mut TextSink::default(),
+        )
+        .unwrap();
+        assert!(server
+            .join()
+            .unwrap()
+            .contains("Authorization: Bearer sk-secret-123"));
+    }
+
+    #[test]
+    fn png_carries_the_dpi() {
+        let png = encode_png(&page()).unwrap();
+        let dec = png::Decoder::new(std::io::Cursor::new(png));
+        let reader = dec.read_info().unwrap();
+        let dims = reader.info().pixel_dims.unwrap();
+        assert!((dims.xppu as f64 * 0.0254 - 150.0).abs() < 0.05);
+    }
+}

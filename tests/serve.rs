@@ -1,0 +1,392 @@
+//! `medocr serve` and the `openai` engine, end to end on loopback: the real binary serving the
+//! built-in model, `medocr run --engine openai` against it, and a fake server that fails.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+mod common;
+use common::{medocr, text};
+
+/// The server process, killed when the test ends (also on a failed assertion).
+struct ServeProcess {
+    child: Child,
+    url: String,
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_serve(root: &Path) -> ServeProcess {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_medocr"))
+        .args(["serve", "--host", "127.0.0.1", "--port", "0"])
+        .current_dir(root)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start medocr serve");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line: {line}"))
+        .to_string();
+    let server = ServeProcess { child, url };
+    // The line comes after the bind, but wait for /health like a deployment would.
+    let addr = server.url.trim_start_matches("http://").to_string();
+    let t0 = Instant::now();
+    while !get(&addr, "/health").contains("\"ok\"") {
+        assert!(t0.elapsed() < Duration::from_secs(60), "no /health");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    server
+}
+
+fn get(addr: &str, path: &str) -> String {
+    let Ok(mut s) = TcpStream::connect(addr) else {
+        return String::new();
+    };
+    let _ = write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n");
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out
+}
+
+fn gen(root: &Path, out: &Path, types: &str) {
+    let o = medocr(
+        &[
+            "gen",
+            "--out",
+            out.to_str().unwrap(),
+            "--count",
+            "1",
+            "--types",
+            types,
+            "--seed",
+            "7",
+        ],
+        root,
+    );
+    assert!(o.status.success(), "{}", text(&o));
+}
+
+/// `medocr run` with `extra` flags; returns the run folder.
+fn run(root: &Path, data: &Path, reports: &Path, id: &str, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "run",
+        "--dataset",
+        data.to_str().unwrap(),
+        "--out",
+        reports.to_str().unwrap(),
+        "--run-id",
+        id,
+        "--quiet",
+    ];
+    args.extend_from_slice(extra);
+    medocr(&args, root)
+}
+
+/// (id, ok, cer, S, D, I, N, output tokens, input tokens) per document from documents.csv.
+fn scores(run_dir: &Path) -> Vec<Vec<String>> {
+    let csv = std::fs::read_to_string(run_dir.join("documents.csv")).unwrap();
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    // Token counts too: the server's usage reports the built-in model's own counts.
+    let cols = [
+        "id",
+        "ok",
+        "cer",
+        "char_s",
+        "char_d",
+        "char_i",
+        "char_n",
+        "output_tokens",
+        "input_tokens",
+    ]
+    .map(col);
+    lines
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            cols.iter().map(|&c| f[c].to_string()).collect()
+        })
+        .collect()
+}
+
+fn summary(run_dir: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(run_dir.join("summary.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn openai_engine_through_medocr_serve_scores_like_the_builtin_engine() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    gen(root, &data, "prescription");
+    let reports = tmp.path().join("reports");
+    let server = start_serve(root);
+    let addr = server.url.trim_start_matches("http://").to_string();
+    assert!(get(&addr, "/v1/models").contains("medocr-builtin"));
+
+    let o = run(
+        root,
+        &data,
+        &reports,
+        "openai",
+        &[
+            "--engine",
+            "openai",
+            "--base-url",
+            &server.url,
+            "--dpi",
+            "150",
+        ],
+    );
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{}", text(&o));
+    let o = run(
+        root,
+        &data,
+        &reports,
+        "builtin",
+        &["--engine", "builtin", "--dpi", "150"],
+    );
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{}", text(&o));
+
+    let (via_server, in_process) = (
+        scores(&reports.join("openai")),
+        scores(&reports.join("builtin")),
+    );
+    assert_eq!(via_server.len(), 1);
+    assert_eq!(via_server[0][1], "true", "{via_server:?}");
+    // Same pixels (lossless PNG, DPI in pHYs), same model, same batch: same text and scores.
+    assert_eq!(via_server, in_process);
+    let p = |id: &str| std::fs::read_to_string(reports.join(id).join("predictions.jsonl")).unwrap();
+    assert_eq!(p("openai"), p("builtin"));
+
+    let s = summary(&reports.join("openai"));
+    assert_eq!(s["config"]["engine"]["name"], "openai");
+    assert_eq!(s["config"]["engine"]["streaming"], "chunks");
+    let metrics = get(&addr, "/metrics");
+    assert!(metrics.contains("\"requests\":1"), "{metrics}");
+    let b = summary(&reports.join("builtin"));
+    assert_eq!(
+        s["totals"]["cer"], b["totals"]["cer"],
+        "corpus CER differs: {} vs {}",
+        s["totals"]["cer"], b["totals"]["cer"]
+    );
+}
+
+/// Answers each connection in turn with the next canned response, after reading the whole
+/// request; returns the requests it read.
+fn fake_server(responses: Vec<Vec<u8>>) -> (String, std::thread::JoinHandle<Vec<String>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let handle = std::thread::spawn(move || {
+        let mut requests = Vec::new();
+        for response in responses {
+            let (s, _) = listener.accept().unwrap();
+            let mut reader = BufReader::new(s.try_clone().unwrap());
+            let mut head = String::new();
+            let mut length = 0usize;
+            loop {
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap();
+                }
+                head.push_str(&line);
+                if line == "\r\n" {
+                    break;
+                }
+            }
+            let mut body = vec![0u8; length];
+            reader.read_exact(&mut body).unwrap();
+            let mut s = s;
+            s.write_all(&response).unwrap();
+            requests.push(head);
+        }
+        requests
+    });
+    (url, handle)
+}
+
+#[test]
+fn server_errors_are_recorded_per_document_and_the_key_stays_secret() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    gen(root, &data, "prescription,diagnosis");
+    let error_500 = b"HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json\r\nContent-Length: 41\r\nConnection: close\r\n\r\n{\"error\":{\"message\":\"engine overloaded\"}}".to_vec();
+    let malformed = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\ndata: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"x\"}}]}\n\ndata: {not json\n\n".to_vec();
+    let (url, server) = fake_server(vec![error_500, malformed]);
+    let reports = tmp.path().join("reports");
+    let secret = "sk-medocr-test-do-not-leak";
+    let o = Command::new(env!("CARGO_BIN_EXE_medocr"))
+        .args([
+            "run",
+            "--dataset",
+            data.to_str().unwrap(),
+            "--out",
+            reports.to_str().unwrap(),
+            "--run-id",
+            "fail",
+            "--quiet",
+            "--engine",
+            "openai",
+            "--base-url",
+            &url,
+            "--model-name",
+            "some-vlm",
+            "--api-key-env",
+            "MEDOCR_SERVE_TEST_KEY",
+            "--dpi",
+            "72",
+        ])
+        .env("MEDOCR_SERVE_TEST_KEY", secret)
+        .current_dir(root)
+        .output()
+        .unwrap();
+    let out = text(&o);
+    // Failed requests count against the SLA (error rate): exit code 1, not a crash.
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("HTTP 500") && out.contains("engine overloaded"),
+        "{out}"
+    );
+    assert!(out.contains("malformed stream event"), "{out}");
+    let docs = scores(&reports.join("fail"));
+    assert_eq!(docs.len(), 2);
+    assert!(docs.iter().all(|d| d[1] == "false"), "{docs:?}");
+    let requests = server.join().unwrap();
+    assert!(requests[0].contains(&format!("Authorization: Bearer {secret}")));
+    assert!(!out.contains(secret));
+    for entry in std::fs::read_dir(reports.join("fail")).unwrap() {
+        let path = entry.unwrap().path();
+        if let Ok(body) = std::fs::read_to_string(&path) {
+            assert!(
+                !body.contains(secret),
+                "{} holds the API key",
+                path.display()
+            );
+        }
+    }
+}
+
+/// What the client adds to TTFT, measured against an in-process server that answers at once:
+/// request building (PNG + base64 + JSON), connect and upload, and the path from the server's
+/// write of the first content chunk to the sink's `token` call (loopback, HTTP, SSE, JSON).
+/// `cargo test --release --test serve -- --ignored --nocapture client_overhead`
+#[test]
+#[ignore = "a measurement for docs/serve.md, not a check"]
+fn client_overhead_on_loopback() {
+    use medocr::engine::openai::{OpenAiConfig, OpenAiEngine};
+    use medocr::engine::{Engine, Request, Stage, TokenSink};
+    use std::sync::mpsc;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let opts = medocr::dataset::synth::GenOptions {
+        count_per_type: 1,
+        types: vec![medocr::dataset::DocType::Prescription],
+        seed: 7,
+        ..Default::default()
+    };
+    medocr::dataset::synth::generate(&opts, tmp.path(), None).unwrap();
+    let dataset = medocr::dataset::load_manifest(tmp.path()).unwrap();
+    let rendered = medocr::pipeline::render_timed(
+        &dataset,
+        &dataset.documents[0],
+        150.0,
+        &medocr::pipeline::RunOptions::default(),
+    );
+    let pages = rendered.pages.unwrap();
+
+    const N: usize = 300;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (tx, rx) = mpsc::channel::<Instant>();
+    std::thread::spawn(move || {
+        for _ in 0..N {
+            let (s, _) = listener.accept().unwrap();
+            s.set_nodelay(true).unwrap();
+            let mut reader = BufReader::new(s.try_clone().unwrap());
+            let mut length = 0usize;
+            loop {
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap();
+                }
+                if line == "\r\n" {
+                    break;
+                }
+            }
+            let mut body = vec![0u8; length];
+            reader.read_exact(&mut body).unwrap();
+            let mut s = s;
+            s.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\ndata: {\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"}}]}\n\n").unwrap();
+            let t0 = Instant::now();
+            s.write_all("data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"처\"},\"finish_reason\":null}]}\n\n".as_bytes()).unwrap();
+            tx.send(t0).unwrap();
+            s.write_all(b"data: {\"choices\":[],\"usage\":{\"prompt_tokens\":10,\"completion_tokens\":1}}\n\ndata: [DONE]\n\n").unwrap();
+        }
+    });
+
+    struct Sink {
+        start: Instant,
+        first: Option<Instant>,
+        preprocess: Duration,
+    }
+    impl TokenSink for Sink {
+        fn token(&mut self, _: &str) {
+            self.first.get_or_insert_with(Instant::now);
+        }
+        fn stage(&mut self, stage: Stage, elapsed: Duration) {
+            if stage == Stage::Preprocess {
+                self.preprocess += elapsed;
+            }
+        }
+    }
+    let mut config = OpenAiConfig::new(url);
+    config.model = Some("m".into());
+    let mut engine = OpenAiEngine::new(config).unwrap();
+    let (mut ttft, mut build, mut receive) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..N {
+        let mut sink = Sink {
+            start: Instant::now(),
+            first: None,
+            preprocess: Duration::ZERO,
+        };
+        let request = Request {
+            id: "d",
+            pages: &pages,
+        };
+        engine.recognize(&request, &mut sink).unwrap();
+        let t0 = rx.recv().unwrap();
+        let first = sink.first.unwrap();
+        ttft.push((first - sink.start).as_secs_f64() * 1e3);
+        build.push(sink.preprocess.as_secs_f64() * 1e3);
+        receive.push((first - t0).as_secs_f64() * 1e3);
+    }
+    let p = |v: &mut Vec<f64>, q: f64| {
+        v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        v[((v.len() - 1) as f64 * q).round() as usize]
+    };
+    let (w, h) = pages[0].image.dimensions();
+    eprintln!("page {w}x{h} at 150 DPI, {N} requests");
+    for (name, v) in [
+        ("client TTFT against an instant server", &mut ttft),
+        ("  request building (PNG + base64 + JSON)", &mut build),
+        ("  first chunk: server write -> sink.token", &mut receive),
+    ] {
+        eprintln!("{name}: p50 {:.3} ms, p95 {:.3} ms", p(v, 0.5), p(v, 0.95));
+    }
+}

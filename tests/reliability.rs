@@ -468,6 +468,11 @@ fn broken_inputs_are_recorded_errors_and_the_run_goes_on() {
         "{md}"
     );
     assert!(out.contains("errors: 11 of 12 (91.67%): input 11"), "{out}");
+    let html = std::fs::read_to_string(fx.path("reports/broken/report.html")).unwrap();
+    assert!(
+        html.contains(r#"<section id="errors">"#) && html.contains("11 failed document(s)"),
+        "report.html lists no errors"
+    );
     let csv = std::fs::read_to_string(fx.path("reports/broken/documents.csv")).unwrap();
     assert!(csv.lines().next().unwrap().contains("error_kind"));
     let verdict = &s["verdicts"][0]["verdict"]["checks"][0];

@@ -79,6 +79,7 @@ pub fn report(s: &RunSummary, docs: &[DocumentResult]) -> String {
     );
     header(&mut o, s);
     sla(&mut o, s);
+    errors(&mut o, s);
     accuracy(&mut o, s);
     tradeoff(&mut o, s);
     latency(&mut o, s, docs);
@@ -94,6 +95,31 @@ pub fn report(s: &RunSummary, docs: &[DocumentResult]) -> String {
         esc(&s.run_id)
     );
     o
+}
+
+/// Failed documents: each is a failed request in the SLA, so they are listed, not hidden.
+fn errors(o: &mut String, s: &RunSummary) {
+    if s.errors.is_empty() {
+        return;
+    }
+    let _ = write!(
+        o,
+        r#"<section id="errors"><h2>Errors</h2><p class="note">{} failed document(s), error rate {}. Each counts as a failed request against the SLA; <code>medocr run --resume</code> does not retry them.</p><table><tr><th>document</th><th>type</th><th>DPI</th><th>kind</th><th>message</th></tr>"#,
+        s.errors.len(),
+        pct(s.totals.error_rate)
+    );
+    for e in &s.errors {
+        let _ = write!(
+            o,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&e.id),
+            esc(e.doc_type.as_str()),
+            e.dpi,
+            e.kind.as_str(),
+            esc(&e.message)
+        );
+    }
+    o.push_str("</table></section>\n");
 }
 
 /// The run's document types, in report order.

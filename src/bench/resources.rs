@@ -14,6 +14,7 @@
 //! - The Burn backends keep no memory statistics of their own that this crate can read
 //!   (the default CPU backend allocates from the process heap, which RSS covers).
 
+use crate::pipeline::memory;
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -63,27 +64,6 @@ pub struct GpuStats {
     pub power_max_w: Option<f64>,
 }
 
-/// Resets the resident-set high-water mark; `false` where the platform does not allow it.
-pub fn reset_peak_rss() -> bool {
-    std::fs::write("/proc/self/clear_refs", "5").is_ok()
-}
-
-/// The resident-set high-water mark in MiB (`VmHWM`).
-pub fn peak_rss_mib() -> Option<f64> {
-    status_kib("VmHWM:").map(|k| k / 1024.0)
-}
-
-/// The current resident set in MiB (`VmRSS`).
-pub fn rss_mib() -> Option<f64> {
-    status_kib("VmRSS:").map(|k| k / 1024.0)
-}
-
-fn status_kib(key: &str) -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with(key))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
-
 /// (own CPU seconds, children's CPU seconds) from `/proc/self/stat`.
 pub fn cpu_seconds() -> Option<(f64, f64)> {
     let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
@@ -113,7 +93,7 @@ pub struct ResourceMonitor {
 impl ResourceMonitor {
     /// Resets the RSS high-water mark, reads the CPU clock and starts the GPU sampler.
     pub fn start() -> Self {
-        reset_peak_rss();
+        memory::reset_peak();
         let (gpu, gpu_note) = match nvml::Nvml::load() {
             Ok(n) => (Some(GpuSampler::spawn(n)), None),
             Err(why) => (None, Some(format!("NVML not available: {why}"))),
@@ -128,7 +108,7 @@ impl ResourceMonitor {
 
     pub fn stop(self) -> Resources {
         let wall = self.started.elapsed().as_secs_f64();
-        let peak_rss_mib = peak_rss_mib();
+        let peak_rss_mib = memory::peak_rss_mib();
         let cpu = match (self.cpu0, cpu_seconds()) {
             (Some((o0, c0)), Some((o1, c1))) => Some(((o1 - o0) + (c1 - c0), c1 - c0)),
             _ => None,

@@ -76,9 +76,7 @@ impl BuiltinEngine {
         settings.insert("batch_size".into(), "32".into());
         settings.insert(
             "piece_width".into(),
-            crate::model::recognizer::DEFAULT_PIECE_WIDTH
-                .min(config.max_line_width)
-                .to_string(),
+            crate::model::recognizer::default_piece_width(&config).to_string(),
         );
         let version = format!(
             "{}@{}",

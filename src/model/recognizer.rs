@@ -33,6 +33,12 @@ use std::time::Instant;
 /// (shorter decodes): 20–22 s instead of 31 s for the 12 pages.
 pub const DEFAULT_PIECE_WIDTH: usize = 160;
 
+/// The piece width a model reads by default: [`DEFAULT_PIECE_WIDTH`], or its trained
+/// width when that is narrower.
+pub fn default_piece_width(config: &ModelConfig) -> usize {
+    DEFAULT_PIECE_WIDTH.min(config.max_line_width)
+}
+
 /// One unit of recognition, in reading order.
 struct Piece {
     /// Which of the documents recognised together this piece belongs to.
@@ -70,7 +76,7 @@ pub struct Recognizer<B: Backend> {
 
 impl<B: Backend> Recognizer<B> {
     pub fn new(loaded: LoadedModel<B>, device: B::Device) -> Self {
-        let max_piece_width = DEFAULT_PIECE_WIDTH.min(loaded.config.max_line_width);
+        let max_piece_width = default_piece_width(&loaded.config);
         Recognizer {
             model: loaded.model,
             config: loaded.config,

@@ -6,7 +6,7 @@ mod clinical;
 mod dpi_study;
 mod environment;
 pub mod journal;
-mod memory;
+pub mod memory;
 mod recorder;
 
 pub use aggregate::{document_errors, summarize};

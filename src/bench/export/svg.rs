@@ -25,6 +25,15 @@ fn color(i: usize) -> &'static str {
     PALETTE[i % PALETTE.len()]
 }
 
+/// Every x and every y of the series' points: the data the axes are fitted to.
+fn coordinates(series: &[Series]) -> (Vec<f64>, Vec<f64>) {
+    let points = || series.iter().flat_map(|s| s.points.iter());
+    (
+        points().map(|p| p.x).collect(),
+        points().map(|p| p.y).collect(),
+    )
+}
+
 fn p(m: &Measurement, q: fn(&crate::stats::Summary) -> f64) -> Option<f64> {
     m.latency.e2e_ms.as_ref().map(|s| q(&s.summary))
 }
@@ -169,14 +178,7 @@ fn throughput_vs_batch(r: &BenchReport) -> LineChart {
         false,
         0,
     );
-    let xs: Vec<f64> = series
-        .iter()
-        .flat_map(|s| s.points.iter().map(|p| p.x))
-        .collect();
-    let ys: Vec<f64> = series
-        .iter()
-        .flat_map(|s| s.points.iter().map(|p| p.y))
-        .collect();
+    let (xs, ys) = coordinates(&series);
     LineChart {
         title: "Throughput vs batch size".into(),
         x: Axis::log_at("batch size (requests per call)", &xs),
@@ -222,14 +224,7 @@ fn latency_vs_rate(r: &BenchReport) -> LineChart {
     for (k, s) in series.iter_mut().skip(n).enumerate() {
         s.color = color(k);
     }
-    let xs: Vec<f64> = series
-        .iter()
-        .flat_map(|s| s.points.iter().map(|p| p.x))
-        .collect();
-    let ys: Vec<f64> = series
-        .iter()
-        .flat_map(|s| s.points.iter().map(|p| p.y))
-        .collect();
+    let (xs, ys) = coordinates(&series);
     let mut rules = Vec::new();
     if let Some(c) = r.load_capacity.first() {
         rules.push(crate::report::svg::Rule {
@@ -292,14 +287,7 @@ fn long_context(r: &BenchReport) -> LineChart {
     for (k, s) in series.iter_mut().skip(n).enumerate() {
         s.color = color(k);
     }
-    let xs: Vec<f64> = series
-        .iter()
-        .flat_map(|s| s.points.iter().map(|p| p.x))
-        .collect();
-    let ys: Vec<f64> = series
-        .iter()
-        .flat_map(|s| s.points.iter().map(|p| p.y))
-        .collect();
+    let (xs, ys) = coordinates(&series);
     LineChart {
         title: "Latency vs document length".into(),
         x: Axis::log_at("pages per document", &xs),
@@ -342,14 +330,7 @@ fn soak(r: &BenchReport) -> LineChart {
     for (k, s) in series.iter_mut().skip(n).enumerate() {
         s.color = color(k);
     }
-    let xs: Vec<f64> = series
-        .iter()
-        .flat_map(|s| s.points.iter().map(|p| p.x))
-        .collect();
-    let ys: Vec<f64> = series
-        .iter()
-        .flat_map(|s| s.points.iter().map(|p| p.y))
-        .collect();
+    let (xs, ys) = coordinates(&series);
     LineChart {
         title: "E2E latency drift over the soak".into(),
         x: Axis::linear(

@@ -29,6 +29,37 @@ pub(crate) fn measured(c: &Check) -> String {
 }
 
 /// Lowest accuracy over the group's field types, with its name.
+/// The cells of one row of the latency table (report.md and report.html): DPI, type, n,
+/// p50/p95/p99 E2E, p50 TTFT, p50 TPOT, pages/s, tokens/s and a note that warns when the
+/// p99 rests on fewer than 100 samples.
+pub(crate) fn latency_row(g: &GroupResult) -> [String; 11] {
+    let e = g.latency.e2e_ms.as_ref();
+    let mut note = g.latency.note.clone().unwrap_or_default();
+    if e.is_some_and(|e| e.count < 100) {
+        if !note.is_empty() {
+            note.push_str("; ");
+        }
+        note.push_str("p99 from < 100 samples");
+    }
+    [
+        g.dpi.to_string(),
+        g.doc_type.to_string(),
+        e.map_or(0, |e| e.count).to_string(),
+        ms(e.map(|e| e.p50)),
+        ms(e.map(|e| e.p95)),
+        ms(e.map(|e| e.p99)),
+        ms(g.latency.ttft_ms.as_ref().map(|x| x.p50)),
+        ms(g.latency.tpot_ms.as_ref().map(|x| x.p50)),
+        g.throughput
+            .pages_per_s
+            .map_or("—".into(), |v| format!("{v:.2}")),
+        g.throughput
+            .tokens_per_s
+            .map_or("—".into(), |v| format!("{v:.1}")),
+        note,
+    ]
+}
+
 pub(crate) fn worst_field(g: &GroupResult) -> String {
     g.fields
         .iter()

@@ -7,7 +7,7 @@
 //! supply the latency samples of the CDFs. Every text is escaped. Error examples arrive
 //! already redacted unless the run was asked to show patient data.
 
-use super::console::{measured, ms, pct};
+use super::console::{latency_row, measured, ms, pct};
 use super::svg::{
     esc, Axis, Bar, BarChart, BarRow, LineChart, Point, Rule, Series, Style, Unit, PALETTE,
 };
@@ -612,33 +612,17 @@ fn latency(o: &mut String, s: &RunSummary, docs: &[DocumentResult]) {
 
     o.push_str(r#"<table><tr><th>DPI</th><th>type</th><th>n</th><th>p50 E2E</th><th>p95 E2E</th><th>p99 E2E</th><th>p50 TTFT</th><th>p50 TPOT</th><th>pages/s</th><th>tokens/s</th><th>note</th></tr>"#);
     for g in &s.groups {
-        let e = g.latency.e2e_ms.as_ref();
-        let mut note = g.latency.note.clone().unwrap_or_default();
-        if e.is_some_and(|e| e.count < 100) {
-            if !note.is_empty() {
-                note.push_str("; ");
-            }
-            note.push_str("p99 from < 100 samples");
+        o.push_str("<tr>");
+        for (i, cell) in latency_row(g).iter().enumerate() {
+            // Type and note are text; every other cell is a number.
+            let class = if i == 1 || i == 10 {
+                ""
+            } else {
+                r#" class="num""#
+            };
+            let _ = write!(o, "<td{class}>{}</td>", esc(cell));
         }
-        let _ = write!(
-            o,
-            r#"<tr><td class="num">{}</td><td>{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td>{}</td></tr>"#,
-            g.dpi,
-            esc(g.doc_type.as_str()),
-            e.map_or(0, |e| e.count),
-            ms(e.map(|e| e.p50)),
-            ms(e.map(|e| e.p95)),
-            ms(e.map(|e| e.p99)),
-            ms(g.latency.ttft_ms.as_ref().map(|x| x.p50)),
-            ms(g.latency.tpot_ms.as_ref().map(|x| x.p50)),
-            g.throughput
-                .pages_per_s
-                .map_or("—".into(), |v| format!("{v:.2}")),
-            g.throughput
-                .tokens_per_s
-                .map_or("—".into(), |v| format!("{v:.1}")),
-            esc(&note)
-        );
+        o.push_str("</tr>");
     }
     o.push_str("</table></section>\n");
 }

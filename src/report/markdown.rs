@@ -1,7 +1,7 @@
 //! `report.md`: the run summary, the SLA table per document type, accuracy, fields,
 //! latency and the environment, readable on any Git host.
 
-use super::console::{measured, ms, pct};
+use super::console::{latency_row, measured, ms, pct};
 use super::RunSummary;
 use crate::sla::Status;
 use std::fmt::Write;
@@ -116,33 +116,7 @@ pub fn report(s: &RunSummary) -> String {
     let _ = writeln!(o, "| DPI | type | n | p50 E2E | p95 E2E | p99 E2E | p50 TTFT | p50 TPOT | pages/s | tokens/s | note |");
     let _ = writeln!(o, "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|");
     for g in &s.groups {
-        let e = g.latency.e2e_ms.as_ref();
-        let mut note = g.latency.note.clone().unwrap_or_default();
-        if e.is_some_and(|e| e.count < 100) {
-            if !note.is_empty() {
-                note.push_str("; ");
-            }
-            note.push_str("p99 from < 100 samples");
-        }
-        let _ = writeln!(
-            o,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-            g.dpi,
-            g.doc_type,
-            e.map_or(0, |e| e.count),
-            ms(e.map(|e| e.p50)),
-            ms(e.map(|e| e.p95)),
-            ms(e.map(|e| e.p99)),
-            ms(g.latency.ttft_ms.as_ref().map(|x| x.p50)),
-            ms(g.latency.tpot_ms.as_ref().map(|x| x.p50)),
-            g.throughput
-                .pages_per_s
-                .map_or("—".into(), |v| format!("{v:.2}")),
-            g.throughput
-                .tokens_per_s
-                .map_or("—".into(), |v| format!("{v:.1}")),
-            note
-        );
+        let _ = writeln!(o, "| {} |", latency_row(g).join(" | "));
     }
 
     let e = &s.environment;

@@ -30,6 +30,13 @@ pub struct TrainArgs {
     /// Write a resumable checkpoint every N steps.
     #[arg(long)]
     pub checkpoint_every: Option<usize>,
+    /// Fine-tune: start a new run from this model folder (e.g. models/builtin) instead of
+    /// random weights. Ignored when the run folder already holds a checkpoint.
+    #[arg(long)]
+    pub init: Option<PathBuf>,
+    /// Linear warm-up steps of the learning-rate schedule.
+    #[arg(long)]
+    pub warmup: Option<usize>,
     /// Stop cleanly (with a checkpoint) after this many minutes.
     #[arg(long)]
     pub max_minutes: Option<f64>,
@@ -46,6 +53,8 @@ pub fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
         eval_every: args.eval_every.unwrap_or(d.eval_every),
         checkpoint_every: args.checkpoint_every.unwrap_or(d.checkpoint_every),
         max_minutes: args.max_minutes.or(d.max_minutes),
+        warmup_steps: args.warmup.unwrap_or(d.warmup_steps),
+        init_from: args.init.clone(),
         ..d
     };
     let now = || chrono::Utc::now().format("%Y-%m-%d %H:%M:%S");

@@ -1,7 +1,7 @@
 //! Text-line detection by deterministic image processing:
 //! 1. binarise with Otsu's threshold and drop isolated specks;
-//! 2. erase table rules (long horizontal / vertical ink runs) from a working copy;
-//! 3. estimate the skew (the angle whose horizontal projection is sharpest) and rotate it away;
+//! 2. estimate the skew (the angle whose horizontal projection is sharpest) and rotate it away;
+//! 3. erase table rules (long horizontal / vertical ink runs) from a working copy;
 //! 4. horizontal projection → line bands (tall bands split at their weakest row);
 //! 5. column projection inside each band → segments split at wide gaps (table cells).
 //!
@@ -279,17 +279,17 @@ pub fn detect_lines(page: &GrayImage, dpi: f32, opts: &DetectOptions) -> Detecti
     let paper = paper_level(page, t);
     let mut work = page.clone();
     let mut mask = ink_mask(&work, t);
-    // Rules: longer than any glyph (half an inch across, a quarter inch down).
-    let (min_h, min_v) = ((dpi * 0.5) as usize, (dpi * 0.25) as usize);
-    remove_rules(&mut mask, &mut work, min_h.max(12), min_v.max(8), paper);
-
+    // Deskew before erasing rules: on a tilted scan a rule is a staircase of short runs that
+    // no run-length test catches, and erasing part of it first would leave fragments that
+    // read as garbage lines. Straight rules also sharpen the skew estimate.
     let skew = estimate_skew(&mask, w, h, opts.max_skew);
     if skew.abs() >= 0.05 {
         work = rotate_gray(&work, skew, paper);
         mask = ink_mask(&work, t);
-        // Rotation can leave rule fragments at new angles; clean once more.
-        remove_rules(&mut mask, &mut work, min_h.max(12), min_v.max(8), paper);
     }
+    // Rules: longer than any glyph (half an inch across, a quarter inch down).
+    let (min_h, min_v) = ((dpi * 0.5) as usize, (dpi * 0.25) as usize);
+    remove_rules(&mut mask, &mut work, min_h.max(12), min_v.max(8), paper);
 
     // Row projection → bands.
     let min_count = (w / 2000).max(1);
@@ -525,6 +525,43 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A table of thick rules on a scan tilted by 1.2° at 300 DPI: every rule is a staircase
+    /// of short runs until the page is deskewed, and none of it may come back as a "line".
+    #[test]
+    fn tilted_table_rules_leave_no_fragments() {
+        let dpi = 300.0;
+        let pt = dpi / 72.0;
+        let mut page = GrayImage::from_pixel(2400, 1300, Luma([255]));
+        let cells = [
+            "환자의 성명 석향인",
+            "주민등록번호 940219",
+            "환자의 주소 인천",
+        ];
+        for (i, t) in cells.iter().enumerate() {
+            let top = 200 + i * 150;
+            // Rules above and below each row, 4 px thick, plus the cell's side rules.
+            for y in [top - 40, top + 110] {
+                for yy in y..y + 4 {
+                    for x in 150..2250 {
+                        page.put_pixel(x, yy as u32, Luma([0]));
+                    }
+                }
+            }
+            for x in [150u32, 2246] {
+                for y in top - 40..top + 114 {
+                    for xx in x..x + 4 {
+                        page.put_pixel(xx, y as u32, Luma([0]));
+                    }
+                }
+            }
+            draw(&mut page, t, 10.0 * pt, 250, top);
+        }
+        let page = rotate_gray(&page, -1.2, 255);
+        let d = detect_lines(&page, dpi, &DetectOptions::default());
+        let counts: Vec<usize> = d.lines.iter().map(|l| l.segments.len()).collect();
+        assert_eq!(counts, vec![1, 1, 1], "lines {:?}", d.lines);
     }
 
     /// A 22 pt title over 10 pt body lines at 300 DPI is one line, not two halves; two body

@@ -49,6 +49,9 @@ pub struct TrainOptions {
     pub max_minutes: Option<f64>,
     /// Architecture for a new run (ignored when resuming: the checkpoint's config wins).
     pub config: Option<ModelConfig>,
+    /// Fine-tuning: a new run starts from this model folder's weights and config (with a
+    /// fresh optimizer and schedule) instead of a random initialisation. Ignored when resuming.
+    pub init_from: Option<PathBuf>,
     /// Debugging aid: train on the first batch over and over (the losses must go to ~0).
     pub overfit_one_batch: bool,
 }
@@ -71,6 +74,7 @@ impl Default for TrainOptions {
             val_lines: 192,
             max_minutes: None,
             config: None,
+            init_from: None,
             overfit_one_batch: false,
         }
     }
@@ -160,15 +164,22 @@ pub fn run(
     let tokenizer = Tokenizer::korean_medical();
     let recorder = NamedMpkFileRecorder::<FullPrecisionSettings>::new();
     let resume_dir = checkpoint::latest(&run_dir)?;
+    let init = match (&resume_dir, &o.init_from) {
+        (None, Some(dir)) => Some(weights::load::<Tb>(dir, &device)?),
+        _ => None,
+    };
     let mut state = match &resume_dir {
         Some(d) => checkpoint::read_state(d)?,
         None => TrainState {
             step: 0,
             seed: o.seed,
-            config: o
-                .config
-                .clone()
-                .unwrap_or_else(|| ModelConfig::small(tokenizer.len())),
+            config: match &init {
+                Some(loaded) => loaded.config.clone(),
+                None => o
+                    .config
+                    .clone()
+                    .unwrap_or_else(|| ModelConfig::small(tokenizer.len())),
+            },
             elapsed_s: 0.0,
             history: Vec::new(),
             best_cer: None,
@@ -183,7 +194,10 @@ pub fn run(
         });
     }
     <Tb as Backend>::seed(&device, state.seed);
-    let mut model = OcrModel::<Tb>::new(&config, &device);
+    let mut model = match init {
+        Some(loaded) => loaded.model,
+        None => OcrModel::<Tb>::new(&config, &device),
+    };
     let mut optim = AdamWConfig::new()
         .with_weight_decay(o.weight_decay)
         .with_grad_clipping(Some(GradientClippingConfig::Norm(1.0)))

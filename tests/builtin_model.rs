@@ -31,9 +31,10 @@ fn shipped_checkpoint_reads_generated_pages_and_streams_tokens() {
     assert!(r.error.is_none(), "{:?}", r.error);
     let cer = r.score.cer.rate.unwrap();
     eprintln!("built-in model CER on {}: {:.2}%", r.id, cer * 100.0);
-    // The checkpoint is mid-training (step 4,500: 4.3% on this page, 2.75% on the bundled
-    // set at 300 DPI); tighten this bound with every better checkpoint.
-    assert!(cer < 0.08, "CER {cer}");
+    // The shipped checkpoint (fine-tune `ft-1130`) reads this page at 0.52% and the bundled
+    // set at 0.63% (300 DPI); the step-4,500 checkpoint read it at 4.3%. Tighten this bound
+    // with every better checkpoint.
+    assert!(cer < 0.02, "CER {cer}");
     // Per-token streaming: TTFT before E2E, TPOT defined, one event per token.
     let t = &r.timing;
     assert!(t.ttft_ms.unwrap() < t.e2e_ms.unwrap());

@@ -546,6 +546,64 @@ fn engine_faults_are_recorded_per_document() {
     assert!(cer["deletions"].as_u64().unwrap() > 0);
 }
 
+/// The built-in model runs in-process and cannot be killed: it checks the per-page limit
+/// between pages and forward passes. A limit that has passed before the first forward pass
+/// makes every document a timeout (exit 1); a generous one changes nothing.
+#[test]
+fn builtin_engine_stops_at_the_page_timeout() {
+    let fx = Fixture::new();
+    fx.profiles(&["prescription"]);
+    let data = fx.prescriptions("data", 2);
+    let run = |run_id: &str, extra: &[&str]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_medocr"));
+        c.current_dir(root())
+            .args(["run", "--engine", "builtin", "--dpi", "100", "--quiet"])
+            .arg("--dataset")
+            .arg(&data)
+            .arg("--profiles")
+            .arg(fx.path("profiles"))
+            .arg("--out")
+            .arg(fx.path("reports"))
+            .args(["--run-id", run_id])
+            .args(extra)
+            .stdin(Stdio::null());
+        output(c)
+    };
+
+    let o = run("tiny", &["--timeout-per-page", "0.001"]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    let s = fx.summary("tiny");
+    assert_eq!(s["totals"]["failed"], 2, "{out}");
+    for (i, id) in ["p0", "p1"].iter().enumerate() {
+        let e = &s["errors"][i];
+        assert_eq!(e["id"], *id);
+        assert_eq!(e["kind"], "timeout");
+        let msg = e["message"].as_str().unwrap();
+        assert!(
+            msg.contains(&format!("builtin timed out on {id} (page 1) after 0.001 s"))
+                && msg.contains("--timeout-per-page"),
+            "{msg}"
+        );
+    }
+
+    // The default limit and a much larger one give the same run.
+    let o = run("default", &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = run("long", &["--timeout-per-page", "100000"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(
+        scrub(&fx.summary("default")),
+        scrub(&fx.summary("long")),
+        "a limit that is not reached changed the results"
+    );
+    let predictions = |run_id: &str| {
+        std::fs::read_to_string(fx.path(&format!("reports/{run_id}/predictions.jsonl"))).unwrap()
+    };
+    assert_eq!(predictions("default"), predictions("long"));
+    assert!(!predictions("default").is_empty());
+}
+
 /// Runs until the journal holds `results` results, then sends `signal` to the process.
 fn interrupt(mut cmd: Command, journal: &Path, results: usize, signal: &str) -> Output {
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());

@@ -309,6 +309,25 @@ fn client_overhead_on_loopback() {
     );
     let pages = rendered.pages.unwrap();
 
+    // Request building, before and after, side by side at 150 and 300 DPI.
+    for dpi in [150.0, 300.0] {
+        let page = medocr::pipeline::render_timed(
+            &dataset,
+            &dataset.documents[0],
+            dpi,
+            &medocr::pipeline::RunOptions::default(),
+        )
+        .pages
+        .unwrap()
+        .remove(0);
+        for c in medocr::bench::overhead::request_build_costs(&page, 40) {
+            eprintln!(
+                "{dpi} DPI {}x{} {:32} PNG {:7} B: PNG p50 {:.3} ms, whole body p50 {:.3} ms",
+                c.width, c.height, c.variant, c.png_bytes, c.png_p50_ms, c.body_p50_ms
+            );
+        }
+    }
+
     const N: usize = 300;
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
@@ -389,4 +408,83 @@ fn client_overhead_on_loopback() {
     ] {
         eprintln!("{name}: p50 {:.3} ms, p95 {:.3} ms", p(v, 0.5), p(v, 0.95));
     }
+}
+
+/// A server that sends no `usage` (issue 8: "a flagged fallback"): that document's output
+/// tokens are its chunk count, and the document, documents.csv, summary.json and report.md
+/// all say so; a document answered with usage keeps the server's counts.
+#[test]
+fn a_page_answered_without_usage_is_flagged_per_document() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    gen(root, &data, "prescription,diagnosis");
+    let head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n";
+    let chunk = |t: &str| {
+        format!("data: {{\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\"{t}\"}}}}]}}\n\n")
+    };
+    let with_usage = format!(
+        "{head}{}{}data: {{\"choices\":[],\"usage\":{{\"prompt_tokens\":500,\"completion_tokens\":7}}}}\n\ndata: [DONE]\n\n",
+        chunk("처방"),
+        chunk("전")
+    );
+    // Three chunks, a finish reason, no usage event (as servers without stream usage send).
+    let without_usage = format!(
+        "{head}{}{}{}data: {{\"choices\":[{{\"index\":0,\"delta\":{{}},\"finish_reason\":\"stop\"}}]}}\n\ndata: [DONE]\n\n",
+        chunk("진"),
+        chunk("단"),
+        chunk("서")
+    );
+    let (url, _server) = fake_server(vec![with_usage.into_bytes(), without_usage.into_bytes()]);
+    let reports = tmp.path().join("reports");
+    let o = run(
+        root,
+        &data,
+        &reports,
+        "nousage",
+        &[
+            "--engine",
+            "openai",
+            "--base-url",
+            &url,
+            "--model-name",
+            "some-vlm",
+            "--dpi",
+            "72",
+        ],
+    );
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{}", text(&o));
+    let dir = reports.join("nousage");
+    let csv = std::fs::read_to_string(dir.join("documents.csv")).unwrap();
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let rows: Vec<Vec<String>> = lines
+        .map(|l| l.split(',').map(String::from).collect())
+        .collect();
+    let cells = |r: &Vec<String>| {
+        (
+            r[col("ok")].clone(),
+            r[col("output_tokens")].clone(),
+            r[col("input_tokens")].clone(),
+            r[col("pages_without_usage")].clone(),
+        )
+    };
+    let got: Vec<_> = rows.iter().map(cells).collect();
+    let s = |v: &str| v.to_string();
+    assert_eq!(
+        got,
+        [
+            (s("true"), s("7"), s("500"), s("0")),
+            (s("true"), s("3"), s(""), s("1"))
+        ],
+        "{csv}"
+    );
+    let summary = summary(&dir);
+    assert_eq!(summary["totals"]["documents_without_usage"], 1);
+    let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(
+        report.contains("1 of 2 documents were answered without the server's `usage`"),
+        "{report}"
+    );
 }

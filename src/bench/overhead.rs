@@ -201,6 +201,94 @@ pub fn shares(cost: HarnessCost, measurements: &[Measurement]) -> HarnessOverhea
     }
 }
 
+/// What building one page's request body costs the client (PNG, base64, JSON), one way.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RequestBuildCost {
+    pub variant: String,
+    pub width: u32,
+    pub height: u32,
+    pub png_bytes: usize,
+    /// Median over the rounds of the PNG encoding alone.
+    pub png_p50_ms: f64,
+    /// Median over the rounds of the whole body (PNG + base64 + JSON).
+    pub body_p50_ms: f64,
+}
+
+/// The openai engine's request building for `page`, measured `rounds` times each way, side
+/// by side: as it was (the png crate's adaptive row filter, the data URL built as a string
+/// and escaped by serde) and as it is ([`PAGE_FILTER`](crate::engine::openai::PAGE_FILTER),
+/// base64 spliced into the JSON), plus the `Up` filter for comparison.
+pub fn request_build_costs(page: &crate::render::Page, rounds: usize) -> Vec<RequestBuildCost> {
+    use crate::engine::openai::{encode_png_with, splice_data_url, DEFAULT_PROMPT};
+    use base64::Engine as _;
+    let template = serde_json::to_vec(&serde_json::json!({
+        "model": "m",
+        "messages": [{"role": "user", "content": [
+            {"type": "image_url", "image_url": {"url": ""}},
+            {"type": "text", "text": DEFAULT_PROMPT}]}],
+        "stream": true,
+    }))
+    .expect("a JSON value serialises");
+    // The body as the engine built it before: a data-URL string that serde escapes and copies.
+    let through_serde = |png: &[u8]| {
+        let mut url = String::from("data:image/png;base64,");
+        base64::engine::general_purpose::STANDARD.encode_string(png, &mut url);
+        serde_json::to_vec(&serde_json::json!({
+            "model": "m",
+            "messages": [{"role": "user", "content": [
+                {"type": "image_url", "image_url": {"url": url}},
+                {"type": "text", "text": DEFAULT_PROMPT}]}],
+            "stream": true,
+        }))
+        .expect("a JSON value serialises")
+    };
+    let spliced = |png: &[u8]| splice_data_url(&template, png).expect("the template has a url");
+    type Body<'a> = &'a dyn Fn(&[u8]) -> Vec<u8>;
+    let variants: [(&str, png::Filter, Body<'_>); 3] = [
+        (
+            "before: adaptive filter, serde",
+            png::Filter::Adaptive,
+            &through_serde,
+        ),
+        ("now: sub filter, spliced", png::Filter::Sub, &spliced),
+        ("up filter, spliced", png::Filter::Up, &spliced),
+    ];
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        crate::stats::percentile::percentile_sorted(&v, 50.0).unwrap_or(f64::NAN)
+    };
+    let (width, height) = page.image.dimensions();
+    let mut times: Vec<(Vec<f64>, Vec<f64>, usize)> = variants
+        .iter()
+        .map(|_| (Vec::new(), Vec::new(), 0))
+        .collect();
+    // Interleaved rounds, so a busy moment of the machine hits every variant alike.
+    for _ in 0..rounds.max(1) {
+        for ((_, filter, body), (png_ms, body_ms, bytes)) in variants.iter().zip(&mut times) {
+            let t = Instant::now();
+            let png = encode_png_with(page, *filter).expect("a page encodes");
+            png_ms.push(t.elapsed().as_secs_f64() * 1e3);
+            black_box(body(&png));
+            body_ms.push(t.elapsed().as_secs_f64() * 1e3);
+            *bytes = png.len();
+        }
+    }
+    variants
+        .iter()
+        .zip(times)
+        .map(
+            |((name, _, _), (png_ms, body_ms, png_bytes))| RequestBuildCost {
+                variant: name.to_string(),
+                width,
+                height,
+                png_bytes,
+                png_p50_ms: median(png_ms),
+                body_p50_ms: median(body_ms),
+            },
+        )
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -212,5 +300,28 @@ mod tests {
         assert!(c.per_token_ns < 10_000.0, "{c:?}");
         assert!(c.per_request_us < 1_000.0, "{c:?}");
         assert!(c.per_token_ns > 0.0, "{c:?}");
+    }
+}
+
+#[cfg(test)]
+mod request_build_tests {
+    use super::*;
+
+    #[test]
+    fn every_variant_is_measured_on_the_same_page() {
+        let page = crate::render::Page {
+            image: image::GrayImage::from_fn(300, 200, |x, y| {
+                image::Luma([if (x / 7 + y / 5) % 4 == 0 { 20 } else { 255 }])
+            }),
+            dpi: 150.0,
+            index: 0,
+        };
+        let costs = request_build_costs(&page, 3);
+        assert_eq!(costs.len(), 3);
+        for c in &costs {
+            assert!(c.png_p50_ms > 0.0 && c.body_p50_ms >= c.png_p50_ms, "{c:?}");
+            assert!(c.png_bytes > 0 && c.png_bytes < 300 * 200, "{c:?}");
+            assert_eq!((c.width, c.height), (300, 200));
+        }
     }
 }

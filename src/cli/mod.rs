@@ -3,6 +3,7 @@
 mod bench;
 mod compare;
 mod gen;
+mod merge;
 mod roofline;
 mod run;
 mod serve;
@@ -47,6 +48,9 @@ pub enum Command {
     /// Serve the built-in model behind an OpenAI-compatible API (/v1/chat/completions with
     /// streaming, /v1/models, /health), batching concurrent requests.
     Serve(serve::ServeArgs),
+    /// Combine the run folders of `medocr run --shard I/N` into one run folder whose
+    /// reports equal an unsharded run's (exit code 1 when any SLA limit fails).
+    Merge(merge::MergeArgs),
 }
 
 pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -60,5 +64,6 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Roofline(args) => roofline::roofline(args),
         Command::Bench(args) => bench::bench(args),
         Command::Serve(args) => serve::serve(args),
+        Command::Merge(args) => merge::merge(args),
     }
 }

@@ -35,6 +35,8 @@ pub enum EngineKind {
     Replay,
     /// An OpenAI-compatible server (vLLM, SGLang, TGI, `medocr serve`; needs --base-url).
     Openai,
+    /// A Hugging Face TrOCR-family checkpoint (VisionEncoderDecoder) run in Burn (needs --model).
+    Hf,
 }
 
 /// Options shared by `run` and `score`.
@@ -80,6 +82,11 @@ pub struct CommonArgs {
     /// --quiet are ignored).
     #[arg(long, value_name = "RUN_DIR")]
     pub resume: Option<PathBuf>,
+    /// Evaluate only shard I of N (1-based): the selected documents (after --types and
+    /// --limit) at positions p with p % N == I - 1. Run every shard, possibly on several
+    /// machines, then combine the run folders with `medocr merge` (docs/scale-out.md).
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<pipeline::Shard>,
 }
 
 #[derive(Args, Debug)]
@@ -113,13 +120,14 @@ pub struct SweepArgs {
 /// How engines are set up (shared by `run` and `dpi-sweep`).
 #[derive(Args, Debug)]
 pub struct EngineArgs {
-    /// Model folder for the built-in engine (config.json, model.safetensors, tokenizer.json).
+    /// Model folder for the built-in engine (config.json, model.safetensors, tokenizer.json),
+    /// or the Hugging Face checkpoint folder of the hf engine.
     #[arg(long)]
     pub model: Option<PathBuf>,
     /// Device for the built-in model: cpu, or cuda[:N] (needs a build with --features cuda).
     #[arg(long, default_value = "cpu")]
     pub device: String,
-    /// Line segments per batched forward pass of the built-in model.
+    /// Line segments per batched forward pass of the built-in and hf models.
     #[arg(long, default_value_t = 32)]
     pub batch: usize,
     /// Widest piece the built-in model reads, in pixels at its 32 px line height; wider
@@ -133,8 +141,9 @@ pub struct EngineArgs {
     /// rasterising or decoding, so no PDF, image or DPI can exhaust memory.
     #[arg(long, default_value_t = 120_000_000)]
     pub max_pixels: u64,
-    /// Per-page time limit for external engines (Tesseract), in seconds: a page that
-    /// takes longer is killed and its document recorded as a timeout error.
+    /// Per-page time limit in seconds (fractions allowed): a page that takes longer is
+    /// stopped (Tesseract is killed; the built-in model checks between forward passes) and
+    /// its document recorded as a timeout error.
     #[arg(long = "timeout-per-page", alias = "timeout", default_value_t = 120.0)]
     pub timeout_per_page: f64,
     /// The Tesseract executable (a name on PATH or a path).
@@ -254,9 +263,9 @@ fn validate_dpis(dpis: &[f32]) -> anyhow::Result<()> {
 }
 
 pub(crate) fn build_engine(kind: EngineKind, args: &EngineArgs) -> anyhow::Result<Box<dyn Engine>> {
-    if !(args.timeout_per_page.is_finite() && args.timeout_per_page > 0.0) {
+    if !(args.timeout_per_page > 0.0 && args.timeout_per_page <= 1e9) {
         bail!(
-            "--timeout-per-page {}: must be a positive number of seconds",
+            "--timeout-per-page {}: must be a positive number of seconds (at most 1e9)",
             args.timeout_per_page
         );
     }
@@ -276,9 +285,25 @@ pub(crate) fn build_engine(kind: EngineKind, args: &EngineArgs) -> anyhow::Resul
             let mut engine = BuiltinEngine::load(&dir, device)
                 .with_context(|| format!("loading the built-in model from {}", dir.display()))?;
             engine.set_batch_size(args.batch);
+            engine.set_timeout_per_page(Some(Duration::from_secs_f64(args.timeout_per_page)));
             if let Some(px) = args.piece_width {
                 engine.set_piece_width(px);
             }
+            Box::new(engine)
+        }
+        EngineKind::Hf => {
+            let Some(dir) = &args.model else {
+                bail!("--engine hf needs --model <folder> (a Hugging Face VisionEncoderDecoder checkpoint: config.json, model.safetensors, tokenizer.json, preprocessor_config.json)");
+            };
+            let device = args.device.parse().context("--device")?;
+            if args.batch == 0 {
+                bail!("--batch must be at least 1");
+            }
+            let mut engine =
+                medocr::engine::hf::HfEngine::load(dir, device).with_context(|| {
+                    format!("loading the Hugging Face checkpoint from {}", dir.display())
+                })?;
+            engine.set_batch_size(args.batch);
             Box::new(engine)
         }
         EngineKind::Tesseract => Box::new(
@@ -523,6 +548,14 @@ fn execute(
             dataset.manifest.display()
         );
     }
+    let shard = match &common.shard {
+        Some(s) => {
+            let (mine, info) = s.select(&docs).context("--shard")?;
+            docs = mine;
+            Some(info)
+        }
+        None => None,
+    };
     let mut missing: Vec<DocType> = docs
         .iter()
         .map(|d| d.doc_type)
@@ -719,6 +752,7 @@ fn execute(
                 formulary: source_name(common.formulary.as_deref()),
                 codes: source_name(common.codes.as_deref()),
                 phi_shown: common.show_phi,
+                shard: shard.clone(),
             },
             environment: Environment::detect(None),
             groups,
@@ -727,6 +761,7 @@ fn execute(
             totals,
             manifest_issues: dataset.issues.clone(),
             errors: pipeline::document_errors(&results),
+            merged_from: Vec::new(),
         };
         report::write_run(&run_dir, &summary, &results)?;
         if n_engines > 1 {
@@ -761,7 +796,10 @@ fn score_options(common: &CommonArgs) -> ScoreOptions {
     }
 }
 
-fn profiles_hash(dir: &Path, types: impl Iterator<Item = DocType>) -> anyhow::Result<String> {
+pub(crate) fn profiles_hash(
+    dir: &Path,
+    types: impl Iterator<Item = DocType>,
+) -> anyhow::Result<String> {
     use sha2::Digest;
     let mut h = sha2::Sha256::new();
     for t in types {

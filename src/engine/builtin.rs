@@ -4,11 +4,12 @@
 
 use super::{Engine, EngineError, EngineInfo, Request, Streaming, TokenSink};
 use crate::model::device::{self, DeviceChoice};
-use crate::model::recognizer::Recognizer;
+use crate::model::recognizer::{DeadlinePassed, Recognizer};
 use crate::model::weights::{self, LoadedModel};
 use crate::model::ModelError;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 /// Where `medocr run` looks for the shipped checkpoint.
 pub const DEFAULT_MODEL_DIR: &str = "models/builtin";
@@ -22,6 +23,8 @@ enum Runner {
 pub struct BuiltinEngine {
     runner: Runner,
     info: EngineInfo,
+    /// Per-page time limit (`--timeout-per-page`); `None` runs without one.
+    timeout: Option<Duration>,
 }
 
 impl BuiltinEngine {
@@ -87,6 +90,7 @@ impl BuiltinEngine {
         );
         Ok(BuiltinEngine {
             runner,
+            timeout: None,
             info: EngineInfo {
                 name: "builtin".into(),
                 version,
@@ -120,6 +124,14 @@ impl BuiltinEngine {
             .insert("piece_width".into(), px.to_string());
     }
 
+    /// Per-page time limit. The model runs in this process and cannot be killed, so the
+    /// recogniser checks the clock between pages and forward passes and gives up with
+    /// [`EngineError::Timeout`]. The pages of a request share their forward passes, so a
+    /// request of n pages gets n times the limit in all.
+    pub fn set_timeout_per_page(&mut self, limit: Option<Duration>) {
+        self.timeout = limit;
+    }
+
     /// Segments recognised per forward pass (default 32).
     pub fn set_batch_size(&mut self, n: usize) {
         let n = n.max(1);
@@ -144,16 +156,7 @@ impl Engine for BuiltinEngine {
         request: &Request<'_>,
         sink: &mut dyn TokenSink,
     ) -> Result<(), EngineError> {
-        match &self.runner {
-            Runner::Cpu(r) => {
-                r.recognize(request.pages, sink);
-            }
-            #[cfg(feature = "cuda")]
-            Runner::Cuda(r) => {
-                r.recognize(request.pages, sink);
-            }
-        }
-        Ok(())
+        self.recognize_batch(std::slice::from_ref(request), &mut [sink])
     }
 
     fn batches_natively(&self) -> bool {
@@ -166,16 +169,25 @@ impl Engine for BuiltinEngine {
         sinks: &mut [&mut dyn TokenSink],
     ) -> Result<(), EngineError> {
         let docs: Vec<&[crate::render::Page]> = requests.iter().map(|r| r.pages).collect();
-        match &self.runner {
-            Runner::Cpu(r) => {
-                r.recognize_many(&docs, sinks);
-            }
+        let pages: usize = docs.iter().map(|d| d.len()).sum();
+        // A limit too far away to represent is no limit.
+        let deadline = self
+            .timeout
+            .and_then(|t| Instant::now().checked_add(t.saturating_mul(pages.max(1) as u32)));
+        let outcome = match &self.runner {
+            Runner::Cpu(r) => r.recognize_until(&docs, sinks, deadline),
             #[cfg(feature = "cuda")]
-            Runner::Cuda(r) => {
-                r.recognize_many(&docs, sinks);
-            }
+            Runner::Cuda(r) => r.recognize_until(&docs, sinks, deadline),
+        };
+        match outcome {
+            Ok(_) => Ok(()),
+            Err(DeadlinePassed { doc, page }) => Err(EngineError::Timeout {
+                engine: self.info.name.clone(),
+                id: requests[doc].id.to_string(),
+                page: page + 1,
+                seconds: self.timeout.unwrap_or_default().as_secs_f64(),
+            }),
         }
-        Ok(())
     }
 }
 
@@ -190,23 +202,7 @@ mod tests {
     use image::{GrayImage, Luma};
     use std::time::Duration;
 
-    #[derive(Default)]
-    struct Recorder {
-        tokens: Vec<String>,
-        stages: Vec<Stage>,
-        input: usize,
-    }
-    impl TokenSink for Recorder {
-        fn token(&mut self, text: &str) {
-            self.tokens.push(text.to_string());
-        }
-        fn stage(&mut self, stage: Stage, _elapsed: Duration) {
-            self.stages.push(stage);
-        }
-        fn input_tokens(&mut self, n: usize) {
-            self.input += n;
-        }
-    }
+    use crate::engine::RecordingSink as Recorder;
 
     fn page(rows: &[&[&str]], index: usize) -> Page {
         let fonts = FontSet::system().unwrap();
@@ -320,6 +316,37 @@ mod tests {
             assert_eq!(batched.input, alone.input);
         }
         assert!(engine.batches_natively());
+
+        // The per-page limit: a generous one changes nothing; one that has passed before
+        // the first forward pass stops the request as a timeout on its first page.
+        engine.set_batch_size(32);
+        let request = Request {
+            id: "t",
+            pages: &pages,
+        };
+        let mut unlimited = Recorder::default();
+        engine.recognize(&request, &mut unlimited).unwrap();
+        engine.set_timeout_per_page(Some(Duration::from_secs(3600)));
+        let mut limited = Recorder::default();
+        engine.recognize(&request, &mut limited).unwrap();
+        assert_eq!(limited.tokens, unlimited.tokens);
+        engine.set_timeout_per_page(Some(Duration::from_nanos(1)));
+        let err = engine
+            .recognize(&request, &mut Recorder::default())
+            .unwrap_err();
+        assert!(
+            matches!(&err, EngineError::Timeout { id, page: 1, .. } if id == "t"),
+            "{err}"
+        );
+        assert!(err.to_string().contains("--timeout-per-page"), "{err}");
+        let err = engine
+            .recognize_batch(
+                &requests,
+                &mut [&mut Recorder::default(), &mut Recorder::default()],
+            )
+            .unwrap_err();
+        assert!(matches!(err, EngineError::Timeout { .. }), "{err}");
+        engine.set_timeout_per_page(None);
 
         assert!(BuiltinEngine::load(&dir.path().join("missing"), DeviceChoice::Cpu).is_err());
         #[cfg(not(feature = "cuda"))]

@@ -4,9 +4,11 @@
 //!
 //! Implementations: [`tesseract::Tesseract`] (the baseline), [`replay::Replay`]
 //! (predictions produced elsewhere), the built-in Burn model ([`builtin::BuiltinEngine`]) and
-//! OpenAI-compatible servers ([`openai::OpenAiEngine`]: vLLM, SGLang, TGI, `medocr serve`).
+//! OpenAI-compatible servers ([`openai::OpenAiEngine`]: vLLM, SGLang, TGI, `medocr serve`) and
+//! Hugging Face TrOCR-family checkpoints loaded into Burn ([`hf::HfEngine`]).
 
 pub mod builtin;
+pub mod hf;
 pub mod http;
 pub mod openai;
 pub mod replay;
@@ -86,6 +88,9 @@ pub trait TokenSink {
     /// The number of output tokens, for engines whose events are not single tokens
     /// (whole text, server chunks). Without it the number of `token` calls is used.
     fn output_tokens(&mut self, _count: usize) {}
+    /// One page's `output_tokens` is a fallback count (stream chunks), not the server's
+    /// token count: the server sent no `usage`. Recorded per document so reports flag it.
+    fn page_without_usage(&mut self) {}
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -111,8 +116,9 @@ pub enum EngineError {
         engine: String,
         source: std::io::Error,
     },
-    /// A page took longer than the per-page limit; the engine's process was killed.
-    #[error("{engine} timed out on {id} (page {page}) after {seconds:.0} s and was killed; raise --timeout-per-page if the pages are that slow")]
+    /// A page took longer than the per-page limit; the engine's process was killed (an
+    /// in-process engine stopped itself at its next check).
+    #[error("{engine} timed out on {id} (page {page}) after {seconds} s and was stopped; raise --timeout-per-page if the pages are that slow")]
     Timeout {
         engine: String,
         id: String,
@@ -187,4 +193,26 @@ impl TokenSink for TextSink {
         self.tokens += 1;
     }
     fn stage(&mut self, _stage: Stage, _elapsed: Duration) {}
+}
+
+/// Test sink of the in-process engines: every token, every stage and the input tokens.
+#[cfg(test)]
+#[derive(Debug, Default)]
+pub(crate) struct RecordingSink {
+    pub tokens: Vec<String>,
+    pub stages: Vec<Stage>,
+    pub input: usize,
+}
+
+#[cfg(test)]
+impl TokenSink for RecordingSink {
+    fn token(&mut self, text: &str) {
+        self.tokens.push(text.to_string());
+    }
+    fn stage(&mut self, stage: Stage, _elapsed: Duration) {
+        self.stages.push(stage);
+    }
+    fn input_tokens(&mut self, n: usize) {
+        self.input += n;
+    }
 }

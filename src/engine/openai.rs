@@ -6,7 +6,9 @@
 //! servers ignore). Every non-empty content delta is one `token` event, so the pipeline's
 //! clock stamps chunks as they arrive: TTFT is the first chunk with text (the role-only
 //! first chunk does not count) and gaps are chunk gaps. Token counts come from the server's
-//! `usage`; a server that sends none is counted in chunks (see [`OpenAiEngine::pages_without_usage`]).
+//! `usage`; for a page answered without one, output tokens are its chunk count and the page
+//! is flagged ([`TokenSink::page_without_usage`]), so every report says which documents'
+//! token counts are the client's estimate.
 
 use super::http::{self, BaseUrl, HttpError};
 use super::sse::SseParser;
@@ -63,7 +65,6 @@ pub struct OpenAiEngine {
     api_key: Option<String>,
     timeout: Duration,
     max_tokens: Option<u32>,
-    pages_without_usage: usize,
     info: EngineInfo,
 }
 
@@ -103,7 +104,7 @@ impl OpenAiEngine {
         );
         settings.insert(
             "output_tokens".into(),
-            "usage.completion_tokens; chunks counted (and input_tokens empty) for pages answered without usage".into(),
+            "usage.completion_tokens; chunks counted (input_tokens empty, page flagged in pages_without_usage) for pages answered without usage".into(),
         );
         if let Some(n) = config.max_tokens {
             settings.insert("max_tokens".into(), n.to_string());
@@ -123,13 +124,7 @@ impl OpenAiEngine {
             api_key,
             timeout: config.request_timeout,
             max_tokens: config.max_tokens,
-            pages_without_usage: 0,
         })
-    }
-
-    /// Pages whose response carried no `usage`: their output tokens are chunk counts.
-    pub fn pages_without_usage(&self) -> usize {
-        self.pages_without_usage
     }
 
     fn headers(&self) -> Vec<(&'static str, String)> {
@@ -146,7 +141,7 @@ impl OpenAiEngine {
     /// One page: request, stream, token events. `emitted` says whether an earlier page of
     /// the document produced text (then a `"\n"` separator precedes this page's first chunk).
     fn read_page(
-        &mut self,
+        &self,
         id: &str,
         page: &Page,
         emitted: &mut bool,
@@ -285,7 +280,7 @@ impl OpenAiEngine {
         Ok(())
     }
 
-    fn report_usage(&mut self, usage: Option<Usage>, chunks: usize, sink: &mut dyn TokenSink) {
+    fn report_usage(&self, usage: Option<Usage>, chunks: usize, sink: &mut dyn TokenSink) {
         match usage.and_then(|u| Some((u.completion_tokens?, u.prompt_tokens))) {
             Some((completion, prompt)) => {
                 sink.output_tokens(completion);
@@ -294,8 +289,8 @@ impl OpenAiEngine {
                 }
             }
             None => {
-                self.pages_without_usage += 1;
                 sink.output_tokens(chunks);
+                sink.page_without_usage();
             }
         }
     }
@@ -303,16 +298,13 @@ impl OpenAiEngine {
     /// The JSON body of one page's request.
     fn request_body(&self, page: &Page) -> Result<Vec<u8>, String> {
         let png = encode_png(page)?;
-        let mut url = String::with_capacity(22 + png.len() * 4 / 3 + 4);
-        url.push_str("data:image/png;base64,");
-        base64::engine::general_purpose::STANDARD.encode_string(&png, &mut url);
         let request = ChatRequest {
             model: &self.model,
             messages: [Message {
                 role: "user",
                 content: [
                     Part::ImageUrl {
-                        image_url: ImageUrl { url },
+                        image_url: ImageUrl { url: "" },
                     },
                     Part::Text { text: &self.prompt },
                 ],
@@ -324,7 +316,8 @@ impl OpenAiEngine {
             temperature: 0.0,
             max_tokens: self.max_tokens,
         };
-        serde_json::to_vec(&request).map_err(|e| e.to_string())
+        let json = serde_json::to_vec(&request).map_err(|e| e.to_string())?;
+        splice_data_url(&json, &png)
     }
 }
 
@@ -346,15 +339,27 @@ impl Engine for OpenAiEngine {
     }
 }
 
+/// The PNG row filter of page images. `Sub` turns the white runs of a document page into
+/// zero runs, which the fast deflate coder packs eight bytes at a time; the adaptive filter
+/// (the png crate's default) tries five filters on every row, about a quarter more encoding
+/// time for a few percent of size (docs/serve.md, "Client overhead").
+pub const PAGE_FILTER: png::Filter = png::Filter::Sub;
+
 /// A grayscale PNG with the page's DPI in `pHYs` (pixels per metre), fast compression:
 /// encoding time is part of every request's TTFT.
 pub fn encode_png(page: &Page) -> Result<Vec<u8>, String> {
+    encode_png_with(page, PAGE_FILTER)
+}
+
+/// [`encode_png`] with another row filter (for measuring the choice).
+pub fn encode_png_with(page: &Page, filter: png::Filter) -> Result<Vec<u8>, String> {
     let (w, h) = page.image.dimensions();
     let mut out = Vec::with_capacity((w * h / 4) as usize);
     let mut enc = png::Encoder::new(&mut out, w, h);
     enc.set_color(png::ColorType::Grayscale);
     enc.set_depth(png::BitDepth::Eight);
     enc.set_compression(png::Compression::Fast);
+    enc.set_filter(filter);
     let ppm = (page.dpi as f64 / 0.0254).round() as u32;
     enc.set_pixel_dims(Some(png::PixelDimensions {
         xppu: ppm,
@@ -367,6 +372,32 @@ pub fn encode_png(page: &Page) -> Result<Vec<u8>, String> {
         .map_err(|e| e.to_string())?;
     writer.finish().map_err(|e| e.to_string())?;
     Ok(out)
+}
+
+/// `json` (a request serialised with an empty image URL) with the PNG's base64 data URL
+/// written into that URL. Base64 needs no JSON escaping, so the encoder writes straight into
+/// the body instead of serde scanning and copying a string of a few hundred kilobytes.
+pub fn splice_data_url(json: &[u8], png: &[u8]) -> Result<Vec<u8>, String> {
+    // Unescaped quotes: only the key itself can match, never text inside the prompt.
+    const SLOT: &[u8] = br#""url":"""#;
+    const PREFIX: &[u8] = b"data:image/png;base64,";
+    let at = json
+        .windows(SLOT.len())
+        .position(|w| w == SLOT)
+        .ok_or("the request has no image URL to fill")?
+        + SLOT.len()
+        - 1;
+    let b64 = base64::encoded_len(png.len(), true).ok_or("the page image is too large")?;
+    let mut body = Vec::with_capacity(json.len() + PREFIX.len() + b64);
+    body.extend_from_slice(&json[..at]);
+    body.extend_from_slice(PREFIX);
+    let start = body.len();
+    body.resize(start + b64, 0);
+    base64::engine::general_purpose::STANDARD
+        .encode_slice(png, &mut body[start..])
+        .map_err(|e| e.to_string())?;
+    body.extend_from_slice(&json[at..]);
+    Ok(body)
 }
 
 /// Asks the server which model it serves.
@@ -453,13 +484,13 @@ struct Message<'a> {
 #[derive(Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 enum Part<'a> {
-    ImageUrl { image_url: ImageUrl },
+    ImageUrl { image_url: ImageUrl<'a> },
     Text { text: &'a str },
 }
 
 #[derive(Serialize)]
-struct ImageUrl {
-    url: String,
+struct ImageUrl<'a> {
+    url: &'a str,
 }
 
 #[derive(Serialize)]
@@ -597,6 +628,7 @@ mod tests {
         tokens: Vec<String>,
         output: Option<usize>,
         input: Option<usize>,
+        pages_without_usage: usize,
     }
     impl TokenSink for Events {
         fn token(&mut self, text: &str) {
@@ -608,6 +640,9 @@ mod tests {
         }
         fn output_tokens(&mut self, n: usize) {
             self.output = Some(n);
+        }
+        fn page_without_usage(&mut self) {
+            self.pages_without_usage += 1;
         }
     }
 
@@ -639,7 +674,7 @@ mod tests {
         e.recognize(&req, &mut sink).unwrap();
         assert_eq!(sink.tokens, ["처방", "전 500mg"]);
         assert_eq!((sink.output, sink.input), (Some(6), Some(321)));
-        assert_eq!(e.pages_without_usage(), 0);
+        assert_eq!(sink.pages_without_usage, 0);
         let request = server.join().unwrap();
         assert!(request.starts_with("POST /v1/chat/completions HTTP/1.1"));
         assert!(request.contains("\"stream\":true"));
@@ -672,7 +707,7 @@ mod tests {
         .unwrap();
         assert_eq!(sink.tokens, ["a", "bc"]);
         assert_eq!((sink.output, sink.input), (Some(2), None));
-        assert_eq!(e.pages_without_usage(), 1);
+        assert_eq!(sink.pages_without_usage, 1);
     }
 
     #[test]
@@ -773,6 +808,38 @@ mod tests {
             .join()
             .unwrap()
             .contains("Authorization: Bearer sk-secret-123"));
+    }
+
+    #[test]
+    fn the_data_url_is_spliced_into_valid_json() {
+        let mut e = engine("http://127.0.0.1:9");
+        // A prompt quoting the slot itself must not be mistaken for it.
+        e.prompt = r#"say "url":"" and 처방전"#.into();
+        let body = e.request_body(&page()).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let url = v["messages"][0]["content"][0]["image_url"]["url"]
+            .as_str()
+            .unwrap();
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(url.strip_prefix("data:image/png;base64,").unwrap())
+            .unwrap();
+        assert_eq!(png, encode_png(&page()).unwrap());
+        assert_eq!(v["messages"][0]["content"][1]["text"], e.prompt);
+        assert_eq!(v["stream"], true);
+        // Lossless whatever the filter.
+        let varied = Page {
+            image: GrayImage::from_fn(40, 20, |x, y| image::Luma([(x * 6 + y * 5) as u8])),
+            ..page()
+        };
+        for f in [png::Filter::Sub, png::Filter::Adaptive] {
+            let bytes = encode_png_with(&varied, f).unwrap();
+            let mut r = png::Decoder::new(std::io::Cursor::new(bytes))
+                .read_info()
+                .unwrap();
+            let mut buf = vec![0; r.output_buffer_size().unwrap()];
+            r.next_frame(&mut buf).unwrap();
+            assert_eq!(buf, varied.image.as_raw().as_slice());
+        }
     }
 
     #[test]

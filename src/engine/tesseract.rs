@@ -74,7 +74,11 @@ impl Tesseract {
             if !listed.lines().any(|l| l.trim() == lang) {
                 return Err(EngineError::NotInstalled {
                     engine: NAME.into(),
-                    hint: format!("language pack '{lang}' is missing; {hint}"),
+                    hint: format!(
+                        "language pack '{lang}' is missing (Debian package tesseract-ocr-{}; `{} --list-langs` shows the installed ones); {hint}",
+                        lang.to_lowercase().replace('_', "-"),
+                        config.binary
+                    ),
                 });
             }
         }

@@ -1,87 +1,35 @@
 //! Korean fonts for rendering training lines (Debian packages fonts-nanum, fonts-unfonts-core,
-//! fonts-baekmuk): the families the evaluation documents use, plus bold cuts.
+//! fonts-baekmuk): the families the evaluation documents use, plus bold cuts. They are read
+//! from `$MEDOCR_FONT_DIR`, else from Debian's `/usr/share/fonts/truetype`.
 
 use super::error::ModelError;
 use ab_glyph::{Font, FontArc};
-use std::path::Path;
+use std::path::PathBuf;
 
-/// (family, file, sampling weight)
+/// The folder the font files are read from: `$MEDOCR_FONT_DIR`, else Debian's.
+pub fn font_dir() -> PathBuf {
+    std::env::var_os("MEDOCR_FONT_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(crate::dataset::synth::DEFAULT_FONT_DIR))
+}
+
+/// (family, file relative to [`font_dir`], sampling weight)
 const FONT_FILES: &[(&str, &str, u32)] = &[
-    (
-        "NanumGothic",
-        "/usr/share/fonts/truetype/nanum/NanumGothic.ttf",
-        6,
-    ),
-    (
-        "NanumGothic",
-        "/usr/share/fonts/truetype/nanum/NanumGothicBold.ttf",
-        2,
-    ),
-    (
-        "NanumMyeongjo",
-        "/usr/share/fonts/truetype/nanum/NanumMyeongjo.ttf",
-        6,
-    ),
-    (
-        "NanumMyeongjo",
-        "/usr/share/fonts/truetype/nanum/NanumMyeongjoBold.ttf",
-        2,
-    ),
-    (
-        "NanumBarunGothic",
-        "/usr/share/fonts/truetype/nanum/NanumBarunGothic.ttf",
-        5,
-    ),
-    (
-        "NanumBarunGothic",
-        "/usr/share/fonts/truetype/nanum/NanumBarunGothicBold.ttf",
-        1,
-    ),
-    (
-        "NanumSquare",
-        "/usr/share/fonts/truetype/nanum/NanumSquareR.ttf",
-        5,
-    ),
-    (
-        "NanumSquare",
-        "/usr/share/fonts/truetype/nanum/NanumSquareB.ttf",
-        1,
-    ),
-    (
-        "NanumPen",
-        "/usr/share/fonts/truetype/nanum/NanumPen.ttf",
-        2,
-    ),
-    (
-        "UnBatang",
-        "/usr/share/fonts/truetype/unfonts-core/UnBatang.ttf",
-        4,
-    ),
-    (
-        "UnDotum",
-        "/usr/share/fonts/truetype/unfonts-core/UnDotum.ttf",
-        4,
-    ),
-    (
-        "UnDotum",
-        "/usr/share/fonts/truetype/unfonts-core/UnDotumBold.ttf",
-        1,
-    ),
-    (
-        "Baekmuk Batang",
-        "/usr/share/fonts/truetype/baekmuk/batang.ttf",
-        4,
-    ),
-    (
-        "Baekmuk Dotum",
-        "/usr/share/fonts/truetype/baekmuk/dotum.ttf",
-        4,
-    ),
-    (
-        "Baekmuk Gulim",
-        "/usr/share/fonts/truetype/baekmuk/gulim.ttf",
-        4,
-    ),
+    ("NanumGothic", "nanum/NanumGothic.ttf", 6),
+    ("NanumGothic", "nanum/NanumGothicBold.ttf", 2),
+    ("NanumMyeongjo", "nanum/NanumMyeongjo.ttf", 6),
+    ("NanumMyeongjo", "nanum/NanumMyeongjoBold.ttf", 2),
+    ("NanumBarunGothic", "nanum/NanumBarunGothic.ttf", 5),
+    ("NanumBarunGothic", "nanum/NanumBarunGothicBold.ttf", 1),
+    ("NanumSquare", "nanum/NanumSquareR.ttf", 5),
+    ("NanumSquare", "nanum/NanumSquareB.ttf", 1),
+    ("NanumPen", "nanum/NanumPen.ttf", 2),
+    ("UnBatang", "unfonts-core/UnBatang.ttf", 4),
+    ("UnDotum", "unfonts-core/UnDotum.ttf", 4),
+    ("UnDotum", "unfonts-core/UnDotumBold.ttf", 1),
+    ("Baekmuk Batang", "baekmuk/batang.ttf", 4),
+    ("Baekmuk Dotum", "baekmuk/dotum.ttf", 4),
+    ("Baekmuk Gulim", "baekmuk/gulim.ttf", 4),
 ];
 
 pub struct LoadedFont {
@@ -106,16 +54,18 @@ pub struct FontSet {
 impl FontSet {
     /// Loads the installed fonts; at least 4 families are required.
     pub fn system() -> Result<Self, ModelError> {
+        let dir = font_dir();
         let mut fonts = Vec::new();
-        for &(family, path, weight) in FONT_FILES {
-            if !Path::new(path).exists() {
+        for &(family, file, weight) in FONT_FILES {
+            let path = dir.join(file);
+            if !path.exists() {
                 continue;
             }
-            let bytes = std::fs::read(path).map_err(|e| ModelError::io(path, e))?;
+            let bytes = std::fs::read(&path).map_err(|e| ModelError::io(&path, e))?;
             if let Ok(font) = FontArc::try_from_vec(bytes) {
                 fonts.push(LoadedFont {
                     family: family.to_string(),
-                    path: path.to_string(),
+                    path: path.display().to_string(),
                     font,
                     weight,
                 });
@@ -125,8 +75,9 @@ impl FontSet {
         families.dedup();
         if families.len() < 4 {
             return Err(ModelError::NoFonts(format!(
-                "found {} font families ({families:?}); install fonts-nanum, fonts-unfonts-core and fonts-baekmuk",
-                families.len()
+                "found {} of the 4 Korean font families needed ({families:?}) in {}; run bash scripts/setup.sh (installs fonts-nanum, fonts-unfonts-core, fonts-baekmuk), or point MEDOCR_FONT_DIR at a folder holding them (nanum/NanumGothic.ttf, …)",
+                families.len(),
+                dir.display()
             )));
         }
         Ok(FontSet { fonts })

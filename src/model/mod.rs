@@ -35,6 +35,7 @@ pub mod recognizer;
 pub mod textgen;
 pub mod tokenizer;
 pub mod train;
+pub mod trocr;
 pub mod weights;
 
 pub use config::ModelConfig;

@@ -59,6 +59,7 @@ pub fn summarize(
         add(&mut totals.cer, &r.score.cer);
         add(&mut totals.wer, &r.score.wer);
         output_tokens += r.timing.output_tokens;
+        totals.documents_without_usage += usize::from(r.timing.pages_without_usage > 0);
     }
     totals.error_rate = rate_of(totals.failed, totals.documents);
     if wall_time_s > 0.0 {

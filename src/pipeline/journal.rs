@@ -132,51 +132,7 @@ impl Journal {
     pub fn resume(dir: &Path) -> Result<(Journal, JournalHeader, Vec<JournalEntry>), JournalError> {
         let path = Self::path_in(dir);
         let text = read(&path, dir)?;
-        let mut lines = text.split_inclusive('\n').enumerate().peekable();
-        let header = parse_header(lines.next().map_or("", |(_, l)| l), &path)?;
-        let mut good_len = text.split_inclusive('\n').next().map_or(0, str::len);
-        let mut entries = Vec::new();
-        while let Some((i, line)) = lines.next() {
-            let last = lines.peek().is_none();
-            let parsed = if line.ends_with('\n') {
-                serde_json::from_str::<Line>(line).map_err(|e| e.to_string())
-            } else {
-                Err("the line is incomplete".to_string())
-            };
-            match parsed {
-                Ok(Line {
-                    result: Some(mut result),
-                    text,
-                    wall_s,
-                    ..
-                }) => {
-                    result.text = text.unwrap_or_default();
-                    entries.push(JournalEntry {
-                        result,
-                        wall_s: wall_s.unwrap_or(0.0),
-                    });
-                    good_len += line.len();
-                }
-                Ok(_) if !last => {
-                    return Err(JournalError::Corrupt {
-                        path,
-                        line: i + 1,
-                        message: "a journal line without a result".into(),
-                    })
-                }
-                Err(message) if !last => {
-                    return Err(JournalError::Corrupt {
-                        path,
-                        line: i + 1,
-                        message: format!(
-                            "{message}; the journal is damaged: delete the line (or the run folder) and resume"
-                        ),
-                    })
-                }
-                // The run was killed while writing this line: it never finished.
-                _ => {}
-            }
-        }
+        let (header, entries, good_len) = parse(&text, &path)?;
         let io = |source| JournalError::Io {
             path: path.clone(),
             source,
@@ -187,6 +143,25 @@ impl Journal {
         drop(file);
         let file = OpenOptions::new().append(true).open(&path).map_err(io)?;
         Ok((Journal { file, path }, header, entries))
+    }
+
+    /// Reads the journal of a finished run without changing it (`medocr merge`): its header
+    /// and results. A last line cut short is an error here: the run never finished.
+    pub fn read(dir: &Path) -> Result<(JournalHeader, Vec<JournalEntry>), JournalError> {
+        let path = Self::path_in(dir);
+        let text = read(&path, dir)?;
+        let (header, entries, good_len) = parse(&text, &path)?;
+        if good_len != text.len() {
+            return Err(JournalError::Corrupt {
+                line: text.lines().count(),
+                message: format!(
+                    "the last line is incomplete: the run did not finish; finish it with `medocr run --resume {}`",
+                    dir.display()
+                ),
+                path,
+            });
+        }
+        Ok((header, entries))
     }
 
     /// Appends one finished document and syncs it to disk before returning.
@@ -233,6 +208,61 @@ fn read(path: &Path, dir: &Path) -> Result<String, JournalError> {
             source,
         }),
     }
+}
+
+/// The header and results of a journal's text, and the length of its whole lines (a cut
+/// last line is left out; damage anywhere else is an error naming the line).
+fn parse(
+    text: &str,
+    path: &Path,
+) -> Result<(JournalHeader, Vec<JournalEntry>, usize), JournalError> {
+    let path = path.to_path_buf();
+    let mut lines = text.split_inclusive('\n').enumerate().peekable();
+    let header = parse_header(lines.next().map_or("", |(_, l)| l), &path)?;
+    let mut good_len = text.split_inclusive('\n').next().map_or(0, str::len);
+    let mut entries = Vec::new();
+    while let Some((i, line)) = lines.next() {
+        let last = lines.peek().is_none();
+        let parsed = if line.ends_with('\n') {
+            serde_json::from_str::<Line>(line).map_err(|e| e.to_string())
+        } else {
+            Err("the line is incomplete".to_string())
+        };
+        match parsed {
+            Ok(Line {
+                result: Some(mut result),
+                text,
+                wall_s,
+                ..
+            }) => {
+                result.text = text.unwrap_or_default();
+                entries.push(JournalEntry {
+                    result,
+                    wall_s: wall_s.unwrap_or(0.0),
+                });
+                good_len += line.len();
+            }
+            Ok(_) if !last => {
+                return Err(JournalError::Corrupt {
+                    path,
+                    line: i + 1,
+                    message: "a journal line without a result".into(),
+                })
+            }
+            Err(message) if !last => {
+                return Err(JournalError::Corrupt {
+                    path,
+                    line: i + 1,
+                    message: format!(
+                        "{message}; the journal is damaged: delete the line (or the run folder) and resume"
+                    ),
+                })
+            }
+            // The run was killed while writing this line: it never finished.
+            _ => {}
+        }
+    }
+    Ok((header, entries, good_len))
 }
 
 fn parse_header(line: &str, path: &Path) -> Result<JournalHeader, JournalError> {
@@ -327,6 +357,11 @@ mod tests {
         f.write_all(b"{\"wall_s\":2.0,\"text\":\"\xec\xb2\x98")
             .unwrap();
         drop(f);
+        // Reading (merge) refuses the unfinished journal and leaves it as it is.
+        let len = std::fs::metadata(&path).unwrap().len();
+        let err = Journal::read(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("did not finish"), "{err}");
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), len);
         let (mut j, h, entries) = Journal::resume(dir.path()).unwrap();
         assert_eq!(h, header());
         assert_eq!(entries.len(), 1);
@@ -344,6 +379,8 @@ mod tests {
         let (_, _, entries) = Journal::resume(dir.path()).unwrap();
         let ids: Vec<_> = entries.iter().map(|e| e.result.id.as_str()).collect();
         assert_eq!(ids, ["a", "b"]);
+        let (h, read) = Journal::read(dir.path()).unwrap();
+        assert_eq!((h, read.len()), (header(), 2));
         assert_eq!(Journal::read_header(dir.path()).unwrap().run_id, "r");
     }
 

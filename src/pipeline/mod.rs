@@ -7,7 +7,9 @@ mod dpi_study;
 mod environment;
 pub mod journal;
 pub mod memory;
+pub mod merge;
 mod recorder;
+pub mod shard;
 
 pub use aggregate::{document_errors, summarize};
 pub use clinical::{summarize_clinical, Privacy};
@@ -15,6 +17,7 @@ pub use dpi_study::dpi_study;
 pub use environment::Environment;
 pub use journal::{Journal, JournalError, JournalHeader};
 pub use recorder::Recorder;
+pub use shard::{Shard, ShardError};
 
 use crate::dataset::{Dataset, Document};
 use crate::engine::{Engine, EngineError, Request, Stage};

@@ -16,6 +16,7 @@ pub struct Recorder {
     stages: BTreeMap<Stage, Duration>,
     input_tokens: Option<usize>,
     output_tokens: Option<usize>,
+    pages_without_usage: usize,
 }
 
 impl Recorder {
@@ -32,6 +33,7 @@ impl Recorder {
             stages: BTreeMap::new(),
             input_tokens: None,
             output_tokens: None,
+            pages_without_usage: 0,
         }
     }
 
@@ -51,6 +53,7 @@ impl Recorder {
                 input_tokens: self.input_tokens,
                 events: self.events.len(),
                 stages_ms,
+                pages_without_usage: self.pages_without_usage,
                 ..Timing::default()
             };
         }
@@ -89,6 +92,7 @@ impl Recorder {
             input_tokens: self.input_tokens,
             events: self.events.len(),
             stages_ms,
+            pages_without_usage: self.pages_without_usage,
         }
     }
 }
@@ -110,6 +114,10 @@ impl TokenSink for Recorder {
 
     fn output_tokens(&mut self, count: usize) {
         *self.output_tokens.get_or_insert(0) += count;
+    }
+
+    fn page_without_usage(&mut self) {
+        self.pages_without_usage += 1;
     }
 }
 

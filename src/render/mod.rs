@@ -42,7 +42,7 @@ impl Default for RenderConfig {
 pub enum RenderError {
     #[error("libpdfium not found (looked in: {searched}). Run `bash scripts/setup.sh` (it unpacks libpdfium.so from PyPI's pypdfium2 wheel into .deps/pdfium), or set MEDOCR_PDFIUM to the library's path")]
     PdfiumMissing { searched: String },
-    #[error("cannot load libpdfium from {path}: {message}")]
+    #[error("cannot load libpdfium from {path}: {message}. It is not a usable libpdfium.so for this machine (broken download or wrong architecture): delete it and run `bash scripts/setup.sh`, or set MEDOCR_PDFIUM to a working copy")]
     PdfiumLoad { path: String, message: String },
     #[error("{path}: cannot open PDF: {message}")]
     Pdf { path: String, message: String },

@@ -1,9 +1,9 @@
 //! PDF rasterisation with pdfium (through `pdfium-render`).
 //!
 //! pdfium's bindings are process-global (they can be bound once), so the renderer is a
-//! lazily initialised singleton. The library is looked up in `MEDOCR_PDFIUM`, then in
-//! `.deps/pdfium/` (where `scripts/setup.sh` unpacks it from PyPI's pypdfium2 wheel) next to
-//! the working directory or the executable, then in the system library path.
+//! lazily initialised singleton. The library is looked up in `MEDOCR_PDFIUM` (a file or a
+//! folder; when set, nowhere else), else in `.deps/pdfium/` (where `scripts/setup.sh`
+//! unpacks it from PyPI's pypdfium2 wheel) next to the working directory or the executable.
 
 use super::{check_budget, check_dpi, Page, RenderConfig, RenderError};
 use image::GrayImage;
@@ -23,12 +23,14 @@ static GLOBAL: OnceLock<Result<PdfRenderer, RenderError>> = OnceLock::new();
 fn candidates() -> Vec<PathBuf> {
     let mut out = Vec::new();
     if let Some(p) = std::env::var_os("MEDOCR_PDFIUM") {
+        // An explicit choice: falling back to another copy would hide a wrong setting.
         let p = PathBuf::from(p);
         out.push(if p.is_dir() {
             p.join("libpdfium.so")
         } else {
             p
         });
+        return out;
     }
     let rel = Path::new(".deps/pdfium/libpdfium.so");
     if let Ok(cwd) = std::env::current_dir() {

@@ -53,7 +53,7 @@ pub fn documents(documents: &[DocumentResult]) -> Result<Vec<u8>, ReportError> {
     .map(|s| s.to_string())
     .collect();
     header.extend(STAGES.iter().map(|s| format!("{}_ms", serde_plain(s))));
-    header.extend(["critical_errors", "peak_rss_mib"].map(String::from));
+    header.extend(["critical_errors", "peak_rss_mib", "pages_without_usage"].map(String::from));
     w.write_record(&header).map_err(enc)?;
     let opt = |v: Option<f64>| v.map(|v| format!("{v:.6}")).unwrap_or_default();
     for d in documents {
@@ -108,6 +108,7 @@ pub fn documents(documents: &[DocumentResult]) -> Result<Vec<u8>, ReportError> {
             .count();
         row.push(critical.to_string());
         row.push(opt(d.peak_rss_mib));
+        row.push(d.timing.pages_without_usage.to_string());
         w.write_record(&row).map_err(enc)?;
     }
     w.into_inner().map_err(|e| ReportError::Encode {

@@ -23,6 +23,7 @@ pub fn report(s: &RunSummary) -> String {
             .join(", "),
         s.started
     );
+    provenance(&mut o, s);
     let overall = if s.any_failed() { "FAIL" } else { "PASS" };
     let _ = writeln!(o, "**Overall: {overall}**\n");
 
@@ -400,6 +401,38 @@ fn dpi_study(o: &mut String, s: &RunSummary) {
             t.doc_type,
             t.recommended_dpi
                 .map_or("— none meets the SLA".to_string(), |d| d.to_string())
+        );
+    }
+}
+
+/// Shard and merge provenance, and the token-count fallback, stated before any number.
+fn provenance(o: &mut String, s: &RunSummary) {
+    if let Some(sh) = &s.config.shard {
+        let _ = writeln!(
+            o,
+            "Shard {}/{} of {} selected documents: this report covers only this shard; combine all {} with `medocr merge`.\n",
+            sh.index, sh.count, sh.selected_documents, sh.count
+        );
+    }
+    if !s.merged_from.is_empty() {
+        let ids: Vec<String> = s
+            .merged_from
+            .iter()
+            .map(|m| format!("{}/{} `{}`", m.index, s.merged_from.len(), m.run_id))
+            .collect();
+        let _ = writeln!(
+            o,
+            "Merged from {} shards ({}): every figure is recomputed from their per-document results; wall time and pages/s are over the shards' summed wall time.\n",
+            s.merged_from.len(),
+            ids.join(", ")
+        );
+    }
+    let n = s.totals.documents_without_usage;
+    if n > 0 {
+        let _ = writeln!(
+            o,
+            "Note: {n} of {} documents were answered without the server's `usage`: their output tokens are stream chunks counted by the client, not server tokens (tokens/s and TPOT use chunks for them; see `pages_without_usage` in documents.csv).\n",
+            s.totals.documents
         );
     }
 }

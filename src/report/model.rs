@@ -37,6 +37,37 @@ pub struct RunSummary {
     /// Every failed document with its error, in run order.
     #[serde(default)]
     pub errors: Vec<DocumentError>,
+    /// The shards a `medocr merge` run was made from (empty for a run of its own).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub merged_from: Vec<MergedShard>,
+}
+
+/// A run of `--shard i/n`: which slice of which selection it holds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShardInfo {
+    /// 1-based.
+    pub index: usize,
+    pub count: usize,
+    /// Documents selected before sharding (after `--types` and `--limit`).
+    pub selected_documents: usize,
+    /// SHA-256 over the selected ids in order: equal for every shard of one evaluation.
+    pub selection_sha256: String,
+}
+
+/// One shard of a merged run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MergedShard {
+    pub run_id: String,
+    /// The shard's run folder as given to `medocr merge`.
+    pub dir: String,
+    /// Its shard index (1-based).
+    pub index: usize,
+    pub started: String,
+    pub wall_time_s: f64,
+    /// Results it contributed (documents × DPIs).
+    pub results: usize,
+    /// The machine it ran on.
+    pub environment: Environment,
 }
 
 /// One failed document of a run.
@@ -76,6 +107,9 @@ pub struct RunConfig {
     pub codes: String,
     /// Error examples quote patient identifiers (`--show-phi`).
     pub phi_shown: bool,
+    /// Set when the run holds one shard of the selected documents (`--shard i/n`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardInfo>,
 }
 
 /// The machine and build a run ran on.
@@ -162,6 +196,11 @@ pub struct Timing {
     pub input_tokens: Option<usize>,
     /// Number of token events the engine emitted.
     pub events: usize,
+    /// Pages answered without the server's `usage` (the openai engine): for them
+    /// `output_tokens` counts stream chunks, not the server's tokens, and `input_tokens`
+    /// is missing. A flagged fallback, never silent.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub pages_without_usage: usize,
     pub stages_ms: BTreeMap<Stage, f64>,
 }
 
@@ -347,7 +386,15 @@ pub struct Totals {
     pub cer: Rate,
     pub wer: Rate,
     pub wall_time_s: f64,
+    /// Documents with a page answered without the server's `usage`: their output token
+    /// counts are chunk counts ([`Timing::pages_without_usage`]).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub documents_without_usage: usize,
     /// Pages / wall time of the whole run.
     pub pages_per_s: Option<f64>,
     pub output_tokens_per_s: Option<f64>,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }

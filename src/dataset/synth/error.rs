@@ -6,7 +6,7 @@ use super::fonts::SETUP_HINT;
 
 #[derive(Debug, thiserror::Error)]
 pub enum GenError {
-    #[error("font {path} cannot be read ({reason}); {SETUP_HINT}, or pass a font directory that holds it")]
+    #[error("font {path} cannot be read ({reason}); {SETUP_HINT}, or pass --font-dir a folder that holds it")]
     FontMissing { path: PathBuf, reason: String },
     #[error("font {path} is not a usable TrueType font ({reason}); reinstall it: {SETUP_HINT}")]
     FontInvalid { path: PathBuf, reason: String },

@@ -1,0 +1,119 @@
+//! `medocr merge`: the run folders of `medocr run --shard i/n` into one run folder.
+
+use anyhow::{bail, Context};
+use clap::Args;
+use medocr::pipeline::journal::JOURNAL_VERSION;
+use medocr::pipeline::merge::{combine, merged_summary, ShardRun};
+use medocr::pipeline::{Journal, JournalHeader};
+use medocr::report;
+use medocr::sla::load_profiles;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Args, Debug)]
+pub struct MergeArgs {
+    /// The run folders of every shard (`medocr run --shard I/N`), in any order.
+    #[arg(required = true, value_name = "RUN_DIR")]
+    pub shards: Vec<PathBuf>,
+    /// The merged run folder to write (must not hold a run yet); its name is the run id.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Folder of SLA profiles to check the merged run with; it must hold the same profiles
+    /// the shards were run with (default: the shards' --profiles, from where they ran).
+    #[arg(long)]
+    pub profiles: Option<PathBuf>,
+}
+
+pub fn merge(args: MergeArgs) -> anyhow::Result<ExitCode> {
+    let out = &args.out;
+    if out.join("summary.json").exists() || Journal::path_in(out).exists() {
+        bail!(
+            "--out {} already holds a run; choose a new folder for the merged run",
+            out.display()
+        );
+    }
+    let run_id = out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .filter(|n| !n.is_empty() && n != "..")
+        .with_context(|| format!("--out {}: needs a folder name (the run id)", out.display()))?;
+    let shards = args
+        .shards
+        .iter()
+        .map(|d| ShardRun::load(d))
+        .collect::<Result<Vec<_>, _>>()?;
+    let combined = combine(shards)?;
+
+    // The shards' profiles, from where the first shard ran unless told otherwise.
+    let profiles_dir = match &args.profiles {
+        Some(p) => p.clone(),
+        None => resolve(&combined.header.cwd, Path::new(&combined.config.profiles)),
+    };
+    let profiles = load_profiles(&profiles_dir).with_context(|| {
+        format!(
+            "loading the SLA profiles (pass --profiles DIR if the shards' {} is not here)",
+            profiles_dir.display()
+        )
+    })?;
+    let sha = super::run::profiles_hash(&profiles_dir, profiles.keys().copied())?;
+    if sha != combined.config.profiles_sha256 {
+        bail!(
+            "the profiles in {} (sha256 {sha}) are not the ones the shards were checked with (sha256 {}); pass --profiles with the same profile files",
+            profiles_dir.display(),
+            combined.config.profiles_sha256
+        );
+    }
+    let mut summary = merged_summary(&combined, &run_id, &profiles);
+    if args.profiles.is_some() {
+        summary.config.profiles = profiles_dir.display().to_string();
+    }
+
+    // A journal like a run's: the merged folder holds every per-document result too.
+    let header = JournalHeader {
+        journal_version: JOURNAL_VERSION,
+        argv: std::env::args_os()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect(),
+        cwd: std::env::current_dir().context("reading the working directory")?,
+        base_id: run_id.clone(),
+        run_id: run_id.clone(),
+        started: summary.started.clone(),
+        planned: combined.results.len(),
+        ..combined.header.clone()
+    };
+    let mut journal = Journal::create(out, &header)?;
+    for r in &combined.results {
+        journal.append(r, combined.wall_time_s)?;
+    }
+    report::write_run(out, &summary, &combined.results)?;
+
+    let shards: Vec<String> = summary
+        .merged_from
+        .iter()
+        .map(|s| format!("{} ({}/{})", s.run_id, s.index, summary.merged_from.len()))
+        .collect();
+    println!(
+        "merged {} shards: {}; {} results",
+        shards.len(),
+        shards.join(", "),
+        combined.results.len()
+    );
+    print!("{}", report::console::table(&summary));
+    if !summary.dpi_study.is_empty() {
+        print!("\n{}", report::console::dpi_study(&summary));
+    }
+    println!("reports: {}", out.display());
+    Ok(if summary.any_failed() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn resolve(cwd: &Path, p: &Path) -> PathBuf {
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        cwd.join(p)
+    }
+}

@@ -1,0 +1,58 @@
+//! The whole VisionEncoderDecoderModel: encoder, the optional `enc_to_dec_proj`, decoder.
+
+use super::config::HfConfig;
+use super::decoder::TrocrDecoder;
+use super::error::HfError;
+use super::tensors::TensorFile;
+use super::vit::VitEncoder;
+use burn::module::Module;
+use burn::nn::Linear;
+use burn::tensor::backend::Backend;
+use burn::tensor::Tensor;
+
+#[derive(Module, Debug)]
+pub struct TrocrModel<B: Backend> {
+    pub encoder: VitEncoder<B>,
+    /// Encoder width → decoder width, when they differ (`enc_to_dec_proj`).
+    pub enc_to_dec: Option<Linear<B>>,
+    pub decoder: TrocrDecoder<B>,
+}
+
+impl<B: Backend> TrocrModel<B> {
+    /// Builds the module tree from `model.safetensors`; strict: a missing tensor, a tensor
+    /// of the wrong shape, or a tensor nothing reads is an error.
+    pub fn load(c: &HfConfig, mut w: TensorFile, device: &B::Device) -> Result<Self, HfError> {
+        let encoder = VitEncoder::load(&c.encoder, &mut w, device);
+        let enc_to_dec = c.enc_to_dec_proj.then(|| {
+            w.linear(
+                "enc_to_dec_proj",
+                c.encoder.hidden_size,
+                c.decoder.d_model,
+                true,
+                device,
+            )
+        });
+        let decoder = TrocrDecoder::load(&c.decoder, &mut w, device);
+        w.finish()?;
+        Ok(TrocrModel {
+            encoder,
+            enc_to_dec,
+            decoder,
+        })
+    }
+
+    /// The encoder's last hidden state `[b, s, encoder width]` (what `transformers` returns
+    /// as `encoder_outputs.last_hidden_state`).
+    pub fn encoder_hidden(&self, pixels: Tensor<B, 4>) -> Tensor<B, 3> {
+        self.encoder.forward(pixels)
+    }
+
+    /// What the decoder cross-attends to: the hidden state, projected when needed.
+    pub fn memory(&self, pixels: Tensor<B, 4>) -> Tensor<B, 3> {
+        let h = self.encoder_hidden(pixels);
+        match &self.enc_to_dec {
+            Some(p) => p.forward(h),
+            None => h,
+        }
+    }
+}

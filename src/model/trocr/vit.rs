@@ -1,0 +1,169 @@
+//! The ViT / DeiT image encoder of a VisionEncoderDecoderModel: non-overlapping patches
+//! projected linearly (the reference's stride-`patch` convolution, computed as one matrix
+//! product), CLS token (and DeiT's distillation token) in front, learned position embeddings,
+//! pre-norm transformer layers, a final LayerNorm. The output keeps every token (CLS and
+//! distillation included): that is what the decoder cross-attends to.
+
+use super::config::{EncoderConfig, EncoderKind};
+use super::layers::{Attention, AttentionNames, Mlp};
+use super::tensors::TensorFile;
+use burn::module::{Module, Param};
+use burn::nn::{LayerNorm, Linear};
+use burn::tensor::backend::Backend;
+use burn::tensor::{Tensor, TensorData};
+
+#[derive(Module, Debug)]
+pub struct VitLayer<B: Backend> {
+    pub norm1: LayerNorm<B>,
+    pub attn: Attention<B>,
+    pub norm2: LayerNorm<B>,
+    pub mlp: Mlp<B>,
+}
+
+impl<B: Backend> VitLayer<B> {
+    pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
+        let x = x.clone() + self.attn.forward_self(self.norm1.forward(x));
+        x.clone() + self.mlp.forward(self.norm2.forward(x))
+    }
+}
+
+#[derive(Module, Debug)]
+pub struct VitEncoder<B: Backend> {
+    /// Patch projection `[channels · ph · pw, hidden]`.
+    pub patch: Linear<B>,
+    /// `[1, 1, hidden]`
+    pub cls_token: Param<Tensor<B, 3>>,
+    /// DeiT only, `[1, 1, hidden]`.
+    pub dist_token: Option<Param<Tensor<B, 3>>>,
+    /// `[1, prefix + patches, hidden]`
+    pub positions: Param<Tensor<B, 3>>,
+    pub layers: Vec<VitLayer<B>>,
+    pub norm: LayerNorm<B>,
+    pub patch_size: [usize; 2],
+    pub grid: [usize; 2],
+    pub channels: usize,
+}
+
+impl<B: Backend> VitEncoder<B> {
+    /// Builds the encoder from the `encoder.*` tensors (key map in docs/hf.md).
+    pub fn load(c: &EncoderConfig, w: &mut TensorFile, device: &B::Device) -> Self {
+        let d = c.hidden_size;
+        let [ph, pw] = c.patch_size;
+        let ch = c.num_channels;
+        // Conv weight [d, ch, ph, pw] flattened per output channel in (ch, ph, pw) order:
+        // the same order `patches` lays out the pixels of a patch.
+        let conv = w.take(
+            "encoder.embeddings.patch_embeddings.projection.weight",
+            &[d, ch, ph, pw],
+        );
+        let k = ch * ph * pw;
+        let patch = Linear {
+            weight: Param::from_tensor(Tensor::from_data(
+                TensorData::new(super::tensors::transpose(&conv, d, k), [k, d]),
+                device,
+            )),
+            bias: Some(w.param(
+                "encoder.embeddings.patch_embeddings.projection.bias",
+                [d],
+                device,
+            )),
+        };
+        let e = "encoder.embeddings";
+        let cls_token = w.param(&format!("{e}.cls_token"), [1, 1, d], device);
+        let dist_token = (c.kind == EncoderKind::Deit)
+            .then(|| w.param(&format!("{e}.distillation_token"), [1, 1, d], device));
+        let positions = w.param(
+            &format!("{e}.position_embeddings"),
+            [1, c.seq_len(), d],
+            device,
+        );
+        let names = AttentionNames {
+            q: "attention.query",
+            k: "attention.key",
+            v: "attention.value",
+            o: "output.dense",
+        };
+        let layers = (0..c.num_layers)
+            .map(|i| {
+                let p = format!("encoder.encoder.layer.{i}");
+                VitLayer {
+                    norm1: w.layer_norm(
+                        &format!("{p}.layernorm_before"),
+                        d,
+                        c.layer_norm_eps,
+                        device,
+                    ),
+                    attn: Attention::load(
+                        w,
+                        &format!("{p}.attention"),
+                        &names,
+                        d,
+                        d,
+                        c.num_heads,
+                        c.qkv_bias,
+                        device,
+                    ),
+                    norm2: w.layer_norm(
+                        &format!("{p}.layernorm_after"),
+                        d,
+                        c.layer_norm_eps,
+                        device,
+                    ),
+                    mlp: Mlp::load(
+                        w,
+                        &format!("{p}.intermediate.dense"),
+                        &format!("{p}.output.dense"),
+                        d,
+                        c.intermediate_size,
+                        c.activation,
+                        device,
+                    ),
+                }
+            })
+            .collect();
+        VitEncoder {
+            patch,
+            cls_token,
+            dist_token,
+            positions,
+            layers,
+            norm: w.layer_norm("encoder.layernorm", d, c.layer_norm_eps, device),
+            patch_size: c.patch_size,
+            grid: c.grid(),
+            channels: ch,
+        }
+    }
+
+    /// `[b, channels, H, W]` → `[b, patches, channels · ph · pw]`, patches in row-major grid
+    /// order. Pixels beyond the last whole patch are dropped, as the strided convolution does.
+    fn patches(&self, pixels: Tensor<B, 4>) -> Tensor<B, 3> {
+        let [b, c, _, _] = pixels.dims();
+        let [ph, pw] = self.patch_size;
+        let [gh, gw] = self.grid;
+        let x = pixels.slice([0..b, 0..c, 0..gh * ph, 0..gw * pw]);
+        // [b, c, gh, ph, gw, pw] → [b, gh, gw, c, ph, pw]
+        let x: Tensor<B, 6> = x.reshape([b, c, gh, ph, gw, pw]);
+        x.permute([0, 2, 4, 1, 3, 5])
+            .reshape([b, gh * gw, c * ph * pw])
+    }
+
+    /// Last hidden state `[b, prefix + patches, hidden]` for normalised pixels
+    /// `[b, channels, H, W]` (H, W = the configured image size).
+    pub fn forward(&self, pixels: Tensor<B, 4>) -> Tensor<B, 3> {
+        let b = pixels.dims()[0];
+        let x = self.patch.forward(self.patches(pixels));
+        let d = x.dims()[2];
+        let mut parts = vec![self.cls_token.val().expand([b, 1, d])];
+        if let Some(t) = &self.dist_token {
+            parts.push(t.val().expand([b, 1, d]));
+        }
+        parts.push(x);
+        let x = Tensor::cat(parts, 1);
+        let s = x.dims()[1];
+        let mut x = x + self.positions.val().expand([b, s, d]);
+        for layer in &self.layers {
+            x = layer.forward(x);
+        }
+        self.norm.forward(x)
+    }
+}

@@ -1,7 +1,7 @@
-//! Temporary entry point for training the built-in model (until `medocr train` exists):
+//! Developer tools around the built-in model (training itself is `medocr train`; this
+//! front-end also trains, with a few more knobs):
 //!
-//!   nice -n 10 nohup cargo run --release --example train -- --run checkpoints/builtin-v1 \
-//!       >> checkpoints/builtin-v1/train.log 2>&1 &
+//!   cargo run --release --example train -- --run checkpoints/builtin-v1
 //!
 //! Options: --run DIR, --seed N, --steps N, --batch N, --lr X, --warmup N, --eval-every N,
 //! --checkpoint-every N, --val-lines N, --max-minutes X. Re-running the same command resumes.

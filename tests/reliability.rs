@@ -164,36 +164,8 @@ fn output(mut c: Command) -> Output {
     c.output().expect("run medocr")
 }
 
-/// summary.json without what legitimately changes between two runs of the same inputs:
-/// the run id, timestamps, the machine, and every timing or memory figure.
 fn scrub(v: &Value) -> Value {
-    const VOLATILE: [&str; 14] = [
-        "run_id",
-        "started",
-        "environment",
-        "wall_time_s",
-        "pages_per_s",
-        "output_tokens_per_s",
-        "latency",
-        "throughput",
-        "peak_rss_mib",
-        "tokens_per_s",
-        "p50_e2e_ms",
-        "p95_e2e_ms",
-        "p50_ttft_ms",
-        // The (CER, p95 E2E) front depends on measured latency.
-        "pareto",
-    ];
-    match v {
-        Value::Object(m) => Value::Object(
-            m.iter()
-                .filter(|(k, _)| !VOLATILE.contains(&k.as_str()))
-                .map(|(k, v)| (k.clone(), scrub(v)))
-                .collect(),
-        ),
-        Value::Array(a) => Value::Array(a.iter().map(scrub).collect()),
-        other => other.clone(),
-    }
+    common::scrub(v, &[])
 }
 
 /// documents.csv without the timing and memory columns.

@@ -104,36 +104,10 @@ impl Fixture {
     }
 }
 
-/// summary.json without what legitimately differs between two runs of the same inputs
-/// (as in tests/reliability.rs), and without the merged run's list of its shards.
+/// summary.json without what differs between runs (as in tests/reliability.rs), and
+/// without the merged run's list of its shards.
 fn scrub(v: &Value) -> Value {
-    const VOLATILE: [&str; 15] = [
-        "run_id",
-        "started",
-        "environment",
-        "wall_time_s",
-        "pages_per_s",
-        "output_tokens_per_s",
-        "latency",
-        "throughput",
-        "peak_rss_mib",
-        "tokens_per_s",
-        "p50_e2e_ms",
-        "p95_e2e_ms",
-        "p50_ttft_ms",
-        "pareto",
-        "merged_from",
-    ];
-    match v {
-        Value::Object(m) => Value::Object(
-            m.iter()
-                .filter(|(k, _)| !VOLATILE.contains(&k.as_str()))
-                .map(|(k, v)| (k.clone(), scrub(v)))
-                .collect(),
-        ),
-        Value::Array(a) => Value::Array(a.iter().map(scrub).collect()),
-        other => other.clone(),
-    }
+    common::scrub(v, &["merged_from"])
 }
 
 /// documents.csv as rows of named cells.

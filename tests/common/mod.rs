@@ -46,3 +46,36 @@ pub fn predictions_from_entry(
 pub fn predictions(dataset: &Path, out: &Path, f: impl Fn(&str) -> String) {
     predictions_from_entry(dataset, out, |v| f(v["text"].as_str().unwrap()))
 }
+
+/// summary.json without what legitimately changes between two runs of the same inputs: the
+/// run id, timestamps, the machine, every timing or memory figure, and the `extra` keys.
+pub fn scrub(v: &serde_json::Value, extra: &[&str]) -> serde_json::Value {
+    use serde_json::Value;
+    const VOLATILE: [&str; 14] = [
+        "run_id",
+        "started",
+        "environment",
+        "wall_time_s",
+        "pages_per_s",
+        "output_tokens_per_s",
+        "latency",
+        "throughput",
+        "peak_rss_mib",
+        "tokens_per_s",
+        "p50_e2e_ms",
+        "p95_e2e_ms",
+        "p50_ttft_ms",
+        // The (CER, p95 E2E) front depends on measured latency.
+        "pareto",
+    ];
+    match v {
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .filter(|(k, _)| !VOLATILE.contains(&k.as_str()) && !extra.contains(&k.as_str()))
+                .map(|(k, v)| (k.clone(), scrub(v, extra)))
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.iter().map(|v| scrub(v, extra)).collect()),
+        other => other.clone(),
+    }
+}

@@ -304,6 +304,7 @@ pub(crate) fn build_engine(kind: EngineKind, args: &EngineArgs) -> anyhow::Resul
                     format!("loading the Hugging Face checkpoint from {}", dir.display())
                 })?;
             engine.set_batch_size(args.batch);
+            engine.set_timeout_per_page(Some(Duration::from_secs_f64(args.timeout_per_page)));
             Box::new(engine)
         }
         EngineKind::Tesseract => Box::new(

@@ -12,6 +12,7 @@
 use super::{Engine, EngineError, EngineInfo, Request, Stage, Streaming, TokenSink};
 use crate::model::detect::{crop, detect_lines, DetectOptions};
 use crate::model::device::{self, DeviceChoice};
+use crate::model::recognizer::DeadlinePassed;
 use crate::model::trocr::generate::{pixel_batch, Generator};
 use crate::model::trocr::tokenizer::LineStream;
 use crate::model::trocr::{self, HfError, LoadedHf};
@@ -65,11 +66,14 @@ impl<B: Backend> HfRecognizer<B> {
 
     /// Reads several documents together (their segments share batches); `sinks[d]` receives
     /// document `d`'s tokens in its reading order.
+    /// Gives up once `deadline` has passed (checked after each page's detection and before
+    /// every forward pass, as the built-in model does).
     pub fn recognize_many(
         &self,
         docs: &[&[Page]],
         sinks: &mut [&mut dyn TokenSink],
-    ) -> Result<(), HfError> {
+        deadline: Option<Instant>,
+    ) -> Result<(), Stopped> {
         let l = &self.loaded;
         let enc = &l.config.encoder;
         let [h, w] = enc.image_size;
@@ -81,6 +85,12 @@ impl<B: Backend> HfRecognizer<B> {
                 let t = Instant::now();
                 let det = detect_lines(&page.image, page.dpi, &self.detect);
                 sink.stage(Stage::Detect, t.elapsed());
+                if passed(deadline) {
+                    return Err(Stopped::Deadline(DeadlinePassed {
+                        doc: d,
+                        page: page.index,
+                    }));
+                }
                 let t = Instant::now();
                 for (li, line) in det.lines.iter().enumerate() {
                     for seg in &line.segments {
@@ -109,6 +119,12 @@ impl<B: Backend> HfRecognizer<B> {
                     _ => ranges.push((p.doc, i, i + 1)),
                 }
             }
+            if passed(deadline) {
+                return Err(Stopped::Deadline(DeadlinePassed {
+                    doc: chunk[0].doc,
+                    page: chunk[0].page,
+                }));
+            }
             let t = Instant::now();
             let planes: Vec<&[f32]> = chunk.iter().map(|p| p.pixels.as_slice()).collect();
             let pixels = pixel_batch::<B>(&planes, enc.num_channels, h, w, &self.device);
@@ -124,6 +140,13 @@ impl<B: Backend> HfRecognizer<B> {
             let mut emitted = vec![0usize; chunk.len()];
             let mut cursors: Vec<usize> = ranges.iter().map(|r| r.1).collect();
             loop {
+                if passed(deadline) {
+                    let c = (0..chunk.len()).find(|&c| !gen.finished()[c]).unwrap_or(0);
+                    return Err(Stopped::Deadline(DeadlinePassed {
+                        doc: chunk[c].doc,
+                        page: chunk[c].page,
+                    }));
+                }
                 let t = Instant::now();
                 let step = gen.step();
                 let elapsed = t.elapsed();
@@ -182,6 +205,23 @@ impl<B: Backend> HfRecognizer<B> {
     }
 }
 
+/// Why [`HfRecognizer::recognize_many`] stopped before the end.
+#[derive(Debug)]
+pub enum Stopped {
+    Failed(HfError),
+    Deadline(DeadlinePassed),
+}
+
+impl From<HfError> for Stopped {
+    fn from(e: HfError) -> Self {
+        Stopped::Failed(e)
+    }
+}
+
+fn passed(deadline: Option<Instant>) -> bool {
+    deadline.is_some_and(|d| Instant::now() >= d)
+}
+
 enum Runner {
     Cpu(HfRecognizer<burn::backend::Flex>),
     #[cfg(feature = "cuda")]
@@ -191,6 +231,8 @@ enum Runner {
 pub struct HfEngine {
     runner: Runner,
     info: EngineInfo,
+    /// Per-page time limit (`--timeout-per-page`); `None` runs without one.
+    timeout: Option<Duration>,
 }
 
 fn describe<B: Backend>(l: &LoadedHf<B>, dir: &Path, dev: DeviceChoice) -> EngineInfo {
@@ -278,7 +320,11 @@ impl HfEngine {
             #[cfg(not(feature = "cuda"))]
             DeviceChoice::Cuda(_) => return Err(ModelError::CudaNotCompiled.into()),
         };
-        Ok(HfEngine { runner, info })
+        Ok(HfEngine {
+            runner,
+            info,
+            timeout: None,
+        })
     }
 
     /// Line segments per forward pass (default [`DEFAULT_BATCH`]).
@@ -294,11 +340,41 @@ impl HfEngine {
             .insert("batch_size".into(), n.to_string());
     }
 
-    fn run(&self, docs: &[&[Page]], sinks: &mut [&mut dyn TokenSink]) -> Result<(), HfError> {
-        match &self.runner {
-            Runner::Cpu(r) => r.recognize_many(docs, sinks),
+    /// Per-page time limit; a request of n pages gets n × the limit (its pages share
+    /// forward passes).
+    pub fn set_timeout_per_page(&mut self, limit: Option<Duration>) {
+        self.timeout = limit;
+    }
+
+    fn run(
+        &self,
+        requests: &[Request<'_>],
+        sinks: &mut [&mut dyn TokenSink],
+    ) -> Result<(), EngineError> {
+        let docs: Vec<&[Page]> = requests.iter().map(|r| r.pages).collect();
+        let pages: usize = docs.iter().map(|d| d.len()).sum();
+        // A limit too far away to represent is no limit.
+        let deadline = self
+            .timeout
+            .and_then(|t| Instant::now().checked_add(t.saturating_mul(pages.max(1) as u32)));
+        let outcome = match &self.runner {
+            Runner::Cpu(r) => r.recognize_many(&docs, sinks, deadline),
             #[cfg(feature = "cuda")]
-            Runner::Cuda(r) => r.recognize_many(docs, sinks),
+            Runner::Cuda(r) => r.recognize_many(&docs, sinks, deadline),
+        };
+        match outcome {
+            Ok(()) => Ok(()),
+            Err(Stopped::Deadline(DeadlinePassed { doc, page })) => Err(EngineError::Timeout {
+                engine: self.info.name.clone(),
+                id: requests[doc].id.to_string(),
+                page: page + 1,
+                seconds: self.timeout.unwrap_or_default().as_secs_f64(),
+            }),
+            Err(Stopped::Failed(e)) => Err(EngineError::Failed {
+                engine: "hf".into(),
+                id: requests.iter().map(|r| r.id).collect::<Vec<_>>().join(","),
+                message: e.to_string(),
+            }),
         }
     }
 }
@@ -313,12 +389,7 @@ impl Engine for HfEngine {
         request: &Request<'_>,
         sink: &mut dyn TokenSink,
     ) -> Result<(), EngineError> {
-        self.run(&[request.pages], &mut [sink])
-            .map_err(|e| EngineError::Failed {
-                engine: "hf".into(),
-                id: request.id.to_string(),
-                message: e.to_string(),
-            })
+        self.run(std::slice::from_ref(request), &mut [sink])
     }
 
     fn batches_natively(&self) -> bool {
@@ -330,12 +401,7 @@ impl Engine for HfEngine {
         requests: &[Request<'_>],
         sinks: &mut [&mut dyn TokenSink],
     ) -> Result<(), EngineError> {
-        let docs: Vec<&[Page]> = requests.iter().map(|r| r.pages).collect();
-        self.run(&docs, sinks).map_err(|e| EngineError::Failed {
-            engine: "hf".into(),
-            id: requests.iter().map(|r| r.id).collect::<Vec<_>>().join(","),
-            message: e.to_string(),
-        })
+        self.run(requests, sinks)
     }
 }
 
@@ -375,6 +441,29 @@ mod tests {
 
     /// Plumbing on a real (tiny, random) checkpoint: stages, input tokens, streaming equals
     /// the whole text, batching across documents gives each document its own tokens.
+    /// A limit that passes before the first forward pass is a timeout on page 1; a generous
+    /// one changes nothing.
+    #[test]
+    fn stops_at_the_page_timeout() {
+        let mut engine = HfEngine::load(&fixture(), DeviceChoice::Cpu).unwrap();
+        let pages = [page(&[&[(60, 300), (500, 700)]], 0)];
+        let request = Request {
+            id: "a",
+            pages: &pages,
+        };
+        let mut unlimited = TextSink::default();
+        engine.recognize(&request, &mut unlimited).unwrap();
+        engine.set_timeout_per_page(Some(Duration::from_secs(3600)));
+        let mut limited = TextSink::default();
+        engine.recognize(&request, &mut limited).unwrap();
+        assert_eq!(limited.text, unlimited.text);
+        engine.set_timeout_per_page(Some(Duration::from_nanos(1)));
+        let err = engine
+            .recognize(&request, &mut TextSink::default())
+            .unwrap_err();
+        assert!(matches!(err, EngineError::Timeout { page: 1, .. }), "{err}");
+    }
+
     #[test]
     fn streams_tokens_and_batches() {
         let mut engine = HfEngine::load(&fixture(), DeviceChoice::Cpu).unwrap();

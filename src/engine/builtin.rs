@@ -2,14 +2,16 @@
 //! per-token streaming (see `model::recognizer` for the token order and separators).
 //! Flex on the CPU by default; `DeviceChoice::Cuda` with the `cuda` feature.
 
-use super::{Engine, EngineError, EngineInfo, Request, Streaming, TokenSink};
+use super::{
+    batch_deadline, deadline_error, Engine, EngineError, EngineInfo, Request, Streaming, TokenSink,
+};
 use crate::model::device::{self, DeviceChoice};
-use crate::model::recognizer::{DeadlinePassed, Recognizer};
+use crate::model::recognizer::Recognizer;
 use crate::model::weights::{self, LoadedModel};
 use crate::model::ModelError;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Where `medocr run` looks for the shipped checkpoint.
 pub const DEFAULT_MODEL_DIR: &str = "models/builtin";
@@ -169,25 +171,15 @@ impl Engine for BuiltinEngine {
         sinks: &mut [&mut dyn TokenSink],
     ) -> Result<(), EngineError> {
         let docs: Vec<&[crate::render::Page]> = requests.iter().map(|r| r.pages).collect();
-        let pages: usize = docs.iter().map(|d| d.len()).sum();
-        // A limit too far away to represent is no limit.
-        let deadline = self
-            .timeout
-            .and_then(|t| Instant::now().checked_add(t.saturating_mul(pages.max(1) as u32)));
+        let deadline = batch_deadline(self.timeout, requests);
         let outcome = match &self.runner {
             Runner::Cpu(r) => r.recognize_until(&docs, sinks, deadline),
             #[cfg(feature = "cuda")]
             Runner::Cuda(r) => r.recognize_until(&docs, sinks, deadline),
         };
-        match outcome {
-            Ok(_) => Ok(()),
-            Err(DeadlinePassed { doc, page }) => Err(EngineError::Timeout {
-                engine: self.info.name.clone(),
-                id: requests[doc].id.to_string(),
-                page: page + 1,
-                seconds: self.timeout.unwrap_or_default().as_secs_f64(),
-            }),
-        }
+        outcome
+            .map(|_| ())
+            .map_err(|passed| deadline_error(&self.info.name, requests, passed, self.timeout))
     }
 }
 

@@ -9,10 +9,13 @@
 //! token. A token that ends inside a multi-byte character streams as an empty event and its
 //! text comes with the token that completes it.
 
-use super::{Engine, EngineError, EngineInfo, Request, Stage, Streaming, TokenSink};
+use super::{
+    batch_deadline, deadline_error, Engine, EngineError, EngineInfo, Request, Stage, Streaming,
+    TokenSink,
+};
 use crate::model::detect::{crop, detect_lines, DetectOptions};
 use crate::model::device::{self, DeviceChoice};
-use crate::model::recognizer::DeadlinePassed;
+use crate::model::recognizer::{passed, DeadlinePassed};
 use crate::model::trocr::generate::{pixel_batch, Generator};
 use crate::model::trocr::tokenizer::LineStream;
 use crate::model::trocr::{self, HfError, LoadedHf};
@@ -218,10 +221,6 @@ impl From<HfError> for Stopped {
     }
 }
 
-fn passed(deadline: Option<Instant>) -> bool {
-    deadline.is_some_and(|d| Instant::now() >= d)
-}
-
 enum Runner {
     Cpu(HfRecognizer<burn::backend::Flex>),
     #[cfg(feature = "cuda")]
@@ -352,11 +351,7 @@ impl HfEngine {
         sinks: &mut [&mut dyn TokenSink],
     ) -> Result<(), EngineError> {
         let docs: Vec<&[Page]> = requests.iter().map(|r| r.pages).collect();
-        let pages: usize = docs.iter().map(|d| d.len()).sum();
-        // A limit too far away to represent is no limit.
-        let deadline = self
-            .timeout
-            .and_then(|t| Instant::now().checked_add(t.saturating_mul(pages.max(1) as u32)));
+        let deadline = batch_deadline(self.timeout, requests);
         let outcome = match &self.runner {
             Runner::Cpu(r) => r.recognize_many(&docs, sinks, deadline),
             #[cfg(feature = "cuda")]
@@ -364,12 +359,12 @@ impl HfEngine {
         };
         match outcome {
             Ok(()) => Ok(()),
-            Err(Stopped::Deadline(DeadlinePassed { doc, page })) => Err(EngineError::Timeout {
-                engine: self.info.name.clone(),
-                id: requests[doc].id.to_string(),
-                page: page + 1,
-                seconds: self.timeout.unwrap_or_default().as_secs_f64(),
-            }),
+            Err(Stopped::Deadline(passed)) => Err(deadline_error(
+                &self.info.name,
+                requests,
+                passed,
+                self.timeout,
+            )),
             Err(Stopped::Failed(e)) => Err(EngineError::Failed {
                 engine: "hf".into(),
                 id: requests.iter().map(|r| r.id).collect::<Vec<_>>().join(","),

@@ -15,9 +15,10 @@ pub mod replay;
 pub mod sse;
 pub mod tesseract;
 
+use crate::model::recognizer::DeadlinePassed;
 use crate::render::Page;
 use serde::{Deserialize, Serialize};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// A stage of an engine's work, timed separately from the token stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -177,6 +178,29 @@ pub trait Engine: Send {
             self.recognize(request, &mut **sink)?;
         }
         Ok(())
+    }
+}
+
+/// The deadline of a batch of requests for an in-process engine, which cannot be killed and
+/// checks the clock itself. The pages share forward passes, so n pages get n × the per-page
+/// `limit`; a limit too far away to represent is no limit.
+pub(crate) fn batch_deadline(limit: Option<Duration>, requests: &[Request<'_>]) -> Option<Instant> {
+    let pages: usize = requests.iter().map(|r| r.pages.len()).sum();
+    limit.and_then(|t| Instant::now().checked_add(t.saturating_mul(pages.max(1) as u32)))
+}
+
+/// The error of an in-process engine that stopped at its [`batch_deadline`].
+pub(crate) fn deadline_error(
+    engine: &str,
+    requests: &[Request<'_>],
+    passed: DeadlinePassed,
+    limit: Option<Duration>,
+) -> EngineError {
+    EngineError::Timeout {
+        engine: engine.to_string(),
+        id: requests[passed.doc].id.to_string(),
+        page: passed.page + 1,
+        seconds: limit.unwrap_or_default().as_secs_f64(),
     }
 }
 

@@ -319,6 +319,9 @@ impl<B: Backend> Recognizer<B> {
     /// relative to the segment's own gaps (most of which are between letters): at least
     /// [`SPACE_MIN_HEIGHTS`] crop heights and [`SPACE_VS_MEDIAN_GAP`] times the median gap.
     fn split_wide(&self, img: GrayImage) -> Vec<(GrayImage, bool)> {
+        if self.fits(&img) {
+            return vec![(img, false)];
+        }
         let gaps = column_gaps(&img);
         let mut space = SPACE_MIN_HEIGHTS * img.height() as f32;
         if gaps.len() >= 4 {
@@ -326,18 +329,39 @@ impl<B: Backend> Recognizer<B> {
             widths.sort_unstable();
             space = space.max(SPACE_VS_MEDIAN_GAP * widths[widths.len() / 2] as f32);
         }
-        self.split_at(img, space)
+        self.split_at(img, gaps, space)
     }
 
-    /// Cuts `img` until every part fits, at the widest gaps nearest the middle; a gap of at
-    /// least `space` pixels is a word space.
-    fn split_at(&self, img: GrayImage, space: f32) -> Vec<(GrayImage, bool)> {
+    /// Whether a crop can be read as one piece.
+    fn fits(&self, img: &GrayImage) -> bool {
         let (w, h) = img.dimensions();
-        let max_w = self.max_piece_width as f32 * h as f32 / self.config.line_height as f32;
-        if (w as f32) <= max_w || w < 16 {
+        (w as f32) <= self.max_width_at(h) || w < 16
+    }
+
+    /// The widest piece at crop height `h`.
+    fn max_width_at(&self, h: u32) -> f32 {
+        self.max_piece_width as f32 * h as f32 / self.config.line_height as f32
+    }
+
+    /// A part of a split crop: whole if it fits, else split further.
+    fn split_part(&self, img: GrayImage, space: f32) -> Vec<(GrayImage, bool)> {
+        if self.fits(&img) {
             return vec![(img, false)];
         }
         let gaps = column_gaps(&img);
+        self.split_at(img, gaps, space)
+    }
+
+    /// Cuts `img` (too wide to fit; its column gaps are `gaps`) until every part fits, at the
+    /// widest gaps nearest the middle; a gap of at least `space` pixels is a word space.
+    fn split_at(
+        &self,
+        img: GrayImage,
+        gaps: Vec<(u32, u32)>,
+        space: f32,
+    ) -> Vec<(GrayImage, bool)> {
+        let (w, h) = img.dimensions();
+        let max_w = self.max_width_at(h);
         // One word a little over the width reads better whole than cut inside.
         if (w as f32) <= WHOLE_WORD_SLACK * max_w && gaps.iter().all(|g| (g.1 as f32) < space) {
             return vec![(img, false)];
@@ -357,8 +381,8 @@ impl<B: Backend> Recognizer<B> {
         let word_gap = gap as f32 >= space;
         let left = image::imageops::crop_imm(&img, 0, 0, cut, h).to_image();
         let right = image::imageops::crop_imm(&img, cut, 0, w - cut, h).to_image();
-        let mut out = self.split_at(left, space);
-        let mut r = self.split_at(right, space);
+        let mut out = self.split_part(left, space);
+        let mut r = self.split_part(right, space);
         r[0].1 = !word_gap;
         out.extend(r);
         out
@@ -373,7 +397,9 @@ pub struct DeadlinePassed {
     pub page: usize,
 }
 
-fn passed(deadline: Option<Instant>) -> bool {
+/// Whether `deadline` (if any) has passed: the check an in-process engine makes between
+/// forward passes.
+pub(crate) fn passed(deadline: Option<Instant>) -> bool {
     deadline.is_some_and(|d| Instant::now() >= d)
 }
 

@@ -214,12 +214,50 @@ pub struct RequestBuildCost {
     pub body_p50_ms: f64,
 }
 
+/// How the page was encoded in one variant of [`request_build_costs`].
+#[derive(Clone, Copy)]
+enum Encoder {
+    /// The png crate's fast preset with this row filter.
+    PngCrate(png::Filter),
+    /// medocr's own encoder ([`page_png`](crate::engine::page_png)) on this many threads
+    /// (0: every core).
+    PagePng(usize),
+}
+
+impl Encoder {
+    fn encode(self, page: &crate::render::Page) -> Vec<u8> {
+        match self {
+            Encoder::PngCrate(filter) => png_crate(page, filter),
+            Encoder::PagePng(threads) => {
+                crate::engine::page_png::encode(&page.image, page.dpi, threads)
+            }
+        }
+    }
+}
+
+/// The page through the png crate (what the openai engine used before `page_png`).
+fn png_crate(page: &crate::render::Page, filter: png::Filter) -> Vec<u8> {
+    let (w, h) = page.image.dimensions();
+    let mut out = Vec::with_capacity((w * h / 4) as usize);
+    let mut enc = png::Encoder::new(&mut out, w, h);
+    enc.set_color(png::ColorType::Grayscale);
+    enc.set_depth(png::BitDepth::Eight);
+    enc.set_compression(png::Compression::Fast);
+    enc.set_filter(filter);
+    let mut writer = enc.write_header().expect("a grey page has a valid header");
+    writer
+        .write_image_data(page.image.as_raw())
+        .expect("a page encodes");
+    writer.finish().expect("a page encodes");
+    out
+}
+
 /// The openai engine's request building for `page`, measured `rounds` times each way, side
-/// by side: as it was (the png crate's adaptive row filter, the data URL built as a string
-/// and escaped by serde) and as it is ([`PAGE_FILTER`](crate::engine::openai::PAGE_FILTER),
-/// base64 spliced into the JSON), plus the `Up` filter for comparison.
+/// by side: the png crate with its adaptive row filter and the data URL escaped by serde
+/// (the first version), the png crate with the `Sub` filter and the base64 spliced into the
+/// JSON (the second), and medocr's own encoder on one thread and on every core (now).
 pub fn request_build_costs(page: &crate::render::Page, rounds: usize) -> Vec<RequestBuildCost> {
-    use crate::engine::openai::{encode_png_with, splice_data_url, DEFAULT_PROMPT};
+    use crate::engine::openai::{splice_data_url, DEFAULT_PROMPT};
     use base64::Engine as _;
     let template = serde_json::to_vec(&serde_json::json!({
         "model": "m",
@@ -229,7 +267,7 @@ pub fn request_build_costs(page: &crate::render::Page, rounds: usize) -> Vec<Req
         "stream": true,
     }))
     .expect("a JSON value serialises");
-    // The body as the engine built it before: a data-URL string that serde escapes and copies.
+    // The body as the engine first built it: a data-URL string that serde escapes and copies.
     let through_serde = |png: &[u8]| {
         let mut url = String::from("data:image/png;base64,");
         base64::engine::general_purpose::STANDARD.encode_string(png, &mut url);
@@ -244,14 +282,23 @@ pub fn request_build_costs(page: &crate::render::Page, rounds: usize) -> Vec<Req
     };
     let spliced = |png: &[u8]| splice_data_url(&template, png).expect("the template has a url");
     type Body<'a> = &'a dyn Fn(&[u8]) -> Vec<u8>;
-    let variants: [(&str, png::Filter, Body<'_>); 3] = [
+    let variants: [(&str, Encoder, Body<'_>); 4] = [
         (
-            "before: adaptive filter, serde",
-            png::Filter::Adaptive,
+            "png crate, adaptive filter, serde",
+            Encoder::PngCrate(png::Filter::Adaptive),
             &through_serde,
         ),
-        ("now: sub filter, spliced", png::Filter::Sub, &spliced),
-        ("up filter, spliced", png::Filter::Up, &spliced),
+        (
+            "png crate, sub filter, spliced",
+            Encoder::PngCrate(png::Filter::Sub),
+            &spliced,
+        ),
+        ("page_png, 1 thread, spliced", Encoder::PagePng(1), &spliced),
+        (
+            "now: page_png, all cores, spliced",
+            Encoder::PagePng(0),
+            &spliced,
+        ),
     ];
     let median = |mut v: Vec<f64>| {
         v.sort_by(f64::total_cmp);
@@ -264,9 +311,9 @@ pub fn request_build_costs(page: &crate::render::Page, rounds: usize) -> Vec<Req
         .collect();
     // Interleaved rounds, so a busy moment of the machine hits every variant alike.
     for _ in 0..rounds.max(1) {
-        for ((_, filter, body), (png_ms, body_ms, bytes)) in variants.iter().zip(&mut times) {
+        for ((_, encoder, body), (png_ms, body_ms, bytes)) in variants.iter().zip(&mut times) {
             let t = Instant::now();
-            let png = encode_png_with(page, *filter).expect("a page encodes");
+            let png = encoder.encode(page);
             png_ms.push(t.elapsed().as_secs_f64() * 1e3);
             black_box(body(&png));
             body_ms.push(t.elapsed().as_secs_f64() * 1e3);
@@ -317,7 +364,7 @@ mod request_build_tests {
             index: 0,
         };
         let costs = request_build_costs(&page, 3);
-        assert_eq!(costs.len(), 3);
+        assert_eq!(costs.len(), 4);
         for c in &costs {
             assert!(c.png_p50_ms > 0.0 && c.body_p50_ms >= c.png_p50_ms, "{c:?}");
             assert!(c.png_bytes > 0 && c.png_bytes < 300 * 200, "{c:?}");

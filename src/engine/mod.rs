@@ -11,6 +11,7 @@ pub mod builtin;
 pub mod hf;
 pub mod http;
 pub mod openai;
+pub mod page_png;
 pub mod replay;
 pub mod sse;
 pub mod tesseract;

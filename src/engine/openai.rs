@@ -297,7 +297,7 @@ impl OpenAiEngine {
 
     /// The JSON body of one page's request.
     fn request_body(&self, page: &Page) -> Result<Vec<u8>, String> {
-        let png = encode_png(page)?;
+        let png = encode_png(page);
         let request = ChatRequest {
             model: &self.model,
             messages: [Message {
@@ -339,39 +339,11 @@ impl Engine for OpenAiEngine {
     }
 }
 
-/// The PNG row filter of page images. `Sub` turns the white runs of a document page into
-/// zero runs, which the fast deflate coder packs eight bytes at a time; the adaptive filter
-/// (the png crate's default) tries five filters on every row, about a quarter more encoding
-/// time for a few percent of size (docs/serve.md, "Client overhead").
-pub const PAGE_FILTER: png::Filter = png::Filter::Sub;
-
-/// A grayscale PNG with the page's DPI in `pHYs` (pixels per metre), fast compression:
-/// encoding time is part of every request's TTFT.
-pub fn encode_png(page: &Page) -> Result<Vec<u8>, String> {
-    encode_png_with(page, PAGE_FILTER)
-}
-
-/// [`encode_png`] with another row filter (for measuring the choice).
-pub fn encode_png_with(page: &Page, filter: png::Filter) -> Result<Vec<u8>, String> {
-    let (w, h) = page.image.dimensions();
-    let mut out = Vec::with_capacity((w * h / 4) as usize);
-    let mut enc = png::Encoder::new(&mut out, w, h);
-    enc.set_color(png::ColorType::Grayscale);
-    enc.set_depth(png::BitDepth::Eight);
-    enc.set_compression(png::Compression::Fast);
-    enc.set_filter(filter);
-    let ppm = (page.dpi as f64 / 0.0254).round() as u32;
-    enc.set_pixel_dims(Some(png::PixelDimensions {
-        xppu: ppm,
-        yppu: ppm,
-        unit: png::Unit::Meter,
-    }));
-    let mut writer = enc.write_header().map_err(|e| e.to_string())?;
-    writer
-        .write_image_data(page.image.as_raw())
-        .map_err(|e| e.to_string())?;
-    writer.finish().map_err(|e| e.to_string())?;
-    Ok(out)
+/// The page as a lossless grayscale PNG with its DPI in `pHYs`: [`page_png`](super::page_png)'s fast
+/// encoder, on every core, because encoding is on each request's critical path (docs/serve.md,
+/// "Client overhead").
+pub fn encode_png(page: &Page) -> Vec<u8> {
+    super::page_png::encode(&page.image, page.dpi, 0)
 }
 
 /// `json` (a request serialised with an empty image URL) with the PNG's base64 data URL
@@ -823,28 +795,14 @@ mod tests {
         let png = base64::engine::general_purpose::STANDARD
             .decode(url.strip_prefix("data:image/png;base64,").unwrap())
             .unwrap();
-        assert_eq!(png, encode_png(&page()).unwrap());
+        assert_eq!(png, encode_png(&page()));
         assert_eq!(v["messages"][0]["content"][1]["text"], e.prompt);
         assert_eq!(v["stream"], true);
-        // Lossless whatever the filter.
-        let varied = Page {
-            image: GrayImage::from_fn(40, 20, |x, y| image::Luma([(x * 6 + y * 5) as u8])),
-            ..page()
-        };
-        for f in [png::Filter::Sub, png::Filter::Adaptive] {
-            let bytes = encode_png_with(&varied, f).unwrap();
-            let mut r = png::Decoder::new(std::io::Cursor::new(bytes))
-                .read_info()
-                .unwrap();
-            let mut buf = vec![0; r.output_buffer_size().unwrap()];
-            r.next_frame(&mut buf).unwrap();
-            assert_eq!(buf, varied.image.as_raw().as_slice());
-        }
     }
 
     #[test]
     fn png_carries_the_dpi() {
-        let png = encode_png(&page()).unwrap();
+        let png = encode_png(&page());
         let dec = png::Decoder::new(std::io::Cursor::new(png));
         let reader = dec.read_info().unwrap();
         let dims = reader.info().pixel_dims.unwrap();

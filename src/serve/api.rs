@@ -233,7 +233,7 @@ mod tests {
             dpi: 150.0,
             index: 0,
         };
-        let png = crate::engine::openai::encode_png(&page).unwrap();
+        let png = crate::engine::openai::encode_png(&page);
         let url = format!(
             "data:image/png;base64,{}",
             base64::engine::general_purpose::STANDARD.encode(&png)

@@ -407,7 +407,7 @@ mod tests {
             dpi,
             index: 0,
         };
-        let png = crate::engine::openai::encode_png(&page).unwrap();
+        let png = crate::engine::openai::encode_png(&page);
         use base64::Engine as _;
         let url = format!(
             "data:image/png;base64,{}",

@@ -31,17 +31,21 @@ const MIN_PIXELS_PER_STRIPE: usize = 512 * 1024;
 /// At most this many stripes (threads), however many cores there are.
 const MAX_STRIPES: usize = 8;
 
-/// The largest `IDAT` chunk written (the format allows 2³¹ − 1 bytes).
-const MAX_CHUNK: usize = 1 << 30;
+/// The largest `IDAT` chunk (the format allows 2³¹ − 1 bytes).
+const MAX_CHUNK: usize = (1 << 31) - 1;
 
 /// The PNG of `image` with `dpi` in its `pHYs` chunk, encoded on up to `threads` threads
 /// (0: one per available core).
 pub fn encode(image: &GrayImage, dpi: f32, threads: usize) -> Vec<u8> {
+    encode_in_chunks(image, dpi, threads, MAX_CHUNK)
+}
+
+/// [`encode`] with IDAT chunks of at most `max_chunk` bytes.
+fn encode_in_chunks(image: &GrayImage, dpi: f32, threads: usize, max_chunk: usize) -> Vec<u8> {
     let (width, height) = image.dimensions();
     let stripes = stripe_count(width as usize, height as usize, threads);
-    let zlib = zlib_stream(image.as_raw(), width as usize, height as usize, stripes);
-
-    let mut out = Vec::with_capacity(zlib.len() + 128);
+    // A rendered page compresses to about 1/25 of its pixels.
+    let mut out = Vec::with_capacity(image.as_raw().len() / 16 + 128);
     out.extend_from_slice(b"\x89PNG\r\n\x1a\n");
     let mut ihdr = [0u8; 13];
     ihdr[..4].copy_from_slice(&width.to_be_bytes());
@@ -54,8 +58,30 @@ pub fn encode(image: &GrayImage, dpi: f32, threads: usize) -> Vec<u8> {
     phys[..4].copy_from_slice(&ppm.to_be_bytes());
     phys[4..8].copy_from_slice(&ppm.to_be_bytes());
     chunk(&mut out, b"pHYs", &phys);
-    for part in zlib.chunks(MAX_CHUNK) {
-        chunk(&mut out, b"IDAT", part);
+    // The zlib stream is written straight into one IDAT chunk; its length and CRC are filled
+    // in afterwards.
+    let at = out.len();
+    out.extend_from_slice(&[0; 4]);
+    out.extend_from_slice(b"IDAT");
+    zlib_stream_into(
+        &mut out,
+        image.as_raw(),
+        width as usize,
+        height as usize,
+        stripes,
+    );
+    let len = out.len() - at - 8;
+    if len <= max_chunk {
+        out[at..at + 4].copy_from_slice(&(len as u32).to_be_bytes());
+        let crc = crc32fast::hash(&out[at + 4..]);
+        out.extend_from_slice(&crc.to_be_bytes());
+    } else {
+        // Too long for one chunk: split it (no page comes near this).
+        let zlib = out.split_off(at + 8);
+        out.truncate(at);
+        for part in zlib.chunks(max_chunk) {
+            chunk(&mut out, b"IDAT", part);
+        }
     }
     chunk(&mut out, b"IEND", &[]);
     out
@@ -82,7 +108,16 @@ fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
 }
 
 /// The zlib stream of the `Sub`-filtered rows of a `width` × `height` grey image.
+#[cfg(test)]
 fn zlib_stream(pixels: &[u8], width: usize, height: usize, stripes: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    zlib_stream_into(&mut out, pixels, width, height, stripes);
+    out
+}
+
+/// Appends the zlib stream of the `Sub`-filtered rows of a `width` × `height` grey image,
+/// compressed in `stripes` horizontal stripes.
+fn zlib_stream_into(out: &mut Vec<u8>, pixels: &[u8], width: usize, height: usize, stripes: usize) {
     let rows_per = height.div_ceil(stripes.max(1)).max(1);
     let bounds: Vec<(usize, usize)> = (0..height)
         .step_by(rows_per)
@@ -114,7 +149,7 @@ fn zlib_stream(pixels: &[u8], width: usize, height: usize, stripes: usize) -> Ve
     };
 
     // CMF 0x78: deflate, 32 KiB window; FLG 0x01: fastest level, header check (0x7801 % 31 == 0).
-    let mut out = Vec::with_capacity(2 + parts.iter().map(|p| p.bytes.len()).sum::<usize>() + 4);
+    out.reserve(2 + parts.iter().map(|p| p.bytes.len()).sum::<usize>() + 4 + 16);
     out.extend_from_slice(&[0x78, 0x01]);
     let mut adler = Adler::EMPTY;
     for part in &parts {
@@ -129,7 +164,6 @@ fn zlib_stream(pixels: &[u8], width: usize, height: usize, stripes: usize) -> Ve
         out.extend_from_slice(&bits.finish());
     }
     out.extend_from_slice(&adler.value().to_be_bytes());
-    out
 }
 
 /// One stripe's deflate data and the Adler-32 of the filtered bytes it holds.
@@ -292,14 +326,24 @@ impl AdlerSums {
 
     /// The first `n` bytes of `bytes` (the others are zero): A grows by their sum S, and B
     /// by the A after each of them, n·A + Σ (n − i)·dᵢ = n·A + n·S − Σ i·dᵢ.
+    ///
+    /// Both sums come from two multiplications per half of the bytes: with the even (or
+    /// odd) bytes in four 16-bit lanes, multiplying by a constant whose lanes are weights
+    /// leaves Σ lane × weight in the top lane (no lane sum exceeds 16 bits, so nothing
+    /// carries between lanes).
     #[inline(always)]
     fn word(&mut self, bytes: u64, n: usize) {
-        let (mut sum, mut weighted) = (0u64, 0u64);
-        for i in 0..8 {
-            let d = (bytes >> (8 * i)) & 0xFF;
-            sum += d;
-            weighted += i as u64 * d;
-        }
+        const LANES: u64 = 0x00FF_00FF_00FF_00FF;
+        const ONES: u64 = 0x0001_0001_0001_0001;
+        // Lane j holds byte 2j (even) or 2j + 1 (odd); the top lane of x × M is
+        // Σ_j x_j · m_(3−j), so the weights go in reverse lane order.
+        const EVEN_INDEX: u64 = 0x0000_0002_0004_0006; // weights 0, 2, 4, 6 for lanes 0..3
+        const ODD_INDEX: u64 = 0x0001_0003_0005_0007; // weights 1, 3, 5, 7
+        let even = bytes & LANES;
+        let odd = (bytes >> 8) & LANES;
+        let top = |x: u64, m: u64| x.wrapping_mul(m) >> 48;
+        let sum = top(even, ONES) + top(odd, ONES);
+        let weighted = top(even, EVEN_INDEX) + top(odd, ODD_INDEX);
         let n = n as u64;
         self.b += n * self.a + n * sum - weighted;
         self.a += sum;
@@ -689,6 +733,16 @@ mod tests {
                 assert_eq!(raw, expected, "{w}x{h} in {stripes} stripes");
             }
         }
+    }
+
+    #[test]
+    fn a_stream_longer_than_a_chunk_is_split_into_several_idat_chunks() {
+        let page = page_like(400, 300, 9);
+        let whole = encode(&page, 300.0, 1);
+        let split = encode_in_chunks(&page, 300.0, 1, 100);
+        assert!(split.len() > whole.len() + 12 * 10, "several IDAT chunks");
+        assert_eq!(idat(&split), idat(&whole), "the same zlib stream");
+        assert_eq!(decode(&split).0, page.as_raw().as_slice());
     }
 
     #[test]

@@ -35,7 +35,10 @@ fn bundled_entry(id: &str) -> Value {
 
 /// A fake Tesseract: answers `--version` and `--list-langs`, then reads the page and
 /// acts by the mode of this call (`FAKE_MODES`, comma-separated, counted in `FAKE_STATE`):
-/// ok (after `FAKE_SLEEP` s print `FAKE_TEXT`), hang, crash, garbage, nul, fail.
+/// ok (print `FAKE_TEXT`), hang, crash, garbage, nul, fail.
+/// With `FAKE_GATE`, calls from number `FAKE_GATE_AFTER` on (counting from 0) create
+/// `FAKE_GATE.waiting` and wait until `FAKE_GATE` exists (60 s at most), so a test can stop
+/// a run at a known document whatever the machine's speed.
 const FAKE_TESSERACT: &str = r#"#!/bin/sh
 case "$1" in
   --version) echo "tesseract 5.3.0-fake"; exit 0;;
@@ -48,6 +51,11 @@ if [ -n "$FAKE_STATE" ]; then
   echo $((n + 1)) > "$FAKE_STATE"
 fi
 mode=$(echo "${FAKE_MODES:-ok}" | cut -d, -f$((n + 1)))
+if [ -n "$FAKE_GATE" ] && [ "$n" -ge "${FAKE_GATE_AFTER:-0}" ]; then
+  : > "$FAKE_GATE.waiting"
+  i=0
+  while [ ! -e "$FAKE_GATE" ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
+fi
 case "$mode" in
   hang) exec sleep 60;;
   crash) ulimit -c 0; kill -SEGV $$;;
@@ -55,7 +63,6 @@ case "$mode" in
   nul) printf 'abc\000def'; exit 0;;
   fail) echo "Error in pixReadMem: cannot read the image" >&2; exit 1;;
 esac
-sleep "${FAKE_SLEEP:-0}"
 printf '%s\n' "${FAKE_TEXT:-처 방 전}"
 "#;
 
@@ -577,15 +584,27 @@ fn builtin_engine_stops_at_the_page_timeout() {
 }
 
 /// Runs until the journal holds `results` results, then sends `signal` to the process.
+/// Runs `cmd` (a run through the fake engine) until its journal holds `results` results,
+/// sends `signal`, then lets the engine go on. The engine's call number `results` waits on a
+/// gate file until after the signal, so the run is always stopped at the same document,
+/// however fast or loaded the machine is.
 fn interrupt(mut cmd: Command, journal: &Path, results: usize, signal: &str) -> Output {
+    // Beside the run's folder, not in it: the folders are compared file by file.
+    let gate = journal.parent().unwrap().with_extension("gate");
+    let waiting = gate.with_extension("gate.waiting");
+    cmd.env("FAKE_GATE", &gate)
+        .env("FAKE_GATE_AFTER", results.to_string());
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     let child = cmd.spawn().unwrap();
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
+        // The journal's first line is its header.
         let lines = std::fs::read_to_string(journal)
             .map(|s| s.lines().count())
             .unwrap_or(0);
-        if lines > results {
+        assert!(lines <= results + 1, "the run went past the gate");
+        // The next call has counted itself and is waiting: nothing moves until the gate.
+        if lines == results + 1 && waiting.exists() {
             break;
         }
         assert!(Instant::now() < deadline, "the journal never grew");
@@ -597,6 +616,7 @@ fn interrupt(mut cmd: Command, journal: &Path, results: usize, signal: &str) -> 
         .status()
         .unwrap();
     assert!(ok.success());
+    std::fs::write(&gate, "").unwrap();
     child.wait_with_output().unwrap()
 }
 
@@ -616,7 +636,7 @@ fn killed_run_resumes_to_the_uninterrupted_result() {
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
 
     let mut cut = fx.run_cmd(&data, "cut", &[]);
-    cut.env(modes[0], modes[1]).env("FAKE_SLEEP", "0.3");
+    cut.env(modes[0], modes[1]);
     let journal = fx.path("reports/cut/journal.jsonl");
     let o = interrupt(cut, &journal, 2, "KILL");
     assert_eq!(o.status.code(), None, "killed by the signal");
@@ -665,8 +685,7 @@ fn ctrl_c_stops_cleanly_and_resumes() {
     let o = output(fx.run_cmd(&data, "full", &[]));
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 
-    let mut cut = fx.run_cmd(&data, "cut", &[]);
-    cut.env("FAKE_SLEEP", "0.3");
+    let cut = fx.run_cmd(&data, "cut", &[]);
     let o = interrupt(cut, &fx.path("reports/cut/journal.jsonl"), 1, "INT");
     let out = text(&o);
     assert_eq!(o.status.code(), Some(130), "{out}");

@@ -6,7 +6,8 @@
 //! TLS-terminating proxy, and a TLS stack would be most of this crate's dependencies.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// Where the server is: `http://host[:port][/prefix]`.
@@ -86,6 +87,25 @@ impl BaseUrl {
     }
 }
 
+/// A server's addresses, looked up once and reused. Resolving the host name for every
+/// request would put a DNS lookup inside every page's TTFT (a cluster's resolver takes about
+/// a millisecond, more with search domains). A connection that fails forgets them, and the
+/// name is looked up again at once: a restarted service may have moved.
+#[derive(Debug, Default)]
+pub struct AddrCache(Mutex<Vec<SocketAddr>>);
+
+impl AddrCache {
+    fn get(&self) -> Vec<SocketAddr> {
+        self.0.lock().map(|a| a.clone()).unwrap_or_default()
+    }
+
+    fn set(&self, addrs: Vec<SocketAddr>) {
+        if let Ok(mut a) = self.0.lock() {
+            *a = addrs;
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum HttpError {
     #[error("cannot connect to {url}: {source}")]
@@ -125,36 +145,58 @@ impl Response {
     }
 }
 
+/// A connection to the first of the server's addresses that accepts, from the cache when
+/// it has them; a failure with cached addresses looks the name up again once.
+fn connect(
+    base: &BaseUrl,
+    cache: &AddrCache,
+    path: &str,
+    deadline: Instant,
+) -> Result<TcpStream, HttpError> {
+    let connect_err = |source| HttpError::Connect {
+        url: base.url(path),
+        source,
+    };
+    let resolve = || -> Result<Vec<SocketAddr>, HttpError> {
+        Ok((base.host.as_str(), base.port)
+            .to_socket_addrs()
+            .map_err(connect_err)?
+            .collect())
+    };
+    let first = |addrs: &[SocketAddr]| -> Result<TcpStream, HttpError> {
+        let mut last = io::Error::new(io::ErrorKind::NotFound, "no address");
+        for addr in addrs {
+            match TcpStream::connect_timeout(addr, remaining(deadline)?) {
+                Ok(s) => return Ok(s),
+                Err(e) => last = e,
+            }
+        }
+        Err(connect_err(last))
+    };
+    let cached = cache.get();
+    if !cached.is_empty() {
+        if let Ok(stream) = first(&cached) {
+            return Ok(stream);
+        }
+        cache.set(Vec::new());
+    }
+    let fresh = resolve()?;
+    let stream = first(&fresh)?;
+    cache.set(fresh);
+    Ok(stream)
+}
+
 /// Sends one request (`Connection: close`) and reads the status line and headers.
 pub fn send(
     base: &BaseUrl,
+    addrs: &AddrCache,
     method: &str,
     path: &str,
     headers: &[(&str, &str)],
     body: &[u8],
     deadline: Instant,
 ) -> Result<Response, HttpError> {
-    let url = base.url(path);
-    let connect_err = |source| HttpError::Connect {
-        url: url.clone(),
-        source,
-    };
-    let addrs: Vec<_> = (base.host.as_str(), base.port)
-        .to_socket_addrs()
-        .map_err(connect_err)?
-        .collect();
-    let mut last = io::Error::new(io::ErrorKind::NotFound, "no address");
-    let mut stream = None;
-    for addr in addrs {
-        match TcpStream::connect_timeout(&addr, remaining(deadline)?) {
-            Ok(s) => {
-                stream = Some(s);
-                break;
-            }
-            Err(e) => last = e,
-        }
-    }
-    let mut stream = stream.ok_or_else(|| connect_err(last))?;
+    let mut stream = connect(base, addrs, path, deadline)?;
     // Small SSE events must not wait for Nagle's algorithm.
     stream.set_nodelay(true)?;
     stream.set_write_timeout(Some(remaining(deadline)?))?;
@@ -331,6 +373,42 @@ fn read_line(reader: &mut BufReader<TcpStream>, line: &mut String) -> Result<(),
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn addresses_are_looked_up_once_and_forgotten_when_the_server_is_gone() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = std::thread::spawn(move || {
+            for _ in 0..2 {
+                let (mut s, _) = listener.accept().unwrap();
+                let mut buf = [0u8; 1024];
+                let _ = s.read(&mut buf).unwrap();
+                s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+                    .unwrap();
+            }
+        });
+        // A name, not an address, so that there is something to look up.
+        let base = BaseUrl::parse(&format!("http://localhost:{port}")).unwrap();
+        let cache = AddrCache::default();
+        let deadline = || Instant::now() + Duration::from_secs(10);
+        let get = |cache: &AddrCache| {
+            send(&base, cache, "GET", "/health", &[], &[], deadline())
+                .and_then(|r| r.read_to_string(100))
+        };
+        assert_eq!(get(&cache).unwrap(), "ok");
+        let remembered = cache.get();
+        assert!(
+            remembered.iter().any(|a| a.port() == port),
+            "{remembered:?}"
+        );
+        // The second request uses the remembered address (a cache holding only it works).
+        cache.set(vec![SocketAddr::from(([127, 0, 0, 1], port))]);
+        assert_eq!(get(&cache).unwrap(), "ok");
+        server.join().unwrap();
+        // Nobody listens any more: the request fails and the addresses are forgotten.
+        assert!(matches!(get(&cache), Err(HttpError::Connect { .. })));
+        assert!(cache.get().is_empty());
+    }
 
     #[test]
     fn base_urls() {

@@ -10,7 +10,7 @@
 //! is flagged ([`TokenSink::page_without_usage`]), so every report says which documents'
 //! token counts are the client's estimate.
 
-use super::http::{self, BaseUrl, HttpError};
+use super::http::{self, AddrCache, BaseUrl, HttpError};
 use super::sse::SseParser;
 use super::{Engine, EngineError, EngineInfo, Request, Stage, Streaming, TokenSink};
 use crate::render::Page;
@@ -60,6 +60,8 @@ impl OpenAiConfig {
 
 pub struct OpenAiEngine {
     base: BaseUrl,
+    /// The server's addresses, resolved once (not inside every page's TTFT).
+    addrs: AddrCache,
     model: String,
     prompt: String,
     api_key: Option<String>,
@@ -81,9 +83,10 @@ impl OpenAiEngine {
         let api_key = std::env::var(&config.api_key_env)
             .ok()
             .filter(|k| !k.trim().is_empty());
+        let addrs = AddrCache::default();
         let model = match config.model {
             Some(m) => m,
-            None => first_model(&base, api_key.as_deref(), config.request_timeout)?,
+            None => first_model(&base, &addrs, api_key.as_deref(), config.request_timeout)?,
         };
         let mut settings = BTreeMap::new();
         settings.insert("base_url".into(), base.url(""));
@@ -111,6 +114,7 @@ impl OpenAiEngine {
         }
         Ok(OpenAiEngine {
             base,
+            addrs,
             info: EngineInfo {
                 name: "openai".into(),
                 version: model.clone(),
@@ -176,8 +180,16 @@ impl OpenAiEngine {
         let headers = self.headers();
         let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let path = "/v1/chat/completions";
-        let response =
-            http::send(&self.base, "POST", path, &headers, &body, deadline).map_err(&http_err)?;
+        let response = http::send(
+            &self.base,
+            &self.addrs,
+            "POST",
+            path,
+            &headers,
+            &body,
+            deadline,
+        )
+        .map_err(&http_err)?;
         if response.status != 200 {
             let status = response.status;
             let text = response.read_to_string(MAX_SMALL_BODY).unwrap_or_default();
@@ -375,6 +387,7 @@ pub fn splice_data_url(json: &[u8], png: &[u8]) -> Result<Vec<u8>, String> {
 /// Asks the server which model it serves.
 fn first_model(
     base: &BaseUrl,
+    addrs: &AddrCache,
     api_key: Option<&str>,
     timeout: Duration,
 ) -> Result<String, EngineError> {
@@ -390,7 +403,7 @@ fn first_model(
         ))
     };
     let deadline = Instant::now() + timeout.min(Duration::from_secs(30));
-    let response = http::send(base, "GET", "/v1/models", &headers, &[], deadline)
+    let response = http::send(base, addrs, "GET", "/v1/models", &headers, &[], deadline)
         .map_err(|e| fail(e.to_string()))?;
     let status = response.status;
     let text = response

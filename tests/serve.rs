@@ -55,7 +55,10 @@ fn get(addr: &str, path: &str) -> String {
     let Ok(mut s) = TcpStream::connect(addr) else {
         return String::new();
     };
-    let _ = write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n");
+    let _ = write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    );
     let mut out = String::new();
     let _ = s.read_to_string(&mut out);
     out
@@ -136,6 +139,7 @@ fn openai_engine_through_medocr_serve_scores_like_the_builtin_engine() {
     let server = start_serve(root);
     let addr = server.url.trim_start_matches("http://").to_string();
     assert!(get(&addr, "/v1/models").contains("medocr-builtin"));
+    let before = get(&addr, "/metrics");
 
     let o = run(
         root,
@@ -177,6 +181,15 @@ fn openai_engine_through_medocr_serve_scores_like_the_builtin_engine() {
     assert_eq!(s["config"]["engine"]["streaming"], "chunks");
     let metrics = get(&addr, "/metrics");
     assert!(metrics.contains("\"requests\":1"), "{metrics}");
+    // One connection for the whole run: the engine asked for the model and sent its page
+    // on the same kept-alive connection (the other is this /metrics request).
+    let count = |m: &str| -> u64 {
+        let body = m.split("\r\n\r\n").nth(1).unwrap_or("");
+        serde_json::from_str::<serde_json::Value>(body).unwrap()["connections"]
+            .as_u64()
+            .unwrap()
+    };
+    assert_eq!(count(&metrics) - count(&before), 2, "{before}\n{metrics}");
     let b = summary(&reports.join("builtin"));
     assert_eq!(
         s["totals"]["cer"], b["totals"]["cer"],
@@ -336,11 +349,14 @@ fn client_overhead_on_loopback() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let (tx, rx) = mpsc::channel::<Instant>();
+    // Like vLLM: one kept-alive connection, each answer a chunked event stream.
     std::thread::spawn(move || {
+        let (s, _) = listener.accept().unwrap();
+        s.set_nodelay(true).unwrap();
+        let mut reader = BufReader::new(s.try_clone().unwrap());
+        let mut s = s;
+        let chunk = |event: &str| format!("{:x}\r\n{event}\r\n", event.len());
         for _ in 0..N {
-            let (s, _) = listener.accept().unwrap();
-            s.set_nodelay(true).unwrap();
-            let mut reader = BufReader::new(s.try_clone().unwrap());
             let mut length = 0usize;
             loop {
                 let mut line = String::new();
@@ -354,12 +370,15 @@ fn client_overhead_on_loopback() {
             }
             let mut body = vec![0u8; length];
             reader.read_exact(&mut body).unwrap();
-            let mut s = s;
-            s.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\ndata: {\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"}}]}\n\n").unwrap();
+            let head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n";
+            let role = chunk("data: {\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"}}]}\n\n");
+            s.write_all(format!("{head}{role}").as_bytes()).unwrap();
+            let first = chunk("data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"처\"},\"finish_reason\":null}]}\n\n");
             let t0 = Instant::now();
-            s.write_all("data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"처\"},\"finish_reason\":null}]}\n\n".as_bytes()).unwrap();
+            s.write_all(first.as_bytes()).unwrap();
             tx.send(t0).unwrap();
-            s.write_all(b"data: {\"choices\":[],\"usage\":{\"prompt_tokens\":10,\"completion_tokens\":1}}\n\ndata: [DONE]\n\n").unwrap();
+            let rest = chunk("data: {\"choices\":[],\"usage\":{\"prompt_tokens\":10,\"completion_tokens\":1}}\n\ndata: [DONE]\n\n");
+            s.write_all(format!("{rest}0\r\n\r\n").as_bytes()).unwrap();
         }
     });
 

@@ -1,13 +1,15 @@
 //! A minimal blocking HTTP/1.1 client over `std::net`, enough for OpenAI-compatible servers:
-//! one request per connection, `Content-Length`, chunked or close-delimited response bodies
-//! read as they arrive (streaming), and one deadline for the whole exchange.
+//! `Content-Length`, chunked or close-delimited response bodies read as they arrive
+//! (streaming), one deadline for the whole exchange, and the connection kept for the next
+//! request when the server allows it (a new connection would put a TCP handshake, one
+//! network round trip, inside every page's TTFT).
 //!
 //! Plain `http://` only: inference servers are reached inside a cluster or through a
 //! TLS-terminating proxy, and a TLS stack would be most of this crate's dependencies.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Where the server is: `http://host[:port][/prefix]`.
@@ -87,22 +89,43 @@ impl BaseUrl {
     }
 }
 
-/// A server's addresses, looked up once and reused. Resolving the host name for every
-/// request would put a DNS lookup inside every page's TTFT (a cluster's resolver takes about
-/// a millisecond, more with search domains). A connection that fails forgets them, and the
-/// name is looked up again at once: a restarted service may have moved.
+/// What a client keeps between requests to one server: its addresses, looked up once, and
+/// the connection of the last exchange if the server left it open.
+///
+/// Resolving the host name for every request would put a DNS lookup inside every page's
+/// TTFT (a cluster's resolver takes about a millisecond, more with search domains). A
+/// connection that fails forgets the addresses, and the name is looked up again at once: a
+/// restarted service may have moved.
 #[derive(Debug, Default)]
-pub struct AddrCache(Mutex<Vec<SocketAddr>>);
+pub struct Connections {
+    addrs: Mutex<Vec<SocketAddr>>,
+    idle: Mutex<Option<TcpStream>>,
+}
 
-impl AddrCache {
-    fn get(&self) -> Vec<SocketAddr> {
-        self.0.lock().map(|a| a.clone()).unwrap_or_default()
+impl Connections {
+    fn addrs(&self) -> Vec<SocketAddr> {
+        self.addrs.lock().map(|a| a.clone()).unwrap_or_default()
     }
 
-    fn set(&self, addrs: Vec<SocketAddr>) {
-        if let Ok(mut a) = self.0.lock() {
+    fn set_addrs(&self, addrs: Vec<SocketAddr>) {
+        if let Ok(mut a) = self.addrs.lock() {
             *a = addrs;
         }
+    }
+
+    fn take_idle(&self) -> Option<TcpStream> {
+        self.idle.lock().ok().and_then(|mut c| c.take())
+    }
+
+    fn put_idle(&self, stream: TcpStream) {
+        if let Ok(mut c) = self.idle.lock() {
+            *c = Some(stream);
+        }
+    }
+
+    /// Whether a connection is waiting for the next request (for tests).
+    pub fn has_idle(&self) -> bool {
+        self.idle.lock().map(|c| c.is_some()).unwrap_or(false)
     }
 }
 
@@ -149,7 +172,7 @@ impl Response {
 /// it has them; a failure with cached addresses looks the name up again once.
 fn connect(
     base: &BaseUrl,
-    cache: &AddrCache,
+    cache: &Connections,
     path: &str,
     deadline: Instant,
 ) -> Result<TcpStream, HttpError> {
@@ -173,35 +196,77 @@ fn connect(
         }
         Err(connect_err(last))
     };
-    let cached = cache.get();
+    let cached = cache.addrs();
     if !cached.is_empty() {
         if let Ok(stream) = first(&cached) {
             return Ok(stream);
         }
-        cache.set(Vec::new());
+        cache.set_addrs(Vec::new());
     }
     let fresh = resolve()?;
     let stream = first(&fresh)?;
-    cache.set(fresh);
+    cache.set_addrs(fresh);
     Ok(stream)
 }
 
 /// Sends one request (`Connection: close`) and reads the status line and headers.
 pub fn send(
     base: &BaseUrl,
-    addrs: &AddrCache,
+    conns: &Arc<Connections>,
     method: &str,
     path: &str,
     headers: &[(&str, &str)],
     body: &[u8],
     deadline: Instant,
 ) -> Result<Response, HttpError> {
-    let mut stream = connect(base, addrs, path, deadline)?;
+    if let Some(stream) = conns.take_idle() {
+        match exchange(stream, base, conns, method, path, headers, body, deadline) {
+            // The server closed the kept connection meanwhile (idle timeout, restart): it
+            // answered nothing, so the request goes again on a new connection.
+            Err(Exchange::Unanswered(_)) => {}
+            Err(Exchange::Failed(e)) => return Err(e),
+            Ok(response) => return Ok(response),
+        }
+    }
+    let stream = connect(base, conns, path, deadline)?;
+    exchange(stream, base, conns, method, path, headers, body, deadline).map_err(|e| match e {
+        Exchange::Unanswered(e) | Exchange::Failed(e) => e,
+    })
+}
+
+/// Why an exchange failed: before any byte of an answer arrived (a reused connection may
+/// simply have been closed by the server), or later.
+enum Exchange {
+    Unanswered(HttpError),
+    Failed(HttpError),
+}
+
+/// Writes the request on `stream` and reads the status line and headers.
+#[allow(clippy::too_many_arguments)]
+fn exchange(
+    stream: TcpStream,
+    base: &BaseUrl,
+    conns: &Arc<Connections>,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    deadline: Instant,
+) -> Result<Response, Exchange> {
+    let unanswered = |e: HttpError| match e {
+        HttpError::Timeout => Exchange::Failed(e),
+        other => Exchange::Unanswered(other),
+    };
+    let failed = Exchange::Failed;
+    let mut stream = stream;
     // Small SSE events must not wait for Nagle's algorithm.
-    stream.set_nodelay(true)?;
-    stream.set_write_timeout(Some(remaining(deadline)?))?;
+    stream.set_nodelay(true).map_err(|e| failed(e.into()))?;
+    let left = remaining(deadline).map_err(failed)?;
+    stream
+        .set_write_timeout(Some(left))
+        .map_err(|e| failed(e.into()))?;
     let mut head = format!(
-        "{method} {}{path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        "{method} {}{path} HTTP/1.1\r\nHost: {}\r\nConnection: keep-alive\r\nContent-Length: {}\r\n",
         base.prefix,
         base.authority(),
         body.len()
@@ -210,25 +275,30 @@ pub fn send(
         head.push_str(&format!("{k}: {v}\r\n"));
     }
     head.push_str("\r\n");
-    stream.write_all(head.as_bytes()).map_err(map_io)?;
-    stream.write_all(body).map_err(map_io)?;
-    stream.flush().map_err(map_io)?;
+    let write = |stream: &mut TcpStream| -> Result<(), HttpError> {
+        stream.write_all(head.as_bytes()).map_err(map_io)?;
+        stream.write_all(body).map_err(map_io)?;
+        stream.flush().map_err(map_io)
+    };
+    write(&mut stream).map_err(unanswered)?;
 
     let mut reader = BufReader::with_capacity(64 << 10, stream);
-    set_deadline(&reader, deadline)?;
+    set_deadline(&reader, deadline).map_err(failed)?;
     let mut status_line = String::new();
-    read_line(&mut reader, &mut status_line)?;
+    read_line(&mut reader, &mut status_line).map_err(unanswered)?;
     let mut parts = status_line.split_whitespace();
-    let status = match (parts.next(), parts.next()) {
-        (Some(v), Some(code)) if v.starts_with("HTTP/1.") => code
-            .parse::<u16>()
-            .map_err(|_| HttpError::Protocol(status_line.trim().to_string()))?,
-        _ => return Err(HttpError::Protocol(status_line.trim().to_string())),
+    let (version, status) = match (parts.next(), parts.next()) {
+        (Some(v), Some(code)) if v.starts_with("HTTP/1.") => (
+            v.to_string(),
+            code.parse::<u16>()
+                .map_err(|_| failed(HttpError::Protocol(status_line.trim().to_string())))?,
+        ),
+        _ => return Err(failed(HttpError::Protocol(status_line.trim().to_string()))),
     };
     let mut headers = Vec::new();
     loop {
         let mut line = String::new();
-        read_line(&mut reader, &mut line)?;
+        read_line(&mut reader, &mut line).map_err(failed)?;
         let line = line.trim_end();
         if line.is_empty() {
             break;
@@ -251,11 +321,15 @@ pub fn send(
     } else if let Some(n) = find("content-length") {
         Framing::Length(
             n.parse()
-                .map_err(|_| HttpError::Protocol(format!("Content-Length: {n}")))?,
+                .map_err(|_| failed(HttpError::Protocol(format!("Content-Length: {n}"))))?,
         )
     } else {
         Framing::Close
     };
+    let close = find("connection")
+        .is_some_and(|v| v.split(',').any(|o| o.trim().eq_ignore_ascii_case("close")));
+    // The connection can serve another request once this body is read to its end.
+    let keep = version == "HTTP/1.1" && !close && !matches!(framing, Framing::Close);
     Ok(Response {
         status,
         headers,
@@ -263,6 +337,7 @@ pub fn send(
             reader,
             framing,
             deadline,
+            reuse: keep.then(|| conns.clone()),
         },
     })
 }
@@ -285,6 +360,37 @@ pub struct Body {
     reader: BufReader<TcpStream>,
     framing: Framing,
     deadline: Instant,
+    /// Where the connection goes back once the body has been read to its end (a keep-alive
+    /// response); `None` once it has, or when the server closes it.
+    reuse: Option<Arc<Connections>>,
+}
+
+impl Body {
+    /// Reads what is left of the body, for at most `limit`, so that the connection can be
+    /// reused (after `[DONE]` a server still sends the chunked body's last chunk). Anything
+    /// that does not end in time is dropped with its connection.
+    pub fn finish_within(&mut self, limit: Duration) {
+        self.deadline = self.deadline.min(Instant::now() + limit);
+        let mut sink = [0u8; 4096];
+        for _ in 0..16 {
+            match self.read(&mut sink) {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    }
+
+    /// The body ended as its framing says: hand the connection back for the next request,
+    /// unless the server sent more than this response (nothing may follow unasked).
+    fn ended(&mut self) {
+        if let Some(conns) = self.reuse.take() {
+            if self.reader.buffer().is_empty() {
+                if let Ok(stream) = self.reader.get_ref().try_clone() {
+                    conns.put_idle(stream);
+                }
+            }
+        }
+    }
 }
 
 impl Read for Body {
@@ -294,7 +400,10 @@ impl Read for Body {
             other => io::Error::new(io::ErrorKind::TimedOut, other.to_string()),
         })?;
         let n = match &mut self.framing {
-            Framing::Length(0) => return Ok(0),
+            Framing::Length(0) => {
+                self.ended();
+                return Ok(0);
+            }
             Framing::Length(left) => {
                 let max = buf.len().min(*left as usize);
                 let n = self.reader.read(&mut buf[..max])?;
@@ -302,6 +411,9 @@ impl Read for Body {
                     return Err(io::ErrorKind::UnexpectedEof.into());
                 }
                 *left -= n as u64;
+                if *left == 0 {
+                    self.ended();
+                }
                 n
             }
             Framing::Close => self.reader.read(buf)?,
@@ -315,8 +427,18 @@ impl Read for Body {
                         io::Error::new(io::ErrorKind::InvalidData, "bad chunk size")
                     })?;
                     if *left == 0 {
+                        // Trailers (none are needed) up to the empty line that ends them.
+                        loop {
+                            let mut trailer = String::new();
+                            if self.reader.read_line(&mut trailer)? == 0
+                                || trailer.trim_end().is_empty()
+                            {
+                                break;
+                            }
+                        }
                         *done = true;
-                        return Ok(0); // trailers are not needed: the connection closes
+                        self.ended();
+                        return Ok(0);
                     }
                 }
                 let max = buf.len().min(*left as usize);
@@ -374,40 +496,88 @@ fn read_line(reader: &mut BufReader<TcpStream>, line: &mut String) -> Result<(),
 mod tests {
     use super::*;
 
-    #[test]
-    fn addresses_are_looked_up_once_and_forgotten_when_the_server_is_gone() {
+    /// Answers `n` requests on each accepted connection (then closes it), `conns` times;
+    /// returns how many connections were accepted.
+    fn server(per_conn: usize, conns: usize) -> (u16, std::thread::JoinHandle<usize>) {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
-        let server = std::thread::spawn(move || {
-            for _ in 0..2 {
-                let (mut s, _) = listener.accept().unwrap();
-                let mut buf = [0u8; 1024];
-                let _ = s.read(&mut buf).unwrap();
-                s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
-                    .unwrap();
+        let handle = std::thread::spawn(move || {
+            for _ in 0..conns {
+                let (s, _) = listener.accept().unwrap();
+                let mut reader = BufReader::new(s.try_clone().unwrap());
+                let mut s = s;
+                for _ in 0..per_conn {
+                    // Headers up to the empty line; these requests have no body.
+                    loop {
+                        let mut line = String::new();
+                        if reader.read_line(&mut line).unwrap() == 0 || line == "\r\n" {
+                            break;
+                        }
+                    }
+                    s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                        .unwrap();
+                }
             }
+            conns
         });
+        (port, handle)
+    }
+
+    fn get(base: &BaseUrl, conns: &Arc<Connections>) -> Result<String, HttpError> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        send(base, conns, "GET", "/health", &[], &[], deadline).and_then(|r| r.read_to_string(100))
+    }
+
+    #[test]
+    fn a_kept_connection_serves_the_next_request() {
+        let (port, server) = server(3, 1);
+        let base = BaseUrl::parse(&format!("http://127.0.0.1:{port}")).unwrap();
+        let conns = Arc::new(Connections::default());
+        for _ in 0..3 {
+            assert_eq!(get(&base, &conns).unwrap(), "ok");
+            assert!(
+                conns.has_idle(),
+                "the body was read whole: the connection is kept"
+            );
+        }
+        // One connection answered all three (the server accepts only one).
+        assert_eq!(server.join().unwrap(), 1);
+    }
+
+    #[test]
+    fn a_kept_connection_the_server_closed_is_replaced_without_an_error() {
+        // One answer per connection, then the server closes it: every kept connection is
+        // stale by the next request, which goes again on a new one.
+        let (port, server) = server(1, 3);
+        let base = BaseUrl::parse(&format!("http://127.0.0.1:{port}")).unwrap();
+        let conns = Arc::new(Connections::default());
+        for _ in 0..3 {
+            assert_eq!(get(&base, &conns).unwrap(), "ok");
+        }
+        assert_eq!(server.join().unwrap(), 3);
+    }
+
+    #[test]
+    fn addresses_are_looked_up_once_and_forgotten_when_the_server_is_gone() {
+        let (port, server) = server(1, 2);
         // A name, not an address, so that there is something to look up.
         let base = BaseUrl::parse(&format!("http://localhost:{port}")).unwrap();
-        let cache = AddrCache::default();
-        let deadline = || Instant::now() + Duration::from_secs(10);
-        let get = |cache: &AddrCache| {
-            send(&base, cache, "GET", "/health", &[], &[], deadline())
-                .and_then(|r| r.read_to_string(100))
-        };
-        assert_eq!(get(&cache).unwrap(), "ok");
-        let remembered = cache.get();
+        let conns = Arc::new(Connections::default());
+        assert_eq!(get(&base, &conns).unwrap(), "ok");
+        let remembered = conns.addrs();
         assert!(
             remembered.iter().any(|a| a.port() == port),
             "{remembered:?}"
         );
-        // The second request uses the remembered address (a cache holding only it works).
-        cache.set(vec![SocketAddr::from(([127, 0, 0, 1], port))]);
-        assert_eq!(get(&cache).unwrap(), "ok");
+        // The next connection uses the remembered address (a cache holding only it works).
+        conns.set_addrs(vec![SocketAddr::from(([127, 0, 0, 1], port))]);
+        conns.take_idle();
+        assert_eq!(get(&base, &conns).unwrap(), "ok");
         server.join().unwrap();
         // Nobody listens any more: the request fails and the addresses are forgotten.
-        assert!(matches!(get(&cache), Err(HttpError::Connect { .. })));
-        assert!(cache.get().is_empty());
+        conns.take_idle();
+        assert!(matches!(get(&base, &conns), Err(HttpError::Connect { .. })));
+        assert!(conns.addrs().is_empty());
     }
 
     #[test]

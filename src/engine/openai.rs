@@ -10,7 +10,7 @@
 //! is flagged ([`TokenSink::page_without_usage`]), so every report says which documents'
 //! token counts are the client's estimate.
 
-use super::http::{self, AddrCache, BaseUrl, HttpError};
+use super::http::{self, BaseUrl, Connections, HttpError};
 use super::sse::SseParser;
 use super::{Engine, EngineError, EngineInfo, Request, Stage, Streaming, TokenSink};
 use crate::render::Page;
@@ -18,6 +18,7 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::io::Read;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The default instruction: transcribe exactly, line by line, nothing else.
@@ -60,8 +61,9 @@ impl OpenAiConfig {
 
 pub struct OpenAiEngine {
     base: BaseUrl,
-    /// The server's addresses, resolved once (not inside every page's TTFT).
-    addrs: AddrCache,
+    /// The server's addresses and kept-alive connection: neither a DNS lookup nor a TCP
+    /// handshake inside every page's TTFT.
+    conns: Arc<Connections>,
     model: String,
     prompt: String,
     api_key: Option<String>,
@@ -83,10 +85,10 @@ impl OpenAiEngine {
         let api_key = std::env::var(&config.api_key_env)
             .ok()
             .filter(|k| !k.trim().is_empty());
-        let addrs = AddrCache::default();
+        let conns = Arc::new(Connections::default());
         let model = match config.model {
             Some(m) => m,
-            None => first_model(&base, &addrs, api_key.as_deref(), config.request_timeout)?,
+            None => first_model(&base, &conns, api_key.as_deref(), config.request_timeout)?,
         };
         let mut settings = BTreeMap::new();
         settings.insert("base_url".into(), base.url(""));
@@ -114,7 +116,7 @@ impl OpenAiEngine {
         }
         Ok(OpenAiEngine {
             base,
-            addrs,
+            conns,
             info: EngineInfo {
                 name: "openai".into(),
                 version: model.clone(),
@@ -182,7 +184,7 @@ impl OpenAiEngine {
         let path = "/v1/chat/completions";
         let response = http::send(
             &self.base,
-            &self.addrs,
+            &self.conns,
             "POST",
             path,
             &headers,
@@ -288,6 +290,10 @@ impl OpenAiEngine {
                 }
             }
         }
+        // After `[DONE]` the server still ends the HTTP body; reading that end lets the
+        // connection serve the next page. It comes after the last token, so no timing
+        // moves.
+        body.finish_within(Duration::from_millis(100));
         self.report_usage(usage, chunks, sink);
         Ok(())
     }
@@ -387,7 +393,7 @@ pub fn splice_data_url(json: &[u8], png: &[u8]) -> Result<Vec<u8>, String> {
 /// Asks the server which model it serves.
 fn first_model(
     base: &BaseUrl,
-    addrs: &AddrCache,
+    conns: &Arc<Connections>,
     api_key: Option<&str>,
     timeout: Duration,
 ) -> Result<String, EngineError> {
@@ -403,7 +409,7 @@ fn first_model(
         ))
     };
     let deadline = Instant::now() + timeout.min(Duration::from_secs(30));
-    let response = http::send(base, addrs, "GET", "/v1/models", &headers, &[], deadline)
+    let response = http::send(base, conns, "GET", "/v1/models", &headers, &[], deadline)
         .map_err(|e| fail(e.to_string()))?;
     let status = response.status;
     let text = response

@@ -35,6 +35,8 @@ pub struct Job {
 /// Counters exposed on `GET /metrics`.
 #[derive(Debug, Default, Clone, serde::Serialize)]
 pub struct Metrics {
+    /// Connections accepted (a client that keeps its connection sends many requests on one).
+    pub connections: usize,
     pub requests: usize,
     pub batches: usize,
     pub failed: usize,

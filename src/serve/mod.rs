@@ -5,7 +5,8 @@
 //! - `POST /v1/chat/completions`: the images of the user messages are the pages of one
 //!   document; streaming (SSE: role chunk, one content chunk per generated token, finish
 //!   chunk, usage chunk when asked, `[DONE]`) or one JSON answer.
-//! - `GET /v1/models`, `GET /health`, `GET /metrics` (request and batch-size counters).
+//! - `GET /v1/models`, `GET /health`, `GET /metrics` (connection, request and batch-size
+//!   counters).
 //!
 //! One thread per connection, one model thread behind a queue ([`batcher`]): requests
 //! that arrive while the model is busy run together in one batched call.
@@ -121,6 +122,11 @@ impl Server {
         for stream in self.listener.incoming() {
             match stream {
                 Ok(stream) => {
+                    self.state
+                        .metrics
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .connections += 1;
                     let state = self.state.clone();
                     std::thread::spawn(move || handle(stream, &state));
                 }
@@ -133,33 +139,55 @@ impl Server {
     }
 }
 
-/// Serves one connection (one request). Write errors mean the client left: the request's
-/// channel is dropped and the model thread stops sending to it.
-fn handle(mut stream: TcpStream, state: &State) {
+/// How long a kept-alive connection may wait for its next request before it is closed.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Serves one connection: requests one after another while the client keeps it and each
+/// response was written whole. Write errors mean the client left: the request's channel is
+/// dropped and the model thread stops sending to it.
+fn handle(stream: TcpStream, state: &State) {
     let _ = stream.set_nodelay(true);
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(60)));
+    let _ = stream.set_read_timeout(Some(IDLE_TIMEOUT));
     let Ok(clone) = stream.try_clone() else {
         return;
     };
     let mut reader = BufReader::new(clone);
-    let request = match http::read_request(&mut reader, state.config.max_body_bytes) {
-        Ok(r) => r,
-        Err(e) => {
-            let _ = http::write_json(
-                &mut stream,
-                e.status,
-                &api::error_body(&e.message, "invalid_request_error", e.status),
-            );
+    let mut conn = http::Conn::new(stream);
+    loop {
+        let request = match http::read_request(&mut reader, state.config.max_body_bytes) {
+            Ok(Some(r)) => r,
+            Ok(None) => return,
+            Err(e) => {
+                conn.keep_alive = false;
+                let _ = http::write_json(
+                    &mut conn,
+                    e.status,
+                    &api::error_body(&e.message, "invalid_request_error", e.status),
+                );
+                return;
+            }
+        };
+        conn.keep_alive = request.keep_alive;
+        let written = respond(&mut conn, state, &request);
+        if written.is_err() || !conn.complete || !conn.keep_alive {
             return;
         }
-    };
-    let _ = match (request.method.as_str(), request.path.as_str()) {
-        ("GET", "/health") => http::write_json(&mut stream, 200, r#"{"status":"ok"}"#),
+    }
+}
+
+/// Answers one request on `conn`.
+fn respond(
+    conn: &mut http::Conn,
+    state: &State,
+    request: &http::HttpRequest,
+) -> std::io::Result<()> {
+    match (request.method.as_str(), request.path.as_str()) {
+        ("GET", "/health") => http::write_json(conn, 200, r#"{"status":"ok"}"#),
         ("GET", "/v1/models") => {
             let body = serde_json::json!({"object": "list", "data": [{
                 "id": state.config.model_name, "object": "model",
                 "created": state.created, "owned_by": "medocr"}]});
-            http::write_json(&mut stream, 200, &body.to_string())
+            http::write_json(conn, 200, &body.to_string())
         }
         ("GET", "/metrics") => {
             let m = state
@@ -168,34 +196,34 @@ fn handle(mut stream: TcpStream, state: &State) {
                 .unwrap_or_else(|e| e.into_inner())
                 .clone();
             let body = serde_json::to_string(&m).unwrap_or_default();
-            http::write_json(&mut stream, 200, &body)
+            http::write_json(conn, 200, &body)
         }
-        ("POST", "/v1/chat/completions") => chat(&mut stream, state, &request.body),
+        ("POST", "/v1/chat/completions") => chat(conn, state, &request.body),
         (_, "/health" | "/v1/models" | "/metrics" | "/v1/chat/completions") => http::write_json(
-            &mut stream,
+            conn,
             405,
             &api::error_body("method not allowed", "invalid_request_error", 405),
         ),
         (_, path) => http::write_json(
-            &mut stream,
+            conn,
             404,
             &api::error_body(&format!("no route {path}"), "invalid_request_error", 404),
         ),
-    };
+    }
 }
 
-fn chat(stream: &mut TcpStream, state: &State, body: &[u8]) -> std::io::Result<()> {
-    let invalid = |stream: &mut TcpStream, status: u16, message: &str| {
+fn chat(conn: &mut http::Conn, state: &State, body: &[u8]) -> std::io::Result<()> {
+    let invalid = |conn: &mut http::Conn, status: u16, message: &str| {
         let kind = if status == 404 {
             "NotFoundError"
         } else {
             "invalid_request_error"
         };
-        http::write_json(stream, status, &api::error_body(message, kind, status))
+        http::write_json(conn, status, &api::error_body(message, kind, status))
     };
     let request: ChatRequest = match serde_json::from_slice(body) {
         Ok(r) => r,
-        Err(e) => return invalid(stream, 400, &format!("not a chat completion request: {e}")),
+        Err(e) => return invalid(conn, 400, &format!("not a chat completion request: {e}")),
     };
     let config = &state.config;
     if request.model != config.model_name {
@@ -203,11 +231,11 @@ fn chat(stream: &mut TcpStream, state: &State, body: &[u8]) -> std::io::Result<(
             "The model `{}` does not exist; this server serves `{}`.",
             request.model, config.model_name
         );
-        return invalid(stream, 404, &message);
+        return invalid(conn, 404, &message);
     }
     let pages = match api::pages(&request, config.default_dpi, config.max_pixels) {
         Ok(p) => p,
-        Err(e) => return invalid(stream, 400, &e),
+        Err(e) => return invalid(conn, 400, &e),
     };
     let (tx, events) = mpsc::channel();
     let queued = state
@@ -220,7 +248,7 @@ fn chat(stream: &mut TcpStream, state: &State, body: &[u8]) -> std::io::Result<(
         (Ok(()), Ok(Event::Started { batch_size })) => batch_size,
         _ => {
             let body = api::error_body("the model thread is gone", "InternalServerError", 503);
-            return http::write_json(stream, 503, &body);
+            return http::write_json(conn, 503, &body);
         }
     };
     let id = format!(
@@ -274,24 +302,24 @@ fn chat(stream: &mut TcpStream, state: &State, body: &[u8]) -> std::io::Result<(
                         usage: Usage::new(prompt_tokens, completion_tokens),
                     };
                     let body = serde_json::to_string(&body).expect("serialisable completion");
-                    return http::write_json(stream, 200, &body);
+                    return http::write_json(conn, 200, &body);
                 }
                 Event::Failed(e) => {
                     let body = api::error_body(&e, "InternalServerError", 500);
-                    return http::write_json(stream, 500, &body);
+                    return http::write_json(conn, 500, &body);
                 }
                 Event::Started { .. } => {}
             }
         }
         return http::write_json(
-            stream,
+            conn,
             500,
             &api::error_body("the model thread stopped", "InternalServerError", 500),
         );
     }
 
     let include_usage = request.stream_options.is_some_and(|o| o.include_usage);
-    let mut sse = EventStream::start(stream, &[("X-Medocr-Batch-Size", batch_size.to_string())])?;
+    let mut sse = EventStream::start(conn, &[("X-Medocr-Batch-Size", batch_size.to_string())])?;
     sse.data(&chunk(
         Delta {
             role: Some("assistant"),
@@ -425,7 +453,7 @@ mod tests {
         let mut s = TcpStream::connect(addr).unwrap();
         write!(
             s,
-            "{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{body}",
+            "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
             body.len()
         )
         .unwrap();

@@ -209,7 +209,8 @@ fn connect(
     Ok(stream)
 }
 
-/// Sends one request (`Connection: close`) and reads the status line and headers.
+/// Sends one request and reads the status line and headers, on the connection the last
+/// exchange left open if there is one (the body, read to its end, hands it back).
 pub fn send(
     base: &BaseUrl,
     conns: &Arc<Connections>,

@@ -44,7 +44,7 @@ pub fn encode(image: &GrayImage, dpi: f32, threads: usize) -> Vec<u8> {
 fn encode_in_chunks(image: &GrayImage, dpi: f32, threads: usize, max_chunk: usize) -> Vec<u8> {
     let (width, height) = image.dimensions();
     let stripes = stripe_count(width as usize, height as usize, threads);
-    // A rendered page compresses to about 1/25 of its pixels.
+    // A rendered page compresses to about 1/25 of its pixels; 1/16 leaves room.
     let mut out = Vec::with_capacity(image.as_raw().len() / 16 + 128);
     out.extend_from_slice(b"\x89PNG\r\n\x1a\n");
     let mut ihdr = [0u8; 13];
@@ -182,7 +182,7 @@ struct Stripe {
 fn deflate_rows(pixels: &[u8], width: usize, last: bool) -> Stripe {
     let width = width.max(1);
     let filtered_len = pixels.len() / width * (width + 1);
-    // A rendered page compresses to about 1/25 of its pixels.
+    // A rendered page compresses to about 1/25 of its pixels; 1/16 leaves room.
     let mut bits = BitWriter::with_capacity(filtered_len / 16 + 64);
     bits.put(u64::from(last) | 0b010, 3); // BFINAL, BTYPE = 01 (fixed Huffman)
     let mut sums = AdlerSums { a: 1, b: 0 };
@@ -238,8 +238,9 @@ fn deflate_row(row: &[u8], bits: &mut BitWriter, sums: &mut AdlerSums) {
             continue;
         }
         let (here, left) = (word(p), word(p - 1));
-        let same = here ^ left; // byte i is zero where pixel p + i equals its left neighbour
-                                // Little-endian: trailing zero bits are the first pixels in memory.
+        // Byte i is zero where pixel p + i equals its left neighbour. Little-endian: the
+        // trailing zero bits are the first pixels in memory.
+        let same = here ^ left;
         let zeros = (same.trailing_zeros() / 8) as usize;
         if zeros >= 3 {
             let run = if zeros == 8 {

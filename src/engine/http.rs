@@ -371,6 +371,9 @@ impl Body {
     /// reused (after `[DONE]` a server still sends the chunked body's last chunk). Anything
     /// that does not end in time is dropped with its connection.
     pub fn finish_within(&mut self, limit: Duration) {
+        if self.reuse.is_none() {
+            return; // the connection will not be reused: nothing to wait for
+        }
         self.deadline = self.deadline.min(Instant::now() + limit);
         let mut sink = [0u8; 4096];
         for _ in 0..16 {

@@ -1,5 +1,6 @@
 //! `medocr serve` and the `openai` engine, end to end on loopback: the real binary serving the
-//! built-in model, `medocr run --engine openai` against it, and a fake server that fails.
+//! built-in model, `medocr run --engine openai` and `medocr bench --scenario load` against
+//! it, and fake servers that fail or answer at once.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -425,6 +426,112 @@ fn client_overhead_on_loopback() {
             eprintln!("{name}: p50 {:.3} ms, p95 {:.3} ms", p(v, 0.5), p(v, 0.95));
         }
     }
+}
+
+/// `medocr bench --scenario load` through `medocr serve`: concurrent workers send real
+/// concurrent requests (each worker keeps its own connection), every request is answered,
+/// and the server's token counts equal the in-process model's on the same page.
+#[test]
+fn bench_load_through_medocr_serve() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    gen(root, &data, "prescription");
+    let out = tmp.path().join("reports");
+    let server = start_serve(root);
+    let addr = server.url.trim_start_matches("http://").to_string();
+    let metric = |m: &str, key: &str| -> u64 {
+        let body = m.split("\r\n\r\n").nth(1).unwrap_or("");
+        serde_json::from_str::<serde_json::Value>(body).unwrap()[key]
+            .as_u64()
+            .unwrap()
+    };
+    let before = get(&addr, "/metrics");
+    let bench = |engine: &str, id: &str, extra: &[&str]| {
+        let mut args = vec![
+            "bench",
+            "--engines",
+            engine,
+            "--dataset",
+            data.to_str().unwrap(),
+            "--dpi",
+            "150",
+            "--warmup",
+            "0",
+            "--no-overhead",
+            "--out",
+            out.to_str().unwrap(),
+            "--run-id",
+            id,
+        ];
+        args.extend_from_slice(extra);
+        let o = medocr(&args, root);
+        assert!(o.status.success(), "{}", text(&o));
+        let json = std::fs::read_to_string(out.join(id).join("bench.json")).unwrap();
+        serde_json::from_str::<serde_json::Value>(&json).unwrap()["measurements"][0].clone()
+    };
+    let load = bench(
+        "openai",
+        "load",
+        &[
+            "--base-url",
+            &server.url,
+            "--scenario",
+            "load",
+            "--rates",
+            "4",
+            "--arrival",
+            "fixed",
+            "--requests",
+            "4",
+            "--concurrency",
+            "2",
+            "--slo-e2e",
+            "120s",
+            "--p99-limit",
+            "120s",
+        ],
+    );
+    let single = bench(
+        "builtin",
+        "single",
+        &["--scenario", "single", "--iterations", "1"],
+    );
+
+    let samples = load["samples"].as_array().unwrap();
+    assert_eq!(samples.len(), 4);
+    let workers: std::collections::BTreeSet<_> = samples
+        .iter()
+        .map(|s| s["worker"].as_u64().unwrap())
+        .collect();
+    assert_eq!(workers.len(), 2, "both workers sent requests: {samples:?}");
+    let in_process = &single["samples"][0]["timing"];
+    for s in samples {
+        assert!(s["error"].is_null(), "{s}");
+        assert!(s["timing"]["ttft_ms"].as_f64().unwrap() > 0.0, "{s}");
+        // The server reports the model's own token counts in `usage`.
+        assert_eq!(
+            s["timing"]["output_tokens"], in_process["output_tokens"],
+            "{s}"
+        );
+        assert_eq!(
+            s["timing"]["input_tokens"], in_process["input_tokens"],
+            "{s}"
+        );
+    }
+    let after = get(&addr, "/metrics");
+    assert_eq!(
+        metric(&after, "requests") - metric(&before, "requests"),
+        4,
+        "{after}"
+    );
+    // Kept connections: fewer connections than requests (each worker asks for the model
+    // and sends its requests on one connection; the /metrics call is one more).
+    let connections = metric(&after, "connections") - metric(&before, "connections");
+    assert!(
+        connections < 4,
+        "{connections} connections for 4 requests: {after}"
+    );
 }
 
 /// A server that sends no `usage` (issue 8: "a flagged fallback"): that document's output

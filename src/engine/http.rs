@@ -93,7 +93,7 @@ impl BaseUrl {
 /// the connection of the last exchange if the server left it open.
 ///
 /// Resolving the host name for every request would put a DNS lookup inside every page's
-/// TTFT (a cluster's resolver takes about a millisecond, more with search domains). A
+/// TTFT (a cluster's resolver is a network round trip away, several with search domains). A
 /// connection that fails forgets the addresses, and the name is looked up again at once: a
 /// restarted service may have moved.
 #[derive(Debug, Default)]

@@ -126,6 +126,14 @@ fn scores(run_dir: &Path) -> Vec<Vec<String>> {
         .collect()
 }
 
+/// A counter from the JSON body of a raw `GET /metrics` response.
+fn metric(response: &str, key: &str) -> u64 {
+    let body = response.split("\r\n\r\n").nth(1).unwrap_or("");
+    serde_json::from_str::<serde_json::Value>(body).unwrap()[key]
+        .as_u64()
+        .unwrap()
+}
+
 fn summary(run_dir: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(run_dir.join("summary.json")).unwrap()).unwrap()
 }
@@ -184,13 +192,8 @@ fn openai_engine_through_medocr_serve_scores_like_the_builtin_engine() {
     assert!(metrics.contains("\"requests\":1"), "{metrics}");
     // One connection for the whole run: the engine asked for the model and sent its page
     // on the same kept-alive connection (the other is this /metrics request).
-    let count = |m: &str| -> u64 {
-        let body = m.split("\r\n\r\n").nth(1).unwrap_or("");
-        serde_json::from_str::<serde_json::Value>(body).unwrap()["connections"]
-            .as_u64()
-            .unwrap()
-    };
-    assert_eq!(count(&metrics) - count(&before), 2, "{before}\n{metrics}");
+    let connections = metric(&metrics, "connections") - metric(&before, "connections");
+    assert_eq!(connections, 2, "{before}\n{metrics}");
     let b = summary(&reports.join("builtin"));
     assert_eq!(
         s["totals"]["cer"], b["totals"]["cer"],
@@ -440,12 +443,6 @@ fn bench_load_through_medocr_serve() {
     let out = tmp.path().join("reports");
     let server = start_serve(root);
     let addr = server.url.trim_start_matches("http://").to_string();
-    let metric = |m: &str, key: &str| -> u64 {
-        let body = m.split("\r\n\r\n").nth(1).unwrap_or("");
-        serde_json::from_str::<serde_json::Value>(body).unwrap()[key]
-            .as_u64()
-            .unwrap()
-    };
     let before = get(&addr, "/metrics");
     let bench = |engine: &str, id: &str, extra: &[&str]| {
         let mut args = vec![

@@ -220,8 +220,19 @@ pub fn send(
     body: &[u8],
     deadline: Instant,
 ) -> Result<Response, HttpError> {
+    let mut head = format!(
+        "{method} {}{path} HTTP/1.1\r\nHost: {}\r\nConnection: keep-alive\r\nContent-Length: {}\r\n",
+        base.prefix,
+        base.authority(),
+        body.len()
+    );
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    let request = [head.as_bytes(), body];
     if let Some(stream) = conns.take_idle() {
-        match exchange(stream, base, conns, method, path, headers, body, deadline) {
+        match exchange(stream, conns, &request, deadline) {
             // The server closed the kept connection meanwhile (idle timeout, restart): it
             // answered nothing, so the request goes again on a new connection.
             Err(Exchange::Unanswered(_)) => {}
@@ -230,7 +241,7 @@ pub fn send(
         }
     }
     let stream = connect(base, conns, path, deadline)?;
-    exchange(stream, base, conns, method, path, headers, body, deadline).map_err(|e| match e {
+    exchange(stream, conns, &request, deadline).map_err(|e| match e {
         Exchange::Unanswered(e) | Exchange::Failed(e) => e,
     })
 }
@@ -242,16 +253,12 @@ enum Exchange {
     Failed(HttpError),
 }
 
-/// Writes the request on `stream` and reads the status line and headers.
-#[allow(clippy::too_many_arguments)]
+/// Writes the request (its head, then its body) on `stream` and reads the status line and
+/// headers.
 fn exchange(
-    stream: TcpStream,
-    base: &BaseUrl,
+    mut stream: TcpStream,
     conns: &Arc<Connections>,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
+    request: &[&[u8]; 2],
     deadline: Instant,
 ) -> Result<Response, Exchange> {
     let unanswered = |e: HttpError| match e {
@@ -259,26 +266,16 @@ fn exchange(
         other => Exchange::Unanswered(other),
     };
     let failed = Exchange::Failed;
-    let mut stream = stream;
     // Small SSE events must not wait for Nagle's algorithm.
     stream.set_nodelay(true).map_err(|e| failed(e.into()))?;
     let left = remaining(deadline).map_err(failed)?;
     stream
         .set_write_timeout(Some(left))
         .map_err(|e| failed(e.into()))?;
-    let mut head = format!(
-        "{method} {}{path} HTTP/1.1\r\nHost: {}\r\nConnection: keep-alive\r\nContent-Length: {}\r\n",
-        base.prefix,
-        base.authority(),
-        body.len()
-    );
-    for (k, v) in headers {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    head.push_str("\r\n");
     let write = |stream: &mut TcpStream| -> Result<(), HttpError> {
-        stream.write_all(head.as_bytes()).map_err(map_io)?;
-        stream.write_all(body).map_err(map_io)?;
+        for part in request {
+            stream.write_all(part).map_err(map_io)?;
+        }
         stream.flush().map_err(map_io)
     };
     write(&mut stream).map_err(unanswered)?;

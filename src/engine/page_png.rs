@@ -187,7 +187,7 @@ fn deflate_rows(pixels: &[u8], width: usize, last: bool) -> Stripe {
     bits.put(u64::from(last) | 0b010, 3); // BFINAL, BTYPE = 01 (fixed Huffman)
     let mut sums = AdlerSums { a: 1, b: 0 };
     for row in pixels.chunks_exact(width) {
-        let (code, len) = LITERALS[1]; // the row's filter type: Sub
+        let (code, len) = FIXED[1]; // the row's filter type: Sub
         bits.put(code as u64, len);
         sums.byte(1);
         deflate_row(row, &mut bits, &mut sums);
@@ -402,17 +402,6 @@ const FIXED: [(u16, u8); 288] = {
     table
 };
 
-/// The codes of the 256 byte literals.
-const LITERALS: [(u16, u8); 256] = {
-    let mut table = [(0u16, 0u8); 256];
-    let mut b = 0;
-    while b < 256 {
-        table[b] = FIXED[b];
-        b += 1;
-    }
-    table
-};
-
 /// For a copy of 3–258 bytes (index: length − 3): its length symbol's code followed by the
 /// symbol's extra bits, as one (bits, count) pair.
 const LENGTHS: [(u32, u8); 256] = {
@@ -514,7 +503,7 @@ impl BitWriter {
     fn literals(&mut self, bytes: u64, n: usize) {
         let (mut value, mut len) = (0u64, 0u8);
         for i in 0..n {
-            let (code, bits) = LITERALS[(bytes >> (8 * i)) as u8 as usize];
+            let (code, bits) = FIXED[(bytes >> (8 * i)) as u8 as usize];
             value |= u64::from(code) << len;
             len += bits;
         }
@@ -528,7 +517,7 @@ impl BitWriter {
         let mut halves = [(0u64, 0u8); 2];
         for (h, half) in halves.iter_mut().enumerate() {
             for i in 4 * h..4 * h + 4 {
-                let (code, len) = LITERALS[(bytes >> (8 * i)) as u8 as usize];
+                let (code, len) = FIXED[(bytes >> (8 * i)) as u8 as usize];
                 let keep = u8::from(i < n);
                 half.0 |= (u64::from(code) * u64::from(keep)) << half.1;
                 half.1 += len * keep;

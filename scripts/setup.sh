@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Installs what medocr needs on a fresh Debian machine, idempotently:
-# Tesseract (kor+eng), Korean fonts, poppler-utils, and libpdfium (from PyPI's pypdfium2 wheel,
+# Tesseract (kor+eng), Korean fonts (never the reserved families: see src/dataset/font_pool.rs), poppler-utils, and libpdfium (from PyPI's pypdfium2 wheel,
 # since GitHub is not reachable). Safe to run again: each step checks before it installs.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
-pkgs=(tesseract-ocr tesseract-ocr-kor poppler-utils fonts-nanum fonts-nanum-extra fonts-unfonts-core fonts-baekmuk python3-pip unzip chromium)
+pkgs=(tesseract-ocr tesseract-ocr-kor poppler-utils fonts-nanum fonts-nanum-extra fonts-unfonts-core fonts-unfonts-extra fonts-nanum-eco fonts-alee fonts-wqy-zenhei fonts-baekmuk python3-pip unzip chromium)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -134,6 +134,11 @@ pub struct EngineArgs {
     /// segments are split at column gaps (default: the model's tuned width, 160).
     #[arg(long)]
     pub piece_width: Option<usize>,
+    /// Drop pieces the built-in model reads with a lower mean token log-probability (≤ 0) as
+    /// non-text; default: the threshold calibrated for the checkpoint (its config.json);
+    /// -inf keeps everything.
+    #[arg(long, allow_negative_numbers = true)]
+    pub min_confidence: Option<f32>,
     /// Predictions file for the replay engine.
     #[arg(long)]
     pub predictions: Option<PathBuf>,
@@ -288,6 +293,12 @@ pub(crate) fn build_engine(kind: EngineKind, args: &EngineArgs) -> anyhow::Resul
             engine.set_timeout_per_page(Some(Duration::from_secs_f64(args.timeout_per_page)));
             if let Some(px) = args.piece_width {
                 engine.set_piece_width(px);
+            }
+            if let Some(c) = args.min_confidence {
+                if c.is_nan() || c > 0.0 {
+                    bail!("--min-confidence is a mean log-probability: a number ≤ 0 (got {c})");
+                }
+                engine.set_min_confidence(c);
             }
             Box::new(engine)
         }

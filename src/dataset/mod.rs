@@ -2,6 +2,7 @@
 //! validation, and the synthetic document generator (`synth`).
 
 mod doc_type;
+pub mod font_pool;
 mod manifest;
 pub mod synth;
 

@@ -83,6 +83,9 @@ impl BuiltinEngine {
             "piece_width".into(),
             crate::model::recognizer::default_piece_width(&config).to_string(),
         );
+        if let Some(c) = config.min_confidence {
+            settings.insert("min_confidence".into(), c.to_string());
+        }
         let version = format!(
             "{}@{}",
             dir.file_name()
@@ -124,6 +127,19 @@ impl BuiltinEngine {
         self.info
             .settings
             .insert("piece_width".into(), px.to_string());
+    }
+
+    /// Drops pieces whose greedy tokens average a lower log-probability than `logp` (the
+    /// checkpoint's calibrated value by default; `f32::NEG_INFINITY` keeps everything).
+    pub fn set_min_confidence(&mut self, logp: f32) {
+        match &mut self.runner {
+            Runner::Cpu(r) => r.min_confidence = logp,
+            #[cfg(feature = "cuda")]
+            Runner::Cuda(r) => r.min_confidence = logp,
+        }
+        self.info
+            .settings
+            .insert("min_confidence".into(), logp.to_string());
     }
 
     /// Per-page time limit. The model runs in this process and cannot be killed, so the

@@ -110,25 +110,77 @@ pub fn detector_crop<R: Rng>(c: &Coverage, rng: &mut R) -> Option<GrayImage> {
         }
     }
     // Fragments of table rules near the crop edge (detectors cut cells close to borders).
-    if rng.random_bool(0.08) {
+    if rng.random_bool(0.2) {
         let thick = rng.random_range(1..=2usize.max(h / 16));
         let at_left = rng.random_bool(0.5);
-        for t in 0..thick {
+        let level = rng.random_range(0.6..1.0);
+        for t in 0..thick.min(w) {
             let x = if at_left { t } else { w - 1 - t };
             for y in 0..h {
-                cov[y * w + x] = 1.0;
+                cov[y * w + x] = cov[y * w + x].max(level);
             }
         }
     }
-    if rng.random_bool(0.05) {
-        let y = if rng.random_bool(0.5) { 0 } else { h - 1 };
-        for x in 0..w {
-            cov[y * w + x] = cov[y * w + x].max(0.8);
+    if rng.random_bool(0.12) {
+        // A horizontal rule along the top or bottom edge, sometimes a staircase (a skewed
+        // rule after binarisation) or covering only part of the width.
+        let from_top = rng.random_bool(0.5);
+        let (a, b) = partial_span(rng, w);
+        let step = if rng.random_bool(0.4) {
+            rng.random_range(20..200)
+        } else {
+            usize::MAX
+        };
+        let thick = rng.random_range(1..=2usize.max(h / 20));
+        for x in a..b {
+            let off = (x - a) / step;
+            for t in 0..thick {
+                let y = if from_top {
+                    t + off
+                } else {
+                    (h - 1).saturating_sub(t + off)
+                };
+                if y < h {
+                    cov[y * w + x] = cov[y * w + x].max(0.9);
+                }
+            }
         }
     }
+    if rng.random_bool(0.1) {
+        // Bits of the neighbouring line: descenders above, ascenders below.
+        let from_top = rng.random_bool(0.5);
+        let depth = rng.random_range(1..=(h / 8).max(1));
+        let mut x = rng.random_range(0..w.max(1));
+        while x < w {
+            let len = rng.random_range(1..=(h / 4).max(1));
+            for xx in x..(x + len).min(w) {
+                for d in 0..rng.random_range(1..=depth) {
+                    let y = if from_top { d } else { h - 1 - d };
+                    cov[y * w + xx] = cov[y * w + xx].max(rng.random_range(0.5..1.0));
+                }
+            }
+            x += len + rng.random_range(2..(h / 2).max(3));
+        }
+    }
+    // Shaded cells: the paper under (part of) the crop is grey, as in a form's label cell.
+    let shade = rng.random_bool(0.15).then(|| {
+        let (a, b) = if rng.random_bool(0.6) {
+            (0, w)
+        } else {
+            partial_span(rng, w)
+        };
+        (a, b, rng.random_range(15.0..70.0f32))
+    });
     let mut img = GrayImage::new(w as u32, h as u32);
     for (i, p) in img.pixels_mut().enumerate() {
-        p.0[0] = (paper - cov[i] * (paper - ink)).clamp(0.0, 255.0) as u8;
+        let mut bg = paper;
+        if let Some((a, b, d)) = shade {
+            let x = i % w;
+            if x >= a && x < b {
+                bg = (paper - d).max(ink + 50.0);
+            }
+        }
+        p.0[0] = (bg - cov[i] * (bg - ink)).clamp(0.0, 255.0) as u8;
     }
     if rng.random_bool(0.3) {
         let sigma = rng.random_range(0.3..1.0) * (band_h / 24.0).max(0.5);
@@ -146,10 +198,230 @@ pub fn detector_crop<R: Rng>(c: &Coverage, rng: &mut R) -> Option<GrayImage> {
             img.put_pixel(x as u32, y as u32, Luma([rng.random_range(0..100)]));
         }
     }
+    if rng.random_bool(0.15) {
+        // A fax: 1 bit at a coarse resolution, shading dithered or dropped, specks.
+        img = fax_look(&img, band_h, rng);
+        return Some(img);
+    }
     if rng.random_bool(0.25) {
         img = jpeg_round_trip(&img, rng.random_range(30..90)).unwrap_or(img);
     }
     Some(img)
+}
+
+/// A random sub-range `a..b` of `0..w` (at least one column).
+fn partial_span<R: Rng>(rng: &mut R, w: usize) -> (usize, usize) {
+    let a = rng.random_range(0..w.max(1));
+    let b = rng.random_range(a + 1..=w.max(a + 1));
+    (a, b.min(w).max(a + 1).min(w.max(1)))
+}
+
+/// What a fax does to a crop: resampled to a coarse grid (fax resolution is 200 × 100–200 DPI),
+/// thresholded to 1 bit (grey shading drops out or turns into a dither), thickened or thinned
+/// strokes, specks.
+pub fn fax_look<R: Rng>(img: &GrayImage, band_h: f32, rng: &mut R) -> GrayImage {
+    let (w, h) = img.dimensions();
+    // Coarse grid: a Hangul band of 10–24 fax pixels (8–12 pt at 200 DPI).
+    let target = rng.random_range(10.0..24.0f32);
+    let f = (target / band_h.max(1.0)).min(1.0);
+    let (cw, ch) = (
+        ((w as f32 * f).round() as u32).max(2),
+        ((h as f32 * f).round() as u32).max(2),
+    );
+    let mut small = image::imageops::resize(img, cw, ch, image::imageops::FilterType::Triangle);
+    // The scanner sets its white point on the paper: grey paper is white, only what is darker
+    // than the paper (shaded cells, ink) is grey.
+    let mut levels: Vec<u8> = small.as_raw().clone();
+    levels.sort_unstable();
+    let paper = levels[levels.len() * 9 / 10].max(64) as f32;
+    for p in small.pixels_mut() {
+        p.0[0] = (p.0[0] as f32 * 255.0 / paper).min(255.0) as u8;
+    }
+    let threshold = rng.random_range(110.0..190.0f32);
+    let dither = rng.random_bool(0.3);
+    let mut bin = GrayImage::new(cw, ch);
+    for (x, y, p) in small.enumerate_pixels() {
+        let v = p.0[0] as f32;
+        // Ordered dither turns mid-greys (shaded cells) into dot patterns, as fax machines do.
+        let t = if dither {
+            const BAYER: [[f32; 4]; 4] = [
+                [0.0, 8.0, 2.0, 10.0],
+                [12.0, 4.0, 14.0, 6.0],
+                [3.0, 11.0, 1.0, 9.0],
+                [15.0, 7.0, 13.0, 5.0],
+            ];
+            if v > 225.0 || v < 90.0 {
+                threshold
+            } else {
+                (BAYER[(y % 4) as usize][(x % 4) as usize] + 0.5) * 16.0
+            }
+        } else {
+            threshold
+        };
+        bin.put_pixel(x, y, Luma([if v < t { 0 } else { 255 }]));
+    }
+    for _ in 0..rng.random_range(0..=((cw * ch) as usize / 150).max(1)) {
+        let (x, y) = (rng.random_range(0..cw), rng.random_range(0..ch));
+        let v = if rng.random_bool(0.8) { 0 } else { 255 };
+        bin.put_pixel(x, y, Luma([v]));
+    }
+    image::imageops::resize(&bin, w, h, image::imageops::FilterType::Nearest)
+}
+
+/// A crop with no text in it, the way the page detector cuts one out of a real page when a
+/// rule, a shaded cell, a speck field, a barcode, a stamp or bits of a neighbouring line survive
+/// cleaning. The model must read these as nothing. `neighbour` is a rendered text line whose
+/// top or bottom sliver may be used.
+pub fn clutter_crop<R: Rng>(rng: &mut R, neighbour: Option<&Coverage>) -> GrayImage {
+    let h = rng.random_range(16..72usize);
+    let w = ((h as f32 * rng.random_range(0.3..9.0f32)) as usize).max(4);
+    let mut cov = vec![0f32; w * h];
+    let put = |cov: &mut Vec<f32>, x: usize, y: usize, v: f32| {
+        if x < w && y < h {
+            cov[y * w + x] = cov[y * w + x].max(v);
+        }
+    };
+    let kind = rng.random_range(0..8);
+    let mut shade = 0.0f32;
+    match kind {
+        // Horizontal rules, straight or a skewed staircase, full or partial.
+        0 => {
+            for _ in 0..rng.random_range(1..=3) {
+                let y0 = rng.random_range(0..h);
+                let thick = rng.random_range(1..=(h / 10).max(2));
+                let (a, b) = partial_span(rng, w);
+                let step = if rng.random_bool(0.5) {
+                    rng.random_range(8..120)
+                } else {
+                    usize::MAX
+                };
+                let up = rng.random_bool(0.5);
+                for x in a..b {
+                    let off = (x - a) / step;
+                    for t in 0..thick {
+                        let y = if up {
+                            y0 + t + off
+                        } else {
+                            (y0 + t).wrapping_sub(off)
+                        };
+                        put(&mut cov, x, y, 1.0);
+                    }
+                }
+            }
+        }
+        // Vertical rules and corners (cell borders).
+        1 => {
+            for _ in 0..rng.random_range(1..=4) {
+                let x0 = rng.random_range(0..w);
+                let thick = rng.random_range(1..=3);
+                for y in 0..h {
+                    for t in 0..thick {
+                        put(&mut cov, x0 + t, y, 1.0);
+                    }
+                }
+            }
+            if rng.random_bool(0.5) {
+                let y0 = if rng.random_bool(0.5) { 0 } else { h - 1 };
+                for x in 0..w {
+                    put(&mut cov, x, y0, 1.0);
+                }
+            }
+        }
+        // A shaded block (uniform grey, or a dither/halftone), with or without its border.
+        2 => {
+            shade = rng.random_range(0.1..0.45);
+            if rng.random_bool(0.4) {
+                for y in 0..h {
+                    put(&mut cov, 0, y, 1.0);
+                    put(&mut cov, w - 1, y, 1.0);
+                }
+            }
+        }
+        // A speck field.
+        3 => {
+            for _ in 0..rng.random_range(1..=(w * h / 40).max(2)) {
+                let (x, y) = (rng.random_range(0..w), rng.random_range(0..h));
+                let r = rng.random_range(0..=2usize);
+                for dy in 0..=r {
+                    for dx in 0..=r {
+                        put(&mut cov, x + dx, y + dy, rng.random_range(0.5..1.0));
+                    }
+                }
+            }
+        }
+        // Barcode bars.
+        4 => {
+            let mut x = rng.random_range(0..4);
+            while x < w {
+                let bw = rng.random_range(1..=4);
+                for xx in x..x + bw {
+                    for y in 0..h {
+                        put(&mut cov, xx, y, 1.0);
+                    }
+                }
+                x += bw + rng.random_range(1..=4);
+            }
+        }
+        // Arcs of a stamp or a circled mark.
+        5 => {
+            let r = rng.random_range(h as f32 * 0.5..h as f32 * 2.0);
+            let (cx, cy) = (
+                rng.random_range(-(r * 0.5)..w as f32 + r * 0.5),
+                rng.random_range(-(r * 0.5)..h as f32 + r * 0.5),
+            );
+            let thick = rng.random_range(1.0..3.5f32);
+            for y in 0..h {
+                for x in 0..w {
+                    let d = ((x as f32 - cx).powi(2) + (y as f32 - cy).powi(2)).sqrt();
+                    if (d - r).abs() < thick {
+                        put(&mut cov, x, y, 0.9);
+                    }
+                }
+            }
+        }
+        // A sliver of a neighbouring text line (its descenders or its tops).
+        6 => {
+            if let Some(n) = neighbour {
+                let keep = (n.height as f32 * rng.random_range(0.08..0.22)) as usize;
+                let from_top = rng.random_bool(0.5);
+                let sy = if from_top {
+                    0
+                } else {
+                    n.height.saturating_sub(keep)
+                };
+                let scale = n.width as f32 / w as f32;
+                for y in 0..keep.min(h) {
+                    for x in 0..w {
+                        let src = ((x as f32 * scale) as usize).min(n.width - 1);
+                        let dy = if from_top { h - keep.min(h) + y } else { y };
+                        let v = n.get(src, (sy + y).min(n.height - 1));
+                        put(&mut cov, x, dy, v);
+                    }
+                }
+            }
+        }
+        // Blank paper.
+        _ => {}
+    }
+    let paper = rng.random_range(170.0..255.0f32);
+    let ink = rng.random_range(0.0..80.0f32).min(paper - 60.0);
+    let mut img = GrayImage::new(w as u32, h as u32);
+    for (i, p) in img.pixels_mut().enumerate() {
+        let v = cov[i].max(shade);
+        p.0[0] = (paper - v * (paper - ink)).clamp(0.0, 255.0) as u8;
+    }
+    if rng.random_bool(0.4) {
+        let sigma = rng.random_range(2.0..14.0);
+        for p in img.pixels_mut() {
+            p.0[0] = (p.0[0] as f32 + gauss(rng) * sigma).clamp(0.0, 255.0) as u8;
+        }
+    }
+    if rng.random_bool(0.3) {
+        img = fax_look(&img, h as f32 * 0.7, rng);
+    } else if rng.random_bool(0.25) {
+        img = jpeg_round_trip(&img, rng.random_range(30..90)).unwrap_or(img);
+    }
+    img
 }
 
 /// Encodes and decodes as JPEG at `quality` (block artefacts of scanned documents).

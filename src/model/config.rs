@@ -28,6 +28,11 @@ pub struct ModelConfig {
     /// LayerNorm after the stem projection (absent in configs written before it existed).
     #[serde(default)]
     pub stem_norm: bool,
+    /// Pieces read with a lower mean token log-probability are dropped as non-text; calibrated
+    /// per checkpoint on the validation set (docs/model.md, "Rejecting non-text"). Absent:
+    /// nothing is dropped for its confidence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_confidence: Option<f32>,
 }
 
 pub const ARCHITECTURE: &str = "medocr-line-ocr-v1";
@@ -63,6 +68,7 @@ impl ModelConfig {
             max_target_len: 96,
             max_line_width: 800,
             stem_norm: true,
+            min_confidence: None,
         }
     }
 

@@ -2,7 +2,7 @@
 //! only on (seed, step, i), so a resumed run sees exactly the data it would have seen.
 //! Text → font, size and effective DPI → rendered coverage → detector-like crop → model input.
 
-use super::augment::detector_crop;
+use super::augment::{clutter_crop, detector_crop};
 use super::fonts::FontSet;
 use super::line_render::{render_line, LayoutStyle};
 use super::ocr::LineBatch;
@@ -32,7 +32,10 @@ const BUCKETS: [(usize, usize, u32); 4] = [(1, 6, 4), (4, 12, 5), (10, 20, 2), (
 const VALIDATION_BUCKETS: usize = 2;
 
 pub struct DataGen {
+    /// Training families (`font_pool::Role::Training`).
     pub fonts: FontSet,
+    /// Held-out families: validation lines are rendered in these only.
+    pub held_out: FontSet,
     pub tokenizer: Tokenizer,
     pub line_height: usize,
     pub max_width: usize,
@@ -59,6 +62,7 @@ impl DataGen {
     ) -> Result<Self, super::ModelError> {
         Ok(DataGen {
             fonts: FontSet::system()?,
+            held_out: FontSet::held_out()?,
             tokenizer,
             line_height,
             max_width,
@@ -76,7 +80,21 @@ impl DataGen {
         max_chars: usize,
         pool: &[String],
     ) -> LineSample {
+        self.sample_with(&self.fonts, seed, min_chars, max_chars, pool)
+    }
+
+    fn sample_with(
+        &self,
+        fonts: &FontSet,
+        seed: u64,
+        min_chars: usize,
+        max_chars: usize,
+        pool: &[String],
+    ) -> LineSample {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        if rng.random_bool(CLUTTER_SHARE) {
+            return self.clutter(fonts, &mut rng);
+        }
         let mut max_chars = max_chars.min(self.max_chars);
         let from_docs = !pool.is_empty() && rng.random_bool(SYNTH_SHARE);
         for _attempt in 0..6 {
@@ -85,7 +103,7 @@ impl DataGen {
             } else {
                 sample_line(&mut rng, min_chars.min(max_chars), max_chars)
             };
-            if let Some(s) = self.render(&text, &mut rng) {
+            if let Some(s) = self.render_with(fonts, &text, &mut rng) {
                 if s.input.width < self.max_width {
                     return s;
                 }
@@ -95,12 +113,40 @@ impl DataGen {
             }
         }
         let text = "0".to_string();
-        self.render(&text, &mut rng).expect("a digit renders")
+        self.render_with(fonts, &text, &mut rng)
+            .expect("a digit renders")
     }
 
-    /// Renders `text` with a random font, size and DPI, then augments it.
+    /// A crop without text (a rule, shading, specks, a barcode, a stamp arc, a neighbouring
+    /// line's sliver): its transcription is empty, so the model learns to answer nothing.
+    fn clutter<R: Rng>(&self, fonts: &FontSet, rng: &mut R) -> LineSample {
+        let neighbour = rng.random_bool(0.3).then(|| {
+            let text = sample_line(rng, 3, 12);
+            let font = fonts.pick(&text, rng.random::<f64>());
+            render_line(
+                &font.font,
+                &text,
+                rng.random_range(16.0..60.0),
+                LayoutStyle {
+                    tracking: 0.0,
+                    space_scale: 1.0,
+                },
+            )
+        });
+        let crop = clutter_crop(rng, neighbour.as_ref());
+        LineSample {
+            input: line_input(&crop, self.line_height, self.max_width - 1),
+            text: String::new(),
+        }
+    }
+
+    /// Renders `text` with a random training font, size and DPI, then augments it.
     pub fn render<R: Rng>(&self, text: &str, rng: &mut R) -> Option<LineSample> {
-        let font = self.fonts.pick(text, rng.random::<f64>());
+        self.render_with(&self.fonts, text, rng)
+    }
+
+    fn render_with<R: Rng>(&self, fonts: &FontSet, text: &str, rng: &mut R) -> Option<LineSample> {
+        let font = fonts.pick(text, rng.random::<f64>());
         // Effective DPI 72–600, weighted towards the usual 150–300; 9–12 pt (a little wider).
         let dpi: f32 = match rng.random_range(0..10) {
             0..=1 => rng.random_range(72.0..120.0),
@@ -108,7 +154,12 @@ impl DataGen {
             _ => rng.random_range(320.0..600.0),
         };
         let dpi = self.fixed_dpi.unwrap_or(dpi);
-        let pt: f32 = rng.random_range(8.5..13.0);
+        // 8–16 pt: small print and table cells up to titles.
+        let pt: f32 = if rng.random_bool(0.8) {
+            rng.random_range(8.0..13.0)
+        } else {
+            rng.random_range(13.0..16.5)
+        };
         let px = pt * dpi / 72.0;
         let style = LayoutStyle {
             tracking: if rng.random_bool(0.3) {
@@ -149,7 +200,8 @@ impl DataGen {
             .collect()
     }
 
-    /// A fixed validation set (its own seed stream, short lines of up to 12 characters).
+    /// A fixed validation set (its own seed stream, short lines of up to 12 characters, and
+    /// crops without text), rendered in the held-out font families only.
     pub fn validation(&self, seed: u64, count: usize) -> Vec<LineSample> {
         let pool = synth_pool(mix(seed ^ 0x5A11_DA7E, u64::MAX, 0xD0C5), 12);
         (0..count)
@@ -158,7 +210,8 @@ impl DataGen {
                 // Short lines only: the recogniser reads pieces of at most ~160 px (a few
                 // syllables), so long-line CER no longer tracks page quality.
                 let b = BUCKETS[i % VALIDATION_BUCKETS];
-                self.sample(
+                self.sample_with(
+                    &self.held_out,
                     mix(seed ^ 0x5A11_DA7E, u64::MAX - 1, i as u64),
                     b.0,
                     b.1,
@@ -172,6 +225,8 @@ impl DataGen {
 /// Share of lines drawn from the project's document generator (the rest from `textgen`,
 /// which covers every syllable and symbol of the vocabulary).
 const SYNTH_SHARE: f64 = 0.55;
+/// Share of crops without text (empty transcription).
+const CLUTTER_SHARE: f64 = 0.08;
 /// Generated documents whose lines feed one batch.
 const DOCS_PER_BATCH: usize = 3;
 
@@ -276,6 +331,7 @@ pub fn to_batch<B: Backend>(
         target_tokens,
         target_mask: Tensor::from_data(TensorData::new(mask, [b, t]), device),
         ctc_targets: int2(ctc, l),
-        ctc_target_lengths: ids.iter().map(|v| v.len().max(1)).collect(),
+        // Zero for a crop without text: CTC's path is then all blanks.
+        ctc_target_lengths: ids.iter().map(|v| v.len()).collect(),
     }
 }

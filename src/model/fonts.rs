@@ -1,8 +1,10 @@
-//! Korean fonts for rendering training lines (Debian packages fonts-nanum, fonts-unfonts-core,
-//! fonts-baekmuk): the families the evaluation documents use, plus bold cuts. They are read
-//! from `$MEDOCR_FONT_DIR`, else from Debian's `/usr/share/fonts/truetype`.
+//! Korean fonts for rendering training and validation lines: the project's font pool
+//! (`dataset::font_pool`), training families for training and held-out families for
+//! validation, never a reserved family. They are read from `$MEDOCR_FONT_DIR`, else from
+//! Debian's `/usr/share/fonts/truetype`.
 
 use super::error::ModelError;
+use crate::dataset::font_pool::{self, Role};
 use ab_glyph::{Font, FontArc};
 use std::path::PathBuf;
 
@@ -12,25 +14,6 @@ pub fn font_dir() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(crate::dataset::synth::DEFAULT_FONT_DIR))
 }
-
-/// (family, file relative to [`font_dir`], sampling weight)
-const FONT_FILES: &[(&str, &str, u32)] = &[
-    ("NanumGothic", "nanum/NanumGothic.ttf", 6),
-    ("NanumGothic", "nanum/NanumGothicBold.ttf", 2),
-    ("NanumMyeongjo", "nanum/NanumMyeongjo.ttf", 6),
-    ("NanumMyeongjo", "nanum/NanumMyeongjoBold.ttf", 2),
-    ("NanumBarunGothic", "nanum/NanumBarunGothic.ttf", 5),
-    ("NanumBarunGothic", "nanum/NanumBarunGothicBold.ttf", 1),
-    ("NanumSquare", "nanum/NanumSquareR.ttf", 5),
-    ("NanumSquare", "nanum/NanumSquareB.ttf", 1),
-    ("NanumPen", "nanum/NanumPen.ttf", 2),
-    ("UnBatang", "unfonts-core/UnBatang.ttf", 4),
-    ("UnDotum", "unfonts-core/UnDotum.ttf", 4),
-    ("UnDotum", "unfonts-core/UnDotumBold.ttf", 1),
-    ("Baekmuk Batang", "baekmuk/batang.ttf", 4),
-    ("Baekmuk Dotum", "baekmuk/dotum.ttf", 4),
-    ("Baekmuk Gulim", "baekmuk/gulim.ttf", 4),
-];
 
 pub struct LoadedFont {
     pub family: String,
@@ -52,30 +35,39 @@ pub struct FontSet {
 }
 
 impl FontSet {
-    /// Loads the installed fonts; at least 4 families are required.
+    /// The installed training fonts; at least 4 families are required.
     pub fn system() -> Result<Self, ModelError> {
+        Self::load(Role::Training, 4)
+    }
+
+    /// The installed held-out fonts (validation and checkpoint selection); at least 2 families.
+    pub fn held_out() -> Result<Self, ModelError> {
+        Self::load(Role::HeldOut, 2)
+    }
+
+    fn load(role: Role, min_families: usize) -> Result<Self, ModelError> {
         let dir = font_dir();
         let mut fonts = Vec::new();
-        for &(family, file, weight) in FONT_FILES {
-            let path = dir.join(file);
+        for f in font_pool::fonts(role) {
+            let path = dir.join(f.file);
             if !path.exists() {
                 continue;
             }
             let bytes = std::fs::read(&path).map_err(|e| ModelError::io(&path, e))?;
             if let Ok(font) = FontArc::try_from_vec(bytes) {
                 fonts.push(LoadedFont {
-                    family: family.to_string(),
+                    family: f.family.to_string(),
                     path: path.display().to_string(),
                     font,
-                    weight,
+                    weight: f.weight,
                 });
             }
         }
         let mut families: Vec<&str> = fonts.iter().map(|f| f.family.as_str()).collect();
         families.dedup();
-        if families.len() < 4 {
+        if families.len() < min_families {
             return Err(ModelError::NoFonts(format!(
-                "found {} of the 4 Korean font families needed ({families:?}) in {}; run bash scripts/setup.sh (installs fonts-nanum, fonts-unfonts-core, fonts-baekmuk), or point MEDOCR_FONT_DIR at a folder holding them (nanum/NanumGothic.ttf, …)",
+                "found {} of the {min_families} Korean font families needed ({families:?}) in {}; run bash scripts/setup.sh (installs fonts-nanum, fonts-nanum-eco, fonts-unfonts-core, fonts-unfonts-extra, fonts-baekmuk, fonts-alee, fonts-wqy-zenhei), or point MEDOCR_FONT_DIR at a folder holding them (nanum/NanumGothic.ttf, …)",
                 families.len(),
                 dir.display()
             )));

@@ -6,6 +6,7 @@ use super::encoder::Encoded;
 use super::kv_cache::KvCache;
 use super::ocr::OcrModel;
 use super::tokenizer::{BOS, EOS, PAD};
+use burn::tensor::activation::log_softmax;
 use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
 use burn::tensor::{Int, TensorData};
@@ -17,6 +18,12 @@ pub struct Generator<'m, B: Backend> {
     last: Vec<u32>,
     finished: Vec<bool>,
     outputs: Vec<Vec<u32>>,
+    /// Most tokens each line may emit (what its crop can physically hold).
+    limits: Vec<usize>,
+    /// Sum of the log-probabilities of each line's chosen tokens, `<eos>` included.
+    logprob: Vec<f32>,
+    /// Lines stopped by their limit rather than by `<eos>`.
+    hit_limit: Vec<bool>,
     /// Original line index of each row still in the batch tensors.
     active: Vec<usize>,
     device: B::Device,
@@ -36,9 +43,20 @@ impl<'m, B: Backend> Generator<'m, B> {
             last: vec![BOS; b],
             finished: vec![false; b],
             outputs: vec![Vec::new(); b],
+            limits: vec![usize::MAX; b],
+            logprob: vec![0.0; b],
+            hit_limit: vec![false; b],
             active: (0..b).collect(),
             device,
         }
+    }
+
+    /// Caps each line's output at `limits[i]` tokens; a line that reaches its cap stops and is
+    /// flagged ([`Self::hit_limit`]).
+    pub fn with_limits(mut self, limits: Vec<usize>) -> Self {
+        assert_eq!(limits.len(), self.limits.len(), "one limit per line");
+        self.limits = limits;
+        self
     }
 
     /// Logits `[rows, vocab]` for feeding `tokens` (one per row still in the batch) at the next
@@ -68,16 +86,22 @@ impl<'m, B: Backend> Generator<'m, B> {
         }
         let tokens: Vec<u32> = self.active.iter().map(|&i| self.last[i]).collect();
         let logits = self.step_logits(&tokens);
-        let ids: Vec<i64> = logits
-            .argmax(1)
+        let (best, ids) = log_softmax(logits, 1).max_dim_with_indices(1);
+        let ids: Vec<i64> = ids
             .into_data()
             .convert::<i64>()
             .to_vec()
             .expect("argmax ids");
+        let best: Vec<f32> = best
+            .into_data()
+            .convert::<f32>()
+            .to_vec()
+            .expect("log-probabilities");
         let mut out = vec![None; self.finished.len()];
         for (r, &id) in ids.iter().enumerate() {
             let i = self.active[r];
             let id = id as u32;
+            self.logprob[i] += best[r];
             if id == EOS || id == PAD {
                 self.finished[i] = true;
                 self.last[i] = EOS;
@@ -85,6 +109,10 @@ impl<'m, B: Backend> Generator<'m, B> {
                 self.outputs[i].push(id);
                 self.last[i] = id;
                 out[i] = Some(id);
+                if self.outputs[i].len() >= self.limits[i] {
+                    self.finished[i] = true;
+                    self.hit_limit[i] = true;
+                }
             }
         }
         let done = self.active.iter().filter(|&&i| self.finished[i]).count();
@@ -123,5 +151,17 @@ impl<'m, B: Backend> Generator<'m, B> {
 
     pub fn outputs(&self) -> &[Vec<u32>] {
         &self.outputs
+    }
+
+    /// Whether line `i` was stopped by its length limit (a runaway decode, not text).
+    pub fn hit_limit(&self, i: usize) -> bool {
+        self.hit_limit[i]
+    }
+
+    /// Line `i`'s confidence: the mean log-probability of its greedy tokens, `<eos>` included
+    /// once it has been chosen (0 = certain).
+    pub fn confidence(&self, i: usize) -> f32 {
+        let steps = self.outputs[i].len() + usize::from(self.finished[i] && !self.hit_limit[i]);
+        self.logprob[i] / steps.max(1) as f32
     }
 }

@@ -7,7 +7,7 @@ use super::decoder::TextDecoder;
 use super::encoder::{Encoded, VisionEncoder};
 use super::tokenizer::PAD;
 use burn::module::Module;
-use burn::nn::loss::{CTCLossConfig, Reduction};
+use burn::nn::loss::CTCLossConfig;
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::activation::log_softmax;
 use burn::tensor::backend::Backend;
@@ -83,17 +83,30 @@ impl<B: Backend> OcrModel<B> {
                 &device,
             )
         };
-        let ctc = CTCLossConfig::new()
+        // Per line, divided by its target length (at least 1: a crop without text has an
+        // empty target), then averaged: PyTorch's "mean" reduction without the division by 0.
+        let per_line = CTCLossConfig::new()
             .with_blank(PAD as usize)
             .with_zero_infinity(true)
             .init()
-            .forward_with_reduction(
+            .forward(
                 ctc_logp,
                 batch.ctc_targets.clone(),
                 ints(&enc.lengths),
                 ints(&batch.ctc_target_lengths),
-                Reduction::Mean,
             );
+        let lengths: Vec<f32> = batch
+            .ctc_target_lengths
+            .iter()
+            .map(|&l| l.max(1) as f32)
+            .collect();
+        let n = lengths.len();
+        let ctc = per_line
+            .div(Tensor::from_data(
+                burn::tensor::TensorData::new(lengths, [n]),
+                &device,
+            ))
+            .mean();
         Losses { decoder, ctc }
     }
 }

@@ -73,6 +73,8 @@ pub struct RecognizeStats {
     pub output_tokens: usize,
     pub input_tokens: usize,
     pub unknown_tokens: usize,
+    /// Pieces whose reading was dropped: low confidence or longer than the crop can hold.
+    pub rejected_pieces: usize,
 }
 
 pub struct Recognizer<B: Backend> {
@@ -86,11 +88,24 @@ pub struct Recognizer<B: Backend> {
     /// at the column gap nearest their middle.
     pub max_piece_width: usize,
     pub detect: DetectOptions,
+    /// Pieces read with a lower mean token log-probability are dropped (the checkpoint's
+    /// calibrated `min_confidence`, or `--min-confidence`).
+    pub min_confidence: f32,
+}
+
+/// Narrowest character, in line heights (`.`, `1`, `l` are about a quarter of the height):
+/// a piece `w` heights wide cannot hold more than `w / 0.25` characters.
+pub const MIN_CHAR_ASPECT: f32 = 0.25;
+
+/// Most tokens a piece of `width` pixels at `line_height` can hold (plus two for slack).
+pub fn max_tokens(width: usize, line_height: usize) -> usize {
+    (width as f32 / line_height.max(1) as f32 / MIN_CHAR_ASPECT).ceil() as usize + 2
 }
 
 impl<B: Backend> Recognizer<B> {
     pub fn new(loaded: LoadedModel<B>, device: B::Device) -> Self {
         let max_piece_width = default_piece_width(&loaded.config);
+        let min_confidence = loaded.config.min_confidence.unwrap_or(f32::NEG_INFINITY);
         Recognizer {
             model: loaded.model,
             config: loaded.config,
@@ -99,6 +114,7 @@ impl<B: Backend> Recognizer<B> {
             batch_size: 32,
             max_piece_width,
             detect: DetectOptions::default(),
+            min_confidence,
         }
     }
 
@@ -208,14 +224,18 @@ impl<B: Backend> Recognizer<B> {
             let t = Instant::now();
             let enc = stack_memories(&memories[offset..offset + chunk.len()]);
             offset += chunk.len();
-            let mut gen = Generator::new(&self.model, &enc, self.config.max_target_len);
+            let limits = chunk
+                .iter()
+                .map(|p| max_tokens(p.input.width, self.config.line_height))
+                .collect();
+            let mut gen =
+                Generator::new(&self.model, &enc, self.config.max_target_len).with_limits(limits);
             self.sync();
             let elapsed = t.elapsed();
             for r in &ranges {
                 sinks[r.0].stage(Stage::Encode, elapsed);
             }
 
-            let mut emitted = vec![0usize; chunk.len()];
             // Per document: the first piece of its range not yet finished.
             let mut cursors: Vec<usize> = ranges.iter().map(|r| r.1).collect();
             loop {
@@ -236,35 +256,41 @@ impl<B: Backend> Recognizer<B> {
                     }
                     let sink = &mut *sinks[d];
                     sink.stage(Stage::Decode, elapsed);
-                    // Flush everything of this document that is final in its reading order.
+                    // Flush every piece of this document that is final, in reading order. A
+                    // piece's tokens are held until it has finished, so a piece that turns
+                    // out to be garbage (a runaway decode, or low confidence) is dropped
+                    // whole; pieces are a few tokens long, so the hold costs a few steps of
+                    // TTFT.
                     while *cursor < end {
                         let c = *cursor;
+                        if !(gen.finished()[c] || step.is_none()) {
+                            break;
+                        }
+                        *cursor += 1;
                         let out = &gen.outputs()[c];
                         let p = &chunk[c];
-                        while emitted[c] < out.len() {
-                            let id = out[emitted[c]];
-                            if emitted[c] == 0 {
-                                let sep = match last_emitted[d] {
-                                    None => "",
-                                    Some(_) if p.glue_to_prev => "",
-                                    Some((pg, ln)) if pg == p.page && ln == p.line => " ",
-                                    Some(_) => "\n",
-                                };
-                                if !sep.is_empty() {
-                                    sink.token(sep);
-                                    stats[d].output_tokens += 1;
-                                }
-                                last_emitted[d] = Some((p.page, p.line));
-                            }
+                        if out.is_empty() {
+                            continue;
+                        }
+                        if gen.hit_limit(c) || gen.confidence(c) < self.min_confidence {
+                            stats[d].rejected_pieces += 1;
+                            continue;
+                        }
+                        let sep = match last_emitted[d] {
+                            None => "",
+                            Some(_) if p.glue_to_prev => "",
+                            Some((pg, ln)) if pg == p.page && ln == p.line => " ",
+                            Some(_) => "\n",
+                        };
+                        if !sep.is_empty() {
+                            sink.token(sep);
+                            stats[d].output_tokens += 1;
+                        }
+                        last_emitted[d] = Some((p.page, p.line));
+                        for &id in out {
                             sink.token(self.tokenizer.token_text(id));
                             stats[d].output_tokens += 1;
                             stats[d].unknown_tokens += usize::from(id == super::tokenizer::UNK);
-                            emitted[c] += 1;
-                        }
-                        if gen.finished()[c] || step.is_none() {
-                            *cursor += 1;
-                        } else {
-                            break;
                         }
                     }
                 }

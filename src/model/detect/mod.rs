@@ -1,11 +1,21 @@
 //! Text-line detection by deterministic image processing:
-//! 1. binarise with Otsu's threshold and drop isolated specks;
-//! 2. estimate the skew (the angle whose horizontal projection is sharpest) and rotate it away;
-//! 3. erase table rules (long horizontal / vertical ink runs) from a working copy;
-//! 4. horizontal projection → line bands (tall bands split at their weakest row);
-//! 5. column projection inside each band → segments split at wide gaps (table cells).
+//! 0. a photo of a page: find the page against its background and warp it upright
+//!    (`perspective`);
+//! 1. flatten the background (`background`): shaded cells, grey paper and uneven light turn
+//!    white, the ink stays dark;
+//! 2. binarise with Otsu's threshold and drop isolated pixels;
+//! 3. estimate the skew (the angle whose horizontal projection is sharpest) and rotate it away;
+//! 4. erase table rules (long, possibly dashed, horizontal / vertical ink runs: `rules`) and
+//!    specks (small components far from any character: `components`) from a working copy;
+//! 5. horizontal projection → line bands (tall bands split at their weakest row);
+//! 6. column projection inside each band → segments split at wide gaps (table cells).
 //!
 //! Output is in reading order: bands top to bottom, segments left to right.
+
+mod background;
+mod components;
+mod perspective;
+mod rules;
 
 use image::{GrayImage, Luma};
 
@@ -118,52 +128,14 @@ fn ink_mask(img: &GrayImage, t: u8) -> Vec<bool> {
     out
 }
 
-/// Erases horizontal runs ≥ `min_h` and vertical runs ≥ `min_v` from the mask, painting them
-/// with `paper` in `img` too (rules then neither join lines nor show up in crops).
-fn remove_rules(mask: &mut [bool], img: &mut GrayImage, min_h: usize, min_v: usize, paper: u8) {
+/// Erases the marked pixels and a one-pixel fringe around them (the anti-aliased edge of a
+/// rule) from the mask, painting them with `paper` in `img` too.
+fn erase(mask: &mut [bool], img: &mut GrayImage, marked: &[bool], paper: u8) {
     let (w, h) = (img.width() as usize, img.height() as usize);
-    let mut erase = vec![false; w * h];
-    for y in 0..h {
-        let mut x = 0;
-        while x < w {
-            if mask[y * w + x] {
-                let s = x;
-                while x < w && mask[y * w + x] {
-                    x += 1;
-                }
-                if x - s >= min_h {
-                    erase[y * w + s..y * w + x]
-                        .iter_mut()
-                        .for_each(|e| *e = true);
-                }
-            } else {
-                x += 1;
-            }
-        }
-    }
-    for x in 0..w {
-        let mut y = 0;
-        while y < h {
-            if mask[y * w + x] {
-                let s = y;
-                while y < h && mask[y * w + x] {
-                    y += 1;
-                }
-                if y - s >= min_v {
-                    for yy in s..y {
-                        erase[yy * w + x] = true;
-                    }
-                }
-            } else {
-                y += 1;
-            }
-        }
-    }
-    // Also paint the anti-aliased fringe (one pixel around erased pixels).
-    let mut fringe = erase.clone();
+    let mut fringe = marked.to_vec();
     for y in 0..h {
         for x in 0..w {
-            if erase[y * w + x] {
+            if marked[y * w + x] {
                 for (dx, dy) in [(-1i64, 0i64), (1, 0), (0, -1), (0, 1)] {
                     let (xx, yy) = (x as i64 + dx, y as i64 + dy);
                     if xx >= 0 && yy >= 0 && (xx as usize) < w && (yy as usize) < h {
@@ -254,17 +226,6 @@ pub fn rotate_gray(img: &GrayImage, deg: f32, fill: u8) -> GrayImage {
     out
 }
 
-/// Paper level: the most common bright gray value.
-fn paper_level(img: &GrayImage, t: u8) -> u8 {
-    let mut hist = [0u64; 256];
-    for p in img.pixels() {
-        hist[p.0[0] as usize] += 1;
-    }
-    (t as usize + 1..256)
-        .max_by_key(|&v| hist[v])
-        .unwrap_or(255) as u8
-}
-
 /// Detects the text lines of a page rendered at `dpi`.
 pub fn detect_lines(page: &GrayImage, dpi: f32, opts: &DetectOptions) -> Detection {
     let (w, h) = (page.width() as usize, page.height() as usize);
@@ -275,9 +236,13 @@ pub fn detect_lines(page: &GrayImage, dpi: f32, opts: &DetectOptions) -> Detecti
             skew_degrees: 0.0,
         };
     }
-    let t = otsu(page);
-    let paper = paper_level(page, t);
-    let mut work = page.clone();
+    // A photo: the page against its background, warped upright.
+    let rectified = perspective::find_page(page).map(|q| perspective::rectify(page, q, 0.005));
+    let page = rectified.as_ref().unwrap_or(page);
+    let (w, h) = (page.width() as usize, page.height() as usize);
+    let mut work = background::flatten(page, dpi);
+    let t = otsu(&work);
+    let paper = 255;
     let mut mask = ink_mask(&work, t);
     // Deskew before erasing rules: on a tilted scan a rule is a staircase of short runs that
     // no run-length test catches, and erasing part of it first would leave fragments that
@@ -287,9 +252,19 @@ pub fn detect_lines(page: &GrayImage, dpi: f32, opts: &DetectOptions) -> Detecti
         work = rotate_gray(&work, skew, paper);
         mask = ink_mask(&work, t);
     }
-    // Rules: longer than any glyph (half an inch across, a quarter inch down).
+    // Rules: longer than any glyph (half an inch across, a quarter inch down), with breaks of
+    // up to 0.01 in (dashed by thresholding).
     let (min_h, min_v) = ((dpi * 0.5) as usize, (dpi * 0.25) as usize);
-    remove_rules(&mut mask, &mut work, min_h.max(12), min_v.max(8), paper);
+    let bridge = ((dpi * 0.01).round() as usize).max(1);
+    let rules = rules::find_rules(&mask, w, h, min_h.max(12), min_v.max(8), bridge);
+    erase(&mut mask, &mut work, &rules, paper);
+    // Specks: components smaller than a 1 pt square with no other ink within 5 pt (half an em
+    // of 10 pt text: the dashes of a `- 1 -` page number are a space away from the digit).
+    let pt = dpi / 72.0;
+    let small = (pt.powi(2).round() as usize).max(2);
+    let radius = ((5.0 * pt).round() as usize).max(2);
+    let specks = components::specks(&mask, w, h, small, radius);
+    erase(&mut mask, &mut work, &specks, paper);
 
     // Row projection → bands.
     let min_count = (w / 2000).max(1);
@@ -310,7 +285,6 @@ pub fn detect_lines(page: &GrayImage, dpi: f32, opts: &DetectOptions) -> Detecti
         }
     }
     // Merge bands separated by tiny gaps (split vowels, dots); drop specks.
-    let pt = dpi / 72.0;
     let mut merged: Vec<(usize, usize)> = Vec::new();
     for b in bands {
         if let Some(last) = merged.last_mut() {

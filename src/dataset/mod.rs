@@ -1,10 +1,14 @@
 //! Datasets: the manifest format (`manifest.jsonl`, see `docs/design.md`), its loading and
-//! validation, and the synthetic document generator (`synth`).
+//! validation, the synthetic document generator (`synth`), the second toolchain that
+//! prints the same content as HTML through headless Chromium (`print`), and fax, photo
+//! and scan images of rendered pages (`variants`).
 
 mod doc_type;
 pub mod font_pool;
 mod manifest;
+pub mod print;
 pub mod synth;
+pub mod variants;
 
 pub use doc_type::DocType;
 pub use manifest::{

@@ -21,7 +21,7 @@ pub use shard::{Shard, ShardError};
 
 use crate::dataset::{Dataset, Document};
 use crate::engine::{Engine, EngineError, Request, Stage};
-use crate::render::{load_image, Page, PdfRenderer, RenderConfig, RenderError};
+use crate::render::{load_image, load_image_dir, Page, PdfRenderer, RenderConfig, RenderError};
 use crate::report::{DocumentResult, ErrorKind};
 use crate::score::{score_with, Knowledge, ScoreOptions};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -54,7 +54,8 @@ impl Default for RunOptions {
     }
 }
 
-/// Renders a document's pages at a DPI: pdfium for PDFs, resampling for scans.
+/// Renders a document's pages at a DPI: pdfium for PDFs, resampling for scans (one image,
+/// or a folder of page images for a multi-page scan).
 pub fn render_document(
     dataset: &Dataset,
     doc: &Document,
@@ -67,7 +68,11 @@ pub fn render_document(
         let native = doc.dpi.ok_or_else(|| RenderError::MissingDpi {
             path: path.display().to_string(),
         })?;
-        Ok(vec![load_image(&path, native, config)?])
+        if path.is_dir() {
+            load_image_dir(&path, native, config)
+        } else {
+            Ok(vec![load_image(&path, native, config)?])
+        }
     }
 }
 

@@ -70,6 +70,63 @@ pub fn load_image(
     })
 }
 
+/// Image file extensions a page folder may hold.
+const PAGE_EXTENSIONS: &[&str] = &["png", "jpg", "jpeg", "tif", "tiff", "bmp"];
+
+/// Loads a multi-page image source: a folder whose image files are the pages in file-name
+/// order (`page-01.png`, `page-02.png`, …), each scanned at `native_dpi` and resampled to
+/// `config.dpi`. The pages together must fit the document budget, as a PDF's do.
+pub fn load_image_dir(
+    dir: &Path,
+    native_dpi: f32,
+    config: &RenderConfig,
+) -> Result<Vec<Page>, RenderError> {
+    let name = dir.display().to_string();
+    let err = |message: String| RenderError::Image {
+        path: name.clone(),
+        message,
+    };
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| err(e.to_string()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.is_file()
+                && p.extension()
+                    .and_then(|e| e.to_str())
+                    .is_some_and(|e| PAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+        })
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(err(format!(
+            "the folder holds no page images ({}); a multi-page image source is a folder of page-01.png, page-02.png, …",
+            PAGE_EXTENSIONS.join(", ")
+        )));
+    }
+    let budget = config
+        .max_pixels
+        .saturating_mul(super::DOCUMENT_BUDGET_PAGES);
+    let mut total = 0u64;
+    let mut pages = Vec::with_capacity(files.len());
+    for (index, file) in files.iter().enumerate() {
+        let mut page = load_image(file, native_dpi, config)?;
+        total =
+            total.saturating_add(u64::from(page.image.width()) * u64::from(page.image.height()));
+        if total > budget {
+            return Err(RenderError::DocumentOverBudget {
+                path: name,
+                pages: files.len(),
+                dpi: config.dpi,
+                pixels: total,
+                budget,
+            });
+        }
+        page.index = index;
+        pages.push(page);
+    }
+    Ok(pages)
+}
+
 /// Whether a JPEG ends with its end-of-image marker (FF D9), ignoring padding some
 /// writers append.
 fn ends_with_eoi(bytes: &[u8]) -> bool {
@@ -83,6 +140,39 @@ fn ends_with_eoi(bytes: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_folder_of_pages_loads_in_name_order() {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, shade) in [
+            ("page-02.png", 100u8),
+            ("page-01.png", 50),
+            ("notes.txt", 0),
+        ] {
+            let path = dir.path().join(name);
+            if name.ends_with(".txt") {
+                std::fs::write(path, "not a page").unwrap();
+            } else {
+                image::GrayImage::from_pixel(20, 10, image::Luma([shade]))
+                    .save(path)
+                    .unwrap();
+            }
+        }
+        let config = RenderConfig {
+            dpi: 100.0,
+            ..RenderConfig::default()
+        };
+        let pages = load_image_dir(dir.path(), 200.0, &config).unwrap();
+        assert_eq!(pages.len(), 2);
+        assert_eq!(pages[0].image.get_pixel(0, 0).0[0], 50);
+        assert_eq!(pages[1].index, 1);
+        assert_eq!(pages[1].image.dimensions(), (10, 5));
+        let empty = tempfile::tempdir().unwrap();
+        let e = load_image_dir(empty.path(), 200.0, &config)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("no page images"), "{e}");
+    }
 
     #[test]
     fn jpeg_end_marker() {

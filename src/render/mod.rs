@@ -4,7 +4,7 @@
 mod image_source;
 mod pdfium;
 
-pub use image_source::load_image;
+pub use image_source::{load_image, load_image_dir};
 pub use pdfium::{find_pdfium, PdfRenderer};
 
 use image::GrayImage;

@@ -13,7 +13,7 @@ mod fonts;
 pub mod ksx1001;
 mod layout;
 mod pdf;
-mod rng;
+pub(crate) mod rng;
 mod scan;
 mod widths;
 
@@ -31,6 +31,7 @@ pub use fonts::{FontFamily, DEFAULT_FONT_DIR, HAND_FILE};
 pub use layout::{
     Anchor, Face, Page, PlacedLine, PlacedText, Rule, Shade, PAGE_HEIGHT, PAGE_WIDTH,
 };
+pub(crate) use scan::gaussian_blur;
 pub use scan::{degrade, encode_jpeg, Rasteriser, ScanParams};
 
 use crate::dataset::{DocType, Document};

@@ -126,7 +126,7 @@ fn rotate(img: &GrayImage, angle_deg: f32, fill: f32) -> GrayImage {
 }
 
 /// Separable Gaussian blur with clamped edges.
-fn gaussian_blur(img: &GrayImage, sigma: f32) -> GrayImage {
+pub(crate) fn gaussian_blur(img: &GrayImage, sigma: f32) -> GrayImage {
     let radius = (sigma * 3.0).ceil().max(1.0) as i64;
     let kernel: Vec<f32> = (-radius..=radius)
         .map(|i| (-(i * i) as f32 / (2.0 * sigma * sigma)).exp())

@@ -258,8 +258,9 @@ pub fn detect_lines(page: &GrayImage, dpi: f32, opts: &DetectOptions) -> Detecti
     let bridge = ((dpi * 0.01).round() as usize).max(1);
     let rules = rules::find_rules(&mask, w, h, min_h.max(12), min_v.max(8), bridge);
     erase(&mut mask, &mut work, &rules, paper);
-    // Specks: components smaller than a 1 pt square with no other ink within 5 pt (half an em
-    // of 10 pt text: the dashes of a `- 1 -` page number are a space away from the digit).
+    // Specks: components smaller than a 1 pt square with no character and little other ink
+    // within 5 pt (half an em of 10 pt text: the dashes of a `- 1 -` page number are a space
+    // away from the digit).
     let pt = dpi / 72.0;
     let small = (pt.powi(2).round() as usize).max(2);
     let radius = ((5.0 * pt).round() as usize).max(2);
@@ -568,5 +569,119 @@ mod tests {
             title.y0,
             title.y1
         );
+    }
+
+    /// Thresholds a grey page to one bit, as a fax does.
+    fn one_bit(page: &GrayImage, t: u8) -> GrayImage {
+        GrayImage::from_fn(page.width(), page.height(), |x, y| {
+            Luma([if page.get_pixel(x, y).0[0] < t {
+                0
+            } else {
+                255
+            }])
+        })
+    }
+
+    /// A 200 DPI fax: a shaded label cell beside a text cell, an empty shaded cell, a thin
+    /// grey table rule that thresholding turns into a dashed line, the page tilted by 1.2°,
+    /// and a field of specks. Only the two text cells and the line below are text.
+    #[test]
+    fn shading_skewed_one_bit_rules_and_specks_yield_no_line() {
+        let dpi = 200.0;
+        let pt = dpi / 72.0;
+        let mut page = GrayImage::from_pixel(1600, 1000, Luma([255]));
+        // Shaded cells: one with a label, one empty.
+        for y in 150..230 {
+            for x in 100..500 {
+                page.put_pixel(x, y, Luma([200]));
+            }
+            for x in 900..1300 {
+                page.put_pixel(x, y, Luma([200]));
+            }
+        }
+        draw(&mut page, "발병일", 10.0 * pt, 130, 170);
+        draw(&mut page, "2026.08.09", 10.0 * pt, 560, 170);
+        // A light rule (grey, one pixel) across the table: dashed once thresholded.
+        for x in 80..1500 {
+            let v = if x % 7 == 3 { 240 } else { 110 };
+            page.put_pixel(x, 260, Luma([v]));
+        }
+        draw(&mut page, "진단일 2026.08.11", 10.0 * pt, 130, 300);
+        let mut page = one_bit(&rotate_gray(&page, -1.2, 255), 150);
+        // Specks: isolated two- and three-pixel dots all over the page (also beside the text,
+        // where they would add segments to its lines), and a denser field below.
+        let mut seed = 99u64;
+        for i in 0..1500 {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let x = 60 + (seed >> 33) as u32 % 1480;
+            let y = if i < 300 { 60 } else { 520 } + (seed >> 13) as u32 % 440;
+            page.put_pixel(x, y, Luma([0]));
+            page.put_pixel(x + 1, y, Luma([0]));
+            if seed & 1 == 0 {
+                page.put_pixel(x, y + 1, Luma([0]));
+            }
+        }
+        let d = detect_lines(&page, dpi, &DetectOptions::default());
+        let counts: Vec<usize> = d.lines.iter().map(|l| l.segments.len()).collect();
+        assert_eq!(counts, vec![2, 1], "lines {:?}", d.lines);
+    }
+
+    /// A grey scan of a shaded label cell: the crop handed to the model has white paper
+    /// around the label (the shading is gone), and an empty shaded cell is no line.
+    #[test]
+    fn shaded_cells_are_flattened_to_paper() {
+        let dpi = 150.0;
+        let pt = dpi / 72.0;
+        let mut page = GrayImage::from_pixel(1240, 500, Luma([250]));
+        for y in 100..170 {
+            for x in 100..420 {
+                page.put_pixel(x, y, Luma([205]));
+            }
+            for x in 700..1000 {
+                page.put_pixel(x, y, Luma([215]));
+            }
+        }
+        draw(&mut page, "주민등록번호", 10.0 * pt, 130, 118);
+        let d = detect_lines(&page, dpi, &DetectOptions::default());
+        let counts: Vec<usize> = d.lines.iter().map(|l| l.segments.len()).collect();
+        assert_eq!(counts, vec![1], "lines {:?}", d.lines);
+        let label = crop(&d.image, &d.lines[0].segments[0]);
+        let mut levels: Vec<u8> = label.pixels().map(|p| p.0[0]).collect();
+        levels.sort_unstable();
+        assert!(
+            levels[levels.len() / 2] >= 250,
+            "paper level {}",
+            levels[levels.len() / 2]
+        );
+    }
+
+    /// A straight 1-bit fax page with specks all over it: the specks beside the text would be
+    /// segments of its lines, and those between the lines lines of their own.
+    #[test]
+    fn specks_on_a_straight_fax_yield_no_segment() {
+        let dpi = 200.0;
+        let pt = dpi / 72.0;
+        let mut page = GrayImage::from_pixel(1600, 700, Luma([255]));
+        draw(&mut page, "처방 의약품의 명칭", 10.0 * pt, 130, 100);
+        draw(&mut page, "1회 투약량 1.00", 10.0 * pt, 130, 300);
+        let mut page = one_bit(&page, 150);
+        let mut seed = 5u64;
+        for _ in 0..600 {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let (x, y) = (
+                20 + (seed >> 33) as u32 % 1560,
+                20 + (seed >> 13) as u32 % 660,
+            );
+            for (dx, dy) in [(0, 0), (1, 0), (0, 1), (1, 1)] {
+                page.put_pixel(x + dx, y + dy, Luma([0]));
+            }
+        }
+        let d = detect_lines(&page, dpi, &DetectOptions::default());
+        let counts: Vec<usize> = d.lines.iter().map(|l| l.segments.len()).collect();
+        assert_eq!(counts, vec![1, 1], "lines {:?}", d.lines);
     }
 }

@@ -5,6 +5,7 @@
 
 mod doc_type;
 pub mod font_pool;
+pub mod jpeg_opt;
 mod manifest;
 pub mod print;
 pub mod synth;

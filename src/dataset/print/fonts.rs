@@ -95,6 +95,8 @@ pub struct Face {
     pub weight: u16,
     /// PostScript name: what a PDF names the embedded font (after a subset tag).
     pub ps_name: String,
+    /// Style name (`Regular`, `Bold`, `ExtraBold`, …): typographic if present, else legacy.
+    pub style: String,
     units_per_em: f32,
     data: Vec<u8>,
     advances: Mutex<HashMap<char, Option<f32>>>,
@@ -136,22 +138,26 @@ impl Face {
                 .filter_map(|n| n.to_string())
                 .collect();
             if count == 1 || family_names.iter().any(|n| n == font.family) {
-                let ps_name = face
-                    .names()
-                    .into_iter()
-                    .filter(|n| n.name_id == 6)
-                    .find_map(|n| n.to_string())
-                    .ok_or_else(|| bad("the font has no PostScript name".into()))?;
+                let name = |id: u16| {
+                    face.names()
+                        .into_iter()
+                        .filter(|n| n.name_id == id)
+                        .find_map(|n| n.to_string())
+                };
+                let ps_name =
+                    name(6).ok_or_else(|| bad("the font has no PostScript name".into()))?;
+                let style = name(17).or_else(|| name(2)).unwrap_or_default();
                 chosen = Some((
                     index,
                     face.weight().to_number(),
                     ps_name,
+                    style,
                     f32::from(face.units_per_em()),
                 ));
                 break;
             }
         }
-        let (index, weight, ps_name, units_per_em) = chosen.ok_or_else(|| {
+        let (index, weight, ps_name, style, units_per_em) = chosen.ok_or_else(|| {
             bad(format!(
                 "no face of family '{}' in the collection",
                 font.family
@@ -164,6 +170,7 @@ impl Face {
             index,
             weight,
             ps_name,
+            style,
             units_per_em,
             data,
             advances: Mutex::new(HashMap::new()),
@@ -187,18 +194,24 @@ impl Face {
     }
 }
 
-/// The faces of one role, loaded from the font folder.
+/// The faces of one role, loaded from the font folder: per family one regular face and at
+/// most one bold face. Only these are shown to Chromium (see [`fontconfig`]), so its font
+/// matching has nothing to choose between: fontconfig's idea of a face's weight (which
+/// may come from its style name) cannot differ from ours.
 #[derive(Debug)]
 pub struct FontLibrary {
     pub role: Role,
     pub font_dir: PathBuf,
+    /// The faces used: each family's regular face, then its bold face if any.
     pub faces: Vec<Face>,
+    /// Per family (pool order): index of the regular face and of the bold face in `faces`.
+    families: Vec<(&'static str, usize, Option<usize>)>,
 }
 
 impl FontLibrary {
     /// Loads every pool file of `role` (an error names a missing or broken file).
     pub fn load(font_dir: &Path, role: Role) -> Result<FontLibrary, PrintError> {
-        let mut faces = Vec::new();
+        let mut all: Vec<Face> = Vec::new();
         for f in font_pool::fonts(role) {
             if is_reserved_family(f.family) || is_reserved_file(f.file) {
                 return Err(PrintError::Font {
@@ -206,53 +219,76 @@ impl FontLibrary {
                     reason: "reserved font in the pool".into(),
                 });
             }
-            faces.push(Face::load(font_dir, f)?);
+            all.push(Face::load(font_dir, f)?);
+        }
+        let mut all: Vec<Option<Face>> = all.into_iter().map(Some).collect();
+        let weight = |all: &[Option<Face>], i: usize| all[i].as_ref().map_or(0, |f| f.weight);
+        let mut faces = Vec::new();
+        let mut families = Vec::new();
+        for family in font_pool::families(role) {
+            let mine: Vec<usize> = (0..all.len())
+                .filter(|&i| all[i].as_ref().is_some_and(|f| f.family == family))
+                .collect();
+            // Regular: the weight nearest 400 (ties: the lighter face).
+            let Some(r) = mine.iter().copied().min_by_key(|&i| {
+                (i32::from(weight(&all, i)) - 400).unsigned_abs() * 2
+                    + u32::from(weight(&all, i) > 400)
+            }) else {
+                continue;
+            };
+            // Bold: the face styled plain "Bold", else the weight nearest 700 from 600 up.
+            let b = mine
+                .iter()
+                .copied()
+                .filter(|&i| i != r)
+                .find(|&i| {
+                    all[i]
+                        .as_ref()
+                        .is_some_and(|f| f.style.eq_ignore_ascii_case("bold"))
+                })
+                .or_else(|| {
+                    mine.iter()
+                        .copied()
+                        .filter(|&i| i != r && weight(&all, i) >= 600)
+                        .min_by_key(|&i| (i32::from(weight(&all, i)) - 700).unsigned_abs())
+                });
+            faces.push(all[r].take().expect("each face is taken once"));
+            let ri = faces.len() - 1;
+            let bi = b.map(|b| {
+                faces.push(all[b].take().expect("each face is taken once"));
+                faces.len() - 1
+            });
+            families.push((family, ri, bi));
         }
         Ok(FontLibrary {
             role,
             font_dir: font_dir.to_path_buf(),
             faces,
+            families,
         })
     }
 
     /// The role's families in pool order.
     pub fn families(&self) -> Vec<&'static str> {
-        font_pool::families(self.role)
+        self.families.iter().map(|f| f.0).collect()
     }
 
-    /// The face CSS font matching picks for `family` at `weight` among the family's files
-    /// (CSS Fonts 4, §5.2: between 400 and 500 look up to 500 first, then down, then up;
-    /// below 400 look down first; above 500 look up first).
+    /// The face of `family` Chromium uses at `weight`: the regular face below 600, the
+    /// bold face from 600 up (`None` when the family has none: bold text is then set in
+    /// the regular weight, never synthesised).
     pub fn face(&self, family: &str, weight: u16) -> Option<&Face> {
-        let faces: Vec<&Face> = self.faces.iter().filter(|f| f.family == family).collect();
-        let w = weight;
-        let up = |lo: u16, hi: u16| {
-            faces
-                .iter()
-                .filter(|f| f.weight >= lo && f.weight <= hi)
-                .min_by_key(|f| f.weight)
-                .copied()
-        };
-        let down = |hi: u16| {
-            faces
-                .iter()
-                .filter(|f| f.weight < hi)
-                .max_by_key(|f| f.weight)
-                .copied()
-        };
-        if (400..=500).contains(&w) {
-            up(w, 500).or_else(|| down(w)).or_else(|| up(501, u16::MAX))
-        } else if w < 400 {
-            down(w + 1).or_else(|| up(w + 1, u16::MAX))
+        let &(_, r, b) = self.families.iter().find(|(f, _, _)| *f == family)?;
+        if weight < 600 {
+            Some(&self.faces[r])
         } else {
-            up(w, u16::MAX).or_else(|| down(w))
+            b.map(|b| &self.faces[b])
         }
     }
 
     /// Whether `family` has a real bold face (so Chromium need not synthesise one, which
     /// it prints as unnamed Type 3 fonts).
     pub fn has_bold(&self, family: &str) -> bool {
-        self.face(family, 700).is_some_and(|f| f.weight >= 600)
+        self.face(family, 700).is_some()
     }
 
     /// The PostScript names of every face of the role: what may be embedded.
@@ -269,10 +305,7 @@ impl FontLibrary {
         weight: u16,
         chars: &BTreeSet<char>,
     ) -> Option<Stack<'_>> {
-        let usable = |family: &str| {
-            let face = self.face(family, weight)?;
-            (weight < 600 || face.weight >= 600).then_some(face)
-        };
+        let usable = |family: &str| self.face(family, weight);
         let mut faces = vec![usable(primary)?];
         let mut missing: BTreeSet<char> = chars
             .iter()
@@ -485,6 +518,7 @@ mod tests {
             role: Role::HeldOut,
             font_dir: PathBuf::from("/f"),
             faces: Vec::new(),
+            families: Vec::new(),
         };
         let conf = fontconfig(&lib, Path::new("/nonexistent"));
         assert!(conf.contains("<glob>*.ttf</glob>"));

@@ -305,6 +305,32 @@ impl<B: Backend> Recognizer<B> {
         Ok(stats)
     }
 
+    /// Reads crops as single pieces (no detection, no splitting): each crop's greedy text and
+    /// confidence (mean token log-probability), with the same length bound as pages.
+    pub fn read_crops(&self, crops: &[GrayImage]) -> Vec<(String, f32)> {
+        let inputs: Vec<LineInput> = crops
+            .iter()
+            .map(|c| line_input(c, self.config.line_height, self.config.max_line_width))
+            .collect();
+        let mut out = Vec::new();
+        for chunk in inputs.chunks(self.batch_size.max(1)) {
+            let refs: Vec<&LineInput> = chunk.iter().collect();
+            let (images, widths) = batch_tensor::<B>(&refs, &self.device);
+            let enc = self.model.encode(images, &widths);
+            let limits = chunk
+                .iter()
+                .map(|i| max_tokens(i.width, self.config.line_height))
+                .collect();
+            let mut gen =
+                Generator::new(&self.model, &enc, self.config.max_target_len).with_limits(limits);
+            while gen.step().is_some() {}
+            for (i, ids) in gen.outputs().iter().enumerate() {
+                out.push((self.tokenizer.decode(ids), gen.confidence(i)));
+            }
+        }
+        out
+    }
+
     /// Runs the encoder over all pieces in width-sorted batches; returns each piece's valid
     /// features `[1, len, d]` in the original order.
     fn encode_sorted(

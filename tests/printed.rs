@@ -175,3 +175,57 @@ fn a_reserved_family_asked_for_by_name_is_never_embedded() {
         );
     }
 }
+
+#[test]
+fn gen_flags_are_validated_with_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let out = out.to_str().unwrap();
+    let gen = |args: &[&str], env: Option<(&str, &str)>| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_medocr"));
+        cmd.args(["gen", "--out", out]).args(args);
+        if let Some((k, v)) = env {
+            cmd.env(k, v);
+        }
+        let o = cmd.output().unwrap();
+        let text = String::from_utf8_lossy(&o.stderr).to_string();
+        (o.status.success(), text)
+    };
+    for (args, env, expect) in [
+        (
+            vec!["--toolchain", "latex"],
+            None,
+            "possible values: pdf, chromium",
+        ),
+        (
+            vec!["--toolchain", "chromium", "--variants", "fax,telex"],
+            None,
+            "choose from fax, photo, scan",
+        ),
+        (
+            vec!["--toolchain", "chromium", "--fonts", "serif"],
+            None,
+            "choose held-out or training",
+        ),
+        (
+            vec!["--variants", "fax"],
+            None,
+            "belong to --toolchain chromium",
+        ),
+        (
+            vec!["--toolchain", "chromium", "--scans"],
+            None,
+            "belong to --toolchain pdf",
+        ),
+        (
+            vec!["--toolchain", "chromium", "--count", "1"],
+            Some(("MEDOCR_CHROMIUM", "/nonexistent/chromium")),
+            "bash scripts/setup.sh",
+        ),
+    ] {
+        let (ok, text) = gen(&args, env);
+        assert!(!ok, "{args:?} should fail");
+        assert!(text.contains(expect), "{args:?}: {text}");
+    }
+    assert!(!Path::new(out).exists(), "nothing is written on a bad flag");
+}

@@ -218,11 +218,14 @@ mod tests {
 
     #[test]
     fn a_missing_binary_is_a_clear_error() {
-        // Only the explicit variable is consulted when set; restore it afterwards.
+        // The message says how to install it (the CLI path is tested in tests/printed.rs).
         let e = PrintError::ChromiumMissing {
-            searched: "x".into(),
+            searched: "chromium on PATH".into(),
         }
         .to_string();
-        assert!(e.contains("scripts/setup.sh"), "{e}");
+        assert!(
+            e.contains("scripts/setup.sh") && e.contains("MEDOCR_CHROMIUM"),
+            "{e}"
+        );
     }
 }

@@ -250,7 +250,7 @@ pub fn fax_look<R: Rng>(img: &GrayImage, band_h: f32, rng: &mut R) -> GrayImage 
                 [3.0, 11.0, 1.0, 9.0],
                 [15.0, 7.0, 13.0, 5.0],
             ];
-            if v > 225.0 || v < 90.0 {
+            if !(90.0..=225.0).contains(&v) {
                 threshold
             } else {
                 (BAYER[(y % 4) as usize][(x % 4) as usize] + 0.5) * 16.0

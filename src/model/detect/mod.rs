@@ -253,9 +253,9 @@ pub fn detect_lines(page: &GrayImage, dpi: f32, opts: &DetectOptions) -> Detecti
         mask = ink_mask(&work, t);
     }
     // Rules: longer than any glyph (half an inch across, a quarter inch down), with breaks of
-    // up to 0.01 in (dashed by thresholding).
+    // up to 0.02 in (dashed by thresholding).
     let (min_h, min_v) = ((dpi * 0.5) as usize, (dpi * 0.25) as usize);
-    let bridge = ((dpi * 0.01).round() as usize).max(1);
+    let bridge = ((dpi * 0.02).round() as usize).max(1);
     let rules = rules::find_rules(&mask, w, h, min_h.max(12), min_v.max(8), bridge);
     erase(&mut mask, &mut work, &rules, paper);
     // Specks: components smaller than a 1 pt square with no character and little other ink

@@ -9,7 +9,7 @@
 //! with one-pixel breaks for half an inch at 150 DPI, never for an inch and a half.
 
 /// Least share of ink in a bridged run for it to be a rule.
-const MIN_DENSITY: f32 = 0.85;
+const MIN_DENSITY: f32 = 0.75;
 /// A bridged run must be this many times longer than an unbroken one.
 const BRIDGED_LENGTH: f32 = 3.0;
 

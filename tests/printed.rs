@@ -12,19 +12,7 @@ use medocr::dataset::synth::DEFAULT_FONT_DIR;
 use medocr::dataset::variants::VariantKind;
 use medocr::dataset::{load_manifest, DocType};
 use medocr::pipeline::render_document;
-use medocr::render::{PdfRenderer, RenderConfig};
-
-fn rasterise(path: &Path, dpi: f32) -> Result<Vec<image::GrayImage>, String> {
-    let renderer = PdfRenderer::global().map_err(|e| e.to_string())?;
-    let config = RenderConfig {
-        dpi,
-        ..RenderConfig::default()
-    };
-    renderer
-        .render(path, &config)
-        .map(|p| p.into_iter().map(|p| p.image).collect())
-        .map_err(|e| e.to_string())
-}
+use medocr::render::{rasterise, PdfRenderer, RenderConfig};
 
 #[test]
 fn chromium_printouts_match_their_ground_truth_and_variants_load() {

@@ -8,8 +8,8 @@ use medocr::dataset::print::{self, FontChoice, PrintOptions};
 use medocr::dataset::synth::{generate, GenOptions};
 use medocr::dataset::variants::VariantKind;
 use medocr::dataset::DocType;
-use medocr::render::{PdfRenderer, RenderConfig};
-use std::path::{Path, PathBuf};
+use medocr::render::rasterise;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Which document toolchain writes the PDFs.
@@ -63,17 +63,6 @@ pub fn gen(args: GenArgs) -> anyhow::Result<ExitCode> {
         DocType::ALL.to_vec()
     } else {
         args.types.clone()
-    };
-    let rasterise = |path: &Path, dpi: f32| -> Result<Vec<image::GrayImage>, String> {
-        let renderer = PdfRenderer::global().map_err(|e| e.to_string())?;
-        let config = RenderConfig {
-            dpi,
-            ..RenderConfig::default()
-        };
-        renderer
-            .render(path, &config)
-            .map(|pages| pages.into_iter().map(|p| p.image).collect())
-            .map_err(|e| e.to_string())
     };
     match args.toolchain {
         Toolchain::Pdf => {

@@ -2,8 +2,9 @@
 //! them in real batches (many segments per forward pass) and stream the tokens in reading
 //! order. The encoder runs over width-sorted batches (little padding); the decoder runs over
 //! reading-order batches of the segments' features (padded and masked), so streaming follows
-//! the page. Tokens of the earliest unfinished segment go to the sink as soon as they are decoded;
-//! tokens of later segments in the same batch are held until everything before them is out.
+//! the page. A piece's tokens go to the sink once the piece has finished decoding and been
+//! accepted (not cut off by its length bound, not below the confidence threshold) and
+//! everything before it in reading order is out.
 //!
 //! Separators are tokens of their own, emitted just before the first token of the next
 //! non-empty segment: `" "` between segments on one visual line (table cells), `"\n"` between
@@ -303,32 +304,6 @@ impl<B: Backend> Recognizer<B> {
             sink.stage(Stage::Postprocess, std::time::Duration::ZERO);
         }
         Ok(stats)
-    }
-
-    /// Reads crops as single pieces (no detection, no splitting): each crop's greedy text and
-    /// confidence (mean token log-probability), with the same length bound as pages.
-    pub fn read_crops(&self, crops: &[GrayImage]) -> Vec<(String, f32)> {
-        let inputs: Vec<LineInput> = crops
-            .iter()
-            .map(|c| line_input(c, self.config.line_height, self.config.max_line_width))
-            .collect();
-        let mut out = Vec::new();
-        for chunk in inputs.chunks(self.batch_size.max(1)) {
-            let refs: Vec<&LineInput> = chunk.iter().collect();
-            let (images, widths) = batch_tensor::<B>(&refs, &self.device);
-            let enc = self.model.encode(images, &widths);
-            let limits = chunk
-                .iter()
-                .map(|i| max_tokens(i.width, self.config.line_height))
-                .collect();
-            let mut gen =
-                Generator::new(&self.model, &enc, self.config.max_target_len).with_limits(limits);
-            while gen.step().is_some() {}
-            for (i, ids) in gen.outputs().iter().enumerate() {
-                out.push((self.tokenizer.decode(ids), gen.confidence(i)));
-            }
-        }
-        out
     }
 
     /// Runs the encoder over all pieces in width-sorted batches; returns each piece's valid

@@ -103,24 +103,13 @@ pub fn load_image_dir(
             PAGE_EXTENSIONS.join(", ")
         )));
     }
-    let budget = config
-        .max_pixels
-        .saturating_mul(super::DOCUMENT_BUDGET_PAGES);
     let mut total = 0u64;
     let mut pages = Vec::with_capacity(files.len());
     for (index, file) in files.iter().enumerate() {
         let mut page = load_image(file, native_dpi, config)?;
         total =
             total.saturating_add(u64::from(page.image.width()) * u64::from(page.image.height()));
-        if total > budget {
-            return Err(RenderError::DocumentOverBudget {
-                path: name,
-                pages: files.len(),
-                dpi: config.dpi,
-                pixels: total,
-                budget,
-            });
-        }
+        super::check_document_budget(&name, files.len(), config, total)?;
         page.index = index;
         pages.push(page);
     }

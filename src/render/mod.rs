@@ -5,7 +5,7 @@ mod image_source;
 mod pdfium;
 
 pub use image_source::{load_image, load_image_dir};
-pub use pdfium::{find_pdfium, PdfRenderer};
+pub use pdfium::{find_pdfium, rasterise, PdfRenderer};
 
 use image::GrayImage;
 
@@ -98,6 +98,27 @@ pub(crate) fn check_budget(
             width,
             height,
             pixels,
+            budget,
+        });
+    }
+    Ok(())
+}
+
+/// Checks the pixel total of a document's `pages` (so far) against the document budget,
+/// [`DOCUMENT_BUDGET_PAGES`] × `config.max_pixels`.
+pub(crate) fn check_document_budget(
+    path: &str,
+    pages: usize,
+    config: &RenderConfig,
+    total: u64,
+) -> Result<(), RenderError> {
+    let budget = config.max_pixels.saturating_mul(DOCUMENT_BUDGET_PAGES);
+    if total > budget {
+        return Err(RenderError::DocumentOverBudget {
+            path: path.to_string(),
+            pages,
+            dpi: config.dpi,
+            pixels: total,
             budget,
         });
     }

@@ -5,7 +5,7 @@
 //! folder; when set, nowhere else), else in `.deps/pdfium/` (where `scripts/setup.sh`
 //! unpacks it from PyPI's pypdfium2 wheel) next to the working directory or the executable.
 
-use super::{check_budget, check_dpi, Page, RenderConfig, RenderError};
+use super::{check_budget, check_document_budget, check_dpi, Page, RenderConfig, RenderError};
 use image::GrayImage;
 use pdfium_render::prelude::*;
 use std::path::{Path, PathBuf};
@@ -128,18 +128,7 @@ impl PdfRenderer {
             )?;
             total = total.saturating_add(width * height);
         }
-        let doc_budget = config
-            .max_pixels
-            .saturating_mul(super::DOCUMENT_BUDGET_PAGES);
-        if total > doc_budget {
-            return Err(RenderError::DocumentOverBudget {
-                path: name,
-                pages: sizes.len(),
-                dpi: config.dpi,
-                pixels: total,
-                budget: doc_budget,
-            });
-        }
+        check_document_budget(&name, sizes.len(), config, total)?;
         let mut out = Vec::with_capacity(pages.len() as usize);
         for (index, (page, &(width, height))) in pages.iter().zip(&sizes).enumerate() {
             let render = PdfRenderConfig::new()
@@ -250,4 +239,19 @@ fn clone_error(e: &RenderError) -> RenderError {
             message: other.to_string(),
         },
     }
+}
+
+/// Renders every page of the PDF at `path` at `dpi` to grey images, with the process-wide
+/// pdfium ([`PdfRenderer::global`]) and default settings: the rasteriser the generators take
+/// for their image variants (`dataset::synth::Rasteriser`).
+pub fn rasterise(path: &Path, dpi: f32) -> Result<Vec<GrayImage>, String> {
+    let config = RenderConfig {
+        dpi,
+        ..RenderConfig::default()
+    };
+    PdfRenderer::global()
+        .map_err(|e| e.to_string())?
+        .render(path, &config)
+        .map(|pages| pages.into_iter().map(|p| p.image).collect())
+        .map_err(|e| e.to_string())
 }

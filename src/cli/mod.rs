@@ -36,6 +36,10 @@ pub enum Command {
     Gen(gen::GenArgs),
     /// Train the built-in OCR model (resumes from the last checkpoint of --run).
     Train(train::TrainArgs),
+    /// Cut labelled training crops from a generated dataset's PDFs the way the page
+    /// pipeline cuts them (as PDF renders, faxes, photos, scans): a bank for `train
+    /// --page-crops`.
+    Crops(train::CropsArgs),
     /// Release gate: compare a candidate run with a baseline run on the same documents
     /// (paired bootstrap CIs, non-inferiority margins; exit code 1 when a gate fails).
     Compare(compare::CompareArgs),
@@ -60,6 +64,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::DpiSweep(args) => run::dpi_sweep(args),
         Command::Gen(args) => gen::gen(args),
         Command::Train(args) => train::train(args),
+        Command::Crops(args) => train::crops(args),
         Command::Compare(args) => compare::compare(args),
         Command::Roofline(args) => roofline::roofline(args),
         Command::Bench(args) => bench::bench(args),

@@ -28,6 +28,9 @@ pub struct TrainState {
     pub elapsed_s: f64,
     pub history: Vec<ValPoint>,
     pub best_cer: Option<f64>,
+    /// The page-crop bank the run draws from (`page_crops`), if any: a resumed run keeps it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page_crops: Option<PathBuf>,
 }
 
 pub const LATEST: &str = "LATEST";

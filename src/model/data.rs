@@ -6,6 +6,7 @@ use super::augment::{clutter_crop, detector_crop};
 use super::fonts::FontSet;
 use super::line_render::{render_line, LayoutStyle};
 use super::ocr::LineBatch;
+use super::page_crops::CropBank;
 use super::preprocess::{batch_tensor, line_input, LineInput};
 use super::textgen::sample_line;
 use super::tokenizer::{Tokenizer, BOS, EOS, PAD};
@@ -43,6 +44,54 @@ pub struct DataGen {
     pub max_chars: usize,
     /// Render every line at this DPI instead of the random 72–600 mix (evaluation per DPI).
     pub fixed_dpi: Option<f32>,
+    /// Crops cut from whole pages by the page pipeline (`page_crops`), drawn for
+    /// [`PAGE_CROP_SHARE`] of training lines when set.
+    pub bank: Option<BankIndex>,
+}
+
+/// A crop bank indexed for drawing by length.
+pub struct BankIndex {
+    pub bank: CropBank,
+    /// Entries without text.
+    empty: Vec<usize>,
+    /// Entries with text, sorted by character count: `(chars, entry)`.
+    by_len: Vec<(usize, usize)>,
+}
+
+impl BankIndex {
+    pub fn new(bank: CropBank) -> BankIndex {
+        let mut empty = Vec::new();
+        let mut by_len = Vec::new();
+        for (i, e) in bank.entries.iter().enumerate() {
+            match e.text.chars().count() {
+                0 => empty.push(i),
+                n => by_len.push((n, i)),
+            }
+        }
+        by_len.sort_unstable();
+        BankIndex {
+            bank,
+            empty,
+            by_len,
+        }
+    }
+
+    /// An entry with `min..=max` characters (the nearest lengths when none), or one without
+    /// text with probability [`BANK_EMPTY_SHARE`].
+    fn draw<R: Rng>(&self, rng: &mut R, min: usize, max: usize) -> usize {
+        if !self.empty.is_empty() && (self.by_len.is_empty() || rng.random_bool(BANK_EMPTY_SHARE)) {
+            return self.empty[rng.random_range(0..self.empty.len())];
+        }
+        let lo = self.by_len.partition_point(|e| e.0 < min);
+        let hi = self.by_len.partition_point(|e| e.0 <= max);
+        let (lo, hi) = if lo < hi {
+            (lo, hi)
+        } else {
+            let k = lo.min(self.by_len.len() - 1);
+            (k, k + 1)
+        };
+        self.by_len[rng.random_range(lo..hi)].1
+    }
 }
 
 /// Mixes a seed with stream numbers (SplitMix64 finaliser), so nearby steps get unrelated streams.
@@ -68,6 +117,7 @@ impl DataGen {
             max_width,
             max_chars: 34,
             fixed_dpi: None,
+            bank: None,
         })
     }
 
@@ -80,7 +130,39 @@ impl DataGen {
         max_chars: usize,
         pool: &[String],
     ) -> LineSample {
+        if let Some(bank) = &self.bank {
+            let mut rng = ChaCha8Rng::seed_from_u64(mix(seed, 0xBA4C, 0));
+            if rng.random_bool(PAGE_CROP_SHARE) {
+                if let Some(s) = self.bank_sample(bank, &mut rng, min_chars, max_chars) {
+                    return s;
+                }
+            }
+        }
         self.sample_with(&self.fonts, seed, min_chars, max_chars, pool)
+    }
+
+    /// A crop of the bank as the page pipeline cut it (no further augmentation: its rules,
+    /// shading, blur and JPEG are the page's own). `None` if it cannot be used (unreadable,
+    /// too wide, longer than the decoder budget).
+    fn bank_sample<R: Rng>(
+        &self,
+        bank: &BankIndex,
+        rng: &mut R,
+        min: usize,
+        max: usize,
+    ) -> Option<LineSample> {
+        let i = bank.draw(rng, min, max.min(self.max_chars));
+        let img = bank.bank.image(i).ok()?;
+        let text = &bank.bank.entries[i].text;
+        if text.chars().count() > self.max_chars {
+            return None;
+        }
+        let input = line_input(&img, self.line_height, usize::MAX / 2);
+        if input.width >= self.max_width {
+            return None;
+        }
+        let text = self.tokenizer.decode(&self.tokenizer.encode(text).ids);
+        Some(LineSample { input, text })
     }
 
     fn sample_with(
@@ -227,6 +309,11 @@ impl DataGen {
 const SYNTH_SHARE: f64 = 0.55;
 /// Share of crops without text (empty transcription).
 const CLUTTER_SHARE: f64 = 0.08;
+/// Share of training lines drawn from the page-crop bank when one is given.
+pub const PAGE_CROP_SHARE: f64 = 0.4;
+/// Share of bank draws that take a crop without text (a rule, seal, barcode or sliver the
+/// pipeline left on a real page).
+const BANK_EMPTY_SHARE: f64 = 0.12;
 /// Generated documents whose lines feed one batch.
 const DOCS_PER_BATCH: usize = 3;
 

@@ -41,6 +41,8 @@ pub enum ModelError {
     Checkpoint { path: PathBuf, message: String },
     #[error("training: {0}")]
     Train(String),
+    #[error("page crops: {message}")]
+    Data { message: String },
 }
 
 impl ModelError {

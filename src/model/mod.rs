@@ -9,8 +9,8 @@
 //! - inference: `preprocess` (crop → model input), `generate` (greedy decoding),
 //!   `detect` (text lines and segments on a page), `recognizer` (batched page recognition)
 //! - weights: `weights` (safetensors + config.json + tokenizer.json)
-//! - training: `fonts`, `line_render`, `augment`, `textgen`, `data`, `cer`, `eval`,
-//!   `checkpoint`, `train`
+//! - training: `fonts`, `line_render`, `augment`, `textgen`, `page_crops` (crops cut from
+//!   whole pages by the pipeline), `data`, `cer`, `eval`, `checkpoint`, `train`
 
 pub mod attention;
 pub mod augment;
@@ -29,6 +29,7 @@ pub mod generate;
 pub mod kv_cache;
 pub mod line_render;
 pub mod ocr;
+pub mod page_crops;
 pub mod positional;
 pub mod preprocess;
 pub mod recognizer;

@@ -119,6 +119,14 @@ impl<B: Backend> Recognizer<B> {
         }
     }
 
+    /// How this recogniser cuts wide segments.
+    pub fn splitter(&self) -> Splitter {
+        Splitter {
+            max_piece_width: self.max_piece_width,
+            line_height: self.config.line_height,
+        }
+    }
+
     fn sync(&self) {
         let _ = B::sync(&self.device);
     }
@@ -173,14 +181,14 @@ impl<B: Backend> Recognizer<B> {
                     for seg in &line.segments {
                         stats[d].segments += 1;
                         let img = crop(&det.image, seg);
-                        for (k, part) in self.split_wide(img).into_iter().enumerate() {
+                        for (k, part) in self.splitter().split(img).into_iter().enumerate() {
                             pieces.push(Piece {
                                 doc: d,
                                 page: page.index,
                                 line: li,
-                                glue_to_prev: k > 0 && part.1,
+                                glue_to_prev: k > 0 && part.glue_to_prev,
                                 input: line_input(
-                                    &part.0,
+                                    &part.image,
                                     self.config.line_height,
                                     self.config.max_line_width * 2,
                                 ),
@@ -338,16 +346,39 @@ impl<B: Backend> Recognizer<B> {
             .map(|m| m.expect("every piece encoded"))
             .collect())
     }
+}
 
+/// How a segment too wide for the model is cut into pieces at column gaps.
+#[derive(Debug, Clone, Copy)]
+pub struct Splitter {
+    /// Widest piece, in pixels at `line_height`.
+    pub max_piece_width: usize,
+    pub line_height: usize,
+}
+
+/// One piece of a segment.
+#[derive(Debug, Clone)]
+pub struct Part {
+    pub image: GrayImage,
+    /// First column of the piece in the segment's crop.
+    pub x: u32,
+    /// Split inside a word: glued to the previous piece without a space.
+    pub glue_to_prev: bool,
+}
+
+impl Splitter {
     /// Splits a crop wider than the model's trained width (at its height) at column gaps.
-    /// Returns the parts with "was split at a narrow gap" flags (glued without a space).
     ///
     /// Whether a gap is a space depends on the font's letter spacing, so the threshold is
     /// relative to the segment's own gaps (most of which are between letters): at least
     /// [`SPACE_MIN_HEIGHTS`] crop heights and [`SPACE_VS_MEDIAN_GAP`] times the median gap.
-    fn split_wide(&self, img: GrayImage) -> Vec<(GrayImage, bool)> {
+    pub fn split(&self, img: GrayImage) -> Vec<Part> {
         if self.fits(&img) {
-            return vec![(img, false)];
+            return vec![Part {
+                image: img,
+                x: 0,
+                glue_to_prev: false,
+            }];
         }
         let gaps = column_gaps(&img);
         let mut space = SPACE_MIN_HEIGHTS * img.height() as f32;
@@ -356,7 +387,7 @@ impl<B: Backend> Recognizer<B> {
             widths.sort_unstable();
             space = space.max(SPACE_VS_MEDIAN_GAP * widths[widths.len() / 2] as f32);
         }
-        self.split_at(img, gaps, space)
+        self.split_at(img, 0, gaps, space)
     }
 
     /// Whether a crop can be read as one piece.
@@ -367,31 +398,35 @@ impl<B: Backend> Recognizer<B> {
 
     /// The widest piece at crop height `h`.
     fn max_width_at(&self, h: u32) -> f32 {
-        self.max_piece_width as f32 * h as f32 / self.config.line_height as f32
+        self.max_piece_width as f32 * h as f32 / self.line_height as f32
     }
 
-    /// A part of a split crop: whole if it fits, else split further.
-    fn split_part(&self, img: GrayImage, space: f32) -> Vec<(GrayImage, bool)> {
+    /// A part (starting at column `x` of the segment) of a split crop: whole if it fits, else
+    /// split further.
+    fn split_part(&self, img: GrayImage, x: u32, space: f32) -> Vec<Part> {
         if self.fits(&img) {
-            return vec![(img, false)];
+            return vec![Part {
+                image: img,
+                x,
+                glue_to_prev: false,
+            }];
         }
         let gaps = column_gaps(&img);
-        self.split_at(img, gaps, space)
+        self.split_at(img, x, gaps, space)
     }
 
     /// Cuts `img` (too wide to fit; its column gaps are `gaps`) until every part fits, at the
     /// widest gaps nearest the middle; a gap of at least `space` pixels is a word space.
-    fn split_at(
-        &self,
-        img: GrayImage,
-        gaps: Vec<(u32, u32)>,
-        space: f32,
-    ) -> Vec<(GrayImage, bool)> {
+    fn split_at(&self, img: GrayImage, x: u32, gaps: Vec<(u32, u32)>, space: f32) -> Vec<Part> {
         let (w, h) = img.dimensions();
         let max_w = self.max_width_at(h);
         // One word a little over the width reads better whole than cut inside.
         if (w as f32) <= WHOLE_WORD_SLACK * max_w && gaps.iter().all(|g| (g.1 as f32) < space) {
-            return vec![(img, false)];
+            return vec![Part {
+                image: img,
+                x,
+                glue_to_prev: false,
+            }];
         }
         let mut best: Option<(f32, u32, u32)> = None;
         for &(start, len) in &gaps {
@@ -408,9 +443,9 @@ impl<B: Backend> Recognizer<B> {
         let word_gap = gap as f32 >= space;
         let left = image::imageops::crop_imm(&img, 0, 0, cut, h).to_image();
         let right = image::imageops::crop_imm(&img, cut, 0, w - cut, h).to_image();
-        let mut out = self.split_part(left, space);
-        let mut r = self.split_part(right, space);
-        r[0].1 = !word_gap;
+        let mut out = self.split_part(left, x, space);
+        let mut r = self.split_part(right, x + cut, space);
+        r[0].glue_to_prev = !word_gap;
         out.extend(r);
         out
     }

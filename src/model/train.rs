@@ -6,10 +6,11 @@
 
 use super::checkpoint::{self, TrainState, ValPoint};
 use super::config::ModelConfig;
-use super::data::{to_batch, DataGen, LineSample};
+use super::data::{to_batch, BankIndex, DataGen, LineSample};
 use super::error::ModelError;
 use super::eval::{evaluate, EvalReport};
 use super::ocr::OcrModel;
+use super::page_crops::CropBank;
 use super::tokenizer::Tokenizer;
 use super::weights;
 use super::TrainBackend;
@@ -54,6 +55,9 @@ pub struct TrainOptions {
     pub init_from: Option<PathBuf>,
     /// Debugging aid: train on the first batch over and over (the losses must go to ~0).
     pub overfit_one_batch: bool,
+    /// A bank of crops cut from whole pages (`medocr crops`) to mix into the rendered lines.
+    /// Recorded in the run's state: a resumed run keeps its bank.
+    pub page_crops: Option<PathBuf>,
 }
 
 impl Default for TrainOptions {
@@ -76,6 +80,7 @@ impl Default for TrainOptions {
             config: None,
             init_from: None,
             overfit_one_batch: false,
+            page_crops: None,
         }
     }
 }
@@ -183,8 +188,24 @@ pub fn run(
             elapsed_s: 0.0,
             history: Vec::new(),
             best_cer: None,
+            page_crops: o.page_crops.clone(),
         },
     };
+    if let (Some(given), Some(kept)) = (&o.page_crops, &state.page_crops) {
+        if given != kept {
+            return Err(ModelError::Train(format!(
+                "{} was started with page crops {}; resume it without --page-crops or with the same folder, or start a new run folder",
+                run_dir.display(),
+                kept.display()
+            )));
+        }
+    }
+    if state.page_crops.is_none() && o.page_crops.is_some() && resume_dir.is_some() {
+        return Err(ModelError::Train(format!(
+            "{} was started without page crops; adding them would change the data stream of a resumed run: start a new run folder (with --init to keep the weights)",
+            run_dir.display()
+        )));
+    }
     let config = state.config.clone();
     config.validate()?;
     if config.vocab_size != tokenizer.len() {
@@ -225,11 +246,11 @@ pub fn run(
         on_event,
     );
 
-    let gen = Arc::new(DataGen::new(
-        tokenizer.clone(),
-        config.line_height,
-        config.max_line_width,
-    )?);
+    let mut gen = DataGen::new(tokenizer.clone(), config.line_height, config.max_line_width)?;
+    if let Some(dir) = &state.page_crops {
+        gen.bank = Some(BankIndex::new(CropBank::open(dir)?));
+    }
+    let gen = Arc::new(gen);
     let val: Vec<LineSample> = gen.validation(state.seed, o.val_lines);
 
     // Data thread: renders upcoming batches while the model trains.

@@ -5,7 +5,7 @@ mod image_source;
 mod pdfium;
 
 pub use image_source::{load_image, load_image_dir};
-pub use pdfium::{find_pdfium, rasterise, PdfRenderer};
+pub use pdfium::{find_pdfium, rasterise, PdfRenderer, TextChar};
 
 use image::GrayImage;
 

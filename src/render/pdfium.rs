@@ -172,6 +172,38 @@ impl PdfRenderer {
             .collect()
     }
 
+    /// The PDF's text layer with a box per character, one list per page, in the text layer's
+    /// order. Boxes are pdfium's loose boxes (the font's full ascent to descent) in points
+    /// from the page's top-left corner; multiply by dpi / 72 for pixels of a page rendered
+    /// by [`Self::render`]. Used to label crops of generated pages for training.
+    pub fn chars(&self, path: &Path) -> Result<Vec<Vec<TextChar>>, RenderError> {
+        let doc = self.open(path)?;
+        let name = path.display().to_string();
+        let mut out = Vec::new();
+        for (index, page) in doc.pages().iter().enumerate() {
+            let height = page.height().value;
+            let text = page.text().map_err(|e| RenderError::Pdf {
+                path: name.clone(),
+                message: format!("page {}: {e}", index + 1),
+            })?;
+            let mut chars = Vec::new();
+            for c in text.chars().iter() {
+                let (Some(ch), Ok(b)) = (c.unicode_char(), c.loose_bounds()) else {
+                    continue;
+                };
+                chars.push(TextChar {
+                    ch,
+                    x0: b.left().value,
+                    x1: b.right().value,
+                    y0: height - b.top().value,
+                    y1: height - b.bottom().value,
+                });
+            }
+            out.push(chars);
+        }
+        Ok(out)
+    }
+
     fn open(&self, path: &Path) -> Result<PdfDocument<'_>, RenderError> {
         self.pdfium
             .load_pdf_from_file(path, None)
@@ -180,6 +212,16 @@ impl PdfRenderer {
                 message: describe_open_error(&e),
             })
     }
+}
+
+/// One character of a PDF's text layer and its box, in points from the page's top-left.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TextChar {
+    pub ch: char,
+    pub x0: f32,
+    pub y0: f32,
+    pub x1: f32,
+    pub y1: f32,
 }
 
 /// Converts a BGRx bitmap to 8-bit luma (ITU-R BT.601 weights), row by row: pdfium pads

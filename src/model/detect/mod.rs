@@ -17,6 +17,7 @@ mod components;
 mod perspective;
 mod rules;
 
+use crate::dataset::variants::Transform;
 use image::{GrayImage, Luma};
 
 /// One piece of a text line to recognise, in deskewed page coordinates (exclusive ends).
@@ -43,6 +44,9 @@ pub struct Detection {
     pub lines: Vec<TextLine>,
     /// Estimated skew of the input page in degrees, positive when lines descend to the right.
     pub skew_degrees: f32,
+    /// Input page pixels → `image` pixels (rectification, then deskew): where a box known
+    /// on the input page lies on the detection image (labelling training crops).
+    pub to_image: Transform,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -234,10 +238,16 @@ pub fn detect_lines(page: &GrayImage, dpi: f32, opts: &DetectOptions) -> Detecti
             image: page.clone(),
             lines: Vec::new(),
             skew_degrees: 0.0,
+            to_image: Transform::IDENTITY,
         };
     }
     // A photo: the page against its background, warped upright.
-    let rectified = perspective::find_page(page).map(|q| perspective::rectify(page, q, 0.005));
+    const INSET: f32 = 0.005;
+    let quad = perspective::find_page(page);
+    let rectified = quad.map(|q| perspective::rectify(page, q, INSET));
+    let mut to_image = quad
+        .and_then(|q| perspective::rectify_transform(q, INSET))
+        .unwrap_or(Transform::IDENTITY);
     let page = rectified.as_ref().unwrap_or(page);
     let (w, h) = (page.width() as usize, page.height() as usize);
     let mut work = background::flatten(page, dpi);
@@ -251,6 +261,7 @@ pub fn detect_lines(page: &GrayImage, dpi: f32, opts: &DetectOptions) -> Detecti
     if skew.abs() >= 0.05 {
         work = rotate_gray(&work, skew, paper);
         mask = ink_mask(&work, t);
+        to_image = rotation_transform(w, h, skew).after(&to_image);
     }
     // Rules: longer than any glyph (half an inch across, a quarter inch down), with breaks of
     // up to 0.02 in (dashed by thresholding).
@@ -377,6 +388,29 @@ pub fn detect_lines(page: &GrayImage, dpi: f32, opts: &DetectOptions) -> Detecti
         image: work,
         lines,
         skew_degrees: skew,
+        to_image,
+    }
+}
+
+/// The map [`rotate_gray`] applies to a `w`×`h` image, source pixels → rotated pixels
+/// (continuous coordinates: pixel `i` covers `[i, i + 1)`).
+fn rotation_transform(w: usize, h: usize, deg: f32) -> Transform {
+    // rotate_gray samples the source at R (X − p) + p for output X, p the centre pixel's
+    // middle; the forward map is the transpose: X = Rᵀ (S − p) + p.
+    let (s, c) = f64::from(deg).to_radians().sin_cos();
+    let (px, py) = (w as f64 / 2.0 + 0.5, h as f64 / 2.0 + 0.5);
+    Transform {
+        m: [
+            c,
+            s,
+            px - c * px - s * py,
+            -s,
+            c,
+            py + s * px - c * py,
+            0.0,
+            0.0,
+            1.0,
+        ],
     }
 }
 
@@ -417,6 +451,34 @@ mod tests {
     use super::*;
     use crate::model::fonts::FontSet;
     use crate::model::line_render::{render_line, LayoutStyle};
+
+    /// The deskew map sends a mark to where rotate_gray put it.
+    #[test]
+    fn rotation_transform_follows_rotate_gray() {
+        let mut img = GrayImage::from_pixel(401, 300, Luma([255]));
+        for y in 78..83 {
+            for x in 318..323 {
+                img.put_pixel(x, y, Luma([0]));
+            }
+        }
+        for deg in [-2.5f32, 1.3] {
+            let out = rotate_gray(&img, deg, 255);
+            let (mut sx, mut sy, mut n) = (0.0, 0.0, 0.0);
+            for (x, y, p) in out.enumerate_pixels() {
+                let ink = f64::from(255 - p.0[0]);
+                sx += (x as f64 + 0.5) * ink;
+                sy += (y as f64 + 0.5) * ink;
+                n += ink;
+            }
+            let (x, y) = rotation_transform(401, 300, deg).apply(320.5, 80.5);
+            assert!(
+                (x - sx / n).abs() < 0.3 && (y - sy / n).abs() < 0.3,
+                "{deg}°: mapped ({x}, {y}), found ({}, {})",
+                sx / n,
+                sy / n
+            );
+        }
+    }
 
     /// Draws lines of text (cells separated by wide gaps) on an A4-ish page at 150 DPI,
     /// adds a table rule, noise and a 1° skew.

@@ -5,6 +5,7 @@
 //! light streaks and tape touching a corner: 2–3° of skew left on 2 of 4 one-page photos).
 //! When the page fills the frame (a scan, a rendered PDF) nothing is done.
 
+use crate::dataset::variants::Transform;
 use image::{GrayImage, Luma};
 
 /// Width of the copy the page is searched on.
@@ -115,10 +116,7 @@ fn fit(points: &[(f32, f32)]) -> Option<(f32, f32)> {
 /// sides are the quadrilateral's longer opposite sides, inset by `inset` of each side to drop
 /// the page's edge.
 pub fn rectify(img: &GrayImage, corners: [(f32, f32); 4], inset: f32) -> GrayImage {
-    let d = |a: (f32, f32), b: (f32, f32)| ((a.0 - b.0).powi(2) + (a.1 - b.1).powi(2)).sqrt();
-    let [tl, tr, br, bl] = corners;
-    let out_w = d(tl, tr).max(d(bl, br)).round().max(2.0) as u32;
-    let out_h = d(tl, bl).max(d(tr, br)).round().max(2.0) as u32;
+    let (out_w, out_h) = out_size(corners);
     // Homography from the unit square to the quadrilateral (Heckbert's closed form).
     let hm = square_to_quad(corners);
     let (iw, ih) = (img.width() as f32, img.height() as f32);
@@ -140,6 +138,41 @@ pub fn rectify(img: &GrayImage, corners: [(f32, f32); 4], inset: f32) -> GrayIma
         let b = p(x0, y0 + 1) * (1.0 - fx) + p(x0 + 1, y0 + 1) * fx;
         Luma([(a * (1.0 - fy) + b * fy).round() as u8])
     })
+}
+
+/// Size of [`rectify`]'s output: the quadrilateral's longer opposite sides.
+fn out_size(corners: [(f32, f32); 4]) -> (u32, u32) {
+    let d = |a: (f32, f32), b: (f32, f32)| ((a.0 - b.0).powi(2) + (a.1 - b.1).powi(2)).sqrt();
+    let [tl, tr, br, bl] = corners;
+    let out_w = d(tl, tr).max(d(bl, br)).round().max(2.0) as u32;
+    let out_h = d(tl, bl).max(d(tr, br)).round().max(2.0) as u32;
+    (out_w, out_h)
+}
+
+/// The map [`rectify`] applies, from the photo's pixel coordinates to the rectified
+/// image's (continuous coordinates: pixel `i` covers `[i, i + 1)`); `None` when degenerate.
+pub fn rectify_transform(corners: [(f32, f32); 4], inset: f32) -> Option<Transform> {
+    let (out_w, out_h) = out_size(corners);
+    let h = square_to_quad(corners).map(f64::from);
+    let homography = Transform {
+        m: [h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7], 1.0],
+    };
+    // Output pixel centre (x + 0.5) ↦ u = inset + (1 − 2 inset)(x + 0.5) / out_w, then u ↦ H(u).
+    let (i, k) = (f64::from(inset), f64::from(1.0 - 2.0 * inset));
+    let to_unit = Transform {
+        m: [
+            k / f64::from(out_w),
+            0.0,
+            i,
+            0.0,
+            k / f64::from(out_h),
+            i,
+            0.0,
+            0.0,
+            1.0,
+        ],
+    };
+    homography.after(&to_unit).inverse()
 }
 
 /// The projective map (a, b, c, d, e, f, g, h) taking (u, v) in the unit square to
@@ -217,6 +250,24 @@ mod tests {
             );
         }
         let flat = rectify(&img, found, 0.01);
+        // The map sends the page's corners to the rectified image's corners (less the inset).
+        let map = rectify_transform(found, 0.01).expect("regular quad");
+        let (fw, fh) = (flat.width() as f64, flat.height() as f64);
+        let expect = [
+            (-0.0102, -0.0102),
+            (1.0102, -0.0102),
+            (1.0102, 1.0102),
+            (-0.0102, 1.0102),
+        ];
+        for (c, e) in found.iter().zip(expect) {
+            let (x, y) = map.apply(c.0 as f64, c.1 as f64);
+            assert!(
+                (x - e.0 * fw).abs() < 1.0 && (y - e.1 * fh).abs() < 1.0,
+                "{c:?} -> ({x}, {y}), expected ({}, {})",
+                e.0 * fw,
+                e.1 * fh
+            );
+        }
         let dark = flat.pixels().filter(|p| p.0[0] < 128).count();
         assert!(dark * 100 < flat.len(), "background left: {dark} px");
         assert!(find_page(&GrayImage::from_pixel(800, 1000, Luma([240]))).is_none());

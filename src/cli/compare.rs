@@ -71,6 +71,11 @@ pub struct CompareArgs {
     /// How many of the most regressed documents to show with their worst lines.
     #[arg(long, default_value_t = 5)]
     pub top: usize,
+    /// Read both runs' answers again as text, markdown, html or auto (from the `raw`
+    /// answers their predictions.jsonl kept) instead of comparing the texts each run
+    /// scored; docs/metrics.md, "Answer formats".
+    #[arg(long, value_name = "FORMAT")]
+    pub output_format: Option<medocr::score::OutputFormat>,
     /// Quote patient names and identifiers in the regression examples instead of masking.
     #[arg(long)]
     pub show_phi: bool,
@@ -133,6 +138,7 @@ pub fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
         margins,
         show_phi: args.show_phi,
         top: args.top,
+        output_format: args.output_format,
     };
     let baseline = run_dir(&args.baseline, &args.reports);
     let candidate = run_dir(&args.candidate, &args.reports);

@@ -13,6 +13,7 @@ use medocr::pipeline::{
     self, Environment, Journal, JournalHeader, Privacy, RunControl, RunOptions,
 };
 use medocr::report::{self, DocumentResult, RunConfig, RunSummary, SCHEMA_VERSION};
+use medocr::score::FormatChoice;
 use medocr::score::{Knowledge, NormOptions, ScoreOptions};
 use medocr::sla::{load_profiles, Status};
 use std::collections::HashMap;
@@ -64,6 +65,12 @@ pub struct CommonArgs {
     /// Fold full-width ASCII (ＡＢＣ１２３) to ASCII before scoring.
     #[arg(long)]
     pub fold_width: bool,
+    /// How engine answers are read before scoring: text, markdown, html or auto (tables
+    /// become lines of cells; headings, emphasis and tags are dropped; docs/metrics.md), for
+    /// every engine, or ENGINE=FORMAT for one (comma-separated). Default: auto for openai and
+    /// hf (VLMs), text for the others.
+    #[arg(long, value_delimiter = ',', value_name = "FORMAT")]
+    pub output_format: Vec<String>,
     /// Drug formulary CSV (edi_code,product,ingredient,strength,unit,form), e.g. the
     /// national drug master file; default: the bundled sample.
     #[arg(long)]
@@ -203,6 +210,7 @@ fn run_with(args: RunArgs, resume: Option<Resume>) -> anyhow::Result<ExitCode> {
         max_pixels: args.engine_args.max_pixels,
         score: score_options(&args.common),
         knowledge: knowledge(&args.common)?,
+        output_format: output_format(&args.common)?,
     };
     let Executed::Done(summaries) = execute(&args.common, vec![engine], &options, resume)? else {
         return Ok(ExitCode::from(EXIT_INTERRUPTED));
@@ -234,6 +242,7 @@ fn dpi_sweep_with(args: SweepArgs, resume: Option<Resume>) -> anyhow::Result<Exi
         max_pixels: args.engine_args.max_pixels,
         score: score_options(&args.common),
         knowledge: knowledge(&args.common)?,
+        output_format: output_format(&args.common)?,
     };
     let Executed::Done(summaries) = execute(&args.common, engines, &options, resume)? else {
         return Ok(ExitCode::from(EXIT_INTERRUPTED));
@@ -370,6 +379,7 @@ fn score_with(args: ScoreArgs, resume: Option<Resume>) -> anyhow::Result<ExitCod
     let options = RunOptions {
         score: score_options(&args.common),
         knowledge: knowledge(&args.common)?,
+        output_format: output_format(&args.common)?,
         ..RunOptions::default()
     };
     let Executed::Done(summaries) = execute(&args.common, vec![engine], &options, resume)? else {
@@ -523,6 +533,11 @@ fn stop_flag() -> anyhow::Result<Arc<AtomicBool>> {
     Ok(stop)
 }
 
+/// `--output-format` as settings.
+pub(crate) fn output_format(common: &CommonArgs) -> anyhow::Result<FormatChoice> {
+    FormatChoice::parse(&common.output_format).map_err(|e| anyhow!("--output-format: {e}"))
+}
+
 /// The shared body of `run`, `score` and `dpi-sweep`: load, run every engine with a
 /// progress bar and a journal per run folder, then one run folder, console table and
 /// verdict per engine. Stops cleanly after the current document on Ctrl-C.
@@ -585,6 +600,10 @@ fn execute(
         pipeline::check_renderer(&docs)?;
     }
     let infos: Vec<_> = engines.iter().map(|e| e.info()).collect();
+    let formats: Vec<_> = engines
+        .iter()
+        .map(|e| pipeline::output_format(options, e.as_ref()))
+        .collect();
     let now = chrono::Utc::now().to_rfc3339();
     let (started, base_id) = match &resume {
         Some(r) => (r.header.started.clone(), r.header.base_id.clone()),
@@ -734,11 +753,12 @@ fn execute(
     };
     let profiles_sha256 = profiles_hash(&common.profiles, profiles.keys().copied())?;
     let mut summaries = Vec::new();
-    for (((info, results), run_id), prior) in infos
+    for ((((info, results), run_id), prior), output_format) in infos
         .into_iter()
         .zip(outcome.results)
         .zip(run_ids)
         .zip(prior_wall)
+        .zip(formats)
     {
         let run_dir = common.out.join(&run_id);
         let wall_s = if n_engines == 1 {
@@ -764,6 +784,7 @@ fn execute(
                 formulary: source_name(common.formulary.as_deref()),
                 codes: source_name(common.codes.as_deref()),
                 phi_shown: common.show_phi,
+                output_format,
                 shard: shard.clone(),
             },
             environment: Environment::detect(None),

@@ -14,8 +14,10 @@ use std::path::{Path, PathBuf};
 pub struct PredictionRecord {
     pub id: String,
     pub dpi: f32,
-    /// The engine's output; empty when `error` is set.
+    /// The engine's output as the run scored it; empty when `error` is set.
     pub text: String,
+    /// The answer before the run's output format made it `text` (absent when equal).
+    pub raw: Option<String>,
     pub error: Option<String>,
     pub e2e_ms: Option<f64>,
     pub ttft_ms: Option<f64>,
@@ -57,10 +59,21 @@ struct PredictionLine {
     #[serde(default)]
     text: String,
     #[serde(default)]
+    raw: Option<String>,
+    #[serde(default)]
     error: Option<String>,
 }
 
 impl LoadedRun {
+    /// Reads every answer again in `format` (from `raw` where the run kept it), instead of
+    /// the text the run scored: compares runs made with different `--output-format`s.
+    pub fn reread(&mut self, format: crate::score::OutputFormat) {
+        for r in &mut self.records {
+            let answer = r.raw.as_deref().unwrap_or(&r.text);
+            r.text = crate::score::canonicalize(answer, format).text;
+        }
+    }
+
     pub fn load(dir: &Path) -> Result<LoadedRun, CompareError> {
         let summary_path = dir.join("summary.json");
         if !summary_path.is_file() {
@@ -131,6 +144,7 @@ impl LoadedRun {
                 } else {
                     p.text
                 },
+                raw: p.raw.filter(|_| p.error.is_none()),
                 id: p.id,
                 dpi,
                 error: p.error,

@@ -173,6 +173,9 @@ pub struct CompareOptions {
     pub show_phi: bool,
     /// How many regressed documents to show.
     pub top: usize,
+    /// Read both runs' answers again in this format (`--output-format`); `None` scores the
+    /// texts each run scored.
+    pub output_format: Option<crate::score::OutputFormat>,
 }
 
 impl Default for CompareOptions {
@@ -189,6 +192,7 @@ impl Default for CompareOptions {
             margins: Margins::default(),
             show_phi: false,
             top: 5,
+            output_format: None,
         }
     }
 }
@@ -289,8 +293,12 @@ pub fn compare(
     opts: &CompareOptions,
 ) -> Result<Comparison, CompareError> {
     opts.margins.validate()?;
-    let baseline = LoadedRun::load(baseline_dir)?;
-    let candidate = LoadedRun::load(candidate_dir)?;
+    let mut baseline = LoadedRun::load(baseline_dir)?;
+    let mut candidate = LoadedRun::load(candidate_dir)?;
+    if let Some(format) = opts.output_format {
+        baseline.reread(format);
+        candidate.reread(format);
+    }
     if baseline.manifest_sha256 != candidate.manifest_sha256 {
         return Err(CompareError::DifferentData {
             baseline: baseline.dir.clone(),

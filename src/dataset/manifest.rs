@@ -76,6 +76,11 @@ pub struct Document {
     /// Scan resolution of an image source (ignored for PDFs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dpi: Option<f32>,
+    /// The document's data tables, each as rows of cell texts in reading order (a table
+    /// split over pages is one table per page): the reference of the table metrics
+    /// (`score::table`). Optional; the generators fill it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tables: Vec<Vec<Vec<String>>>,
     #[serde(flatten)]
     pub extra: BTreeMap<String, serde_json::Value>,
 }

@@ -153,6 +153,12 @@ pub trait Engine: Send {
         true
     }
 
+    /// How its answers are read when the run does not say (`--output-format`): plain text
+    /// for OCR engines; `Auto` for VLMs, which answer in Markdown or HTML.
+    fn default_output_format(&self) -> crate::score::OutputFormat {
+        crate::score::OutputFormat::Text
+    }
+
     /// Reads one document, streaming tokens into `sink`.
     fn recognize(
         &mut self,

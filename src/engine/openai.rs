@@ -340,6 +340,11 @@ impl OpenAiEngine {
 }
 
 impl Engine for OpenAiEngine {
+    /// VLM answers come in Markdown or HTML as often as plain text.
+    fn default_output_format(&self) -> crate::score::OutputFormat {
+        crate::score::OutputFormat::Auto
+    }
+
     fn info(&self) -> EngineInfo {
         self.info.clone()
     }

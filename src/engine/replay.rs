@@ -12,6 +12,10 @@ const NAME: &str = "replay";
 struct Prediction {
     id: String,
     text: String,
+    /// The answer before a run's `--output-format` turned it into `text`: replayed instead
+    /// of `text`, so a run can be re-scored under another format.
+    #[serde(default)]
+    raw: Option<String>,
 }
 
 /// Replays recorded predictions.
@@ -42,7 +46,10 @@ impl Replay {
                     i + 1
                 ))
             })?;
-            if predictions.insert(p.id.clone(), p.text).is_some() {
+            if predictions
+                .insert(p.id.clone(), p.raw.unwrap_or(p.text))
+                .is_some()
+            {
                 return Err(EngineError::Config(format!(
                     "{}:{}: duplicate prediction for '{}'",
                     path.display(),

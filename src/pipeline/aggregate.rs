@@ -6,7 +6,9 @@ use crate::report::{
     DocumentError, DocumentResult, ErrorKind, GroupResult, GroupVerdict, LatencyAggregate, Rate,
     Resources, Throughput, Totals,
 };
-use crate::score::{aggregate_fields, aggregate_sets, confusion, SetKind, TextScore};
+use crate::score::{
+    aggregate_fields, aggregate_sets, confusion, OrderScore, SetKind, TableScore, TextScore,
+};
 use crate::sla::{check, Measured, Profile};
 use crate::stats::Summary;
 use std::collections::BTreeMap;
@@ -109,6 +111,11 @@ fn group(docs: &[&DocumentResult], privacy: Privacy) -> GroupResult {
         cer_no_space: Rate::default(),
         cer_jamo: Rate::default(),
         wer: Rate::default(),
+        order: order_sum(docs),
+        tables: {
+            let t: Vec<TableScore> = docs.iter().filter_map(|r| r.score.tables).collect();
+            (!t.is_empty()).then(|| TableScore::sum(&t))
+        },
         fields: aggregate_fields(docs.iter().flat_map(|r| &r.score.fields)),
         field_sets: aggregate_sets(docs.iter().flat_map(|r| &r.score.field_sets)),
         clinical: summarize_clinical(docs, privacy),
@@ -174,6 +181,13 @@ fn group(docs: &[&DocumentResult], privacy: Privacy) -> GroupResult {
     g
 }
 
+/// The group's order scores summed; `None` unless every document has one (a run written
+/// before them, or an answer too long to match line by line, leaves the sum undefined).
+fn order_sum(docs: &[&DocumentResult]) -> Option<OrderScore> {
+    let scores: Option<Vec<OrderScore>> = docs.iter().map(|r| r.score.order).collect();
+    scores.map(|s| OrderScore::sum(&s))
+}
+
 fn resources(docs: &[&DocumentResult]) -> Resources {
     let ok: Vec<&&DocumentResult> = docs.iter().filter(|r| r.error.is_none()).collect();
     let pages: usize = ok.iter().map(|r| r.pages).sum();
@@ -200,6 +214,8 @@ fn measured(g: &GroupResult, docs: &[&DocumentResult]) -> Measured {
         failed: g.failed,
         cer: g.cer.rate,
         wer: g.wer.rate,
+        cer_unordered: g.order.and_then(|o| o.rate),
+        reading_order: g.order.and_then(|o| o.reading_order),
         field_accuracy: g
             .fields
             .iter()

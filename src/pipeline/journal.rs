@@ -50,6 +50,9 @@ struct Line {
     wall_s: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     text: Option<String>,
+    /// The engine's answer as it came, when `--output-format` changed it into `text`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    raw: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     result: Option<DocumentResult>,
 }
@@ -109,6 +112,7 @@ impl Journal {
             header: Some(header.clone()),
             wall_s: None,
             text: None,
+            raw: None,
             result: None,
         })?;
         // The new directory entry must survive a crash too.
@@ -170,6 +174,7 @@ impl Journal {
             header: None,
             wall_s: Some(wall_s),
             text: Some(result.text.clone()),
+            raw: result.raw.clone(),
             result: Some(result.clone()),
         })
     }
@@ -232,10 +237,12 @@ fn parse(
             Ok(Line {
                 result: Some(mut result),
                 text,
+                raw,
                 wall_s,
                 ..
             }) => {
                 result.text = text.unwrap_or_default();
+                result.raw = raw;
                 entries.push(JournalEntry {
                     result,
                     wall_s: wall_s.unwrap_or(0.0),
@@ -322,6 +329,7 @@ mod tests {
             text: "진단서 I10".into(),
             fields: Default::default(),
             dpi: None,
+            tables: Vec::new(),
             extra: Default::default(),
         };
         let score = crate::score::score_document(&doc, "진단서 I1O", &Default::default());
@@ -336,6 +344,7 @@ mod tests {
             error: None,
             error_kind: None,
             text: "진단서 I1O".into(),
+            raw: Some("**진단서** I1O".into()),
             score,
             timing: Timing {
                 timed: true,

@@ -461,6 +461,7 @@ mod tests {
             text: "진단서 I10".into(),
             fields: Default::default(),
             dpi: None,
+            tables: Vec::new(),
             extra: Default::default(),
         };
         DocumentResult {
@@ -474,6 +475,7 @@ mod tests {
             error: None,
             error_kind: None,
             text: "진단서 I1O".into(),
+            raw: None,
             score: crate::score::score_document(&doc, "진단서 I1O", &Default::default()),
             timing: Timing {
                 timed: true,
@@ -527,6 +529,7 @@ mod tests {
             formulary: "bundled".into(),
             codes: "bundled".into(),
             phi_shown: false,
+            output_format: crate::score::OutputFormat::Text,
             shard: Some(info.clone()),
         };
         let summary = RunSummary {

@@ -23,7 +23,9 @@ use crate::dataset::{Dataset, Document};
 use crate::engine::{Engine, EngineError, Request, Stage};
 use crate::render::{load_image, load_image_dir, Page, PdfRenderer, RenderConfig, RenderError};
 use crate::report::{DocumentResult, ErrorKind};
-use crate::score::{score_with, Knowledge, ScoreOptions};
+use crate::score::{
+    canonicalize, score_answer, FormatChoice, Knowledge, OutputFormat, ScoreOptions,
+};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -41,6 +43,8 @@ pub struct RunOptions {
     pub score: ScoreOptions,
     /// Formulary and code list the clinical matchers use.
     pub knowledge: Knowledge,
+    /// How each engine's answers are read before scoring (`--output-format`).
+    pub output_format: FormatChoice,
 }
 
 impl Default for RunOptions {
@@ -50,6 +54,7 @@ impl Default for RunOptions {
             max_pixels: RenderConfig::default().max_pixels,
             score: ScoreOptions::default(),
             knowledge: Knowledge::bundled().clone(),
+            output_format: FormatChoice::default(),
         }
     }
 }
@@ -155,12 +160,18 @@ pub fn evaluate_rendered(
     let end = Instant::now();
     let peak_rss_mib = memory::peak_rss_mib();
     let timing = recorder.timing(info.streaming, end);
-    let text = if error.is_none() {
+    let answer = if error.is_none() {
         recorder.text().to_string()
     } else {
         String::new()
     };
-    let score = score_with(doc, &text, &options.score, &options.knowledge);
+    let format = options
+        .output_format
+        .for_engine(&info.name, engine.default_output_format());
+    let canonical = canonicalize(&answer, format);
+    let score = score_answer(doc, &canonical, &options.score, &options.knowledge);
+    let text = canonical.text;
+    let raw = (text != answer).then_some(answer);
     DocumentResult {
         id: doc.id.clone(),
         doc_type: doc.doc_type,
@@ -175,9 +186,18 @@ pub fn evaluate_rendered(
         error_kind: error.as_ref().map(|(k, _)| *k),
         error: error.map(|(_, m)| m),
         text,
+        raw,
         score,
         timing,
     }
+}
+
+/// The format `engine`'s answers are read in under `options` (recorded in the run's
+/// config).
+pub fn output_format(options: &RunOptions, engine: &dyn Engine) -> OutputFormat {
+    options
+        .output_format
+        .for_engine(&engine.info().name, engine.default_output_format())
 }
 
 /// Looks up a result recorded earlier by engine index, document id and DPI.
@@ -396,6 +416,7 @@ mod tests {
             text: "처방전".into(),
             fields: Fields::default(),
             dpi: None,
+            tables: Vec::new(),
             extra: Default::default(),
         }
     }

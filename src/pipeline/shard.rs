@@ -135,6 +135,7 @@ mod tests {
             text: String::new(),
             fields: Fields::default(),
             dpi: None,
+            tables: Vec::new(),
             extra: Default::default(),
         }
     }

@@ -70,13 +70,15 @@ pub(crate) fn worst_field(g: &GroupResult) -> String {
 }
 
 pub fn table(summary: &RunSummary) -> String {
-    let mut rows: Vec<[String; 11]> = vec![[
+    let mut rows: Vec<[String; 13]> = vec![[
         "DPI",
         "type",
         "docs",
         "fail",
         "CER",
         "WER",
+        "any-order",
+        "order",
         "worst field",
         "critical",
         "p50 E2E",
@@ -93,6 +95,8 @@ pub fn table(summary: &RunSummary) -> String {
             g.failed.to_string(),
             pct(g.cer.rate),
             pct(g.wer.rate),
+            pct(g.cer_unordered()),
+            pct(g.reading_order()),
             worst_field(g),
             g.clinical.critical.to_string(),
             ms(e2e.map(|s| s.p50)),
@@ -100,7 +104,7 @@ pub fn table(summary: &RunSummary) -> String {
             ms(g.latency.ttft_ms.as_ref().map(|s| s.p50)),
         ]);
     }
-    let widths: Vec<usize> = (0..11)
+    let widths: Vec<usize> = (0..13)
         .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
         .collect();
     let mut out = String::new();
@@ -108,7 +112,7 @@ pub fn table(summary: &RunSummary) -> String {
         for (c, cell) in r.iter().enumerate() {
             let pad = widths[c] - cell.chars().count();
             // Text columns left-aligned, numbers right-aligned.
-            if c == 1 || c == 6 {
+            if c == 1 || c == 8 {
                 let _ = write!(out, "{cell}{}  ", " ".repeat(pad));
             } else {
                 let _ = write!(out, "{}{cell}  ", " ".repeat(pad));
@@ -117,7 +121,7 @@ pub fn table(summary: &RunSummary) -> String {
         out.truncate(out.trim_end().len());
         out.push('\n');
         if i == 0 {
-            out.push_str(&"-".repeat(widths.iter().sum::<usize>() + 2 * 10));
+            out.push_str(&"-".repeat(widths.iter().sum::<usize>() + 2 * 12));
             out.push('\n');
         }
     }

@@ -53,7 +53,16 @@ pub fn documents(documents: &[DocumentResult]) -> Result<Vec<u8>, ReportError> {
     .map(|s| s.to_string())
     .collect();
     header.extend(STAGES.iter().map(|s| format!("{}_ms", serde_plain(s))));
-    header.extend(["critical_errors", "peak_rss_mib", "pages_without_usage"].map(String::from));
+    header.extend(
+        [
+            "critical_errors",
+            "peak_rss_mib",
+            "pages_without_usage",
+            "cer_unordered",
+            "reading_order",
+        ]
+        .map(String::from),
+    );
     w.write_record(&header).map_err(enc)?;
     let opt = |v: Option<f64>| v.map(|v| format!("{v:.6}")).unwrap_or_default();
     for d in documents {
@@ -109,6 +118,8 @@ pub fn documents(documents: &[DocumentResult]) -> Result<Vec<u8>, ReportError> {
         row.push(critical.to_string());
         row.push(opt(d.peak_rss_mib));
         row.push(d.timing.pages_without_usage.to_string());
+        row.push(opt(s.order.and_then(|o| o.rate)));
+        row.push(opt(s.order.and_then(|o| o.reading_order)));
         w.write_record(&row).map_err(enc)?;
     }
     w.into_inner().map_err(|e| ReportError::Encode {

@@ -327,11 +327,11 @@ fn sla(o: &mut String, s: &RunSummary) {
 
 fn accuracy(o: &mut String, s: &RunSummary) {
     o.push_str(r#"<section id="accuracy"><h2>Accuracy</h2><p class="note">Micro averages over documents: (S + D + I) / N. Failed documents count as empty output.</p>"#);
-    o.push_str(r#"<table><tr><th>DPI</th><th>type</th><th>docs</th><th>failed</th><th>CER</th><th>CER (no spaces)</th><th>jamo CER</th><th>WER</th><th>N chars</th></tr>"#);
+    o.push_str(r#"<table><tr><th>DPI</th><th>type</th><th>docs</th><th>failed</th><th>CER</th><th>CER (no spaces)</th><th>jamo CER</th><th>WER</th><th>CER (any order)</th><th>reading order</th><th>N chars</th></tr>"#);
     for g in &s.groups {
         let _ = write!(
             o,
-            r#"<tr><td class="num">{}</td><td>{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td></tr>"#,
+            r#"<tr><td class="num">{}</td><td>{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td></tr>"#,
             g.dpi,
             esc(g.doc_type.as_str()),
             g.documents,
@@ -340,10 +340,32 @@ fn accuracy(o: &mut String, s: &RunSummary) {
             pct(g.cer_no_space.rate),
             pct(g.cer_jamo.rate),
             pct(g.wer.rate),
+            pct(g.cer_unordered()),
+            pct(g.reading_order()),
             g.cer.reference_units
         );
     }
-    o.push_str("</table></section>\n");
+    o.push_str("</table>");
+    if s.groups.iter().any(|g| g.tables.is_some()) {
+        o.push_str(r#"<h3>Tables</h3><p class="note">Documents whose answer holds tables (Markdown or HTML): TEDS (tree-edit-distance similarity, mean over reference tables) and cell accuracy (reference cells read right at their row and column).</p><table><tr><th>DPI</th><th>type</th><th>reference tables</th><th>answer tables</th><th>TEDS</th><th>cell accuracy</th><th>cells</th></tr>"#);
+        for g in &s.groups {
+            if let Some(t) = &g.tables {
+                let _ = write!(
+                    o,
+                    r#"<tr><td class="num">{}</td><td>{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td></tr>"#,
+                    g.dpi,
+                    esc(g.doc_type.as_str()),
+                    t.reference_tables,
+                    t.answer_tables,
+                    pct(t.teds),
+                    pct(t.cell_accuracy),
+                    t.cells
+                );
+            }
+        }
+        o.push_str("</table>");
+    }
+    o.push_str("</section>\n");
 }
 
 fn figure(o: &mut String, caption: &str, svg: &str) {

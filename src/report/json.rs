@@ -12,16 +12,20 @@ pub fn summary(summary: &RunSummary) -> Result<Vec<u8>, ReportError> {
     Ok(bytes)
 }
 
-/// One `{"id", "dpi", "text", "error"}` line per document and DPI.
+/// One `{"id", "dpi", "text", "error"}` line per document and DPI, with `raw` (the
+/// engine's answer before `--output-format` made it text) where that differs.
 pub fn predictions(documents: &[DocumentResult]) -> Result<Vec<u8>, ReportError> {
     let mut out = Vec::new();
     for d in documents {
-        let line = serde_json::json!({
+        let mut line = serde_json::json!({
             "id": d.id,
             "dpi": d.dpi,
             "text": d.text,
             "error": d.error,
         });
+        if let Some(raw) = &d.raw {
+            line["raw"] = serde_json::Value::String(raw.clone());
+        }
         serde_json::to_writer(&mut out, &line).map_err(|e| ReportError::Encode {
             what: "predictions.jsonl".into(),
             message: e.to_string(),

@@ -66,13 +66,13 @@ pub fn report(s: &RunSummary) -> String {
     );
     let _ = writeln!(
         o,
-        "| DPI | type | docs | failed | CER | CER (no spaces) | jamo CER | WER | N chars |"
+        "| DPI | type | docs | failed | CER | CER (no spaces) | jamo CER | WER | CER (any order) | reading order | N chars |"
     );
-    let _ = writeln!(o, "|---:|---|---:|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(o, "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for g in &s.groups {
         let _ = writeln!(
             o,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             g.dpi,
             g.doc_type,
             g.documents,
@@ -81,8 +81,38 @@ pub fn report(s: &RunSummary) -> String {
             pct(g.cer_no_space.rate),
             pct(g.cer_jamo.rate),
             pct(g.wer.rate),
+            pct(g.cer_unordered()),
+            pct(g.reading_order()),
             g.cer.reference_units
         );
+    }
+
+    if s.groups.iter().any(|g| g.tables.is_some()) {
+        let _ = writeln!(o, "\n## Tables\n");
+        let _ = writeln!(
+            o,
+            "Documents whose answer holds tables (Markdown or HTML): TEDS (tree-edit-distance similarity, mean over reference tables) and cell accuracy (reference cells read right at their row and column).\n"
+        );
+        let _ = writeln!(
+            o,
+            "| DPI | type | reference tables | answer tables | TEDS | cell accuracy | cells |"
+        );
+        let _ = writeln!(o, "|---:|---|---:|---:|---:|---:|---:|");
+        for g in &s.groups {
+            if let Some(t) = &g.tables {
+                let _ = writeln!(
+                    o,
+                    "| {} | {} | {} | {} | {} | {} | {} |",
+                    g.dpi,
+                    g.doc_type,
+                    t.reference_tables,
+                    t.answer_tables,
+                    pct(t.teds),
+                    pct(t.cell_accuracy),
+                    t.cells
+                );
+            }
+        }
     }
 
     let _ = writeln!(o, "\n## Fields\n");

@@ -107,9 +107,17 @@ pub struct RunConfig {
     pub codes: String,
     /// Error examples quote patient identifiers (`--show-phi`).
     pub phi_shown: bool,
+    /// How the engine's answers were read before scoring (`text`, `markdown`, `html`,
+    /// `auto`); absent in runs written before `--output-format` (they were read as text).
+    #[serde(default = "text_format")]
+    pub output_format: crate::score::OutputFormat,
     /// Set when the run holds one shard of the selected documents (`--shard i/n`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<ShardInfo>,
+}
+
+fn text_format() -> crate::score::OutputFormat {
+    crate::score::OutputFormat::Text
 }
 
 /// The machine and build a run ran on.
@@ -144,9 +152,14 @@ pub struct DocumentResult {
     /// What kind of failure `error` is (absent in runs written before it existed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_kind: Option<ErrorKind>,
-    /// The engine's output (kept out of `summary.json`; written to `predictions.jsonl`).
+    /// The engine's output as scored: its canonical text under the run's output format
+    /// (kept out of `summary.json`; written to `predictions.jsonl`).
     #[serde(skip)]
     pub text: String,
+    /// The engine's answer as it came, when the output format changed it (Markdown, HTML):
+    /// written to `predictions.jsonl` as `raw`, which replay reads first.
+    #[serde(skip)]
+    pub raw: Option<String>,
     pub score: DocumentScore,
     pub timing: Timing,
 }
@@ -220,6 +233,14 @@ pub struct GroupResult {
     pub cer_no_space: Rate,
     pub cer_jamo: Rate,
     pub wer: Rate,
+    /// Order-independent CER and reading order over the group (`score::order`, micro sums);
+    /// absent for runs written before them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order: Option<crate::score::OrderScore>,
+    /// TEDS and cell accuracy over the documents whose answer and reference have tables
+    /// (`score::table`); absent when none had.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tables: Option<crate::score::TableScore>,
     /// Per field type: accuracy over located fields.
     pub fields: Vec<FieldAggregate>,
     /// Micro set P/R/F1: diagnosis codes, their 3-character categories, drug names.
@@ -231,6 +252,18 @@ pub struct GroupResult {
     pub latency: LatencyAggregate,
     pub throughput: Throughput,
     pub resources: Resources,
+}
+
+impl GroupResult {
+    /// Order-independent corpus CER (`None` for runs without order scores).
+    pub fn cer_unordered(&self) -> Option<f64> {
+        self.order.and_then(|o| o.rate)
+    }
+
+    /// Reading-order score of the matched lines.
+    pub fn reading_order(&self) -> Option<f64> {
+        self.order.and_then(|o| o.reading_order)
+    }
 }
 
 /// What a group's pages cost in memory and input size.

@@ -11,7 +11,10 @@ pub mod diff;
 pub mod distance;
 mod fast_hash;
 pub mod fields;
+pub mod markup;
 pub mod normalize;
+pub mod order;
+pub mod table;
 pub mod text;
 
 use serde::{Deserialize, Serialize};
@@ -26,7 +29,10 @@ pub use fields::{
     aggregate_fields, aggregate_sets, FieldAggregate, FieldContext, FieldResult, FieldSpan,
     FieldType, SetKind, SetScore,
 };
+pub use markup::{canonicalize, Canonical, FormatChoice, OutputFormat, Table};
 pub use normalize::{normalize, NormOptions};
+pub use order::{order_score, OrderScore};
+pub use table::{table_score, TableScore};
 pub use text::{cer, cer_jamo, cer_no_space, micro_average, wer, TextScore};
 
 /// Options of a scoring run.
@@ -68,6 +74,14 @@ pub struct DocumentScore {
     /// Character confusions of the CER alignment, most frequent first.
     #[serde(default)]
     pub confusions: Vec<Confusion>,
+    /// Order-independent CER and reading order (`order`); `None` for runs written before
+    /// it existed, and for answers of more than `order::MAX_LINES` lines.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order: Option<OrderScore>,
+    /// TEDS and cell accuracy (`table`), when the answer and the reference both have
+    /// tables.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tables: Option<TableScore>,
 }
 
 /// Scores `hypothesis` against a reference (a [`Document`] or a [`Reference`]), with
@@ -109,6 +123,7 @@ pub fn score_with<'a>(
     let field_results = fields::score_fields(&projection, reference.fields, &opts.norm, knowledge);
     let confusions = confusion::confusions(&rg, &hg, &alignment);
     let field_sets = fields::set_scores(&r, &h, reference.fields, &opts.norm);
+    let order = order::order_score(reference.text, hypothesis, &opts.norm);
     DocumentScore {
         cer,
         cer_no_space,
@@ -117,7 +132,22 @@ pub fn score_with<'a>(
         fields: field_results,
         field_sets,
         confusions,
+        order,
+        tables: None,
     }
+}
+
+/// Scores an answer read in its output format (`markup::canonicalize`): the text and field
+/// metrics on its canonical text, the table metrics on its tables.
+pub fn score_answer(
+    reference: &Document,
+    answer: &Canonical,
+    opts: &ScoreOptions,
+    knowledge: &Knowledge,
+) -> DocumentScore {
+    let mut score = score_with(reference, &answer.text, opts, knowledge);
+    score.tables = table::table_score(&reference.tables, &answer.tables, &opts.norm);
+    score
 }
 
 #[cfg(test)]

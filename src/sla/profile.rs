@@ -59,6 +59,12 @@ pub struct AccuracyLimits {
     pub max_cer: Option<f64>,
     /// Corpus WER limit, as a fraction.
     pub max_wer: Option<f64>,
+    /// Order-independent corpus CER limit (lines matched at minimum cost; docs/metrics.md),
+    /// as a fraction.
+    pub max_cer_unordered: Option<f64>,
+    /// Minimum reading-order score (1 − discordant / pairs of matched lines), as a
+    /// fraction.
+    pub min_reading_order: Option<f64>,
     /// Minimum accuracy per critical field type (fraction of located fields read right).
     #[serde(default)]
     pub fields: BTreeMap<String, f64>,
@@ -149,6 +155,12 @@ impl Profile {
         }
         if let Some(v) = self.accuracy.max_wer {
             fraction("accuracy.max_wer", v)?;
+        }
+        if let Some(v) = self.accuracy.max_cer_unordered {
+            fraction("accuracy.max_cer_unordered", v)?;
+        }
+        if let Some(v) = self.accuracy.min_reading_order {
+            fraction("accuracy.min_reading_order", v)?;
         }
         if let Some(v) = self.accuracy.min_code_f1 {
             fraction("accuracy.min_code_f1", v)?;

@@ -13,6 +13,9 @@ pub struct Measured {
     /// Corpus CER (micro average), failed documents scored as empty output.
     pub cer: Option<f64>,
     pub wer: Option<f64>,
+    /// Order-independent corpus CER and reading-order score (`score::order`).
+    pub cer_unordered: Option<f64>,
+    pub reading_order: Option<f64>,
     /// Accuracy per field type; `None` when no field of that type could be located.
     pub field_accuracy: BTreeMap<String, Option<f64>>,
     /// Per-document end-to-end latency and TTFT of successful documents, in ms.
@@ -114,6 +117,31 @@ pub fn check(profile: &Profile, measured: &Measured) -> Verdict {
             status: upper(measured.wer, limit),
             samples: measured.documents,
             note: None,
+        });
+    }
+    if let Some(limit) = profile.accuracy.max_cer_unordered {
+        checks.push(Check {
+            key: "accuracy.max_cer_unordered".into(),
+            limit: format!("order-free CER ≤ {:.2}%", limit * 100.0),
+            threshold: limit,
+            measured: measured.cer_unordered,
+            status: upper(measured.cer_unordered, limit),
+            samples: measured.documents,
+            note: None,
+        });
+    }
+    if let Some(limit) = profile.accuracy.min_reading_order {
+        checks.push(Check {
+            key: "accuracy.min_reading_order".into(),
+            limit: format!("reading order ≥ {:.1}%", limit * 100.0),
+            threshold: limit,
+            measured: measured.reading_order,
+            status: lower(measured.reading_order, limit),
+            samples: measured.documents,
+            note: measured
+                .reading_order
+                .is_none()
+                .then(|| "fewer than two lines matched".to_string()),
         });
     }
     for (field, &limit) in &profile.accuracy.fields {
@@ -228,6 +256,8 @@ mod tests {
             failed: 0,
             cer: Some(0.005),
             wer: Some(0.02),
+            cer_unordered: Some(0.004),
+            reading_order: Some(0.8),
             field_accuracy: [("lab_value".to_string(), Some(0.97))]
                 .into_iter()
                 .collect(),
@@ -263,6 +293,19 @@ mod tests {
             .collect();
         assert_eq!(by_key["accuracy.min_code_f1"], Status::Pass);
         assert_eq!(by_key["accuracy.max_critical_errors"], Status::Fail);
+        let order = Profile::parse(
+            "doc_type = \"prescription\"\n[accuracy]\nmax_cer_unordered = 0.005\nmin_reading_order = 0.9\n",
+            Path::new("prescription.toml"),
+        )
+        .unwrap();
+        let v = check(&order, &m);
+        let by_key: BTreeMap<_, _> = v
+            .checks
+            .iter()
+            .map(|c| (c.key.as_str(), c.status))
+            .collect();
+        assert_eq!(by_key["accuracy.max_cer_unordered"], Status::Pass);
+        assert_eq!(by_key["accuracy.min_reading_order"], Status::Fail);
         m.e2e_ms = vec![100.0; 4];
         m.failed = 1;
         let v = check(&profile(), &m);

@@ -365,6 +365,29 @@ impl Sheet {
             .collect()
     }
 
+    /// The data tables (not the label/value forms), one per page they appear on: rows of
+    /// trimmed cell texts, a spanning cell once.
+    pub fn tables(&self) -> Vec<Vec<Vec<String>>> {
+        let mut out = Vec::new();
+        for page in &self.pages {
+            for b in &page.blocks {
+                if let Block::Grid(g) = b {
+                    if g.kind == GridKind::Table {
+                        out.push(
+                            g.rows
+                                .iter()
+                                .map(|r| {
+                                    r.cells.iter().map(|c| c.text.trim().to_string()).collect()
+                                })
+                                .collect(),
+                        );
+                    }
+                }
+            }
+        }
+        out
+    }
+
     /// The ground truth: every page's lines joined by `\n`.
     pub fn text(&self) -> String {
         self.page_lines()

@@ -455,6 +455,7 @@ fn entry(id: String, p: &Printout, source: String, dpi: Option<f32>) -> Document
         text: p.text.clone(),
         fields: p.doc.fields.clone(),
         dpi,
+        tables: p.sheet.tables(),
         extra: Default::default(),
     }
 }

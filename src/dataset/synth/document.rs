@@ -132,4 +132,22 @@ impl SynthDocument {
     pub fn page_count(&self) -> usize {
         self.pages.len()
     }
+
+    /// The data tables as printed: each run of table header and row lines, split where a
+    /// page breaks it; rows of trimmed cells (empty cells kept, so columns line up).
+    pub fn tables(&self) -> Vec<Vec<Vec<String>>> {
+        let mut tables: Vec<Vec<Vec<String>>> = Vec::new();
+        let mut current: Vec<Vec<String>> = Vec::new();
+        for line in &self.lines {
+            if matches!(line.kind, LineKind::TableHeader | LineKind::TableRow) {
+                current.push(line.cells.iter().map(|c| c.trim().to_string()).collect());
+            } else if !current.is_empty() {
+                tables.push(std::mem::take(&mut current));
+            }
+        }
+        if !current.is_empty() {
+            tables.push(current);
+        }
+        tables
+    }
 }

@@ -243,6 +243,7 @@ fn entry(id: String, doc: &SynthDocument, source: String, dpi: Option<f32>) -> D
         text: doc.text.clone(),
         fields: doc.fields.clone(),
         dpi,
+        tables: doc.tables(),
         extra: Default::default(),
     }
 }

@@ -211,3 +211,113 @@ fn bad_input_is_a_clear_error() {
         "{out}"
     );
 }
+
+#[test]
+fn model_knobs_out_of_range_are_refused_with_the_range() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for px in ["0", "1", "5000"] {
+        let o = medocr(
+            &[
+                "run",
+                "--engine",
+                "builtin",
+                "--piece-width",
+                px,
+                "--limit",
+                "1",
+            ],
+            root,
+        );
+        let out = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{out}");
+        assert!(
+            out.contains(&format!("--piece-width {px}")) && out.contains("from 64 to 800"),
+            "{out}"
+        );
+    }
+}
+
+#[test]
+fn sources_that_are_not_images_are_named_as_such_not_as_missing_dpi() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let data = tmp.path().join("data");
+    std::fs::create_dir_all(data.join("empty-folder")).unwrap();
+    std::fs::write(data.join("notes.txt"), "처방전\n").unwrap();
+    std::fs::write(
+        data.join("manifest.jsonl"),
+        concat!(
+            r#"{"id":"a","doc_type":"prescription","source":"notes.txt","text":"처방전"}"#,
+            "\n",
+            r#"{"id":"b","doc_type":"prescription","source":"empty-folder","text":"처방전"}"#,
+            "\n"
+        ),
+    )
+    .unwrap();
+    let reports = tmp.path().join("reports");
+    let o = medocr(
+        &[
+            "run",
+            "--engine",
+            "tesseract",
+            "--dataset",
+            data.to_str().unwrap(),
+            "--out",
+            reports.to_str().unwrap(),
+            "--run-id",
+            "r",
+            "--quiet",
+        ],
+        root,
+    );
+    let out = text(&o);
+    let summary = std::fs::read_to_string(reports.join("r/summary.json")).unwrap_or_default();
+    for (needle, why) in [
+        (
+            "notes.txt: cannot read image: neither an image nor a PDF",
+            "text file",
+        ),
+        (
+            "empty-folder: cannot read image: a folder without page images",
+            "empty folder",
+        ),
+    ] {
+        assert!(summary.contains(needle), "{why}: {out}\n{summary}");
+    }
+    assert!(!summary.contains("needs its scan DPI"), "{summary}");
+}
+
+/// Run folders keep raw patient text: the folder is its owner's only, and so are the
+/// predictions and the journal.
+#[cfg(unix)]
+#[test]
+fn run_folders_and_raw_text_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let data = root.join("datasets/bundled");
+    let preds = tmp.path().join("p.jsonl");
+    predictions(&data, &preds, |t| t.to_string());
+    let reports = tmp.path().join("reports");
+    let o = medocr(
+        &[
+            "score",
+            "--dataset",
+            data.to_str().unwrap(),
+            "--predictions",
+            preds.to_str().unwrap(),
+            "--out",
+            reports.to_str().unwrap(),
+            "--run-id",
+            "private",
+            "--quiet",
+        ],
+        root,
+    );
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{}", text(&o));
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let dir = reports.join("private");
+    assert_eq!(mode(&dir), 0o700);
+    assert_eq!(mode(&dir.join("predictions.jsonl")), 0o600);
+    assert_eq!(mode(&dir.join("journal.jsonl")), 0o600);
+}

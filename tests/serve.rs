@@ -284,7 +284,10 @@ fn server_errors_are_recorded_per_document_and_the_key_stays_secret() {
     assert_eq!(docs.len(), 2);
     assert!(docs.iter().all(|d| d[1] == "false"), "{docs:?}");
     let requests = server.join().unwrap();
-    assert!(requests[0].contains(&format!("Authorization: Bearer {secret}")));
+    // Header names are case-insensitive (the client sends them in lower case).
+    assert!(requests[0]
+        .to_ascii_lowercase()
+        .contains(&format!("authorization: bearer {secret}")));
     assert!(!out.contains(secret));
     for entry in std::fs::read_dir(reports.join("fail")).unwrap() {
         let path = entry.unwrap().path();

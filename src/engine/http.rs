@@ -1,20 +1,22 @@
-//! A minimal blocking HTTP/1.1 client over `std::net`, enough for OpenAI-compatible servers:
-//! `Content-Length`, chunked or close-delimited response bodies read as they arrive
-//! (streaming), one deadline for the whole exchange, and the connection kept for the next
-//! request when the server allows it (a new connection would put a TCP handshake, one
-//! network round trip, inside every page's TTFT).
+//! HTTP and HTTPS for the `openai` engine, through ureq (rustls with Mozilla's roots, or a
+//! private CA from `--ca-cert`): connections are pooled and kept alive between pages (a new
+//! connection would put a TCP and TLS handshake inside every page's TTFT), a response body
+//! is read as it arrives (streaming), and one deadline covers a page's whole exchange.
 //!
-//! Plain `http://` only: inference servers are reached inside a cluster or through a
-//! TLS-terminating proxy, and a TLS stack would be most of this crate's dependencies.
+//! Proxies come from the environment as curl and the `openai` SDK read them:
+//! `HTTPS_PROXY` / `https_proxy` for an `https://` server, `HTTP_PROXY` / `http_proxy`
+//! for `http://`, `ALL_PROXY` otherwise, and `NO_PROXY` / `no_proxy` (comma-separated
+//! host names, `.suffix` or `*`) exempts hosts. The engine talks to one server, so the
+//! choice is made once, when the client is built.
 
-use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-/// Where the server is: `http://host[:port][/prefix]`.
+/// Where the server is: `http[s]://host[:port][/prefix]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BaseUrl {
+    pub https: bool,
     pub host: String,
     pub port: u16,
     /// Path prefix without a trailing `/` (empty for the root).
@@ -23,16 +25,18 @@ pub struct BaseUrl {
 
 impl BaseUrl {
     /// Parses a base URL. A trailing `/v1` is dropped, so `http://h:8000` and
-    /// `http://h:8000/v1` (how vLLM documents it) name the same server.
+    /// `http://h:8000/v1` (how vLLM documents it) name the same server. Credentials in the
+    /// URL are refused, and the error does not repeat them.
     pub fn parse(url: &str) -> Result<BaseUrl, String> {
-        let rest = match url.split_once("://") {
-            Some(("http", rest)) => rest,
-            Some(("https", _)) => {
+        let (https, rest) = match url.split_once("://") {
+            Some(("http", rest)) => (false, rest),
+            Some(("https", rest)) => (true, rest),
+            _ => {
                 return Err(format!(
-                    "{url}: https is not supported; reach the server over http inside the cluster or through a local TLS-terminating proxy"
+                    "{}: expected http://host[:port][/path] or https://…",
+                    redact_userinfo(url)
                 ))
             }
-            _ => return Err(format!("{url}: expected http://host[:port][/path]")),
         };
         let (authority, path) = match rest.find('/') {
             Some(i) => (&rest[..i], &rest[i..]),
@@ -40,7 +44,8 @@ impl BaseUrl {
         };
         if authority.contains('@') {
             return Err(format!(
-                "{url}: credentials in the URL would end up in reports; pass the API key through --api-key-env"
+                "{}: credentials in the URL would end up in reports and logs; pass the API key through --api-key-env (or a gateway header with --header)",
+                redact_userinfo(url)
             ));
         }
         let (host, port) = match authority.strip_prefix('[') {
@@ -60,6 +65,7 @@ impl BaseUrl {
             Some(p) => p
                 .parse::<u16>()
                 .map_err(|_| format!("{url}: bad port '{p}'"))?,
+            None if https => 443,
             None => 80,
         };
         if host.is_empty() {
@@ -68,18 +74,20 @@ impl BaseUrl {
         let prefix = path.trim_end_matches('/');
         let prefix = prefix.strip_suffix("/v1").unwrap_or(prefix);
         Ok(BaseUrl {
+            https,
             host: host.to_string(),
             port,
             prefix: prefix.to_string(),
         })
     }
 
-    /// The URL of `path` (which starts with `/`), for messages.
+    /// The URL of `path` (which starts with `/`).
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{}{}", self.authority(), self.prefix, path)
+        let scheme = if self.https { "https" } else { "http" };
+        format!("{scheme}://{}{}{}", self.authority(), self.prefix, path)
     }
 
-    /// `host:port`, an IPv6 host in brackets (for URLs and the `Host` header).
+    /// `host:port`, an IPv6 host in brackets.
     pub fn authority(&self) -> String {
         if self.host.contains(':') {
             format!("[{}]:{}", self.host, self.port)
@@ -89,72 +97,63 @@ impl BaseUrl {
     }
 }
 
-/// What a client keeps between requests to one server: its addresses, looked up once, and
-/// the connection of the last exchange if the server left it open.
-///
-/// Resolving the host name for every request would put a DNS lookup inside every page's
-/// TTFT (a cluster's resolver is a network round trip away, several with search domains). A
-/// connection that fails forgets the addresses, and the name is looked up again at once: a
-/// restarted service may have moved.
-#[derive(Debug, Default)]
-pub struct Connections {
-    addrs: Mutex<Vec<SocketAddr>>,
-    idle: Mutex<Option<TcpStream>>,
+/// `scheme://user:password@host…` with the user information replaced by `***`.
+pub fn redact_userinfo(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let end = rest.find('/').unwrap_or(rest.len());
+    match rest[..end].rfind('@') {
+        Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
+        None => url.to_string(),
+    }
 }
 
-impl Connections {
-    fn addrs(&self) -> Vec<SocketAddr> {
-        self.addrs.lock().map(|a| a.clone()).unwrap_or_default()
-    }
-
-    fn set_addrs(&self, addrs: Vec<SocketAddr>) {
-        if let Ok(mut a) = self.addrs.lock() {
-            *a = addrs;
-        }
-    }
-
-    fn take_idle(&self) -> Option<TcpStream> {
-        self.idle.lock().ok().and_then(|mut c| c.take())
-    }
-
-    fn put_idle(&self, stream: TcpStream) {
-        if let Ok(mut c) = self.idle.lock() {
-            *c = Some(stream);
-        }
-    }
-
-    /// Whether a connection is waiting for the next request (for tests).
-    pub fn has_idle(&self) -> bool {
-        self.idle.lock().map(|c| c.is_some()).unwrap_or(false)
-    }
+/// How to reach the server beyond its URL.
+#[derive(Debug, Clone, Default)]
+pub struct ClientOptions {
+    /// PEM file of the CA (or CAs) that signed the server's certificate, trusted instead of
+    /// Mozilla's roots (`--ca-cert`).
+    pub ca_cert: Option<PathBuf>,
+    /// Extra headers sent with every request (`--header K:V`, e.g. a gateway's key).
+    pub headers: Vec<(String, String)>,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum HttpError {
-    #[error("cannot connect to {url}: {source}")]
-    Connect { url: String, source: io::Error },
+    #[error("cannot connect to {url}: {message}")]
+    Connect { url: String, message: String },
     #[error("no answer within the request timeout")]
     Timeout,
     #[error("connection lost: {0}")]
-    Io(#[from] io::Error),
+    Io(io::Error),
+    #[error("TLS with {url}: {message}")]
+    Tls { url: String, message: String },
     #[error("not an HTTP response: {0}")]
     Protocol(String),
+}
+
+/// A client for one server.
+pub struct Client {
+    agent: ureq::Agent,
+    base: BaseUrl,
+    headers: Vec<(String, String)>,
+    /// The proxy in use, without credentials (for the run's settings).
+    proxy: Option<String>,
 }
 
 /// A response whose body has not been read yet.
 pub struct Response {
     pub status: u16,
-    headers: Vec<(String, String)>,
-    pub body: Body,
+    content_type: Option<String>,
+    /// Read as it arrives: each `read` returns what the network has. Errors past the
+    /// deadline map to [`HttpError::Timeout`] through [`map_io`].
+    pub body: ureq::BodyReader<'static>,
 }
 
 impl Response {
-    /// The first header of that name (case-insensitive).
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+    pub fn content_type(&self) -> Option<&str> {
+        self.content_type.as_deref()
     }
 
     /// Reads the rest of the body, up to `limit` bytes (error bodies, model lists).
@@ -168,334 +167,194 @@ impl Response {
     }
 }
 
-/// A connection to the first of the server's addresses that accepts, from the cache when
-/// it has them; a failure with cached addresses looks the name up again once.
-fn connect(
-    base: &BaseUrl,
-    cache: &Connections,
-    path: &str,
-    deadline: Instant,
-) -> Result<TcpStream, HttpError> {
-    let connect_err = |source| HttpError::Connect {
-        url: base.url(path),
-        source,
-    };
-    let resolve = || -> Result<Vec<SocketAddr>, HttpError> {
-        Ok((base.host.as_str(), base.port)
-            .to_socket_addrs()
-            .map_err(connect_err)?
-            .collect())
-    };
-    let first = |addrs: &[SocketAddr]| -> Result<TcpStream, HttpError> {
-        let mut last = io::Error::new(io::ErrorKind::NotFound, "no address");
-        for addr in addrs {
-            match TcpStream::connect_timeout(addr, remaining(deadline)?) {
-                Ok(s) => return Ok(s),
-                Err(e) => last = e,
-            }
+impl Client {
+    pub fn new(base: BaseUrl, opts: &ClientOptions) -> Result<Client, String> {
+        let mut tls = ureq::tls::TlsConfig::builder();
+        if let Some(path) = &opts.ca_cert {
+            tls = tls.root_certs(ureq::tls::RootCerts::Specific(std::sync::Arc::new(
+                read_ca(path)?,
+            )));
         }
-        Err(connect_err(last))
-    };
-    let cached = cache.addrs();
-    if !cached.is_empty() {
-        if let Ok(stream) = first(&cached) {
-            return Ok(stream);
-        }
-        cache.set_addrs(Vec::new());
-    }
-    let fresh = resolve()?;
-    let stream = first(&fresh)?;
-    cache.set_addrs(fresh);
-    Ok(stream)
-}
-
-/// Sends one request and reads the status line and headers, on the connection the last
-/// exchange left open if there is one (the body, read to its end, hands it back).
-pub fn send(
-    base: &BaseUrl,
-    conns: &Arc<Connections>,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-    deadline: Instant,
-) -> Result<Response, HttpError> {
-    let mut head = format!(
-        "{method} {}{path} HTTP/1.1\r\nHost: {}\r\nConnection: keep-alive\r\nContent-Length: {}\r\n",
-        base.prefix,
-        base.authority(),
-        body.len()
-    );
-    for (k, v) in headers {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    head.push_str("\r\n");
-    let request = [head.as_bytes(), body];
-    if let Some(stream) = conns.take_idle() {
-        match exchange(stream, conns, &request, deadline) {
-            // The server closed the kept connection meanwhile (idle timeout, restart): it
-            // answered nothing, so the request goes again on a new connection.
-            Err(Exchange::Unanswered(_)) => {}
-            Err(Exchange::Failed(e)) => return Err(e),
-            Ok(response) => return Ok(response),
-        }
-    }
-    let stream = connect(base, conns, path, deadline)?;
-    exchange(stream, conns, &request, deadline).map_err(|e| match e {
-        Exchange::Unanswered(e) | Exchange::Failed(e) => e,
-    })
-}
-
-/// Why an exchange failed: before any byte of an answer arrived (a reused connection may
-/// simply have been closed by the server), or later.
-enum Exchange {
-    Unanswered(HttpError),
-    Failed(HttpError),
-}
-
-/// Writes the request (its head, then its body) on `stream` and reads the status line and
-/// headers.
-fn exchange(
-    mut stream: TcpStream,
-    conns: &Arc<Connections>,
-    request: &[&[u8]; 2],
-    deadline: Instant,
-) -> Result<Response, Exchange> {
-    let unanswered = |e: HttpError| match e {
-        HttpError::Timeout => Exchange::Failed(e),
-        other => Exchange::Unanswered(other),
-    };
-    let failed = Exchange::Failed;
-    // Small SSE events must not wait for Nagle's algorithm.
-    stream.set_nodelay(true).map_err(|e| failed(e.into()))?;
-    let left = remaining(deadline).map_err(failed)?;
-    stream
-        .set_write_timeout(Some(left))
-        .map_err(|e| failed(e.into()))?;
-    let write = |stream: &mut TcpStream| -> Result<(), HttpError> {
-        for part in request {
-            stream.write_all(part).map_err(map_io)?;
-        }
-        stream.flush().map_err(map_io)
-    };
-    write(&mut stream).map_err(unanswered)?;
-
-    let mut reader = BufReader::with_capacity(64 << 10, stream);
-    set_deadline(&reader, deadline).map_err(failed)?;
-    let mut status_line = String::new();
-    read_line(&mut reader, &mut status_line).map_err(unanswered)?;
-    let mut parts = status_line.split_whitespace();
-    let (version, status) = match (parts.next(), parts.next()) {
-        (Some(v), Some(code)) if v.starts_with("HTTP/1.") => (
-            v.to_string(),
-            code.parse::<u16>()
-                .map_err(|_| failed(HttpError::Protocol(status_line.trim().to_string())))?,
-        ),
-        _ => return Err(failed(HttpError::Protocol(status_line.trim().to_string()))),
-    };
-    let mut headers = Vec::new();
-    loop {
-        let mut line = String::new();
-        read_line(&mut reader, &mut line).map_err(failed)?;
-        let line = line.trim_end();
-        if line.is_empty() {
-            break;
-        }
-        if let Some((k, v)) = line.split_once(':') {
-            headers.push((k.trim().to_string(), v.trim().to_string()));
-        }
-    }
-    let find = |name: &str| {
-        headers
-            .iter()
-            .find(|(k, _): &&(String, String)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.clone())
-    };
-    let framing = if find("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
-        Framing::Chunked {
-            left: 0,
-            done: false,
-        }
-    } else if let Some(n) = find("content-length") {
-        Framing::Length(
-            n.parse()
-                .map_err(|_| failed(HttpError::Protocol(format!("Content-Length: {n}"))))?,
-        )
-    } else {
-        Framing::Close
-    };
-    let close = find("connection")
-        .is_some_and(|v| v.split(',').any(|o| o.trim().eq_ignore_ascii_case("close")));
-    // The connection can serve another request once this body is read to its end.
-    let keep = version == "HTTP/1.1" && !close && !matches!(framing, Framing::Close);
-    Ok(Response {
-        status,
-        headers,
-        body: Body {
-            reader,
-            framing,
-            deadline,
-            reuse: keep.then(|| conns.clone()),
-        },
-    })
-}
-
-/// How the end of a body is known.
-enum Framing {
-    Length(u64),
-    /// `left`: bytes left in the current chunk; `done` after the last (empty) chunk.
-    Chunked {
-        left: u64,
-        done: bool,
-    },
-    Close,
-}
-
-/// A response body, read as it arrives; each `read` returns what the network has (it does
-/// not wait to fill the buffer), so streamed events are seen as soon as they are sent.
-/// Reads past the deadline fail with `ErrorKind::TimedOut`.
-pub struct Body {
-    reader: BufReader<TcpStream>,
-    framing: Framing,
-    deadline: Instant,
-    /// Where the connection goes back once the body has been read to its end (a keep-alive
-    /// response); `None` once it has, or when the server closes it.
-    reuse: Option<Arc<Connections>>,
-}
-
-impl Body {
-    /// Reads what is left of the body, for at most `limit`, so that the connection can be
-    /// reused (after `[DONE]` a server still sends the chunked body's last chunk). Anything
-    /// that does not end in time is dropped with its connection.
-    pub fn finish_within(&mut self, limit: Duration) {
-        if self.reuse.is_none() {
-            return; // the connection will not be reused: nothing to wait for
-        }
-        self.deadline = self.deadline.min(Instant::now() + limit);
-        let mut sink = [0u8; 4096];
-        for _ in 0..16 {
-            match self.read(&mut sink) {
-                Ok(0) | Err(_) => return,
-                Ok(_) => {}
-            }
-        }
+        let proxy = proxy_for(&base, &|k| std::env::var(k).ok())?;
+        let config = ureq::Agent::config_builder()
+            // Statuses are answers to read (error bodies carry the server's message).
+            .http_status_as_error(false)
+            .tls_config(tls.build())
+            .proxy(proxy.clone())
+            .max_redirects(0)
+            .user_agent(format!("medocr/{}", env!("CARGO_PKG_VERSION")))
+            .build();
+        Ok(Client {
+            agent: ureq::Agent::new_with_config(config),
+            proxy: proxy.map(|p| redact_userinfo(&p.uri().to_string())),
+            base,
+            headers: opts.headers.clone(),
+        })
     }
 
-    /// The body ended as its framing says: hand the connection back for the next request,
-    /// unless the server sent more than this response (nothing may follow unasked).
-    fn ended(&mut self) {
-        if let Some(conns) = self.reuse.take() {
-            if self.reader.buffer().is_empty() {
-                if let Ok(stream) = self.reader.get_ref().try_clone() {
-                    conns.put_idle(stream);
-                }
-            }
+    pub fn base(&self) -> &BaseUrl {
+        &self.base
+    }
+
+    /// The proxy requests go through, if any (no credentials).
+    pub fn proxy(&self) -> Option<&str> {
+        self.proxy.as_deref()
+    }
+
+    /// Sends one request and reads the status line and headers; the whole exchange, body
+    /// included, must end within `timeout`.
+    pub fn send(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+        timeout: Duration,
+    ) -> Result<Response, HttpError> {
+        let url = self.base.url(path);
+        let mut builder = ureq::http::Request::builder().method(method).uri(&url);
+        for (k, v) in &self.headers {
+            builder = builder.header(k.as_str(), v.as_str());
         }
+        for (k, v) in headers {
+            builder = builder.header(*k, *v);
+        }
+        let request = builder
+            .body(body)
+            .map_err(|e| HttpError::Protocol(e.to_string()))?;
+        let request = self
+            .agent
+            .configure_request(request)
+            .timeout_global(Some(timeout))
+            .build();
+        let response = self.agent.run(request).map_err(|e| from_ureq(e, &url))?;
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let body = response.into_body().into_reader();
+        Ok(Response {
+            status,
+            content_type,
+            body,
+        })
     }
 }
 
-impl Read for Body {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        set_deadline(&self.reader, self.deadline).map_err(|e| match e {
-            HttpError::Io(e) => e,
-            other => io::Error::new(io::ErrorKind::TimedOut, other.to_string()),
-        })?;
-        let n = match &mut self.framing {
-            Framing::Length(0) => {
-                self.ended();
-                return Ok(0);
-            }
-            Framing::Length(left) => {
-                let max = buf.len().min(*left as usize);
-                let n = self.reader.read(&mut buf[..max])?;
-                if n == 0 {
-                    return Err(io::ErrorKind::UnexpectedEof.into());
-                }
-                *left -= n as u64;
-                if *left == 0 {
-                    self.ended();
-                }
-                n
-            }
-            Framing::Close => self.reader.read(buf)?,
-            Framing::Chunked { done: true, .. } => return Ok(0),
-            Framing::Chunked { left, done } => {
-                if *left == 0 {
-                    let mut line = String::new();
-                    self.reader.read_line(&mut line)?;
-                    let size = line.trim().split(';').next().unwrap_or("");
-                    *left = u64::from_str_radix(size, 16).map_err(|_| {
-                        io::Error::new(io::ErrorKind::InvalidData, "bad chunk size")
-                    })?;
-                    if *left == 0 {
-                        // Trailers (none are needed) up to the empty line that ends them.
-                        loop {
-                            let mut trailer = String::new();
-                            if self.reader.read_line(&mut trailer)? == 0
-                                || trailer.trim_end().is_empty()
-                            {
-                                break;
-                            }
-                        }
-                        *done = true;
-                        self.ended();
-                        return Ok(0);
-                    }
-                }
-                let max = buf.len().min(*left as usize);
-                let n = self.reader.read(&mut buf[..max])?;
-                if n == 0 {
-                    return Err(io::ErrorKind::UnexpectedEof.into());
-                }
-                *left -= n as u64;
-                if *left == 0 {
-                    let mut crlf = [0u8; 2];
-                    self.reader.read_exact(&mut crlf)?;
-                }
-                n
-            }
-        };
-        Ok(n)
+/// The CA certificates of a PEM file.
+fn read_ca(path: &Path) -> Result<Vec<ureq::tls::Certificate<'static>>, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("--ca-cert {}: {e}", path.display()))?;
+    let mut certs = Vec::new();
+    for item in ureq::tls::parse_pem(&bytes) {
+        match item {
+            Ok(ureq::tls::PemItem::Certificate(c)) => certs.push(c),
+            Ok(_) => {}
+            Err(e) => return Err(format!("--ca-cert {}: not PEM ({e})", path.display())),
+        }
     }
-}
-
-/// Maps a read error to [`HttpError::Timeout`] when it is the deadline.
-pub fn map_io(e: io::Error) -> HttpError {
-    match e.kind() {
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => HttpError::Timeout,
-        _ => HttpError::Io(e),
-    }
-}
-
-fn remaining(deadline: Instant) -> Result<Duration, HttpError> {
-    let left = deadline.saturating_duration_since(Instant::now());
-    if left.is_zero() {
-        Err(HttpError::Timeout)
-    } else {
-        Ok(left)
-    }
-}
-
-fn set_deadline(reader: &BufReader<TcpStream>, deadline: Instant) -> Result<(), HttpError> {
-    reader
-        .get_ref()
-        .set_read_timeout(Some(remaining(deadline)?))?;
-    Ok(())
-}
-
-fn read_line(reader: &mut BufReader<TcpStream>, line: &mut String) -> Result<(), HttpError> {
-    let n = reader.read_line(line).map_err(map_io)?;
-    if n == 0 {
-        return Err(HttpError::Protocol(
-            "the server closed the connection before answering".into(),
+    if certs.is_empty() {
+        return Err(format!(
+            "--ca-cert {}: no certificate in it (expected PEM, -----BEGIN CERTIFICATE-----)",
+            path.display()
         ));
     }
-    Ok(())
+    Ok(certs)
+}
+
+/// The proxy for `base` from the environment (`var` reads it), honouring `NO_PROXY`.
+fn proxy_for(
+    base: &BaseUrl,
+    var: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<ureq::Proxy>, String> {
+    let get = |name: &str| {
+        var(name)
+            .or_else(|| var(&name.to_ascii_lowercase()))
+            .filter(|v| !v.trim().is_empty())
+    };
+    if let Some(no) = get("NO_PROXY") {
+        let host = base.host.to_ascii_lowercase();
+        let exempt = no.split(',').map(str::trim).any(|e| {
+            let e = e.to_ascii_lowercase();
+            let e = e.split(':').next().unwrap_or("");
+            e == "*"
+                || (!e.is_empty()
+                    && (host == e.trim_start_matches('.')
+                        || host.ends_with(&format!(".{}", e.trim_start_matches('.')))))
+        });
+        if exempt {
+            return Ok(None);
+        }
+    }
+    let scheme_var = if base.https {
+        "HTTPS_PROXY"
+    } else {
+        "HTTP_PROXY"
+    };
+    let Some((name, value)) = [scheme_var, "ALL_PROXY"]
+        .into_iter()
+        .find_map(|n| get(n).map(|v| (n, v)))
+    else {
+        return Ok(None);
+    };
+    ureq::Proxy::new(&value)
+        .map(Some)
+        .map_err(|e| format!("{name}={}: not a proxy URL ({e})", redact_userinfo(&value)))
+}
+
+/// A ureq error as this client's.
+fn from_ureq(e: ureq::Error, url: &str) -> HttpError {
+    match e {
+        ureq::Error::Timeout(_) => HttpError::Timeout,
+        ureq::Error::Io(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
+            ) =>
+        {
+            HttpError::Timeout
+        }
+        ureq::Error::HostNotFound | ureq::Error::ConnectionFailed => HttpError::Connect {
+            url: url.to_string(),
+            message: e.to_string(),
+        },
+        ureq::Error::Io(e) if e.kind() == io::ErrorKind::ConnectionRefused => HttpError::Connect {
+            url: url.to_string(),
+            message: e.to_string(),
+        },
+        ureq::Error::Io(e) => HttpError::Io(e),
+        e @ (ureq::Error::Tls(_) | ureq::Error::Rustls(_) | ureq::Error::Pem(_)) => {
+            HttpError::Tls {
+                url: url.to_string(),
+                message: e.to_string(),
+            }
+        }
+        other => HttpError::Protocol(other.to_string()),
+    }
+}
+
+/// Maps a body read error to [`HttpError::Timeout`] when it is the deadline.
+pub fn map_io(e: io::Error) -> HttpError {
+    match e.kind() {
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => return HttpError::Timeout,
+        _ => {}
+    }
+    // ureq wraps its own errors (a passed deadline among them) in io errors.
+    if e.get_ref().is_some_and(|inner| inner.is::<ureq::Error>()) {
+        return match ureq::Error::from(e) {
+            ureq::Error::Timeout(_) => HttpError::Timeout,
+            ureq::Error::Io(e) => HttpError::Io(e),
+            other => HttpError::Protocol(other.to_string()),
+        };
+    }
+    HttpError::Io(e)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::{BufRead, BufReader, Write};
 
     /// Answers `n` requests on each accepted connection (then closes it), `conns` times;
     /// returns how many connections were accepted.
@@ -524,22 +383,22 @@ mod tests {
         (port, handle)
     }
 
-    fn get(base: &BaseUrl, conns: &Arc<Connections>) -> Result<String, HttpError> {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        send(base, conns, "GET", "/health", &[], &[], deadline).and_then(|r| r.read_to_string(100))
+    fn get(client: &Client) -> Result<String, HttpError> {
+        client
+            .send("GET", "/health", &[], &[], Duration::from_secs(10))
+            .and_then(|r| r.read_to_string(100))
+    }
+
+    fn client(url: &str) -> Client {
+        Client::new(BaseUrl::parse(url).unwrap(), &ClientOptions::default()).unwrap()
     }
 
     #[test]
     fn a_kept_connection_serves_the_next_request() {
         let (port, server) = server(3, 1);
-        let base = BaseUrl::parse(&format!("http://127.0.0.1:{port}")).unwrap();
-        let conns = Arc::new(Connections::default());
+        let c = client(&format!("http://127.0.0.1:{port}"));
         for _ in 0..3 {
-            assert_eq!(get(&base, &conns).unwrap(), "ok");
-            assert!(
-                conns.has_idle(),
-                "the body was read whole: the connection is kept"
-            );
+            assert_eq!(get(&c).unwrap(), "ok");
         }
         // One connection answered all three (the server accepts only one).
         assert_eq!(server.join().unwrap(), 1);
@@ -550,35 +409,25 @@ mod tests {
         // One answer per connection, then the server closes it: every kept connection is
         // stale by the next request, which goes again on a new one.
         let (port, server) = server(1, 3);
-        let base = BaseUrl::parse(&format!("http://127.0.0.1:{port}")).unwrap();
-        let conns = Arc::new(Connections::default());
+        let c = client(&format!("http://127.0.0.1:{port}"));
         for _ in 0..3 {
-            assert_eq!(get(&base, &conns).unwrap(), "ok");
+            assert_eq!(get(&c).unwrap(), "ok");
         }
         assert_eq!(server.join().unwrap(), 3);
     }
 
     #[test]
-    fn addresses_are_looked_up_once_and_forgotten_when_the_server_is_gone() {
-        let (port, server) = server(1, 2);
-        // A name, not an address, so that there is something to look up.
-        let base = BaseUrl::parse(&format!("http://localhost:{port}")).unwrap();
-        let conns = Arc::new(Connections::default());
-        assert_eq!(get(&base, &conns).unwrap(), "ok");
-        let remembered = conns.addrs();
+    fn nobody_listening_is_a_connect_error() {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let c = client(&format!("http://127.0.0.1:{port}"));
         assert!(
-            remembered.iter().any(|a| a.port() == port),
-            "{remembered:?}"
+            matches!(get(&c), Err(HttpError::Connect { .. })),
+            "{:?}",
+            get(&c).err()
         );
-        // The next connection uses the remembered address (a cache holding only it works).
-        conns.set_addrs(vec![SocketAddr::from(([127, 0, 0, 1], port))]);
-        conns.take_idle();
-        assert_eq!(get(&base, &conns).unwrap(), "ok");
-        server.join().unwrap();
-        // Nobody listens any more: the request fails and the addresses are forgotten.
-        conns.take_idle();
-        assert!(matches!(get(&base, &conns), Err(HttpError::Connect { .. })));
-        assert!(conns.addrs().is_empty());
     }
 
     #[test]
@@ -591,8 +440,85 @@ mod tests {
         assert_eq!(u.url("/v1/models"), "http://gpu-7:8000/v1/models");
         let u = BaseUrl::parse("http://proxy/ocr").unwrap();
         assert_eq!((u.port, u.prefix.as_str()), (80, "/ocr"));
-        assert!(BaseUrl::parse("https://x").is_err());
-        assert!(BaseUrl::parse("http://user:key@x").is_err());
+        let u = BaseUrl::parse("https://api.example.com/v1").unwrap();
+        assert_eq!((u.https, u.port), (true, 443));
+        assert_eq!(u.url("/v1/models"), "https://api.example.com:443/v1/models");
         assert!(BaseUrl::parse("gpu-7:8000").is_err());
+        // Credentials are refused, and the message does not repeat the password.
+        let e = BaseUrl::parse("https://user:s3cret@x/v1").unwrap_err();
+        assert!(e.contains("--api-key-env") && !e.contains("s3cret"), "{e}");
+        let e = BaseUrl::parse("ftp://user:s3cret@x").unwrap_err();
+        assert!(!e.contains("s3cret"), "{e}");
+    }
+
+    #[test]
+    fn proxies_follow_the_environment_and_no_proxy() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        let https = BaseUrl::parse("https://api.example.com").unwrap();
+        let plain = BaseUrl::parse("http://gpu-7.cluster.local:8000").unwrap();
+        let p = proxy_for(&https, &env(&[("HTTPS_PROXY", "http://proxy:3128")]))
+            .unwrap()
+            .unwrap();
+        assert_eq!((p.host(), p.port()), ("proxy", 3128));
+        // HTTPS_PROXY is for https servers; lower case works too.
+        assert!(
+            proxy_for(&plain, &env(&[("HTTPS_PROXY", "http://proxy:3128")]))
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            proxy_for(&plain, &env(&[("http_proxy", "http://proxy:3128")]))
+                .unwrap()
+                .is_some()
+        );
+        // NO_PROXY: exact host, a domain suffix, or everything.
+        for no in [
+            ".cluster.local",
+            "gpu-7.cluster.local",
+            "*",
+            "x, cluster.local",
+        ] {
+            let vars: &'static [(&'static str, &'static str)] = Box::leak(Box::new([
+                ("HTTP_PROXY", "http://proxy:3128"),
+                ("NO_PROXY", no),
+            ]));
+            assert!(proxy_for(&plain, &env(vars)).unwrap().is_none(), "{no}");
+        }
+        assert!(proxy_for(
+            &plain,
+            &env(&[
+                ("HTTP_PROXY", "http://proxy:3128"),
+                ("NO_PROXY", "other.local")
+            ])
+        )
+        .unwrap()
+        .is_some());
+        let e = proxy_for(&https, &env(&[("HTTPS_PROXY", "http://u:pw@::bad::")])).unwrap_err();
+        assert!(!e.contains("pw"), "{e}");
+    }
+
+    #[test]
+    fn a_ca_file_without_certificates_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("ca.pem");
+        std::fs::write(&f, "not a certificate").unwrap();
+        let opts = ClientOptions {
+            ca_cert: Some(f),
+            ..ClientOptions::default()
+        };
+        let e = Client::new(BaseUrl::parse("https://x").unwrap(), &opts)
+            .err()
+            .unwrap();
+        assert!(
+            e.contains("ca.pem") && e.contains("BEGIN CERTIFICATE"),
+            "{e}"
+        );
     }
 }

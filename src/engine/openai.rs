@@ -10,7 +10,7 @@
 //! is flagged ([`TokenSink::page_without_usage`]), so every report says which documents'
 //! token counts are the client's estimate.
 
-use super::http::{self, BaseUrl, Connections, HttpError};
+use super::http::{self, BaseUrl, Client, ClientOptions, HttpError};
 use super::sse::SseParser;
 use super::{Engine, EngineError, EngineInfo, Request, Stage, Streaming, TokenSink};
 use crate::render::Page;
@@ -18,7 +18,7 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::io::Read;
-use std::sync::Arc;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 /// The default instruction: transcribe exactly, line by line, nothing else.
@@ -32,8 +32,13 @@ const MAX_SMALL_BODY: usize = 1 << 20;
 
 #[derive(Debug, Clone)]
 pub struct OpenAiConfig {
-    /// `http://host:port` (a trailing `/v1` is accepted).
+    /// `http[s]://host[:port][/prefix]` (a trailing `/v1` is accepted).
     pub base_url: String,
+    /// PEM file of a private CA that signed the server's certificate (`--ca-cert`).
+    pub ca_cert: Option<PathBuf>,
+    /// Extra headers for every request (`--header K:V`, e.g. a gateway's routing or key
+    /// header); their values are never written to a report.
+    pub headers: Vec<(String, String)>,
     /// The served model name; `None` asks the server (`GET /v1/models`, first entry).
     pub model: Option<String>,
     pub prompt: String,
@@ -50,6 +55,8 @@ impl OpenAiConfig {
     pub fn new(base_url: impl Into<String>) -> Self {
         OpenAiConfig {
             base_url: base_url.into(),
+            ca_cert: None,
+            headers: Vec::new(),
             model: None,
             prompt: DEFAULT_PROMPT.to_string(),
             api_key_env: DEFAULT_API_KEY_ENV.to_string(),
@@ -60,10 +67,9 @@ impl OpenAiConfig {
 }
 
 pub struct OpenAiEngine {
-    base: BaseUrl,
-    /// The server's addresses and kept-alive connection: neither a DNS lookup nor a TCP
-    /// handshake inside every page's TTFT.
-    conns: Arc<Connections>,
+    /// The server, its pooled kept-alive connections, TLS and proxy: neither a DNS lookup
+    /// nor a TCP or TLS handshake inside every page's TTFT.
+    client: Client,
     model: String,
     prompt: String,
     api_key: Option<String>,
@@ -85,13 +91,31 @@ impl OpenAiEngine {
         let api_key = std::env::var(&config.api_key_env)
             .ok()
             .filter(|k| !k.trim().is_empty());
-        let conns = Arc::new(Connections::default());
+        let client = Client::new(
+            base,
+            &ClientOptions {
+                ca_cert: config.ca_cert.clone(),
+                headers: config.headers.clone(),
+            },
+        )
+        .map_err(EngineError::Config)?;
         let model = match config.model {
             Some(m) => m,
-            None => first_model(&base, &conns, api_key.as_deref(), config.request_timeout)?,
+            None => first_model(&client, api_key.as_deref(), config.request_timeout)?,
         };
         let mut settings = BTreeMap::new();
-        settings.insert("base_url".into(), base.url(""));
+        settings.insert("base_url".into(), client.base().url(""));
+        if let Some(p) = client.proxy() {
+            settings.insert("proxy".into(), p.to_string());
+        }
+        if let Some(ca) = &config.ca_cert {
+            settings.insert("ca_cert".into(), ca.display().to_string());
+        }
+        if !config.headers.is_empty() {
+            // Names only: a gateway header may carry a key.
+            let names: Vec<&str> = config.headers.iter().map(|(k, _)| k.as_str()).collect();
+            settings.insert("headers".into(), names.join(", "));
+        }
         settings.insert("model".into(), model.clone());
         settings.insert("prompt".into(), config.prompt.clone());
         settings.insert(
@@ -115,8 +139,7 @@ impl OpenAiEngine {
             settings.insert("max_tokens".into(), n.to_string());
         }
         Ok(OpenAiEngine {
-            base,
-            conns,
+            client,
             info: EngineInfo {
                 name: "openai".into(),
                 version: model.clone(),
@@ -178,31 +201,24 @@ impl OpenAiEngine {
         let body = self.request_body(page).map_err(&failed)?;
         sink.stage(Stage::Preprocess, t.elapsed());
 
-        let deadline = Instant::now() + self.timeout;
         let headers = self.headers();
         let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let path = "/v1/chat/completions";
-        let response = http::send(
-            &self.base,
-            &self.conns,
-            "POST",
-            path,
-            &headers,
-            &body,
-            deadline,
-        )
-        .map_err(&http_err)?;
+        let response = self
+            .client
+            .send("POST", path, &headers, &body, self.timeout)
+            .map_err(&http_err)?;
         if response.status != 200 {
             let status = response.status;
             let text = response.read_to_string(MAX_SMALL_BODY).unwrap_or_default();
             return Err(failed(format!(
                 "HTTP {status} from {}: {}",
-                self.base.url(path),
+                self.client.base().url(path),
                 error_message(&text)
             )));
         }
         let is_sse = response
-            .header("content-type")
+            .content_type()
             .is_some_and(|v| v.starts_with("text/event-stream"));
         if !is_sse {
             // A server that ignores `stream`: one JSON answer, one event.
@@ -292,8 +308,8 @@ impl OpenAiEngine {
         }
         // After `[DONE]` the server still ends the HTTP body; reading that end lets the
         // connection serve the next page. It comes after the last token, so no timing
-        // moves.
-        body.finish_within(Duration::from_millis(100));
+        // moves (a stream that does not end is cut at the request's deadline).
+        let _ = std::io::copy(&mut (&mut body).take(1 << 20), &mut std::io::sink());
         self.report_usage(usage, chunks, sink);
         Ok(())
     }
@@ -397,8 +413,7 @@ pub fn splice_data_url(json: &[u8], png: &[u8]) -> Result<Vec<u8>, String> {
 
 /// Asks the server which model it serves.
 fn first_model(
-    base: &BaseUrl,
-    conns: &Arc<Connections>,
+    client: &Client,
     api_key: Option<&str>,
     timeout: Duration,
 ) -> Result<String, EngineError> {
@@ -407,14 +422,20 @@ fn first_model(
     if let Some(a) = &auth {
         headers.push(("Authorization", a.as_str()));
     }
-    let url = base.url("/v1/models");
+    let url = client.base().url("/v1/models");
     let fail = |why: String| {
         EngineError::Config(format!(
             "asking {url} for the served model: {why}; is the server up? (--model-name skips this)"
         ))
     };
-    let deadline = Instant::now() + timeout.min(Duration::from_secs(30));
-    let response = http::send(base, conns, "GET", "/v1/models", &headers, &[], deadline)
+    let response = client
+        .send(
+            "GET",
+            "/v1/models",
+            &headers,
+            &[],
+            timeout.min(Duration::from_secs(30)),
+        )
         .map_err(|e| fail(e.to_string()))?;
     let status = response.status;
     let text = response
@@ -583,7 +604,10 @@ mod tests {
                 if let Some(i) = text.find("\r\n\r\n") {
                     let len: usize = text
                         .lines()
-                        .find_map(|l| l.strip_prefix("Content-Length: "))
+                        .find_map(|l| {
+                            let (k, v) = l.split_once(':')?;
+                            k.eq_ignore_ascii_case("content-length").then_some(v)
+                        })
                         .map_or(0, |v| v.trim().parse().unwrap());
                     if req.len() >= i + 4 + len {
                         break;
@@ -800,10 +824,12 @@ mod tests {
             &mut TextSink::default(),
         )
         .unwrap();
+        // Header names are case-insensitive (ureq sends them in lower case).
         assert!(server
             .join()
             .unwrap()
-            .contains("Authorization: Bearer sk-secret-123"));
+            .to_ascii_lowercase()
+            .contains("authorization: bearer sk-secret-123"));
     }
 
     #[test]

@@ -102,8 +102,9 @@ impl Journal {
             path: path.clone(),
             source,
         };
-        std::fs::create_dir_all(dir).map_err(io)?;
-        let file = File::create(&path).map_err(io)?;
+        // Raw patient text: the folder and the journal are readable by their owner only.
+        crate::report::create_private_dir(dir).map_err(io)?;
+        let file = crate::report::create_private_file(&path).map_err(io)?;
         let mut journal = Journal {
             file,
             path: path.clone(),
@@ -146,6 +147,13 @@ impl Journal {
         file.sync_all().map_err(io)?;
         drop(file);
         let file = OpenOptions::new().append(true).open(&path).map_err(io)?;
+        // A journal written by an older version may be world-readable: narrow it.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
+            crate::report::create_private_dir(dir).map_err(io)?;
+        }
         Ok((Journal { file, path }, header, entries))
     }
 

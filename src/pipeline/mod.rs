@@ -70,14 +70,47 @@ pub fn render_document(
     if doc.is_pdf() {
         PdfRenderer::global()?.render(&path, config)
     } else {
-        let native = doc.dpi.ok_or_else(|| RenderError::MissingDpi {
-            path: path.display().to_string(),
-        })?;
+        let Some(native) = doc.dpi else {
+            return Err(without_dpi(&path));
+        };
         if path.is_dir() {
             load_image_dir(&path, native, config)
         } else {
             Ok(vec![load_image(&path, native, config)?])
         }
+    }
+}
+
+/// Why an image source without a `dpi` cannot be read: it needs one when it is an image (or
+/// a folder of page images), but a text file, a missing file or an empty folder is told as
+/// such, not as a missing DPI.
+fn without_dpi(path: &std::path::Path) -> RenderError {
+    let name = path.display().to_string();
+    let image = |message: String| RenderError::Image {
+        path: name.clone(),
+        message,
+    };
+    if path.is_dir() {
+        let has_pages = std::fs::read_dir(path).is_ok_and(|entries| {
+            entries.flatten().any(|e| {
+                let p = e.path();
+                let ext = p.extension().and_then(|x| x.to_str()).unwrap_or("");
+                ["png", "jpg", "jpeg", "tif", "tiff", "bmp"]
+                    .iter()
+                    .any(|k| ext.eq_ignore_ascii_case(k))
+            })
+        });
+        if !has_pages {
+            return image("a folder without page images (page-01.png, page-02.png, …)".into());
+        }
+        return RenderError::MissingDpi { path: name };
+    }
+    match image::ImageReader::open(path).and_then(|r| r.with_guessed_format()) {
+        Err(e) => image(e.to_string()),
+        Ok(r) if r.format().is_none() => {
+            image("neither an image nor a PDF (a PDF needs the .pdf extension)".into())
+        }
+        Ok(_) => RenderError::MissingDpi { path: name },
     }
 }
 

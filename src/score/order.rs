@@ -265,6 +265,17 @@ impl Group {
     }
 }
 
+/// One step of the greedy pass: line `line` of `side` joins `group` at `pos`, lowering the
+/// total by `gain` (the group then costs `cost`).
+struct Move {
+    gain: usize,
+    side: usize,
+    line: usize,
+    group: usize,
+    pos: usize,
+    cost: usize,
+}
+
 /// Most (unmatched line, group) candidates the greedy pass looks at per round.
 const MAX_CANDIDATES: usize = 200_000;
 
@@ -301,9 +312,9 @@ impl Lines {
                 vec![false; self.sides[1].len()],
             ];
             for g in groups.iter() {
-                for side in 0..2 {
+                for (side, used) in used.iter_mut().enumerate() {
                     for &x in g.side(side) {
-                        used[side][x] = true;
+                        used[x] = true;
                     }
                 }
             }
@@ -319,8 +330,7 @@ impl Lines {
             if unmatched.is_empty() || unmatched.len() * groups.len() > MAX_CANDIDATES {
                 return;
             }
-            // (gain, line, group, position, new cost)
-            let mut best: Option<(usize, (usize, usize), usize, usize, usize)> = None;
+            let mut best: Option<Move> = None;
             for &(side, x) in &unmatched {
                 let alone = self.sides[side][x].len();
                 for (gi, g) in groups.iter().enumerate() {
@@ -330,18 +340,25 @@ impl Lines {
                         let c = self.group_cost(&trial);
                         if c < g.cost + alone {
                             let gain = g.cost + alone - c;
-                            if best.is_none_or(|b| gain > b.0) {
-                                best = Some((gain, (side, x), gi, pos, c));
+                            if best.as_ref().is_none_or(|b| gain > b.gain) {
+                                best = Some(Move {
+                                    gain,
+                                    side,
+                                    line: x,
+                                    group: gi,
+                                    pos,
+                                    cost: c,
+                                });
                             }
                         }
                     }
                 }
             }
-            let Some((_, (side, x), gi, pos, c)) = best else {
+            let Some(m) = best else {
                 return;
             };
-            groups[gi].side_mut(side).insert(pos, x);
-            groups[gi].cost = c;
+            groups[m.group].side_mut(m.side).insert(m.pos, m.line);
+            groups[m.group].cost = m.cost;
         }
     }
 }

@@ -9,7 +9,9 @@
 use medocr::dataset::Dataset;
 use medocr::engine::sse::SseParser;
 use medocr::score::distance::{align, distance, Alignment, OpKind, Symbol};
-use medocr::score::{cer, normalize, wer, NormOptions};
+use medocr::score::{
+    canonicalize, cer, normalize, order_score, table_score, wer, NormOptions, OutputFormat,
+};
 use medocr::sla::Profile;
 use std::path::Path;
 
@@ -17,13 +19,74 @@ use std::path::Path;
 pub type Target = fn(&[u8]);
 
 /// All targets by name (the names of `fuzz_targets/*.rs` and `corpus/*/`).
-pub const TARGETS: [(&str, Target); 5] = [
+pub const TARGETS: [(&str, Target); 6] = [
     ("manifest", manifest),
     ("profile", profile),
     ("normalize", normalize_text),
     ("align", align_symbols),
     ("sse", sse),
+    ("answer", answer),
 ];
+
+/// A VLM's answer (the second half of the input; the first half is the reference) read as
+/// Markdown, HTML and auto: never panics; a converted answer has no empty line, one read as
+/// text stays as it is; the order and table scores stay in their ranges.
+pub fn answer(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let mut mid = text.len() / 2;
+    while !text.is_char_boundary(mid) {
+        mid -= 1;
+    }
+    let (reference, answer) = text.split_at(mid);
+    assert_eq!(canonicalize(&text, OutputFormat::Text).text, text);
+    for format in [
+        OutputFormat::Markdown,
+        OutputFormat::Html,
+        OutputFormat::Auto,
+    ] {
+        let c = canonicalize(answer, format);
+        assert_ne!(c.format, OutputFormat::Auto);
+        if c.format == OutputFormat::Text {
+            assert_eq!(c.text, answer, "auto changed a plain answer");
+        } else {
+            assert!(
+                c.text.lines().all(|l| !l.trim().is_empty()),
+                "empty line in {:?}",
+                c.text
+            );
+        }
+        for t in &c.tables {
+            for row in &t.rows {
+                for cell in row {
+                    assert!(!cell.text.contains('\n') && cell.colspan >= 1 && cell.rowspan >= 1);
+                }
+            }
+        }
+        let norm = NormOptions::default();
+        if let Some(s) = order_score(reference, &c.text, &norm) {
+            assert!(s.rate.is_none_or(|r| r >= 0.0));
+            assert!(s.reading_order.is_none_or(|r| (0.0..=1.0).contains(&r)));
+            assert!(s.discordant <= s.pairs);
+        }
+        let reference_tables: Vec<Vec<Vec<String>>> = canonicalize(reference, format)
+            .tables
+            .iter()
+            .map(|t| {
+                t.rows
+                    .iter()
+                    .map(|r| r.iter().map(|c| c.text.clone()).collect())
+                    .collect()
+            })
+            .collect();
+        if let Some(s) = table_score(&reference_tables, &c.tables, &norm) {
+            assert!(
+                s.teds.is_some_and(|t| (-1e-9..=1.0 + 1e-9).contains(&t)),
+                "{s:?}"
+            );
+            assert!(s.cells_correct <= s.cells);
+        }
+    }
+}
 
 /// The manifest parser: never panics; every line is a document or an issue naming it.
 pub fn manifest(data: &[u8]) {

@@ -87,6 +87,14 @@ const DICTIONARY: &[&[u8]] = &[
     b": keep-alive",
     b"\r",
     b"[DONE]",
+    b"| a | b |\n|---|---|\n",
+    b"<table><tr><td colspan=2>",
+    b"</td></tr></table>",
+    b"**",
+    b"# ",
+    b"$\\mu$",
+    b"<br>",
+    b"```\n",
 ];
 
 fn iterations() -> usize {
@@ -182,6 +190,10 @@ fn run_one(target: &str, f: fn(&[u8]), input: &[u8]) {
 }
 
 fn smoke(target: &str) {
+    smoke_n(target, iterations());
+}
+
+fn smoke_n(target: &str, iterations: usize) {
     let f = targets::TARGETS
         .iter()
         .find(|(name, _)| *name == target)
@@ -194,7 +206,7 @@ fn smoke(target: &str) {
     let mut rng = ChaCha8Rng::seed_from_u64(seed() ^ target.len() as u64);
     // Mutations stack: each round mutates a seed or an earlier mutant.
     let mut pool = seeds.clone();
-    for _ in 0..iterations() {
+    for _ in 0..iterations {
         let a = &pool[rng.random_range(0..pool.len())];
         let b = &pool[rng.random_range(0..pool.len())];
         let input = mutate(&mut rng, a, b);
@@ -231,6 +243,13 @@ fn fuzz_align() {
 #[test]
 fn fuzz_sse() {
     smoke("sse");
+}
+
+/// A tenth of the others' budget: each input is read three ways and scored line by line
+/// and table by table (about 20 ms; the libFuzzer session in CI covers it at full speed).
+#[test]
+fn fuzz_answer() {
+    smoke_n("answer", iterations() / 10);
 }
 
 /// Korean-heavy text: syllables, jamo, digits, Latin, spaces and line breaks.

@@ -265,19 +265,19 @@ impl Group {
     }
 }
 
-/// One step of the greedy pass: line `line` of `side` joins `group` at `pos`, lowering the
-/// total by `gain` (the group then costs `cost`).
+/// A step of the greedy pass: a line joins `group` at `pos`, lowering the total by `gain`
+/// (the group then costs `cost`).
+#[derive(Debug, Clone, Copy)]
 struct Move {
     gain: usize,
-    side: usize,
-    line: usize,
     group: usize,
     pos: usize,
     cost: usize,
 }
 
-/// Most (unmatched line, group) candidates the greedy pass looks at per round.
-const MAX_CANDIDATES: usize = 200_000;
+/// Most trials (a line tried at a place in a group: one edit distance) of the greedy pass's
+/// first round; beyond it (thousands of unmatched lines) the one-to-one matching stands.
+const MAX_TRIALS: usize = 20_000;
 
 struct Lines {
     /// Reference and hypothesis lines as grapheme symbols.
@@ -303,63 +303,88 @@ impl Lines {
 
     /// Adds unmatched lines to groups while that lowers the total cost (best gain first).
     fn grow(&self, groups: &mut [Group]) {
-        if groups.is_empty() {
+        let mut used = [
+            vec![false; self.sides[0].len()],
+            vec![false; self.sides[1].len()],
+        ];
+        for g in groups.iter() {
+            for (side, used) in used.iter_mut().enumerate() {
+                for &x in g.side(side) {
+                    used[x] = true;
+                }
+            }
+        }
+        let mut unmatched: Vec<(usize, usize)> = (0..2)
+            .flat_map(|side| {
+                let used = &used[side];
+                (0..used.len())
+                    .filter(move |&x| !used[x])
+                    .map(move |x| (side, x))
+            })
+            .filter(|&(side, x)| !self.sides[side][x].is_empty())
+            .collect();
+        // Trials of the first round (every unmatched line at every place of every group);
+        // later rounds only redo the group that changed.
+        let trials: usize = unmatched
+            .iter()
+            .map(|&(side, _)| groups.iter().map(|g| g.side(side).len() + 1).sum::<usize>())
+            .sum();
+        if unmatched.is_empty() || groups.is_empty() || trials > MAX_TRIALS {
             return;
         }
+        // best[u][g]: line u's best move into group g, if it lowers the total.
+        let mut best: Vec<Vec<Option<Move>>> = unmatched
+            .iter()
+            .map(|&(side, x)| {
+                (0..groups.len())
+                    .map(|gi| self.best_move(groups, gi, side, x))
+                    .collect()
+            })
+            .collect();
         loop {
-            let mut used = [
-                vec![false; self.sides[0].len()],
-                vec![false; self.sides[1].len()],
-            ];
-            for g in groups.iter() {
-                for (side, used) in used.iter_mut().enumerate() {
-                    for &x in g.side(side) {
-                        used[x] = true;
-                    }
-                }
-            }
-            let unmatched: Vec<(usize, usize)> = (0..2)
-                .flat_map(|side| {
-                    let used = &used[side];
-                    (0..used.len())
-                        .filter(move |&x| !used[x])
-                        .map(move |x| (side, x))
-                })
-                .filter(|&(side, x)| !self.sides[side][x].is_empty())
-                .collect();
-            if unmatched.is_empty() || unmatched.len() * groups.len() > MAX_CANDIDATES {
-                return;
-            }
-            let mut best: Option<Move> = None;
-            for &(side, x) in &unmatched {
-                let alone = self.sides[side][x].len();
-                for (gi, g) in groups.iter().enumerate() {
-                    for pos in 0..=g.side(side).len() {
-                        let mut trial = g.clone();
-                        trial.side_mut(side).insert(pos, x);
-                        let c = self.group_cost(&trial);
-                        if c < g.cost + alone {
-                            let gain = g.cost + alone - c;
-                            if best.as_ref().is_none_or(|b| gain > b.gain) {
-                                best = Some(Move {
-                                    gain,
-                                    side,
-                                    line: x,
-                                    group: gi,
-                                    pos,
-                                    cost: c,
-                                });
-                            }
-                        }
-                    }
-                }
-            }
-            let Some(m) = best else {
+            let pick = best
+                .iter()
+                .enumerate()
+                .flat_map(|(u, row)| row.iter().flatten().map(move |m| (u, m)))
+                .max_by_key(|(_, m)| m.gain)
+                .map(|(u, m)| (u, m.group, m.pos, m.cost));
+            let Some((u, gi, pos, cost)) = pick else {
                 return;
             };
-            groups[m.group].side_mut(m.side).insert(m.pos, m.line);
-            groups[m.group].cost = m.cost;
+            let (side, x) = unmatched[u];
+            groups[gi].side_mut(side).insert(pos, x);
+            groups[gi].cost = cost;
+            unmatched.swap_remove(u);
+            best.swap_remove(u);
+            for (k, &(side, y)) in unmatched.iter().enumerate() {
+                best[k][gi] = self.best_move(groups, gi, side, y);
+            }
         }
+    }
+
+    /// The best place for line `x` of `side` in group `gi`, if adding it there lowers the
+    /// total cost.
+    fn best_move(&self, groups: &[Group], gi: usize, side: usize, x: usize) -> Option<Move> {
+        let g = &groups[gi];
+        let alone = self.sides[side][x].len();
+        let mut best: Option<Move> = None;
+        for pos in 0..=g.side(side).len() {
+            let mut trial = g.clone();
+            trial.side_mut(side).insert(pos, x);
+            let c = self.group_cost(&trial);
+            if c < g.cost + alone {
+                let gain = g.cost + alone - c;
+                if best.as_ref().is_none_or(|b| gain > b.gain) {
+                    best = Some(Move {
+                        gain,
+                        group: gi,
+                        pos,
+                        cost: c,
+                    });
+                }
+            }
+        }
+        best
     }
 }
 

@@ -135,9 +135,10 @@ pub struct CropsArgs {
     /// Seed of the image variants.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// The model whose input the crops are cut for (its line height and piece width).
-    #[arg(long, default_value = "models/builtin")]
-    pub model: PathBuf,
+    /// The model whose input the crops are cut for (its line height and piece width);
+    /// default: the built-in model (models/builtin, or MEDOCR_MODEL_DIR), as `medocr run`.
+    #[arg(long)]
+    pub model: Option<PathBuf>,
 }
 
 pub fn crops(args: CropsArgs) -> anyhow::Result<ExitCode> {
@@ -162,9 +163,12 @@ pub fn crops(args: CropsArgs) -> anyhow::Result<ExitCode> {
             args.out.display()
         );
     }
-    let config_path = args.model.join("config.json");
-    let config =
-        load_config(&config_path).with_context(|| format!("--model {}", args.model.display()))?;
+    let model = args
+        .model
+        .clone()
+        .unwrap_or_else(medocr::engine::builtin::BuiltinEngine::default_dir);
+    let config = load_config(&model.join("config.json"))
+        .with_context(|| format!("--model {}", model.display()))?;
     let splitter = Splitter {
         max_piece_width: default_piece_width(&config),
         line_height: config.line_height,

@@ -173,7 +173,7 @@ impl Transform {
 
     /// Counter-clockwise rotation as seen on screen (y pointing down) by `angle_deg` about
     /// `(cx, cy)`.
-    fn rotation(angle_deg: f64, cx: f64, cy: f64) -> Transform {
+    pub fn rotation(angle_deg: f64, cx: f64, cy: f64) -> Transform {
         let (s, c) = angle_deg.to_radians().sin_cos();
         // With y down, turning counter-clockwise lifts points right of the centre.
         Transform {
@@ -192,7 +192,7 @@ impl Transform {
     }
 
     /// The projective map taking the four `from` points onto the four `to` points.
-    fn from_quads(from: [(f64, f64); 4], to: [(f64, f64); 4]) -> Option<Transform> {
+    pub fn from_quads(from: [(f64, f64); 4], to: [(f64, f64); 4]) -> Option<Transform> {
         // Eight equations in the eight unknowns h0..h7 (h8 = 1).
         let mut a = [[0.0f64; 9]; 8];
         for (i, (&(x, y), &(u, v))) in from.iter().zip(&to).enumerate() {

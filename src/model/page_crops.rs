@@ -38,27 +38,40 @@ impl CharBox {
     /// A text-layer character (points from the top-left) on a page rendered at `dpi` and
     /// then mapped by `map`: the bounding box of its mapped corners.
     pub fn from_text(c: &TextChar, dpi: f32, map: &Transform) -> CharBox {
-        let s = f64::from(dpi) / 72.0;
-        let corners = [(c.x0, c.y0), (c.x1, c.y0), (c.x1, c.y1), (c.x0, c.y1)]
-            .map(|(x, y)| map.apply(f64::from(x) * s, f64::from(y) * s));
-        bounds(c.ch, &corners)
+        let s = dpi / 72.0;
+        let scaled = CharBox {
+            ch: c.ch,
+            x0: c.x0 * s,
+            y0: c.y0 * s,
+            x1: c.x1 * s,
+            y1: c.y1 * s,
+        };
+        scaled.mapped(map)
+    }
+
+    /// The bounding box of this box's corners mapped by `map`.
+    fn mapped(&self, map: &Transform) -> CharBox {
+        let corners = [
+            (self.x0, self.y0),
+            (self.x1, self.y0),
+            (self.x1, self.y1),
+            (self.x0, self.y1),
+        ]
+        .map(|(x, y)| map.apply(f64::from(x), f64::from(y)));
+        let fold = |f: fn(f64, f64) -> f64, init: f64, pick: fn(&(f64, f64)) -> f64| {
+            corners.iter().map(pick).fold(init, f) as f32
+        };
+        CharBox {
+            ch: self.ch,
+            x0: fold(f64::min, f64::INFINITY, |p| p.0),
+            x1: fold(f64::max, f64::NEG_INFINITY, |p| p.0),
+            y0: fold(f64::min, f64::INFINITY, |p| p.1),
+            y1: fold(f64::max, f64::NEG_INFINITY, |p| p.1),
+        }
     }
 
     fn centre(&self) -> (f32, f32) {
         ((self.x0 + self.x1) / 2.0, (self.y0 + self.y1) / 2.0)
-    }
-}
-
-fn bounds(ch: char, pts: &[(f64, f64)]) -> CharBox {
-    let fold = |f: fn(f64, f64) -> f64, init: f64, pick: fn(&(f64, f64)) -> f64| {
-        pts.iter().map(pick).fold(init, f) as f32
-    };
-    CharBox {
-        ch,
-        x0: fold(f64::min, f64::INFINITY, |p| p.0),
-        x1: fold(f64::max, f64::NEG_INFINITY, |p| p.0),
-        y0: fold(f64::min, f64::INFINITY, |p| p.1),
-        y1: fold(f64::max, f64::NEG_INFINITY, |p| p.1),
     }
 }
 
@@ -101,14 +114,7 @@ pub fn cut_page(
     opts: &DetectOptions,
 ) -> (Vec<LabelledCrop>, CutStats) {
     let det = detect_lines(page, dpi, opts);
-    let mapped: Vec<CharBox> = chars
-        .iter()
-        .map(|c| {
-            let corners = [(c.x0, c.y0), (c.x1, c.y0), (c.x1, c.y1), (c.x0, c.y1)]
-                .map(|(x, y)| det.to_image.apply(f64::from(x), f64::from(y)));
-            bounds(c.ch, &corners)
-        })
-        .collect();
+    let mapped: Vec<CharBox> = chars.iter().map(|c| c.mapped(&det.to_image)).collect();
     let mut out = Vec::new();
     let mut stats = CutStats::default();
     for line in &det.lines {

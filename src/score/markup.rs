@@ -305,6 +305,16 @@ impl Writer {
         }
     }
 
+    /// Text whose newlines are line breaks.
+    fn text_lines(&mut self, t: &str) {
+        for (k, part) in t.split('\n').enumerate() {
+            if k > 0 {
+                self.newline();
+            }
+            self.text(part);
+        }
+    }
+
     /// A line break (a space inside a cell).
     fn newline(&mut self) {
         if let Some(c) = &mut self.cell {
@@ -437,17 +447,8 @@ fn markdown(answer: &str) -> (String, Vec<Table>) {
                 | TagEnd::CodeBlock
                 | TagEnd::BlockQuote(_),
             ) => w.newline(),
-            Event::Text(t) | Event::Code(t) => {
-                // Code blocks and hard-wrapped text carry their own newlines.
-                let mut first = true;
-                for part in t.split('\n') {
-                    if !first {
-                        w.newline();
-                    }
-                    first = false;
-                    w.text(part);
-                }
-            }
+            // Code blocks and hard-wrapped text carry their own newlines.
+            Event::Text(t) | Event::Code(t) => w.text_lines(&t),
             Event::InlineMath(t) | Event::DisplayMath(t) => w.text(&delatex(&t)),
             Event::SoftBreak | Event::HardBreak | Event::Rule => w.newline(),
             _ => {}
@@ -510,14 +511,7 @@ fn html_node(node: ego_tree::NodeRef<'_, scraper::Node>, w: &mut Writer, pre: bo
     match node.value() {
         scraper::Node::Text(t) => {
             if pre {
-                let mut first = true;
-                for part in t.split('\n') {
-                    if !first {
-                        w.newline();
-                    }
-                    first = false;
-                    w.text(part);
-                }
+                w.text_lines(t);
             } else {
                 // HTML whitespace (newlines included) is one space.
                 let mut s = String::with_capacity(t.len());

@@ -146,16 +146,7 @@ pub fn order_score(reference: &str, hypothesis: &str, opts: &NormOptions) -> Opt
         space,
     };
     lines.grow(&mut groups);
-    let in_group = |side: usize, len: usize| {
-        let mut used = vec![false; len];
-        for g in &groups {
-            for &x in g.side(side) {
-                used[x] = true;
-            }
-        }
-        used
-    };
-    let (ref_used, hyp_used) = (in_group(0, n), in_group(1, m));
+    let [ref_used, hyp_used] = in_groups(&groups, [n, m]);
     let left = |side: usize, used: &[bool]| -> Vec<Vec<Symbol>> {
         (0..used.len())
             .filter(|&x| !used[x])
@@ -187,6 +178,19 @@ pub fn order_score(reference: &str, hypothesis: &str, opts: &NormOptions) -> Opt
     score.pairs = k * k.saturating_sub(1) / 2;
     score.discordant = inversions(&order);
     Some(score.finish())
+}
+
+/// Which reference and which hypothesis lines (`lens` of each) belong to a group.
+fn in_groups(groups: &[Group], lens: [usize; 2]) -> [Vec<bool>; 2] {
+    let mut used = lens.map(|n| vec![false; n]);
+    for g in groups {
+        for (side, used) in used.iter_mut().enumerate() {
+            for &x in g.side(side) {
+                used[x] = true;
+            }
+        }
+    }
+    used
 }
 
 /// Largest normalised edit distance (cost / longer line) of a pair that is one line read
@@ -303,17 +307,7 @@ impl Lines {
 
     /// Adds unmatched lines to groups while that lowers the total cost (best gain first).
     fn grow(&self, groups: &mut [Group]) {
-        let mut used = [
-            vec![false; self.sides[0].len()],
-            vec![false; self.sides[1].len()],
-        ];
-        for g in groups.iter() {
-            for (side, used) in used.iter_mut().enumerate() {
-                for &x in g.side(side) {
-                    used[x] = true;
-                }
-            }
-        }
+        let used = in_groups(groups, [self.sides[0].len(), self.sides[1].len()]);
         let mut unmatched: Vec<(usize, usize)> = (0..2)
             .flat_map(|side| {
                 let used = &used[side];

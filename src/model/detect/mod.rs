@@ -395,23 +395,9 @@ pub fn detect_lines(page: &GrayImage, dpi: f32, opts: &DetectOptions) -> Detecti
 /// The map [`rotate_gray`] applies to a `w`×`h` image, source pixels → rotated pixels
 /// (continuous coordinates: pixel `i` covers `[i, i + 1)`).
 fn rotation_transform(w: usize, h: usize, deg: f32) -> Transform {
-    // rotate_gray samples the source at R (X − p) + p for output X, p the centre pixel's
-    // middle; the forward map is the transpose: X = Rᵀ (S − p) + p.
-    let (s, c) = f64::from(deg).to_radians().sin_cos();
-    let (px, py) = (w as f64 / 2.0 + 0.5, h as f64 / 2.0 + 0.5);
-    Transform {
-        m: [
-            c,
-            s,
-            px - c * px - s * py,
-            -s,
-            c,
-            py + s * px - c * py,
-            0.0,
-            0.0,
-            1.0,
-        ],
-    }
+    // rotate_gray samples the source at R (X − p) + p for output X, p the middle of the
+    // centre pixel; the forward map turns the other way about p.
+    Transform::rotation(f64::from(deg), w as f64 / 2.0 + 0.5, h as f64 / 2.0 + 0.5)
 }
 
 fn split_tall(b: (usize, usize), median: usize, rows: &[usize], out: &mut Vec<(usize, usize)>) {

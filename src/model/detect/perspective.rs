@@ -153,26 +153,19 @@ fn out_size(corners: [(f32, f32); 4]) -> (u32, u32) {
 /// image's (continuous coordinates: pixel `i` covers `[i, i + 1)`); `None` when degenerate.
 pub fn rectify_transform(corners: [(f32, f32); 4], inset: f32) -> Option<Transform> {
     let (out_w, out_h) = out_size(corners);
-    let h = square_to_quad(corners).map(f64::from);
-    let homography = Transform {
-        m: [h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7], 1.0],
-    };
-    // Output pixel centre (x + 0.5) ↦ u = inset + (1 − 2 inset)(x + 0.5) / out_w, then u ↦ H(u).
+    // Output pixel centre (x + 0.5) ↦ u = inset + (1 − 2 inset)(x + 0.5) / out_w, so the
+    // quadrilateral's corners (u, v ∈ {0, 1}) land at ((u − inset) / (1 − 2 inset)) · size.
     let (i, k) = (f64::from(inset), f64::from(1.0 - 2.0 * inset));
-    let to_unit = Transform {
-        m: [
-            k / f64::from(out_w),
-            0.0,
-            i,
-            0.0,
-            k / f64::from(out_h),
-            i,
-            0.0,
-            0.0,
-            1.0,
-        ],
+    let at = |u: f64, v: f64| {
+        (
+            (u - i) / k * f64::from(out_w),
+            (v - i) / k * f64::from(out_h),
+        )
     };
-    homography.after(&to_unit).inverse()
+    Transform::from_quads(
+        corners.map(|(x, y)| (f64::from(x), f64::from(y))),
+        [at(0.0, 0.0), at(1.0, 0.0), at(1.0, 1.0), at(0.0, 1.0)],
+    )
 }
 
 /// The projective map (a, b, c, d, e, f, g, h) taking (u, v) in the unit square to

@@ -2,13 +2,13 @@
 //! a certificate made here by a test CA (rcgen), reached through `medocr run --base-url
 //! https://… --ca-cert`, with a gateway header.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Write};
 use std::net::TcpListener;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 mod common;
-use common::text;
+use common::{read_request, text};
 
 /// A CA and a `localhost` certificate it signed: (CA PEM, server chain, server key).
 fn certificates() -> (
@@ -64,7 +64,7 @@ fn serve(answer: String) -> (u16, Arc<Mutex<Seen>>, String) {
                 let Ok(conn) = rustls::ServerConnection::new(config) else {
                     return;
                 };
-                let mut tls = rustls::StreamOwned::new(conn, tcp);
+                let mut tls = BufReader::new(rustls::StreamOwned::new(conn, tcp));
                 // Keep-alive: requests one after another on this connection.
                 while let Some((head, _body)) = read_request(&mut tls) {
                     log.lock().unwrap().requests.push(head.clone());
@@ -90,6 +90,7 @@ fn serve(answer: String) -> (u16, Arc<Mutex<Seen>>, String) {
                             events.len()
                         )
                     };
+                    let tls = tls.get_mut();
                     if tls.write_all(reply.as_bytes()).is_err() || tls.flush().is_err() {
                         return;
                     }
@@ -98,33 +99,6 @@ fn serve(answer: String) -> (u16, Arc<Mutex<Seen>>, String) {
         }
     });
     (port, seen, ca_pem)
-}
-
-/// One request: the head (request line and headers) and the body (by Content-Length).
-fn read_request(stream: &mut impl Read) -> Option<(String, Vec<u8>)> {
-    let mut reader = BufReader::new(stream);
-    let mut head = String::new();
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).ok()? == 0 {
-            return None;
-        }
-        if line == "\r\n" {
-            break;
-        }
-        head.push_str(&line);
-    }
-    let len = head
-        .lines()
-        .find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.eq_ignore_ascii_case("content-length")
-                .then(|| v.trim().parse::<usize>().ok())?
-        })
-        .unwrap_or(0);
-    let mut body = vec![0u8; len];
-    reader.read_exact(&mut body).ok()?;
-    Some((head, body))
 }
 
 #[test]

@@ -5,6 +5,7 @@ use clap::{Args, Parser, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use medocr::dataset::{load_manifest, DocType, Document};
 use medocr::engine::builtin::BuiltinEngine;
+use medocr::engine::extract::ExtractSpecs;
 use medocr::engine::replay::Replay;
 use medocr::engine::tesseract::{Tesseract, TesseractConfig};
 use medocr::engine::Engine;
@@ -12,7 +13,7 @@ use medocr::pipeline::journal::{JournalEntry, JOURNAL_VERSION};
 use medocr::pipeline::{
     self, Environment, Journal, JournalHeader, Privacy, RunControl, RunOptions,
 };
-use medocr::report::{self, DocumentResult, RunConfig, RunSummary, SCHEMA_VERSION};
+use medocr::report::{self, DocumentResult, ExtractConfig, RunConfig, RunSummary, SCHEMA_VERSION};
 use medocr::score::FormatChoice;
 use medocr::score::{Knowledge, NormOptions, ScoreOptions};
 use medocr::sla::{load_profiles, Status};
@@ -94,6 +95,23 @@ pub struct CommonArgs {
     /// machines, then combine the run folders with `medocr merge` (docs/scale-out.md).
     #[arg(long, value_name = "I/N")]
     pub shard: Option<pipeline::Shard>,
+    /// transcribe: read each document's text. extract: also ask the engine for the
+    /// document's fields as JSON (a second request per document) and score them with the
+    /// clinical matchers beside the transcription's (docs/metrics.md, "Structured
+    /// extraction").
+    #[arg(long, value_enum, default_value = "transcribe")]
+    pub task: Task,
+    /// Folder of extraction prompts and schemas, <doc_type>.toml, replacing the bundled
+    /// ones (prompts/extract/) for the types it has.
+    #[arg(long, value_name = "DIR")]
+    pub extract_prompts: Option<PathBuf>,
+}
+
+/// What a run asks the engine for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Task {
+    Transcribe,
+    Extract,
 }
 
 #[derive(Args, Debug)]
@@ -196,6 +214,17 @@ pub struct EngineArgs {
     /// Time limit for one page's request to the openai server, in seconds.
     #[arg(long, default_value_t = 300.0)]
     pub request_timeout: f64,
+    /// How --task extract asks the openai server for JSON: json-schema sends the type's
+    /// schema as response_format (vLLM/SGLang guided decoding; a server that refuses it is
+    /// asked again with the prompt alone), none sends the prompt alone.
+    #[arg(long, value_enum, default_value = "json-schema")]
+    pub response_format: ResponseFormatArg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ResponseFormatArg {
+    JsonSchema,
+    None,
 }
 
 #[derive(Args, Debug)]
@@ -223,6 +252,7 @@ fn run_with(args: RunArgs, resume: Option<Resume>) -> anyhow::Result<ExitCode> {
         score: score_options(&args.common),
         knowledge: knowledge(&args.common)?,
         output_format: output_format(&args.common)?,
+        extract: extract_specs(&args.common)?,
     };
     let Executed::Done(summaries) = execute(&args.common, vec![engine], &options, resume)? else {
         return Ok(ExitCode::from(EXIT_INTERRUPTED));
@@ -255,6 +285,7 @@ fn dpi_sweep_with(args: SweepArgs, resume: Option<Resume>) -> anyhow::Result<Exi
         score: score_options(&args.common),
         knowledge: knowledge(&args.common)?,
         output_format: output_format(&args.common)?,
+        extract: extract_specs(&args.common)?,
     };
     let Executed::Done(summaries) = execute(&args.common, engines, &options, resume)? else {
         return Ok(ExitCode::from(EXIT_INTERRUPTED));
@@ -396,6 +427,10 @@ pub(crate) fn build_engine(kind: EngineKind, args: &EngineArgs) -> anyhow::Resul
                 };
                 config.headers.push((name.to_string(), value));
             }
+            config.response_format = match args.response_format {
+                ResponseFormatArg::JsonSchema => medocr::engine::openai::ResponseFormat::JsonSchema,
+                ResponseFormatArg::None => medocr::engine::openai::ResponseFormat::None,
+            };
             config.model = args.model_name.clone();
             config.api_key_env = args.api_key_env.clone();
             config.request_timeout = Duration::from_secs_f64(args.request_timeout);
@@ -423,6 +458,7 @@ fn score_with(args: ScoreArgs, resume: Option<Resume>) -> anyhow::Result<ExitCod
         score: score_options(&args.common),
         knowledge: knowledge(&args.common)?,
         output_format: output_format(&args.common)?,
+        extract: extract_specs(&args.common)?,
         ..RunOptions::default()
     };
     let Executed::Done(summaries) = execute(&args.common, vec![engine], &options, resume)? else {
@@ -581,6 +617,20 @@ fn stop_flag() -> anyhow::Result<Arc<AtomicBool>> {
 const MIN_PIECE_WIDTH: usize = 64;
 const MAX_PIECE_WIDTH: usize = 800;
 
+/// `--task` and `--extract-prompts` as settings: the prompts and schemas, or `None` for a
+/// transcription-only run.
+fn extract_specs(common: &CommonArgs) -> anyhow::Result<Option<ExtractSpecs>> {
+    match common.task {
+        Task::Transcribe => {
+            if common.extract_prompts.is_some() {
+                bail!("--extract-prompts is used by --task extract only");
+            }
+            Ok(None)
+        }
+        Task::Extract => Ok(Some(ExtractSpecs::load(common.extract_prompts.as_deref())?)),
+    }
+}
+
 /// `--output-format` as settings.
 pub(crate) fn output_format(common: &CommonArgs) -> anyhow::Result<FormatChoice> {
     FormatChoice::parse(&common.output_format).map_err(|e| anyhow!("--output-format: {e}"))
@@ -643,6 +693,14 @@ fn execute(
             "warning: no SLA profile for {t} in {}: its documents are scored but not checked",
             common.profiles.display()
         );
+    }
+    if options.extract.is_some() {
+        if let Some(e) = engines.iter().find(|e| !e.extracts()) {
+            bail!(
+                "--task extract: the {} engine only transcribes; use an engine that answers in JSON (--engine openai, or replay of predictions with \"fields\")",
+                e.info().name
+            );
+        }
     }
     if engines.iter().any(|e| e.needs_pages()) {
         pipeline::check_renderer(&docs)?;
@@ -774,6 +832,10 @@ fn execute(
         },
     );
     bar.finish_and_clear();
+    drop(refs);
+    // What the engines say of themselves now: a setting can change during the run (a
+    // server that refused `response_format` is asked without it from then on).
+    let infos: Vec<_> = engines.iter().map(|e| e.info()).collect();
     if let Some(e) = journal_error {
         return Err(e);
     }
@@ -833,6 +895,10 @@ fn execute(
                 codes: source_name(common.codes.as_deref()),
                 phi_shown: common.show_phi,
                 output_format,
+                extract: options.extract.as_ref().map(|x| ExtractConfig {
+                    prompts: x.origin.clone(),
+                    sha256: x.sha256.clone(),
+                }),
                 shard: shard.clone(),
             },
             environment: Environment::detect(None),

@@ -8,6 +8,7 @@
 //! Hugging Face TrOCR-family checkpoints loaded into Burn ([`hf::HfEngine`]).
 
 pub mod builtin;
+pub mod extract;
 pub mod hf;
 pub mod http;
 pub mod openai;
@@ -165,6 +166,27 @@ pub trait Engine: Send {
         request: &Request<'_>,
         sink: &mut dyn TokenSink,
     ) -> Result<(), EngineError>;
+
+    /// Whether the engine can answer `--task extract` ([`Engine::extract`]).
+    fn extracts(&self) -> bool {
+        false
+    }
+
+    /// Asks for the document's fields as one JSON object (`--task extract`): `spec` holds
+    /// the prompt and the answer's schema for the document's type. The answer streams into
+    /// `sink` like a transcription. Engines that only transcribe refuse.
+    fn extract(
+        &mut self,
+        request: &Request<'_>,
+        spec: &extract::ExtractSpec,
+        sink: &mut dyn TokenSink,
+    ) -> Result<(), EngineError> {
+        let _ = (request, spec, sink);
+        Err(EngineError::Config(format!(
+            "the {} engine only transcribes; --task extract needs an engine that answers in JSON (openai, or replay of predictions with \"fields\")",
+            self.info().name
+        )))
+    }
 
     /// Whether [`Engine::recognize_batch`] runs its requests through shared batched forward
     /// passes (`true`) or one after another (`false`, the default).

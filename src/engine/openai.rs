@@ -10,6 +10,7 @@
 //! is flagged ([`TokenSink::page_without_usage`]), so every report says which documents'
 //! token counts are the client's estimate.
 
+use super::extract::ExtractSpec;
 use super::http::{self, BaseUrl, Client, ClientOptions, HttpError};
 use super::sse::SseParser;
 use super::{Engine, EngineError, EngineInfo, Request, Stage, Streaming, TokenSink};
@@ -49,6 +50,21 @@ pub struct OpenAiConfig {
     pub request_timeout: Duration,
     /// `max_tokens` of each request; `None` leaves it to the server.
     pub max_tokens: Option<u32>,
+    /// How `--task extract` asks for the answer's shape.
+    pub response_format: ResponseFormat,
+}
+
+/// How an extraction request asks for its JSON (`--response-format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ResponseFormat {
+    /// `response_format: {"type": "json_schema", …}` with the document type's schema: vLLM
+    /// and SGLang constrain decoding to it (guided JSON). A server that refuses the field
+    /// (HTTP 400/422 naming it) is asked again with the prompt alone, and the run's engine
+    /// settings say so.
+    #[default]
+    JsonSchema,
+    /// The prompt alone.
+    None,
 }
 
 impl OpenAiConfig {
@@ -62,6 +78,7 @@ impl OpenAiConfig {
             api_key_env: DEFAULT_API_KEY_ENV.to_string(),
             request_timeout: Duration::from_secs(300),
             max_tokens: None,
+            response_format: ResponseFormat::default(),
         }
     }
 }
@@ -75,6 +92,8 @@ pub struct OpenAiEngine {
     api_key: Option<String>,
     timeout: Duration,
     max_tokens: Option<u32>,
+    /// `JsonSchema` until the server refuses it once.
+    response_format: ResponseFormat,
     info: EngineInfo,
 }
 
@@ -138,6 +157,14 @@ impl OpenAiEngine {
         if let Some(n) = config.max_tokens {
             settings.insert("max_tokens".into(), n.to_string());
         }
+        settings.insert(
+            "response_format".into(),
+            match config.response_format {
+                ResponseFormat::JsonSchema => "json_schema (--task extract)",
+                ResponseFormat::None => "none (--task extract: prompt only)",
+            }
+            .into(),
+        );
         Ok(OpenAiEngine {
             client,
             info: EngineInfo {
@@ -153,6 +180,7 @@ impl OpenAiEngine {
             api_key,
             timeout: config.request_timeout,
             max_tokens: config.max_tokens,
+            response_format: config.response_format,
         })
     }
 
@@ -329,6 +357,121 @@ impl OpenAiEngine {
         }
     }
 
+    /// `--task extract`: one request with every page of the document and the type's
+    /// prompt, answered whole (`stream: false`: the fields are used once complete, so there
+    /// is no first token to time). A `finish_reason` of `length` leaves cut JSON, which the
+    /// scorer reports as truncated.
+    fn read_fields(
+        &mut self,
+        request: &Request<'_>,
+        spec: &ExtractSpec,
+        sink: &mut dyn TokenSink,
+    ) -> Result<(), EngineError> {
+        let id = request.id;
+        let failed = |message: String| EngineError::Failed {
+            engine: "openai".into(),
+            id: id.to_string(),
+            message,
+        };
+        let timeout = self
+            .timeout
+            .saturating_mul(request.pages.len().max(1) as u32);
+        let http_err = |e: HttpError| match e {
+            HttpError::Timeout => EngineError::Timeout {
+                engine: "openai".into(),
+                id: id.to_string(),
+                page: request.pages.len(),
+                seconds: timeout.as_secs_f64(),
+            },
+            other => failed(other.to_string()),
+        };
+        let headers = self.headers();
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let path = "/v1/chat/completions";
+        loop {
+            let t = Instant::now();
+            let schema = self.response_format == ResponseFormat::JsonSchema;
+            let body = self.extract_body(request, spec, schema).map_err(&failed)?;
+            sink.stage(Stage::Preprocess, t.elapsed());
+            let response = self
+                .client
+                .send("POST", path, &headers, &body, timeout)
+                .map_err(&http_err)?;
+            let status = response.status;
+            let text = response.read_to_string(64 << 20).map_err(&http_err)?;
+            if status != 200 {
+                let message = error_message(&text);
+                if schema && matches!(status, 400 | 422) && message.contains("response_format") {
+                    // Asked once more without it, for this and every later document.
+                    self.response_format = ResponseFormat::None;
+                    self.info.settings.insert(
+                        "response_format".into(),
+                        format!("refused by the server (HTTP {status}: {message}); prompt only"),
+                    );
+                    continue;
+                }
+                return Err(failed(format!(
+                    "HTTP {status} from {}: {message}",
+                    self.client.base().url(path)
+                )));
+            }
+            let answer: Completion =
+                serde_json::from_str(&text).map_err(|e| EngineError::Garbage {
+                    engine: "openai".into(),
+                    id: id.to_string(),
+                    message: format!("not a chat completion ({e}): {}", excerpt(&text)),
+                })?;
+            let content = answer
+                .choices
+                .into_iter()
+                .next()
+                .and_then(|c| c.message.content)
+                .unwrap_or_default();
+            if !content.is_empty() {
+                sink.token(&content);
+            }
+            self.report_usage(answer.usage, usize::from(!content.is_empty()), sink);
+            return Ok(());
+        }
+    }
+
+    /// The JSON body of an extraction request: every page, then the prompt.
+    fn extract_body(
+        &self,
+        request: &Request<'_>,
+        spec: &ExtractSpec,
+        schema: bool,
+    ) -> Result<Vec<u8>, String> {
+        let mut content: Vec<serde_json::Value> = request
+            .pages
+            .iter()
+            .map(|p| {
+                let url = format!(
+                    "data:image/png;base64,{}",
+                    base64::engine::general_purpose::STANDARD.encode(encode_png(p))
+                );
+                serde_json::json!({"type": "image_url", "image_url": {"url": url}})
+            })
+            .collect();
+        content.push(serde_json::json!({"type": "text", "text": spec.prompt}));
+        let mut body = serde_json::json!({
+            "model": self.model,
+            "messages": [{"role": "user", "content": content}],
+            "stream": false,
+            "temperature": 0.0,
+        });
+        if let Some(n) = self.max_tokens {
+            body["max_tokens"] = n.into();
+        }
+        if schema {
+            body["response_format"] = serde_json::json!({
+                "type": "json_schema",
+                "json_schema": {"name": "medocr_fields", "schema": spec.schema, "strict": true},
+            });
+        }
+        serde_json::to_vec(&body).map_err(|e| e.to_string())
+    }
+
     /// The JSON body of one page's request.
     fn request_body(&self, page: &Page) -> Result<Vec<u8>, String> {
         let png = encode_png(page);
@@ -375,6 +518,19 @@ impl Engine for OpenAiEngine {
             self.read_page(request.id, page, &mut emitted, sink)?;
         }
         Ok(())
+    }
+
+    fn extracts(&self) -> bool {
+        true
+    }
+
+    fn extract(
+        &mut self,
+        request: &Request<'_>,
+        spec: &ExtractSpec,
+        sink: &mut dyn TokenSink,
+    ) -> Result<(), EngineError> {
+        self.read_fields(request, spec, sink)
     }
 }
 

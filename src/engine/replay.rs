@@ -1,6 +1,11 @@
 //! Replay: predictions produced elsewhere, read from a JSONL file of
 //! `{"id": "...", "text": "..."}` objects, scored as if an engine had produced them.
 //! Nothing is rendered and nothing is timed.
+//!
+//! For `--task extract` a line may also carry the extracted fields: `"fields": {…}` (the
+//! manifest's shape) or `"extraction": "…"` (the JSON answer as the engine gave it, which a
+//! run's predictions.jsonl keeps and which is read first, so an invalid answer stays
+//! invalid when replayed).
 
 use super::{Engine, EngineError, EngineInfo, Request, Streaming, TokenSink};
 use std::collections::HashMap;
@@ -11,17 +16,31 @@ const NAME: &str = "replay";
 #[derive(serde::Deserialize)]
 struct Prediction {
     id: String,
-    text: String,
+    #[serde(default)]
+    text: Option<String>,
     /// The answer before a run's `--output-format` turned it into `text`: replayed instead
     /// of `text`, so a run can be re-scored under another format.
     #[serde(default)]
     raw: Option<String>,
+    /// Extracted fields (`--task extract`), as a JSON object.
+    #[serde(default)]
+    fields: Option<serde_json::Value>,
+    /// The extraction answer as it came; read before `fields`.
+    #[serde(default)]
+    extraction: Option<String>,
+}
+
+/// One document's recorded answers.
+struct Entry {
+    text: Option<String>,
+    /// The extraction answer (JSON text).
+    extraction: Option<String>,
 }
 
 /// Replays recorded predictions.
 pub struct Replay {
     file: PathBuf,
-    predictions: HashMap<String, String>,
+    predictions: HashMap<String, Entry>,
     sha256: String,
 }
 
@@ -46,8 +65,29 @@ impl Replay {
                     i + 1
                 ))
             })?;
+            let extraction = match (p.extraction, p.fields) {
+                (Some(answer), _) => Some(answer),
+                (None, Some(fields)) if fields.is_object() => Some(fields.to_string()),
+                (None, Some(_)) => {
+                    return Err(EngineError::Config(format!(
+                        "{}:{}: \"fields\" must be a JSON object (the manifest's fields: patient_name, drugs, diagnosis_codes, labs, dates)",
+                        path.display(),
+                        i + 1
+                    )))
+                }
+                (None, None) => None,
+            };
+            let text = p.raw.or(p.text);
+            if text.is_none() && extraction.is_none() {
+                return Err(EngineError::Config(format!(
+                    "{}:{}: the prediction for '{}' has neither \"text\" nor \"fields\"",
+                    path.display(),
+                    i + 1,
+                    p.id
+                )));
+            }
             if predictions
-                .insert(p.id.clone(), p.raw.unwrap_or(p.text))
+                .insert(p.id.clone(), Entry { text, extraction })
                 .is_some()
             {
                 return Err(EngineError::Config(format!(
@@ -88,16 +128,55 @@ impl Engine for Replay {
         request: &Request<'_>,
         sink: &mut dyn TokenSink,
     ) -> Result<(), EngineError> {
-        let text =
-            self.predictions
-                .get(request.id)
-                .ok_or_else(|| EngineError::MissingPrediction {
-                    engine: NAME.into(),
-                    id: request.id.to_string(),
-                    file: self.file.display().to_string(),
-                })?;
+        let text = self
+            .entry(request.id)?
+            .text
+            .as_deref()
+            .ok_or_else(|| self.missing(request.id, "text"))?;
         sink.token(text);
         Ok(())
+    }
+
+    fn extracts(&self) -> bool {
+        true
+    }
+
+    fn extract(
+        &mut self,
+        request: &Request<'_>,
+        _spec: &super::extract::ExtractSpec,
+        sink: &mut dyn TokenSink,
+    ) -> Result<(), EngineError> {
+        let answer = self
+            .entry(request.id)?
+            .extraction
+            .as_deref()
+            .ok_or_else(|| self.missing(request.id, "fields"))?;
+        sink.token(answer);
+        Ok(())
+    }
+}
+
+impl Replay {
+    fn entry(&self, id: &str) -> Result<&Entry, EngineError> {
+        self.predictions
+            .get(id)
+            .ok_or_else(|| EngineError::MissingPrediction {
+                engine: NAME.into(),
+                id: id.to_string(),
+                file: self.file.display().to_string(),
+            })
+    }
+
+    fn missing(&self, id: &str, key: &str) -> EngineError {
+        EngineError::Failed {
+            engine: NAME.into(),
+            id: id.to_string(),
+            message: format!(
+                "its line in {} has no \"{key}\" to replay",
+                self.file.display()
+            ),
+        }
     }
 }
 

@@ -1,10 +1,10 @@
 //! From per-document results to per-(DPI, document type) groups, totals and SLA verdicts.
 
-use super::clinical::{summarize_clinical, Privacy};
+use super::clinical::{summarize_clinical, summarize_verdicts, Privacy};
 use crate::dataset::DocType;
 use crate::report::{
-    DocumentError, DocumentResult, ErrorKind, GroupResult, GroupVerdict, LatencyAggregate, Rate,
-    Resources, Throughput, Totals,
+    DocumentError, DocumentResult, ErrorKind, Extraction, ExtractionGroup, GroupResult,
+    GroupVerdict, LatencyAggregate, Rate, Resources, Throughput, Totals,
 };
 use crate::score::{
     aggregate_fields, aggregate_sets, confusion, OrderScore, SetKind, TableScore, TextScore,
@@ -50,12 +50,9 @@ pub fn summarize(
     let mut output_tokens = 0usize;
     for r in results {
         totals.documents += 1;
-        if r.error.is_some() {
-            totals.failed += 1;
-            *totals
-                .errors_by_kind
-                .entry(r.error_kind.unwrap_or(ErrorKind::Engine))
-                .or_default() += 1;
+        totals.failed += usize::from(r.failed());
+        for (kind, _) in errors_of(r) {
+            *totals.errors_by_kind.entry(kind).or_default() += 1;
         }
         totals.pages += r.pages;
         add(&mut totals.cer, &r.score.cer);
@@ -71,20 +68,34 @@ pub fn summarize(
     (groups, verdicts, totals)
 }
 
-/// Every failed document with its error kind and message, in run order.
+/// Every failed request (transcription, then extraction) with its error kind and message,
+/// in run order.
 pub fn document_errors(results: &[DocumentResult]) -> Vec<DocumentError> {
     results
         .iter()
-        .filter_map(|r| {
-            Some(DocumentError {
+        .flat_map(|r| {
+            errors_of(r).map(|(kind, message)| DocumentError {
                 id: r.id.clone(),
                 doc_type: r.doc_type,
                 dpi: r.dpi,
-                kind: r.error_kind.unwrap_or(ErrorKind::Engine),
-                message: r.error.clone()?,
+                kind,
+                message: message.to_string(),
             })
         })
         .collect()
+}
+
+/// The errors of a document's transcription and extraction requests.
+fn errors_of(r: &DocumentResult) -> impl Iterator<Item = (ErrorKind, &str)> {
+    let transcription = r
+        .error
+        .as_deref()
+        .map(|m| (r.error_kind.unwrap_or(ErrorKind::Engine), m));
+    let extraction = r.extraction.as_ref().and_then(|e| {
+        let m = e.error.as_deref()?;
+        Some((e.error_kind.unwrap_or(ErrorKind::Engine), m))
+    });
+    transcription.into_iter().chain(extraction)
 }
 
 fn rate_of(failed: usize, documents: usize) -> Option<f64> {
@@ -126,6 +137,7 @@ fn group(docs: &[&DocumentResult], privacy: Privacy) -> GroupResult {
         latency: LatencyAggregate::default(),
         throughput: Throughput::default(),
         resources: resources(docs),
+        extraction: extraction_group(docs, privacy),
     };
     let mut e2e = Vec::new();
     let mut ttft = Vec::new();
@@ -135,7 +147,7 @@ fn group(docs: &[&DocumentResult], privacy: Privacy) -> GroupResult {
     let mut tokens = 0usize;
     let mut timed_pages = 0usize;
     for r in docs {
-        g.failed += usize::from(r.error.is_some());
+        g.failed += usize::from(r.failed());
         g.pages += r.pages;
         add(&mut g.cer, &r.score.cer);
         add(&mut g.cer_no_space, &r.score.cer_no_space);
@@ -179,6 +191,43 @@ fn group(docs: &[&DocumentResult], privacy: Privacy) -> GroupResult {
         };
     }
     g
+}
+
+/// The group's extractions; `None` unless the run extracted (`--task extract`).
+fn extraction_group(docs: &[&DocumentResult], privacy: Privacy) -> Option<ExtractionGroup> {
+    let ex: Vec<&Extraction> = docs.iter().filter_map(|r| r.extraction.as_ref()).collect();
+    if ex.is_empty() {
+        return None;
+    }
+    let (right, total) = ex.iter().fold((0, 0), |(r, t), e| {
+        let (er, et) = e.right_of_total();
+        (r + er, t + et)
+    });
+    let with: Vec<&DocumentResult> = docs
+        .iter()
+        .copied()
+        .filter(|r| r.extraction.is_some())
+        .collect();
+    let e2e: Vec<f64> = ex
+        .iter()
+        .filter(|e| e.error.is_none())
+        .filter_map(|e| e.e2e_ms)
+        .collect();
+    Some(ExtractionGroup {
+        documents: ex.len(),
+        failed: ex.iter().filter(|e| e.error.is_some()).count(),
+        right,
+        total,
+        accuracy: rate_of(right, total),
+        fields: aggregate_fields(ex.iter().flat_map(|e| &e.fields)),
+        field_sets: aggregate_sets(ex.iter().flat_map(|e| &e.field_sets)),
+        clinical: summarize_verdicts(
+            &with,
+            |r| r.extraction.as_ref().map_or(&[], |e| e.fields.as_slice()),
+            privacy,
+        ),
+        e2e_ms: Summary::from_values(&e2e),
+    })
 }
 
 /// The group's order scores summed; `None` unless every document has one (a run written
@@ -230,5 +279,7 @@ fn measured(g: &GroupResult, docs: &[&DocumentResult]) -> Measured {
             .find(|s| s.set == SetKind::DiagnosisCode)
             .and_then(|s| s.f1),
         critical_errors: g.clinical.critical,
+        extraction_accuracy: g.extraction.as_ref().and_then(|e| e.accuracy),
+        extraction_critical_errors: g.extraction.as_ref().map(|e| e.clinical.critical),
     }
 }

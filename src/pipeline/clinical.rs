@@ -3,7 +3,7 @@
 
 use crate::report::redact::Redactor;
 use crate::report::{ClinicalSummary, DocumentResult, ErrorExample, NoteCount, RuleCount};
-use crate::score::{FieldType, Severity};
+use crate::score::{FieldResult, FieldType, Severity};
 use std::collections::HashMap;
 
 /// Whether report text may quote patient identifiers.
@@ -19,13 +19,24 @@ pub enum Privacy {
 /// Examples kept per group.
 const EXAMPLES: usize = 8;
 
+/// The clinical summary of the transcription-based field verdicts.
 pub fn summarize_clinical(docs: &[&DocumentResult], privacy: Privacy) -> ClinicalSummary {
+    summarize_verdicts(docs, |d| &d.score.fields, privacy)
+}
+
+/// The clinical summary of the field verdicts `verdicts` picks from each document (the
+/// transcription's, or the extraction's).
+pub fn summarize_verdicts<'d>(
+    docs: &[&'d DocumentResult],
+    verdicts: impl Fn(&'d DocumentResult) -> &'d [FieldResult],
+    privacy: Privacy,
+) -> ClinicalSummary {
     let mut s = ClinicalSummary::default();
     let mut rules: HashMap<(&str, Severity), usize> = HashMap::new();
     let mut candidates = Vec::new();
     let mut notes: HashMap<&str, usize> = HashMap::new();
     for doc in docs {
-        for f in &doc.score.fields {
+        for f in verdicts(doc) {
             for n in &f.notes {
                 *notes.entry(n.as_str()).or_default() += 1;
             }

@@ -53,6 +53,11 @@ struct Line {
     /// The engine's answer as it came, when `--output-format` changed it into `text`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     raw: Option<String>,
+    /// The extraction answer as it came (`--task extract`) and the fields read from it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    extraction: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    fields: Option<crate::dataset::Fields>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     result: Option<DocumentResult>,
 }
@@ -114,6 +119,8 @@ impl Journal {
             wall_s: None,
             text: None,
             raw: None,
+            extraction: None,
+            fields: None,
             result: None,
         })?;
         // The new directory entry must survive a crash too.
@@ -183,6 +190,8 @@ impl Journal {
             wall_s: Some(wall_s),
             text: Some(result.text.clone()),
             raw: result.raw.clone(),
+            extraction: result.extraction.as_ref().map(|e| e.answer.clone()),
+            fields: result.extraction.as_ref().and_then(|e| e.parsed.clone()),
             result: Some(result.clone()),
         })
     }
@@ -246,11 +255,17 @@ fn parse(
                 result: Some(mut result),
                 text,
                 raw,
+                extraction,
+                fields,
                 wall_s,
                 ..
             }) => {
                 result.text = text.unwrap_or_default();
                 result.raw = raw;
+                if let Some(e) = &mut result.extraction {
+                    e.answer = extraction.unwrap_or_default();
+                    e.parsed = fields;
+                }
                 entries.push(JournalEntry {
                     result,
                     wall_s: wall_s.unwrap_or(0.0),
@@ -359,6 +374,7 @@ mod tests {
                 e2e_ms: Some(0.1 + 0.2),
                 ..Timing::default()
             },
+            extraction: None,
         }
     }
 

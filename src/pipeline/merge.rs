@@ -482,6 +482,7 @@ mod tests {
                 e2e_ms: Some(dpi as f64),
                 ..Timing::default()
             },
+            extraction: None,
         }
     }
 
@@ -530,6 +531,7 @@ mod tests {
             codes: "bundled".into(),
             phi_shown: false,
             output_format: crate::score::OutputFormat::Text,
+            extract: None,
             shard: Some(info.clone()),
         };
         let summary = RunSummary {

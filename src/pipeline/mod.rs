@@ -5,6 +5,7 @@ mod aggregate;
 mod clinical;
 mod dpi_study;
 mod environment;
+mod extract;
 pub mod journal;
 pub mod memory;
 pub mod merge;
@@ -20,6 +21,7 @@ pub use recorder::Recorder;
 pub use shard::{Shard, ShardError};
 
 use crate::dataset::{Dataset, Document};
+use crate::engine::extract::ExtractSpecs;
 use crate::engine::{Engine, EngineError, Request, Stage};
 use crate::render::{load_image, load_image_dir, Page, PdfRenderer, RenderConfig, RenderError};
 use crate::report::{DocumentResult, ErrorKind};
@@ -45,6 +47,9 @@ pub struct RunOptions {
     pub knowledge: Knowledge,
     /// How each engine's answers are read before scoring (`--output-format`).
     pub output_format: FormatChoice,
+    /// `--task extract`: after each transcription the engine is asked for the document's
+    /// fields as JSON, with these prompts and schemas; `None` transcribes only.
+    pub extract: Option<ExtractSpecs>,
 }
 
 impl Default for RunOptions {
@@ -55,6 +60,7 @@ impl Default for RunOptions {
             score: ScoreOptions::default(),
             knowledge: Knowledge::bundled().clone(),
             output_format: FormatChoice::default(),
+            extract: None,
         }
     }
 }
@@ -205,6 +211,20 @@ pub fn evaluate_rendered(
     let score = score_answer(doc, &canonical, &options.score, &options.knowledge);
     let text = canonical.text;
     let raw = (text != answer).then_some(answer);
+    let extraction = options.extract.as_ref().map(|specs| {
+        let pages = match rendered.map(|r| &r.pages) {
+            Some(Err(e)) => Err(e.as_str()),
+            _ => Ok(pages),
+        };
+        extract::extract_document(
+            doc,
+            pages,
+            engine,
+            specs,
+            &options.score,
+            &options.knowledge,
+        )
+    });
     DocumentResult {
         id: doc.id.clone(),
         doc_type: doc.doc_type,
@@ -222,6 +242,7 @@ pub fn evaluate_rendered(
         raw,
         score,
         timing,
+        extraction,
     }
 }
 

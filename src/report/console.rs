@@ -158,8 +158,28 @@ pub fn table(summary: &RunSummary) -> String {
         pct(t.cer.rate),
         pct(t.wer.rate)
     );
+    extraction(&mut out, summary);
     errors(&mut out, summary);
     out
+}
+
+/// `--task extract`: one line per group.
+fn extraction(out: &mut String, summary: &RunSummary) {
+    for g in &summary.groups {
+        let Some(x) = &g.extraction else { continue };
+        let _ = writeln!(
+            out,
+            "extraction {:<18} @ {} DPI: {} / {} fields right ({}), {} critical, {} of {} answers unreadable",
+            g.doc_type.to_string(),
+            g.dpi,
+            x.right,
+            x.total,
+            pct(x.accuracy),
+            x.clinical.critical,
+            x.failed,
+            x.documents
+        );
+    }
 }
 
 /// Errors shown on the console before the rest are left to report.md.

@@ -60,6 +60,11 @@ pub fn documents(documents: &[DocumentResult]) -> Result<Vec<u8>, ReportError> {
             "pages_without_usage",
             "cer_unordered",
             "reading_order",
+            "extract_fields_right",
+            "extract_fields_total",
+            "extract_critical_errors",
+            "extract_error_kind",
+            "extract_e2e_ms",
         ]
         .map(String::from),
     );
@@ -120,6 +125,18 @@ pub fn documents(documents: &[DocumentResult]) -> Result<Vec<u8>, ReportError> {
         row.push(d.timing.pages_without_usage.to_string());
         row.push(opt(s.order.and_then(|o| o.rate)));
         row.push(opt(s.order.and_then(|o| o.reading_order)));
+        // Extraction columns stay empty for a transcription-only run.
+        match &d.extraction {
+            Some(e) => {
+                let (right, total) = e.right_of_total();
+                row.push(right.to_string());
+                row.push(total.to_string());
+                row.push(e.critical().to_string());
+                row.push(e.error_kind.map(|k| k.as_str()).unwrap_or_default().into());
+                row.push(opt(e.e2e_ms));
+            }
+            None => row.extend(std::iter::repeat_n(String::new(), 5)),
+        }
         w.write_record(&row).map_err(enc)?;
     }
     w.into_inner().map_err(|e| ReportError::Encode {

@@ -85,6 +85,7 @@ pub fn report(s: &RunSummary, docs: &[DocumentResult]) -> String {
     latency(&mut o, s, docs);
     fields(&mut o, s);
     clinical(&mut o, s);
+    extraction(&mut o, s);
     confusions(&mut o, s);
     examples(&mut o, s);
     environment(&mut o, s);
@@ -827,6 +828,91 @@ fn clinical(o: &mut String, s: &RunSummary) {
             );
         }
         o.push_str("</ul>");
+    }
+    o.push_str("</section>\n");
+}
+
+/// `--task extract`: the fields answered as JSON and judged directly, per group and per
+/// field type, with redacted examples.
+fn extraction(o: &mut String, s: &RunSummary) {
+    if !s.groups.iter().any(|g| g.extraction.is_some()) {
+        return;
+    }
+    let _ = write!(
+        o,
+        r#"<section id="extraction"><h2>Structured extraction</h2><p class="note">The engine was asked for each document's fields as JSON (<code>--task extract</code>, prompts <code>{}</code>); every ground-truth field was judged against the answer by the clinical matchers. An answer that is not valid JSON (<code>invalid_json</code>) or is cut off (<code>truncated_json</code>) is a failed request and gets no field right.</p>"#,
+        esc(s
+            .config
+            .extract
+            .as_ref()
+            .map_or("bundled", |x| x.prompts.as_str()))
+    );
+    o.push_str(r#"<table><tr><th>DPI</th><th>type</th><th>docs</th><th>failed</th><th>fields right</th><th>accuracy</th><th>critical</th><th>major</th><th>minor</th><th>p50 E2E</th><th>per field type</th></tr>"#);
+    for g in &s.groups {
+        let Some(x) = &g.extraction else { continue };
+        let per_type: String = x
+            .fields
+            .iter()
+            .map(|f| {
+                format!(
+                    r#"<span class="chip"><code>{}</code> {}</span>"#,
+                    f.field_type.as_str(),
+                    pct(f.accuracy)
+                )
+            })
+            .collect();
+        let crit_style = if x.clinical.critical > 0 {
+            r#" style="color:var(--fail);font-weight:700""#
+        } else {
+            ""
+        };
+        let _ = write!(
+            o,
+            r#"<tr><td class="num">{}</td><td>{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{} / {}</td><td class="num">{}</td><td class="num"{crit_style}>{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td>{per_type}</td></tr>"#,
+            g.dpi,
+            esc(g.doc_type.as_str()),
+            x.documents,
+            x.failed,
+            x.right,
+            x.total,
+            pct(x.accuracy),
+            x.clinical.critical,
+            x.clinical.major,
+            x.clinical.minor,
+            ms(x.e2e_ms.as_ref().map(|l| l.p50)),
+        );
+    }
+    o.push_str("</table>");
+    let examples: Vec<_> = s
+        .groups
+        .iter()
+        .filter_map(|g| Some((g, g.extraction.as_ref()?)))
+        .flat_map(|(g, x)| x.clinical.examples.iter().map(move |e| (g, e)))
+        .collect();
+    if !examples.is_empty() {
+        let _ = write!(
+            o,
+            r#"<h3>Extraction error examples</h3><p class="note">Patient identifiers are {}.</p><table><tr><th>DPI</th><th>document</th><th>field</th><th>severity</th><th>rule</th><th>expected</th><th>extracted</th></tr>"#,
+            if s.config.phi_shown {
+                "shown (<code>--show-phi</code>)"
+            } else {
+                "masked"
+            }
+        );
+        for (g, e) in examples {
+            let _ = write!(
+                o,
+                r#"<tr><td class="num">{}</td><td>{}</td><td><code>{}</code></td><td><span class="sev {sev}">{sev}</span></td><td><code>{}</code></td><td>{}</td><td>{}</td></tr>"#,
+                g.dpi,
+                esc(&e.document),
+                esc(&e.key),
+                esc(&e.rule),
+                esc(&e.expected),
+                esc(&e.found),
+                sev = e.severity.as_str()
+            );
+        }
+        o.push_str("</table>");
     }
     o.push_str("</section>\n");
 }

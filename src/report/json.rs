@@ -13,7 +13,9 @@ pub fn summary(summary: &RunSummary) -> Result<Vec<u8>, ReportError> {
 }
 
 /// One `{"id", "dpi", "text", "error"}` line per document and DPI, with `raw` (the
-/// engine's answer before `--output-format` made it text) where that differs.
+/// engine's answer before `--output-format` made it text) where that differs, and for
+/// `--task extract` the `extraction` answer, the `fields` read from it and its
+/// `extraction_error`.
 pub fn predictions(documents: &[DocumentResult]) -> Result<Vec<u8>, ReportError> {
     let mut out = Vec::new();
     for d in documents {
@@ -25,6 +27,18 @@ pub fn predictions(documents: &[DocumentResult]) -> Result<Vec<u8>, ReportError>
         });
         if let Some(raw) = &d.raw {
             line["raw"] = serde_json::Value::String(raw.clone());
+        }
+        if let Some(e) = &d.extraction {
+            line["extraction"] = serde_json::Value::String(e.answer.clone());
+            if let Some(f) = &e.parsed {
+                line["fields"] = serde_json::to_value(f).map_err(|e| ReportError::Encode {
+                    what: "predictions.jsonl".into(),
+                    message: e.to_string(),
+                })?;
+            }
+            if let Some(err) = &e.error {
+                line["extraction_error"] = serde_json::Value::String(err.clone());
+            }
         }
         serde_json::to_writer(&mut out, &line).map_err(|e| ReportError::Encode {
             what: "predictions.jsonl".into(),

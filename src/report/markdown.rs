@@ -141,6 +141,7 @@ pub fn report(s: &RunSummary) -> String {
     }
 
     clinical(&mut o, s);
+    extraction(&mut o, s);
 
     let _ = writeln!(o, "\n## Latency\n");
     let _ = writeln!(o, "Per document, from request start (rendering included). Percentiles interpolate linearly between order statistics; n is the sample count.\n");
@@ -237,6 +238,112 @@ fn errors(o: &mut String, s: &RunSummary) {
 }
 
 /// Set scores, clinical error counts, examples and character confusions.
+/// `--task extract`: the fields the engine answered as JSON, judged directly.
+fn extraction(o: &mut String, s: &RunSummary) {
+    if !s.groups.iter().any(|g| g.extraction.is_some()) {
+        return;
+    }
+    let _ = writeln!(o, "\n## Structured extraction\n");
+    let _ = writeln!(o, "The engine was asked for each document's fields as JSON (`--task extract`, prompts `{}`), and every ground-truth field was judged against its answer by the clinical matchers, beside the transcription's field scores above. An answer that is not valid JSON (`invalid_json`) or is cut off (`truncated_json`) is a failed request and gets no field right.\n", s.config.extract.as_ref().map_or("bundled", |x| x.prompts.as_str()));
+    let _ = writeln!(o, "| DPI | type | docs | failed | fields right | accuracy | critical | major | minor | p50 E2E |");
+    let _ = writeln!(o, "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for g in &s.groups {
+        let Some(x) = &g.extraction else { continue };
+        let _ = writeln!(
+            o,
+            "| {} | {} | {} | {} | {} / {} | {} | {} | {} | {} | {} |",
+            g.dpi,
+            g.doc_type,
+            x.documents,
+            x.failed,
+            x.right,
+            x.total,
+            pct(x.accuracy),
+            x.clinical.critical,
+            x.clinical.major,
+            x.clinical.minor,
+            ms(x.e2e_ms.as_ref().map(|l| l.p50))
+        );
+    }
+    let _ = writeln!(
+        o,
+        "\n| DPI | type | field | correct | answered | total | accuracy | precision | F1 |"
+    );
+    let _ = writeln!(o, "|---:|---|---|---:|---:|---:|---:|---:|---:|");
+    for g in &s.groups {
+        let Some(x) = &g.extraction else { continue };
+        for f in &x.fields {
+            let _ = writeln!(
+                o,
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                g.dpi,
+                g.doc_type,
+                f.field_type.as_str(),
+                f.correct,
+                f.read,
+                f.scored,
+                pct(f.accuracy),
+                pct(f.precision),
+                pct(f.f1)
+            );
+        }
+    }
+    let _ = writeln!(
+        o,
+        "\nAs sets (extracted entries with no ground-truth partner are false positives):\n"
+    );
+    let _ = writeln!(
+        o,
+        "| DPI | type | set | TP | FP | FN | precision | recall | F1 |"
+    );
+    let _ = writeln!(o, "|---:|---|---|---:|---:|---:|---:|---:|---:|");
+    for g in &s.groups {
+        let Some(x) = &g.extraction else { continue };
+        for set in &x.field_sets {
+            let _ = writeln!(
+                o,
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                g.dpi,
+                g.doc_type,
+                set.set.as_str(),
+                set.true_positives,
+                set.false_positives,
+                set.false_negatives,
+                pct(set.precision),
+                pct(set.recall),
+                pct(set.f1)
+            );
+        }
+    }
+    let examples: Vec<_> = s
+        .groups
+        .iter()
+        .filter_map(|g| Some((g, g.extraction.as_ref()?)))
+        .flat_map(|(g, x)| x.clinical.examples.iter().map(move |e| (g, e)))
+        .collect();
+    if !examples.is_empty() {
+        let _ = writeln!(o, "\n### Extraction error examples\n");
+        let _ = writeln!(
+            o,
+            "| DPI | document | field | severity | rule | expected | extracted |"
+        );
+        let _ = writeln!(o, "|---:|---|---|---|---|---|---|");
+        for (g, e) in examples {
+            let _ = writeln!(
+                o,
+                "| {} | {} | `{}` | {} | `{}` | {} | {} |",
+                g.dpi,
+                e.document,
+                e.key,
+                e.severity,
+                e.rule,
+                cell(&e.expected),
+                cell(&e.found)
+            );
+        }
+    }
+}
+
 fn clinical(o: &mut String, s: &RunSummary) {
     let _ = writeln!(o, "\n## Diagnosis codes and drug names\n");
     let _ = writeln!(o, "Micro set scores over documents; `diagnosis_category` gives partial credit to the right 3-character category.\n");

@@ -4,7 +4,8 @@
 use crate::dataset::{DocType, ManifestIssue};
 use crate::engine::{EngineInfo, Stage};
 use crate::score::{
-    Confusion, DocumentScore, FieldAggregate, FieldContext, FieldType, SetScore, Severity,
+    Confusion, DocumentScore, FieldAggregate, FieldContext, FieldResult, FieldType, SetScore,
+    Severity,
 };
 use crate::sla::Verdict;
 use crate::stats::Summary;
@@ -111,9 +112,21 @@ pub struct RunConfig {
     /// `auto`); absent in runs written before `--output-format` (they were read as text).
     #[serde(default = "text_format")]
     pub output_format: crate::score::OutputFormat,
+    /// The extraction prompts and schemas of a `--task extract` run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extract: Option<ExtractConfig>,
     /// Set when the run holds one shard of the selected documents (`--shard i/n`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<ShardInfo>,
+}
+
+/// Where a `--task extract` run's prompts and schemas came from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExtractConfig {
+    /// `bundled`, or the `--extract-prompts` folder.
+    pub prompts: String,
+    /// SHA-256 over the prompt files used, in document-type order.
+    pub sha256: String,
 }
 
 fn text_format() -> crate::score::OutputFormat {
@@ -162,6 +175,62 @@ pub struct DocumentResult {
     pub raw: Option<String>,
     pub score: DocumentScore,
     pub timing: Timing,
+    /// The document's fields asked for as JSON (`--task extract`) and judged; absent for
+    /// a transcription-only run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extraction: Option<Extraction>,
+}
+
+impl DocumentResult {
+    /// Whether a request of this document failed: the transcription, or the extraction
+    /// (including an answer that is not valid JSON). Counted against the error rate.
+    pub fn failed(&self) -> bool {
+        self.error.is_some() || self.extraction.as_ref().is_some_and(|e| e.error.is_some())
+    }
+}
+
+/// One document's extraction (`--task extract`): its JSON answer read as fields and judged
+/// field by field with the clinical matchers (`score::extract`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Extraction {
+    /// `None` when the answer was read; otherwise why not. The fields are then judged
+    /// against nothing, so every one of them counts as missed.
+    pub error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_kind: Option<ErrorKind>,
+    /// One verdict per ground-truth field.
+    pub fields: Vec<FieldResult>,
+    /// Drug names and diagnosis codes as sets: extracted extras are false positives.
+    pub field_sets: Vec<SetScore>,
+    /// Wall time of the extraction request, ms (`None` for untimed engines).
+    pub e2e_ms: Option<f64>,
+    pub output_tokens: usize,
+    /// The answer as it came: written to `predictions.jsonl` as `extraction`.
+    #[serde(skip)]
+    pub answer: String,
+    /// The fields read from it: written to `predictions.jsonl` as `fields`.
+    #[serde(skip)]
+    pub parsed: Option<crate::dataset::Fields>,
+}
+
+impl Extraction {
+    /// Ground-truth fields extracted right, and fields in all.
+    pub fn right_of_total(&self) -> (usize, usize) {
+        let right = self.fields.iter().filter(|f| f.correct).count();
+        (right, self.fields.len())
+    }
+
+    /// Critical errors among the extracted fields.
+    pub fn critical(&self) -> usize {
+        self.fields
+            .iter()
+            .filter(|f| {
+                f.error
+                    .as_ref()
+                    .is_some_and(|e| e.severity == Severity::Critical)
+            })
+            .count()
+    }
 }
 
 /// Why a document has no result: the error catalogue of `docs/reliability.md`.
@@ -179,6 +248,10 @@ pub enum ErrorKind {
     Garbage,
     /// Any other engine failure (non-zero exit, missing prediction, I/O).
     Engine,
+    /// An extraction answer (`--task extract`) that is not JSON, or JSON of the wrong shape.
+    InvalidJson,
+    /// An extraction answer whose JSON stops before its end (cut off, e.g. by `max_tokens`).
+    TruncatedJson,
 }
 
 impl ErrorKind {
@@ -189,6 +262,8 @@ impl ErrorKind {
             ErrorKind::Crash => "crash",
             ErrorKind::Garbage => "garbage",
             ErrorKind::Engine => "engine",
+            ErrorKind::InvalidJson => "invalid_json",
+            ErrorKind::TruncatedJson => "truncated_json",
         }
     }
 }
@@ -252,6 +327,27 @@ pub struct GroupResult {
     pub latency: LatencyAggregate,
     pub throughput: Throughput,
     pub resources: Resources,
+    /// Extraction over the group (`--task extract`); absent for transcription-only runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extraction: Option<ExtractionGroup>,
+}
+
+/// The extractions of a group: accuracy over every ground-truth field, per field type, as
+/// sets, by clinical severity, and how many answers could not be read.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ExtractionGroup {
+    pub documents: usize,
+    /// Documents whose extraction failed (engine error, invalid or truncated JSON).
+    pub failed: usize,
+    /// Ground-truth fields extracted right, and in all: `accuracy = right / total`.
+    pub right: usize,
+    pub total: usize,
+    pub accuracy: Option<f64>,
+    pub fields: Vec<FieldAggregate>,
+    pub field_sets: Vec<SetScore>,
+    pub clinical: ClinicalSummary,
+    /// Wall time of the extraction requests that succeeded.
+    pub e2e_ms: Option<Summary>,
 }
 
 impl GroupResult {

@@ -9,6 +9,7 @@ pub mod clinical;
 pub mod confusion;
 pub mod diff;
 pub mod distance;
+pub mod extract;
 mod fast_hash;
 pub mod fields;
 pub mod markup;

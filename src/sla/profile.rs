@@ -73,6 +73,11 @@ pub struct AccuracyLimits {
     /// Largest number of critical field errors (look-alike drug, tenfold dose, wrong
     /// code, wrong lab value) allowed over the group's documents.
     pub max_critical_errors: Option<u64>,
+    /// Minimum share of ground-truth fields an extraction answer gets right (`--task
+    /// extract`; an answer that is not valid JSON gets none right), as a fraction.
+    pub min_extraction_accuracy: Option<f64>,
+    /// Largest number of critical errors in extracted fields over the group's documents.
+    pub max_extraction_critical_errors: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -164,6 +169,9 @@ impl Profile {
         }
         if let Some(v) = self.accuracy.min_code_f1 {
             fraction("accuracy.min_code_f1", v)?;
+        }
+        if let Some(v) = self.accuracy.min_extraction_accuracy {
+            fraction("accuracy.min_extraction_accuracy", v)?;
         }
         for (field, &v) in &self.accuracy.fields {
             if !FIELD_TYPES.contains(&field.as_str()) {

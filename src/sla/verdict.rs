@@ -27,6 +27,10 @@ pub struct Measured {
     pub code_f1: Option<f64>,
     /// Critical field errors over the group's documents.
     pub critical_errors: usize,
+    /// Share of ground-truth fields extracted right, and critical errors among them
+    /// (`--task extract`; `None` for a run that did not extract).
+    pub extraction_accuracy: Option<f64>,
+    pub extraction_critical_errors: Option<usize>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -184,6 +188,42 @@ pub fn check(profile: &Profile, measured: &Measured) -> Verdict {
             note: None,
         });
     }
+    // Extraction limits apply to runs that extracted; a transcription-only run skips them.
+    let extracted = measured.extraction_critical_errors.is_some();
+    if let Some(limit) = profile
+        .accuracy
+        .min_extraction_accuracy
+        .filter(|_| extracted)
+    {
+        let value = measured.extraction_accuracy;
+        checks.push(Check {
+            key: "accuracy.min_extraction_accuracy".into(),
+            limit: format!("extracted fields ≥ {:.1}%", limit * 100.0),
+            threshold: limit,
+            measured: value,
+            status: lower(value, limit),
+            samples: measured.documents,
+            note: value
+                .is_none()
+                .then(|| "no ground-truth fields in these documents".to_string()),
+        });
+    }
+    if let Some(limit) = profile
+        .accuracy
+        .max_extraction_critical_errors
+        .filter(|_| extracted)
+    {
+        let count = measured.extraction_critical_errors.map(|c| c as f64);
+        checks.push(Check {
+            key: "accuracy.max_extraction_critical_errors".into(),
+            limit: format!("critical extraction errors ≤ {limit}"),
+            threshold: limit as f64,
+            measured: count,
+            status: upper(count, limit as f64),
+            samples: measured.documents,
+            note: None,
+        });
+    }
     let p = profile.latency.percentile;
     for (key, name, limit, samples) in [
         (
@@ -266,6 +306,7 @@ mod tests {
             timed: true,
             code_f1: None,
             critical_errors: 0,
+            ..Measured::default()
         };
         let v = check(&profile(), &m);
         let by_key: BTreeMap<_, _> = v

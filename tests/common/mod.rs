@@ -79,3 +79,31 @@ pub fn scrub(v: &serde_json::Value, extra: &[&str]) -> serde_json::Value {
         other => other.clone(),
     }
 }
+
+/// One HTTP/1.1 request read from a kept-alive connection: the head (request line and
+/// headers) and the body (by Content-Length); `None` when the client closed it. The reader
+/// is kept across requests, so bytes it buffered belong to the next one.
+pub fn read_request(reader: &mut impl std::io::BufRead) -> Option<(String, Vec<u8>)> {
+    let mut head = String::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).ok()? == 0 {
+            return None;
+        }
+        if line == "\r\n" {
+            break;
+        }
+        head.push_str(&line);
+    }
+    let len = head
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("content-length")
+                .then(|| v.trim().parse::<usize>().ok())?
+        })
+        .unwrap_or(0);
+    let mut body = vec![0u8; len];
+    reader.read_exact(&mut body).ok()?;
+    Some((head, body))
+}

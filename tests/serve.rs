@@ -126,7 +126,7 @@ fn scores(run_dir: &Path) -> Vec<Vec<String>> {
         .collect()
 }
 
-/// A counter from the JSON body of a raw `GET /metrics` response.
+/// A counter from the JSON body of a raw `GET /metrics.json` response.
 fn metric(response: &str, key: &str) -> u64 {
     let body = response.split("\r\n\r\n").nth(1).unwrap_or("");
     serde_json::from_str::<serde_json::Value>(body).unwrap()[key]
@@ -148,7 +148,7 @@ fn openai_engine_through_medocr_serve_scores_like_the_builtin_engine() {
     let server = start_serve(root);
     let addr = server.url.trim_start_matches("http://").to_string();
     assert!(get(&addr, "/v1/models").contains("medocr-builtin"));
-    let before = get(&addr, "/metrics");
+    let before = get(&addr, "/metrics.json");
 
     let o = run(
         root,
@@ -188,7 +188,7 @@ fn openai_engine_through_medocr_serve_scores_like_the_builtin_engine() {
     let s = summary(&reports.join("openai"));
     assert_eq!(s["config"]["engine"]["name"], "openai");
     assert_eq!(s["config"]["engine"]["streaming"], "chunks");
-    let metrics = get(&addr, "/metrics");
+    let metrics = get(&addr, "/metrics.json");
     assert!(metrics.contains("\"requests\":1"), "{metrics}");
     // One connection for the whole run: the engine asked for the model and sent its page
     // on the same kept-alive connection (the other is this /metrics request).
@@ -446,7 +446,7 @@ fn bench_load_through_medocr_serve() {
     let out = tmp.path().join("reports");
     let server = start_serve(root);
     let addr = server.url.trim_start_matches("http://").to_string();
-    let before = get(&addr, "/metrics");
+    let before = get(&addr, "/metrics.json");
     let bench = |engine: &str, id: &str, extra: &[&str]| {
         let mut args = vec![
             "bench",
@@ -519,7 +519,7 @@ fn bench_load_through_medocr_serve() {
             "{s}"
         );
     }
-    let after = get(&addr, "/metrics");
+    let after = get(&addr, "/metrics.json");
     assert_eq!(
         metric(&after, "requests") - metric(&before, "requests"),
         4,

@@ -38,6 +38,37 @@ pub struct ServeArgs {
     /// Largest image accepted, in pixels (checked before decoding).
     #[arg(long, default_value_t = 120_000_000)]
     pub max_pixels: u64,
+    /// Most images (pages) in one request.
+    #[arg(long, default_value_t = 64)]
+    pub max_images: usize,
+    /// Most pixels of all images of one request together (checked before decoding; the
+    /// default holds 27 A4 pages at 300 DPI).
+    #[arg(long, default_value_t = 240_000_000)]
+    pub max_request_pixels: u64,
+    /// Largest request body, in MiB.
+    #[arg(long, default_value_t = 64)]
+    pub max_body_mib: u64,
+    /// Memory for request bodies being read and decoded pages in flight, over all
+    /// requests, in MiB; a request that would go over it is answered 503 + Retry-After.
+    #[arg(long, default_value_t = 2048)]
+    pub memory_budget_mib: u64,
+    /// Most requests waiting for the model; more are answered 503 + Retry-After.
+    #[arg(long, default_value_t = 64)]
+    pub max_queue: usize,
+    /// Most open connections; more are answered 503 and closed.
+    #[arg(long, default_value_t = 1024)]
+    pub max_connections: usize,
+    /// Seconds a client has to send a request's head; also how long a kept-alive
+    /// connection may stay idle.
+    #[arg(long, default_value_t = 20.0)]
+    pub header_timeout: f64,
+    /// Seconds a client has to send a request's body.
+    #[arg(long, default_value_t = 60.0)]
+    pub body_timeout: f64,
+    /// Seconds one write may stall on a client that does not read (its connection is then
+    /// closed and its request dropped from the batch).
+    #[arg(long, default_value_t = 30.0)]
+    pub write_timeout: f64,
 }
 
 pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -50,6 +81,33 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     if args.max_batch == 0 || args.batch == 0 {
         anyhow::bail!("--max-batch and --batch must be at least 1");
     }
+    for (flag, v) in [
+        ("--max-images", args.max_images as u64),
+        ("--max-request-pixels", args.max_request_pixels),
+        ("--max-pixels", args.max_pixels),
+        ("--max-body-mib", args.max_body_mib),
+        ("--memory-budget-mib", args.memory_budget_mib),
+        ("--max-queue", args.max_queue as u64),
+        ("--max-connections", args.max_connections as u64),
+    ] {
+        if v == 0 {
+            anyhow::bail!("{flag} must be at least 1");
+        }
+    }
+    if args.memory_budget_mib < 2 * args.max_body_mib {
+        anyhow::bail!(
+            "--memory-budget-mib {} is below twice --max-body-mib {}: a body counts twice (its bytes and the parsed request), so no request of the largest size could be read",
+            args.memory_budget_mib,
+            args.max_body_mib
+        );
+    }
+    let seconds = |flag: &str, v: f64| {
+        if v.is_finite() && v > 0.0 && v <= 86_400.0 {
+            Ok(std::time::Duration::from_secs_f64(v))
+        } else {
+            Err(anyhow::anyhow!("{flag} {v}: must be a positive number of seconds (at most 86400)"))
+        }
+    };
     let dir = args.model.unwrap_or_else(BuiltinEngine::default_dir);
     let device = args.device.parse().context("--device")?;
     let mut engine = BuiltinEngine::load(&dir, device)
@@ -60,7 +118,15 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         default_dpi: args.dpi,
         max_batch: args.max_batch,
         max_pixels: args.max_pixels,
-        ..ServeConfig::default()
+        max_images: args.max_images,
+        max_request_pixels: args.max_request_pixels,
+        max_body_bytes: usize::try_from(args.max_body_mib << 20).context("--max-body-mib")?,
+        memory_budget_bytes: args.memory_budget_mib << 20,
+        max_queue: args.max_queue,
+        max_connections: args.max_connections,
+        header_timeout: seconds("--header-timeout", args.header_timeout)?,
+        body_timeout: seconds("--body-timeout", args.body_timeout)?,
+        write_timeout: seconds("--write-timeout", args.write_timeout)?,
     };
     let server = Server::bind((args.host.as_str(), args.port), Box::new(engine), config)?;
     // Scripts and tests read this line to learn the port.

@@ -212,22 +212,44 @@ impl Client {
         timeout: Duration,
     ) -> Result<Response, HttpError> {
         let url = self.base.url(path);
-        let mut builder = ureq::http::Request::builder().method(method).uri(&url);
-        for (k, v) in &self.headers {
-            builder = builder.header(k.as_str(), v.as_str());
+        let deadline = std::time::Instant::now() + timeout;
+        let attempt = || {
+            let mut builder = ureq::http::Request::builder().method(method).uri(&url);
+            for (k, v) in &self.headers {
+                builder = builder.header(k.as_str(), v.as_str());
+            }
+            for (k, v) in headers {
+                builder = builder.header(*k, *v);
+            }
+            let request = builder
+                .body(body)
+                .map_err(|e| ureq::Error::BadUri(e.to_string()))?;
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let request = self
+                .agent
+                .configure_request(request)
+                .timeout_global(Some(left))
+                .build();
+            self.agent.run(request)
+        };
+        // A kept connection the server closed while it sat in the pool can fail on its next
+        // request (the close and the reuse cross on the wire): that request goes once more,
+        // on a new connection. Nothing of an answer was read, so nothing is counted twice.
+        let response = match attempt() {
+            Err(ureq::Error::Io(e))
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::ConnectionReset
+                        | io::ErrorKind::ConnectionAborted
+                        | io::ErrorKind::BrokenPipe
+                        | io::ErrorKind::UnexpectedEof
+                ) =>
+            {
+                attempt()
+            }
+            other => other,
         }
-        for (k, v) in headers {
-            builder = builder.header(*k, *v);
-        }
-        let request = builder
-            .body(body)
-            .map_err(|e| HttpError::Protocol(e.to_string()))?;
-        let request = self
-            .agent
-            .configure_request(request)
-            .timeout_global(Some(timeout))
-            .build();
-        let response = self.agent.run(request).map_err(|e| from_ureq(e, &url))?;
+        .map_err(|e| from_ureq(e, &url))?;
         let status = response.status().as_u16();
         let content_type = response
             .headers()

@@ -17,12 +17,36 @@ pub struct ChatRequest {
     /// medocr extension: the DPI of every image, when the PNG does not carry it.
     #[serde(default)]
     pub dpi: Option<f32>,
+    #[serde(default)]
+    pub max_tokens: Option<u64>,
+    #[serde(default)]
+    pub max_completion_tokens: Option<u64>,
+    /// Refused: the built-in model transcribes and cannot follow a JSON schema.
+    #[serde(default)]
+    pub response_format: Option<serde_json::Value>,
+}
+
+impl ChatRequest {
+    /// The output token limit: the smaller of `max_tokens` and `max_completion_tokens`.
+    pub fn token_limit(&self) -> Result<Option<usize>, String> {
+        let limit = match (self.max_tokens, self.max_completion_tokens) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        match limit {
+            Some(0) => Err("max_tokens must be at least 1".into()),
+            l => Ok(l.map(|n| usize::try_from(n).unwrap_or(usize::MAX))),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
 pub struct StreamOptions {
     #[serde(default)]
     pub include_usage: bool,
+    /// vLLM: every chunk carries the usage so far.
+    #[serde(default)]
+    pub continuous_usage_stats: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -64,7 +88,7 @@ pub struct ImageUrl {
     pub url: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize)]
 pub struct Usage {
     pub prompt_tokens: usize,
     pub completion_tokens: usize,
@@ -132,48 +156,127 @@ pub struct AssistantMessage<'a> {
     pub content: &'a str,
 }
 
-/// An OpenAI-style error body.
-pub fn error_body(message: &str, kind: &str, code: u16) -> String {
-    serde_json::json!({"error": {"message": message, "type": kind, "code": code}}).to_string()
+/// An OpenAI-style error body: `{"error": {"message", "type", "param", "code"}}` with
+/// OpenAI's types (`invalid_request_error` for the client's mistakes, `server_error` for
+/// the server's state) and a short machine-readable `code`.
+pub fn error_body(message: &str, status: u16, code: &str) -> String {
+    let kind = if status >= 500 {
+        "server_error"
+    } else {
+        "invalid_request_error"
+    };
+    serde_json::json!({"error": {"message": message, "type": kind, "param": null, "code": code}})
+        .to_string()
 }
 
-/// The images of the request's user messages, in order, as the pages of one document.
-/// The DPI of each: the request's `dpi`, else the PNG's `pHYs`, else `default_dpi`.
-pub fn pages(
-    request: &ChatRequest,
-    default_dpi: f32,
-    max_pixels: u64,
-) -> Result<Vec<Page>, String> {
-    let mut pages = Vec::new();
-    for message in request.messages.iter().filter(|m| m.role == "user") {
-        let Content::Parts(parts) = &message.content else {
-            continue;
-        };
-        for part in parts {
-            if let Part::ImageUrl { image_url } = part {
-                let (image, png_dpi) = decode_data_url(&image_url.url, max_pixels)
-                    .map_err(|e| format!("image {}: {e}", pages.len() + 1))?;
-                let dpi = request.dpi.or(png_dpi).unwrap_or(default_dpi);
-                if !(dpi.is_finite() && dpi > 0.0 && dpi <= 2400.0) {
-                    return Err(format!("dpi {dpi}: expected a positive number up to 2400"));
-                }
-                pages.push(Page {
-                    image,
-                    dpi,
-                    index: pages.len(),
-                });
-            }
-        }
+/// What a request may ask of the server before any image is decoded.
+#[derive(Debug, Clone, Copy)]
+pub struct ImageLimits {
+    /// Largest image, in pixels.
+    pub max_pixels: u64,
+    /// Most images in one request.
+    pub max_images: usize,
+    /// Most pixels of all images of one request together.
+    pub max_request_pixels: u64,
+}
+
+/// Why a request's images are refused.
+#[derive(Debug, PartialEq)]
+pub enum ImageError {
+    /// Not a usable image (bad URL, bad base64, unknown format): 400.
+    Invalid(String),
+    /// Over a limit of [`ImageLimits`]: 413.
+    TooLarge(String),
+}
+
+/// One image of a request, its header read but its pixels not decoded yet.
+pub struct EncodedImage {
+    bytes: Vec<u8>,
+    format: Option<image::ImageFormat>,
+    pub width: u32,
+    pub height: u32,
+}
+
+impl EncodedImage {
+    pub fn pixels(&self) -> u64 {
+        self.width as u64 * self.height as u64
     }
-    if pages.is_empty() {
-        return Err("no image in the user messages: send the page as an image_url content part (a data:image/png;base64 URL)".into());
+}
+
+/// The images of the request's user messages, in order (the pages of one document), with
+/// their sizes read from their headers and checked against `limits` before anything big
+/// is allocated. An empty list is a text-only request.
+pub fn inspect(request: &ChatRequest, limits: &ImageLimits) -> Result<Vec<EncodedImage>, ImageError> {
+    let urls = request
+        .messages
+        .iter()
+        .filter(|m| m.role == "user")
+        .filter_map(|m| match &m.content {
+            Content::Parts(parts) => Some(parts),
+            Content::Text(_) => None,
+        })
+        .flatten()
+        .filter_map(|p| match p {
+            Part::ImageUrl { image_url } => Some(image_url.url.as_str()),
+            _ => None,
+        });
+    let mut images = Vec::new();
+    let mut total = 0u64;
+    for (i, url) in urls.enumerate() {
+        if i >= limits.max_images {
+            return Err(ImageError::TooLarge(format!(
+                "more than {} images in one request (--max-images)",
+                limits.max_images
+            )));
+        }
+        let image = read_data_url(url).map_err(|e| ImageError::Invalid(format!("image {}: {e}", i + 1)))?;
+        if image.pixels() > limits.max_pixels {
+            return Err(ImageError::TooLarge(format!(
+                "image {}: {}×{} pixels is over the limit of {} per image (--max-pixels)",
+                i + 1,
+                image.width,
+                image.height,
+                limits.max_pixels
+            )));
+        }
+        total += image.pixels();
+        if total > limits.max_request_pixels {
+            return Err(ImageError::TooLarge(format!(
+                "the images up to image {} hold {total} pixels, over the limit of {} per request (--max-request-pixels)",
+                i + 1,
+                limits.max_request_pixels
+            )));
+        }
+        images.push(image);
+    }
+    Ok(images)
+}
+
+/// Decodes inspected images into pages. The DPI of each: the request's `dpi`, else the
+/// PNG's `pHYs`, else `default_dpi`.
+pub fn decode(images: Vec<EncodedImage>, request_dpi: Option<f32>, default_dpi: f32) -> Result<Vec<Page>, String> {
+    let mut pages = Vec::with_capacity(images.len());
+    for (index, e) in images.into_iter().enumerate() {
+        let png_dpi = if e.format == Some(image::ImageFormat::Png) {
+            png_dpi(&e.bytes)
+        } else {
+            None
+        };
+        let dpi = request_dpi.or(png_dpi).unwrap_or(default_dpi);
+        if !(dpi.is_finite() && dpi > 0.0 && dpi <= 2400.0) {
+            return Err(format!("dpi {dpi}: expected a positive number up to 2400"));
+        }
+        // `into_luma8` keeps a grayscale image as decoded, without a second copy.
+        let image = image::load_from_memory(&e.bytes)
+            .map_err(|err| format!("image {}: {err}", index + 1))?
+            .into_luma8();
+        pages.push(Page { image, dpi, index });
     }
     Ok(pages)
 }
 
-/// Decodes a `data:image/...;base64,` URL into a grayscale image and the DPI its PNG
-/// `pHYs` chunk records, if any. The pixel count is checked before decoding.
-fn decode_data_url(url: &str, max_pixels: u64) -> Result<(image::GrayImage, Option<f32>), String> {
+/// A `data:image/...;base64,` URL's bytes and image header.
+fn read_data_url(url: &str) -> Result<EncodedImage, String> {
     let Some(rest) = url.strip_prefix("data:") else {
         return Err("only data: URLs are accepted (this server fetches nothing)".into());
     };
@@ -190,21 +293,13 @@ fn decode_data_url(url: &str, max_pixels: u64) -> Result<(image::GrayImage, Opti
         .with_guessed_format()
         .map_err(|e| e.to_string())?;
     let format = reader.format();
-    let (w, h) = reader.into_dimensions().map_err(|e| e.to_string())?;
-    if w as u64 * h as u64 > max_pixels {
-        return Err(format!(
-            "{w}×{h} pixels is over the limit of {max_pixels} (--max-pixels)"
-        ));
-    }
-    let image = image::load_from_memory(&bytes)
-        .map_err(|e| e.to_string())?
-        .to_luma8();
-    let dpi = if format == Some(image::ImageFormat::Png) {
-        png_dpi(&bytes)
-    } else {
-        None
-    };
-    Ok((image, dpi))
+    let (width, height) = reader.into_dimensions().map_err(|e| e.to_string())?;
+    Ok(EncodedImage {
+        bytes,
+        format,
+        width,
+        height,
+    })
 }
 
 /// The DPI in a PNG's `pHYs` chunk, rounded to 0.1 (pixels per metre are whole numbers,
@@ -245,25 +340,38 @@ mod tests {
                 {"type": "text", "text": "read"},
                 {"type": "image_url", "image_url": {"url": url}}]}]
         }));
-        let pages = pages(&r, 300.0, 1 << 20).unwrap();
+        let limits = ImageLimits {
+            max_pixels: 1 << 20,
+            max_images: 2,
+            max_request_pixels: 600,
+        };
+        let images = inspect(&r, &limits).unwrap();
+        assert_eq!((images[0].width, images[0].height), (30, 10));
+        let pages = decode(images, None, 300.0).unwrap();
         assert_eq!(pages.len(), 2);
         assert_eq!(pages[1].index, 1);
         assert_eq!(pages[0].dpi, 150.0);
         assert_eq!(pages[0].image, page.image);
-        assert!(super::pages(&r, 300.0, 100)
-            .unwrap_err()
-            .contains("over the limit"));
+        let too_large = |limits: ImageLimits| match inspect(&r, &limits) {
+            Err(ImageError::TooLarge(m)) => m,
+            other => panic!("{:?}", other.map(|v| v.len())),
+        };
+        assert!(too_large(ImageLimits { max_pixels: 100, ..limits }).contains("per image"));
+        assert!(too_large(ImageLimits { max_images: 1, ..limits }).contains("more than 1 images"));
+        assert!(too_large(ImageLimits { max_request_pixels: 599, ..limits }).contains("per request"));
 
         let text_only = request(serde_json::json!({
             "model": "m", "messages": [{"role": "user", "content": "hello"}]
         }));
-        assert!(super::pages(&text_only, 300.0, 1 << 20).is_err());
+        assert!(inspect(&text_only, &limits).unwrap().is_empty());
         let remote = request(serde_json::json!({
             "model": "m", "messages": [{"role": "user", "content": [
                 {"type": "image_url", "image_url": {"url": "https://x/y.png"}}]}]
         }));
-        assert!(super::pages(&remote, 300.0, 1 << 20)
-            .unwrap_err()
-            .contains("data: URLs"));
+        assert!(matches!(inspect(&remote, &limits), Err(ImageError::Invalid(m)) if m.contains("data: URLs")));
+        let limited = request(serde_json::json!({"model": "m", "messages": [], "max_tokens": 9, "max_completion_tokens": 5}));
+        assert_eq!(limited.token_limit(), Ok(Some(5)));
+        let zero = request(serde_json::json!({"model": "m", "messages": [], "max_tokens": 0}));
+        assert!(zero.token_limit().is_err());
     }
 }

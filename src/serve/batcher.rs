@@ -1,27 +1,31 @@
-//! One model worker behind a queue. Requests that arrive while the model is busy wait in
-//! the queue; when it is free, the worker takes everything queued (up to `max_batch`) and
-//! runs it through one [`Engine::recognize_batch`] call, so an engine that batches natively
-//! (the built-in model) shares its forward passes among them. Each request's tokens go to
-//! its own channel as they are produced.
+//! One model worker behind a bounded queue. Requests that arrive while the model is busy
+//! wait in the queue (at most `max_queue`: a full queue is answered 503 by the caller);
+//! when it is free, the worker takes everything queued (up to `max_batch`) and runs it
+//! through one [`Engine::recognize_batch`] call, so an engine that batches natively (the
+//! built-in model) shares its forward passes among them. Each request's tokens go to its
+//! own channel as they are produced; a request stops receiving tokens at its `max_tokens`.
 
+use super::limits::Reservation;
+use super::metrics::{Finish, ServeMetrics};
 use crate::engine::{Engine, Request, Stage, TokenSink};
 use crate::render::Page;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::mpsc::{self, Receiver, Sender};
-use std::sync::{Arc, Mutex};
+use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::time::Duration;
+use tokio::sync::mpsc::UnboundedSender;
 
 /// What a request's connection receives from the worker.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
     /// The request's batch started; `batch_size` requests share it.
-    Started {
-        batch_size: usize,
-    },
-    Token(String),
+    Started { batch_size: usize },
+    /// One output token, with the input tokens counted so far (for per-chunk usage).
+    Token { text: String, prompt_tokens: usize },
+    /// The answer is whole (`Stop`) or reached the request's `max_tokens` (`Length`).
     Done {
         prompt_tokens: usize,
         completion_tokens: usize,
+        finish: Finish,
     },
     Failed(String),
 }
@@ -29,43 +33,51 @@ pub enum Event {
 /// A request waiting for the model.
 pub struct Job {
     pub pages: Vec<Page>,
-    pub events: Sender<Event>,
+    pub events: UnboundedSender<Event>,
+    /// Output tokens after which the answer ends with `finish_reason: "length"`.
+    pub max_tokens: Option<usize>,
+    /// The request's share of the memory budget, held until its batch is done.
+    pub memory: Reservation,
 }
 
-/// Counters exposed on `GET /metrics`.
-#[derive(Debug, Default, Clone, serde::Serialize)]
-pub struct Metrics {
-    /// Connections accepted (a client that keeps its connection sends many requests on one).
-    pub connections: usize,
-    pub requests: usize,
-    pub batches: usize,
-    pub failed: usize,
-    /// Requests whose client went away before their batch finished.
-    pub disconnected: usize,
-    /// batch size -> number of batches of that size
-    pub batch_sizes: std::collections::BTreeMap<usize, usize>,
+/// The sending side of the queue.
+#[derive(Clone)]
+pub struct Queue {
+    tx: SyncSender<Job>,
+    metrics: ServeMetrics,
 }
 
-/// Starts the worker thread; it ends when every sender of the returned queue is dropped.
+impl Queue {
+    /// Queues a job; `Err` gives it back when the queue is full (or the worker is gone).
+    pub fn submit(&self, job: Job) -> Result<(), Job> {
+        self.metrics.waiting.inc();
+        match self.tx.try_send(job) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(job) | TrySendError::Disconnected(job)) => {
+                self.metrics.waiting.dec();
+                Err(job)
+            }
+        }
+    }
+}
+
+/// Starts the worker thread; it ends when every [`Queue`] is dropped.
 pub fn spawn(
     mut engine: Box<dyn Engine>,
     max_batch: usize,
-    metrics: Arc<Mutex<Metrics>>,
-) -> Sender<Job> {
-    let (tx, rx) = mpsc::channel::<Job>();
+    max_queue: usize,
+    metrics: ServeMetrics,
+) -> Queue {
+    let (tx, rx) = mpsc::sync_channel::<Job>(max_queue);
+    let m = metrics.clone();
     std::thread::Builder::new()
         .name("medocr-model".into())
-        .spawn(move || worker(&mut *engine, &rx, max_batch.max(1), &metrics))
+        .spawn(move || worker(&mut *engine, &rx, max_batch.max(1), &m))
         .expect("spawning the model thread");
-    tx
+    Queue { tx, metrics }
 }
 
-fn worker(
-    engine: &mut dyn Engine,
-    queue: &Receiver<Job>,
-    max_batch: usize,
-    metrics: &Mutex<Metrics>,
-) {
+fn worker(engine: &mut dyn Engine, queue: &Receiver<Job>, max_batch: usize, metrics: &ServeMetrics) {
     while let Ok(first) = queue.recv() {
         let mut jobs = vec![first];
         while jobs.len() < max_batch {
@@ -74,25 +86,28 @@ fn worker(
                 Err(_) => break,
             }
         }
+        metrics.waiting.dec_by(jobs.len() as i64);
         let size = jobs.len();
         // A client that already left is not worth a slot in the batch.
-        jobs.retain(|j| j.events.send(Event::Started { batch_size: size }).is_ok());
-        {
-            let mut m = metrics.lock().unwrap_or_else(|e| e.into_inner());
-            m.requests += jobs.len();
-            if !jobs.is_empty() {
-                m.batches += 1;
-                *m.batch_sizes.entry(jobs.len()).or_default() += 1;
+        jobs.retain(|j| {
+            let alive = j.events.send(Event::Started { batch_size: size }).is_ok();
+            if !alive {
+                metrics.finished(Finish::abort);
             }
-        }
+            alive
+        });
         if jobs.is_empty() {
             continue;
         }
+        metrics.batch(jobs.len());
+        metrics.running.set(jobs.len() as i64);
         run_batch(engine, &jobs, metrics);
+        metrics.running.set(0);
+        // Dropping the jobs here returns their memory to the budget.
     }
 }
 
-fn run_batch(engine: &mut dyn Engine, jobs: &[Job], metrics: &Mutex<Metrics>) {
+fn run_batch(engine: &mut dyn Engine, jobs: &[Job], metrics: &ServeMetrics) {
     let ids: Vec<String> = (0..jobs.len()).map(|i| format!("request-{i}")).collect();
     let requests: Vec<Request<'_>> = jobs
         .iter()
@@ -107,6 +122,7 @@ fn run_batch(engine: &mut dyn Engine, jobs: &[Job], metrics: &Mutex<Metrics>) {
         .map(|j| ChannelSink {
             events: j.events.clone(),
             alive: true,
+            limit: j.max_tokens,
             prompt_tokens: 0,
             completion_tokens: 0,
             reported_tokens: None,
@@ -125,43 +141,78 @@ fn run_batch(engine: &mut dyn Engine, jobs: &[Job], metrics: &Mutex<Metrics>) {
         Ok(Err(e)) => Some(e.to_string()),
         Err(_) => Some("the model panicked on this batch".to_string()),
     };
-    let mut m = metrics.lock().unwrap_or_else(|e| e.into_inner());
     for sink in sinks {
+        metrics.prompt_tokens.inc_by(sink.prompt_tokens as u64);
+        if sink.reached_limit() {
+            // Its answer already ended at the limit.
+            metrics.generation_tokens.inc_by(sink.completion_tokens as u64);
+            metrics.finished(Finish::length);
+            continue;
+        }
         if !sink.alive {
-            m.disconnected += 1;
+            metrics.finished(Finish::abort);
             continue;
         }
         let event = match &error {
             Some(e) => {
-                m.failed += 1;
+                metrics.finished(Finish::error);
                 Event::Failed(e.clone())
             }
-            None => Event::Done {
-                prompt_tokens: sink.prompt_tokens,
-                completion_tokens: sink.reported_tokens.unwrap_or(sink.completion_tokens),
-            },
+            None => {
+                let completion = sink.reported_tokens.unwrap_or(sink.completion_tokens);
+                metrics.generation_tokens.inc_by(completion as u64);
+                metrics.finished(Finish::stop);
+                Event::Done {
+                    prompt_tokens: sink.prompt_tokens,
+                    completion_tokens: completion,
+                    finish: Finish::stop,
+                }
+            }
         };
         let _ = sink.events.send(event);
     }
 }
 
-/// Forwards one request's tokens to its connection. Once the connection is gone the tokens
-/// are dropped: the batch goes on for the others.
+/// Forwards one request's tokens to its connection. Once the connection is gone, or the
+/// request's `max_tokens` is reached, the tokens are dropped: the batch goes on for the
+/// others.
 struct ChannelSink {
-    events: Sender<Event>,
+    events: UnboundedSender<Event>,
     alive: bool,
+    limit: Option<usize>,
     prompt_tokens: usize,
-    /// `token` calls.
+    /// `token` calls forwarded.
     completion_tokens: usize,
     /// What the engine reported, for engines whose events are not single tokens.
     reported_tokens: Option<usize>,
 }
 
+impl ChannelSink {
+    fn reached_limit(&self) -> bool {
+        self.limit.is_some_and(|l| self.completion_tokens >= l)
+    }
+}
+
 impl TokenSink for ChannelSink {
     fn token(&mut self, text: &str) {
+        if !self.alive || self.reached_limit() {
+            return;
+        }
         self.completion_tokens += 1;
-        if self.alive {
-            self.alive = self.events.send(Event::Token(text.to_string())).is_ok();
+        self.alive = self
+            .events
+            .send(Event::Token {
+                text: text.to_string(),
+                prompt_tokens: self.prompt_tokens,
+            })
+            .is_ok();
+        if self.alive && self.reached_limit() {
+            // The answer ends here, while the batch goes on.
+            let _ = self.events.send(Event::Done {
+                prompt_tokens: self.prompt_tokens,
+                completion_tokens: self.completion_tokens,
+                finish: Finish::length,
+            });
         }
     }
     fn stage(&mut self, _stage: Stage, _elapsed: Duration) {}

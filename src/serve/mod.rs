@@ -4,27 +4,38 @@
 //!
 //! - `POST /v1/chat/completions`: the images of the user messages are the pages of one
 //!   document; streaming (SSE: role chunk, one content chunk per generated token, finish
-//!   chunk, usage chunk when asked, `[DONE]`) or one JSON answer.
-//! - `GET /v1/models`, `GET /health`, `GET /metrics` (connection, request and batch-size
-//!   counters).
+//!   chunk, usage chunk when asked, `[DONE]`) or one JSON answer ([`chat`]).
+//! - `GET /v1/models`, `GET /health`, `GET /metrics` (Prometheus text) and
+//!   `GET /metrics.json` ([`metrics`]).
 //!
-//! One thread per connection, one model thread behind a queue ([`batcher`]): requests
-//! that arrive while the model is busy run together in one batched call.
+//! HTTP/1.1 is hyper's (framing, `Expect: 100-continue`, the header read deadline), routed
+//! by axum, on a small tokio runtime; one model thread behind a bounded queue
+//! ([`batcher`]): requests that arrive while the model is busy run together in one batched
+//! call. What a client may hold is bounded: connections, the time to send a request, the
+//! time a stalled client may block a write, the images and pixels of one request, and the
+//! memory of all bodies and pages in flight ([`limits`]); docs/serve.md lists the limits.
 
 pub mod api;
 pub mod batcher;
-pub mod http;
+mod chat;
+pub mod limits;
+pub mod metrics;
 
 use crate::engine::Engine;
-use api::{ChatRequest, ChunkChoice, ChunkOut, Completion, Delta, Usage};
-use batcher::{Event, Job, Metrics};
-use http::EventStream;
-use std::io::BufReader;
-use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, Sender};
-use std::sync::{Arc, Mutex};
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use limits::Budget;
+use metrics::ServeMetrics;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::io::AsyncWriteExt;
+use tokio::sync::Semaphore;
 
 #[derive(Debug, Clone)]
 pub struct ServeConfig {
@@ -34,10 +45,28 @@ pub struct ServeConfig {
     pub default_dpi: f32,
     /// Most requests run together in one batch.
     pub max_batch: usize,
+    /// Most requests waiting for the model; one more is answered 503 with `Retry-After`.
+    pub max_queue: usize,
     /// Largest image accepted, in pixels (checked before decoding).
     pub max_pixels: u64,
+    /// Most images in one request.
+    pub max_images: usize,
+    /// Most pixels of all images of one request together (checked before decoding).
+    pub max_request_pixels: u64,
     /// Largest request body, in bytes.
     pub max_body_bytes: usize,
+    /// Bytes of request bodies being read plus decoded pages (one byte per pixel) waiting
+    /// for or in the model, over all requests: the memory a client can make the server hold.
+    pub memory_budget_bytes: u64,
+    /// Most open connections; one more is answered 503 and closed at once.
+    pub max_connections: usize,
+    /// Time to send a request's head (request line and headers); also how long a kept-alive
+    /// connection may stay idle.
+    pub header_timeout: Duration,
+    /// Time to send a request's body, from the end of its head.
+    pub body_timeout: Duration,
+    /// How long one write to a client may stall (a client that stops reading its stream).
+    pub write_timeout: Duration,
 }
 
 impl Default for ServeConfig {
@@ -46,8 +75,16 @@ impl Default for ServeConfig {
             model_name: "medocr-builtin".into(),
             default_dpi: 300.0,
             max_batch: 8,
+            max_queue: 64,
             max_pixels: 120_000_000,
-            max_body_bytes: 256 << 20,
+            max_images: 64,
+            max_request_pixels: 240_000_000,
+            max_body_bytes: 64 << 20,
+            memory_budget_bytes: 2 << 30,
+            max_connections: 1024,
+            header_timeout: Duration::from_secs(20),
+            body_timeout: Duration::from_secs(60),
+            write_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -61,20 +98,30 @@ pub enum ServeError {
     },
     #[error("accepting connections: {0}")]
     Accept(std::io::Error),
+    #[error("starting the server's runtime: {0}")]
+    Runtime(std::io::Error),
 }
 
-struct State {
+/// What every request handler shares.
+struct AppState {
     config: ServeConfig,
-    queue: Mutex<Sender<Job>>,
-    metrics: Arc<Mutex<Metrics>>,
+    queue: batcher::Queue,
+    budget: Budget,
+    metrics: ServeMetrics,
+    /// Decodes run on the blocking pool, at most this many at once: each holds up to
+    /// `max_pixels` × 4 bytes beside the budget while it decodes.
+    decoders: Semaphore,
     next_id: AtomicU64,
     created: i64,
 }
 
+/// Images decoded at once (docs/serve.md: part of the memory ceiling).
+const DECODERS: usize = 2;
+
 /// A bound server; [`Server::run`] serves until the process ends.
 pub struct Server {
-    listener: TcpListener,
-    state: Arc<State>,
+    listener: std::net::TcpListener,
+    state: Arc<AppState>,
 }
 
 impl Server {
@@ -84,18 +131,27 @@ impl Server {
         engine: Box<dyn Engine>,
         config: ServeConfig,
     ) -> Result<Server, ServeError> {
-        let listener = TcpListener::bind(&addr).map_err(|source| ServeError::Bind {
+        let bind_err = |source| ServeError::Bind {
             addr: format!("{addr:?}"),
             source,
-        })?;
-        let metrics = Arc::new(Mutex::new(Metrics::default()));
-        let queue = batcher::spawn(engine, config.max_batch, metrics.clone());
+        };
+        let listener = std::net::TcpListener::bind(&addr).map_err(bind_err)?;
+        listener.set_nonblocking(true).map_err(bind_err)?;
+        let metrics = ServeMetrics::default();
+        let queue = batcher::spawn(
+            engine,
+            config.max_batch,
+            config.max_queue.max(1),
+            metrics.clone(),
+        );
         Ok(Server {
             listener,
-            state: Arc::new(State {
+            state: Arc::new(AppState {
+                budget: Budget::new(config.memory_budget_bytes, metrics.budget_bytes.clone()),
                 config,
-                queue: Mutex::new(queue),
+                queue,
                 metrics,
+                decoders: Semaphore::new(DECODERS),
                 next_id: AtomicU64::new(0),
                 created: chrono::Utc::now().timestamp(),
             }),
@@ -108,257 +164,124 @@ impl Server {
             .expect("a bound listener has an address")
     }
 
-    /// A snapshot of the counters.
-    pub fn metrics(&self) -> Metrics {
-        self.state
-            .metrics
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+    /// The counters, as `GET /metrics.json` shows them.
+    pub fn metrics(&self) -> serde_json::Value {
+        self.state.metrics.json()
     }
 
-    /// Accepts connections, one thread each, until the process ends.
+    /// Accepts and serves connections until the process ends.
     pub fn run(self) -> Result<(), ServeError> {
-        for stream in self.listener.incoming() {
-            match stream {
-                Ok(stream) => {
-                    self.state
-                        .metrics
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .connections += 1;
-                    let state = self.state.clone();
-                    std::thread::spawn(move || handle(stream, &state));
-                }
-                // A client that vanished during the handshake is not the server's problem.
-                Err(e) if e.kind() == std::io::ErrorKind::ConnectionAborted => {}
-                Err(e) => return Err(ServeError::Accept(e)),
-            }
-        }
-        Ok(())
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .max_blocking_threads(DECODERS + 2)
+            .thread_name("medocr-http")
+            .enable_all()
+            .build()
+            .map_err(ServeError::Runtime)?;
+        runtime.block_on(accept(self.listener, self.state))
     }
 }
 
-/// How long a kept-alive connection may wait for its next request before it is closed.
-const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// Serves one connection: requests one after another while the client keeps it and each
-/// response was written whole. Write errors mean the client left: the request's channel is
-/// dropped and the model thread stops sending to it.
-fn handle(stream: TcpStream, state: &State) {
-    let _ = stream.set_nodelay(true);
-    let _ = stream.set_read_timeout(Some(IDLE_TIMEOUT));
-    let Ok(clone) = stream.try_clone() else {
-        return;
-    };
-    let mut reader = BufReader::new(clone);
-    let mut conn = http::Conn::new(stream);
+async fn accept(listener: std::net::TcpListener, state: Arc<AppState>) -> Result<(), ServeError> {
+    let listener = tokio::net::TcpListener::from_std(listener).map_err(ServeError::Accept)?;
+    let slots = Arc::new(Semaphore::new(state.config.max_connections));
+    let app = router(state.clone());
     loop {
-        let request = match http::read_request(&mut reader, state.config.max_body_bytes) {
-            Ok(Some(r)) => r,
-            Ok(None) => return,
-            Err(e) => {
-                conn.keep_alive = false;
-                let _ = http::write_json(
-                    &mut conn,
-                    e.status,
-                    &api::error_body(&e.message, "invalid_request_error", e.status),
-                );
-                return;
+        let (stream, _) = match listener.accept().await {
+            Ok(s) => s,
+            // Out of file descriptors or a client that vanished during the handshake: the
+            // server goes on (after a pause, so an fd shortage does not spin).
+            Err(_) => {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
             }
         };
-        conn.keep_alive = request.keep_alive;
-        let written = respond(&mut conn, state, &request);
-        if written.is_err() || !conn.complete || !conn.keep_alive {
-            return;
-        }
-    }
-}
-
-/// Answers one request on `conn`.
-fn respond(
-    conn: &mut http::Conn,
-    state: &State,
-    request: &http::HttpRequest,
-) -> std::io::Result<()> {
-    match (request.method.as_str(), request.path.as_str()) {
-        ("GET", "/health") => http::write_json(conn, 200, r#"{"status":"ok"}"#),
-        ("GET", "/v1/models") => {
-            let body = serde_json::json!({"object": "list", "data": [{
-                "id": state.config.model_name, "object": "model",
-                "created": state.created, "owned_by": "medocr"}]});
-            http::write_json(conn, 200, &body.to_string())
-        }
-        ("GET", "/metrics") => {
-            let m = state
-                .metrics
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .clone();
-            let body = serde_json::to_string(&m).unwrap_or_default();
-            http::write_json(conn, 200, &body)
-        }
-        ("POST", "/v1/chat/completions") => chat(conn, state, &request.body),
-        (_, "/health" | "/v1/models" | "/metrics" | "/v1/chat/completions") => http::write_json(
-            conn,
-            405,
-            &api::error_body("method not allowed", "invalid_request_error", 405),
-        ),
-        (_, path) => http::write_json(
-            conn,
-            404,
-            &api::error_body(&format!("no route {path}"), "invalid_request_error", 404),
-        ),
-    }
-}
-
-fn chat(conn: &mut http::Conn, state: &State, body: &[u8]) -> std::io::Result<()> {
-    let invalid = |conn: &mut http::Conn, status: u16, message: &str| {
-        let kind = if status == 404 {
-            "NotFoundError"
-        } else {
-            "invalid_request_error"
+        state.metrics.connections.inc();
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            state.metrics.connections_refused.inc();
+            tokio::spawn(refuse(stream));
+            continue;
         };
-        http::write_json(conn, status, &api::error_body(message, kind, status))
-    };
-    let request: ChatRequest = match serde_json::from_slice(body) {
-        Ok(r) => r,
-        Err(e) => return invalid(conn, 400, &format!("not a chat completion request: {e}")),
-    };
-    let config = &state.config;
-    if request.model != config.model_name {
-        let message = format!(
-            "The model `{}` does not exist; this server serves `{}`.",
-            request.model, config.model_name
-        );
-        return invalid(conn, 404, &message);
+        let _ = stream.set_nodelay(true);
+        let (app, state) = (app.clone(), state.clone());
+        tokio::spawn(async move {
+            state.metrics.open_connections.inc();
+            // A write that cannot proceed (a client that stopped reading) ends the
+            // connection after `write_timeout`; reads are bounded by hyper's header
+            // deadline and the body deadline of the handler.
+            let mut io = tokio_io_timeout::TimeoutStream::new(stream);
+            io.set_write_timeout(Some(state.config.write_timeout));
+            let service = hyper_util::service::TowerToHyperService::new(app);
+            let _ = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(state.config.header_timeout)
+                .serve_connection(TokioIo::new(Box::pin(io)), service)
+                .await;
+            state.metrics.open_connections.dec();
+            drop(slot);
+        });
     }
-    let pages = match api::pages(&request, config.default_dpi, config.max_pixels) {
-        Ok(p) => p,
-        Err(e) => return invalid(conn, 400, &e),
-    };
-    let (tx, events) = mpsc::channel();
-    let queued = state
-        .queue
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .send(Job { pages, events: tx });
-    // Wait for the batch to start: its size goes into a response header.
-    let batch_size = match (queued, events.recv()) {
-        (Ok(()), Ok(Event::Started { batch_size })) => batch_size,
-        _ => {
-            let body = api::error_body("the model thread is gone", "InternalServerError", 503);
-            return http::write_json(conn, 503, &body);
-        }
-    };
-    let id = format!(
-        "chatcmpl-medocr-{}",
-        state.next_id.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Answers a connection over the cap with 503 and closes it, without reading it.
+async fn refuse(mut stream: tokio::net::TcpStream) {
+    let body = api::error_body(
+        "too many open connections; retry shortly",
+        503,
+        "too_many_connections",
     );
-    let model = config.model_name.as_str();
-    let chunk = |delta: Delta<'_>, finish: Option<&'static str>, usage: Option<Usage>| {
-        let choices = if usage.is_some() {
-            Vec::new() // the usage chunk has no choices, as in vLLM
-        } else {
-            vec![ChunkChoice {
-                index: 0,
-                delta,
-                finish_reason: finish,
-            }]
-        };
-        serde_json::to_string(&ChunkOut {
-            id: &id,
-            object: "chat.completion.chunk",
-            created: chrono::Utc::now().timestamp(),
-            model,
-            choices,
-            usage,
+    let response = format!(
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(response.as_bytes())).await;
+}
+
+fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/health", get(|| async { json(StatusCode::OK, r#"{"status":"ok"}"#.into()) }))
+        .route("/v1/models", get(models))
+        .route("/metrics", get(prometheus))
+        .route("/metrics.json", get(metrics_json))
+        .route("/v1/chat/completions", post(chat::chat))
+        .method_not_allowed_fallback(|| async {
+            error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed", "method_not_allowed")
         })
-        .expect("serialisable chunk")
-    };
+        .fallback(|uri: axum::http::Uri| async move {
+            error(StatusCode::NOT_FOUND, &format!("no route {}", uri.path()), "not_found")
+        })
+        .with_state(state)
+}
 
-    if !request.stream {
-        let mut text = String::new();
-        for event in events.iter() {
-            match event {
-                Event::Token(t) => text.push_str(&t),
-                Event::Done {
-                    prompt_tokens,
-                    completion_tokens,
-                } => {
-                    let body = Completion {
-                        id: &id,
-                        object: "chat.completion",
-                        created: chrono::Utc::now().timestamp(),
-                        model,
-                        choices: [api::CompletionChoice {
-                            index: 0,
-                            message: api::AssistantMessage {
-                                role: "assistant",
-                                content: &text,
-                            },
-                            finish_reason: "stop",
-                        }],
-                        usage: Usage::new(prompt_tokens, completion_tokens),
-                    };
-                    let body = serde_json::to_string(&body).expect("serialisable completion");
-                    return http::write_json(conn, 200, &body);
-                }
-                Event::Failed(e) => {
-                    let body = api::error_body(&e, "InternalServerError", 500);
-                    return http::write_json(conn, 500, &body);
-                }
-                Event::Started { .. } => {}
-            }
-        }
-        return http::write_json(
-            conn,
-            500,
-            &api::error_body("the model thread stopped", "InternalServerError", 500),
-        );
-    }
+async fn models(State(state): State<Arc<AppState>>) -> Response {
+    let body = serde_json::json!({"object": "list", "data": [{
+        "id": state.config.model_name, "object": "model",
+        "created": state.created, "owned_by": "medocr"}]});
+    json(StatusCode::OK, body.to_string())
+}
 
-    let include_usage = request.stream_options.is_some_and(|o| o.include_usage);
-    let mut sse = EventStream::start(conn, &[("X-Medocr-Batch-Size", batch_size.to_string())])?;
-    sse.data(&chunk(
-        Delta {
-            role: Some("assistant"),
-            content: Some(""),
-        },
-        None,
-        None,
-    ))?;
-    for event in events.iter() {
-        match event {
-            Event::Token(t) => sse.data(&chunk(
-                Delta {
-                    role: None,
-                    content: Some(&t),
-                },
-                None,
-                None,
-            ))?,
-            Event::Done {
-                prompt_tokens,
-                completion_tokens,
-            } => {
-                sse.data(&chunk(Delta::default(), Some("stop"), None))?;
-                if include_usage {
-                    let usage = Usage::new(prompt_tokens, completion_tokens);
-                    sse.data(&chunk(Delta::default(), None, Some(usage)))?;
-                }
-                sse.data("[DONE]")?;
-                return sse.finish();
-            }
-            Event::Failed(e) => {
-                // As vLLM does: an error event, and no [DONE].
-                sse.data(&api::error_body(&e, "InternalServerError", 500))?;
-                return sse.finish();
-            }
-            Event::Started { .. } => {}
-        }
-    }
-    Ok(())
+async fn prometheus(State(state): State<Arc<AppState>>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics.prometheus(),
+    )
+        .into_response()
+}
+
+async fn metrics_json(State(state): State<Arc<AppState>>) -> Response {
+    json(StatusCode::OK, state.metrics.json().to_string())
+}
+
+fn json(status: StatusCode, body: String) -> Response {
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// An OpenAI-style error answer.
+fn error(status: StatusCode, message: &str, code: &str) -> Response {
+    json(status, api::error_body(message, status.as_u16(), code))
 }
 
 #[cfg(test)]
@@ -366,6 +289,8 @@ mod tests {
     use super::*;
     use crate::engine::{EngineError, EngineInfo, Request, Streaming, TokenSink};
     use std::io::{Read, Write};
+    use std::net::TcpStream;
+    use std::sync::Mutex;
 
     /// Emits "p<pages>" per request after a pause, and records the batch sizes it ran.
     struct Slow {
@@ -469,7 +394,7 @@ mod tests {
         assert!(call(addr, "GET", "/v1/models", "").contains("\"id\":\"m\""));
         assert!(call(addr, "GET", "/nope", "").starts_with("HTTP/1.1 404"));
         let r = call(addr, "POST", "/v1/chat/completions", &body(true, 150.0));
-        assert!(r.contains("Transfer-Encoding: chunked"), "{r}");
+        assert!(r.contains("transfer-encoding: chunked"), "{r}");
         assert!(r.contains("\"role\":\"assistant\""));
         assert!(r.contains("\"content\":\"p\"") && r.contains("\"content\":\"1\""));
         assert!(r.contains("\"finish_reason\":\"stop\""));
@@ -509,16 +434,16 @@ mod tests {
                 })
             })
             .collect();
-        assert!(first.join().unwrap().contains("X-Medocr-Batch-Size: 1"));
+        assert!(first.join().unwrap().contains("x-medocr-batch-size: 1"));
         for o in others {
             let r = o.join().unwrap();
             assert!(
-                r.contains("X-Medocr-Batch-Size: 3") && r.contains("[DONE]"),
+                r.contains("x-medocr-batch-size: 3") && r.contains("[DONE]"),
                 "{r}"
             );
         }
         assert_eq!(*batches.lock().unwrap(), [1, 3]);
-        let m = call(addr, "GET", "/metrics", "");
+        let m = call(addr, "GET", "/metrics.json", "");
         assert!(m.contains("\"batch_sizes\":{\"1\":1,\"3\":1}"), "{m}");
     }
 

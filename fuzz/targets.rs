@@ -19,14 +19,49 @@ use std::path::Path;
 pub type Target = fn(&[u8]);
 
 /// All targets by name (the names of `fuzz_targets/*.rs` and `corpus/*/`).
-pub const TARGETS: [(&str, Target); 6] = [
+pub const TARGETS: [(&str, Target); 7] = [
     ("manifest", manifest),
     ("profile", profile),
     ("normalize", normalize_text),
     ("align", align_symbols),
     ("sse", sse),
     ("answer", answer),
+    ("chat_request", chat_request),
 ];
+
+/// A `medocr serve` request body (hyper has framed it): parsed as a chat completion, its
+/// token limit read, its images inspected against small limits and decoded when they fit.
+/// Never panics; what `inspect` lets through decodes to pages of the sizes it announced,
+/// within the limits.
+pub fn chat_request(data: &[u8]) {
+    use medocr::serve::api::{decode, inspect, ChatRequest, ImageLimits};
+    let Ok(request) = serde_json::from_slice::<ChatRequest>(data) else {
+        return;
+    };
+    let _ = request.token_limit();
+    let limits = ImageLimits {
+        max_pixels: 1 << 16,
+        max_images: 4,
+        max_request_pixels: 1 << 17,
+    };
+    let Ok(images) = inspect(&request, &limits) else {
+        return;
+    };
+    assert!(images.len() <= limits.max_images);
+    let sizes: Vec<(u32, u32)> = images.iter().map(|i| (i.width, i.height)).collect();
+    let total: u64 = images.iter().map(|i| i.pixels()).sum();
+    assert!(total <= limits.max_request_pixels);
+    if let Ok(pages) = decode(images, request.dpi, 300.0) {
+        for (p, (w, h)) in pages.iter().zip(sizes) {
+            assert_eq!(
+                (p.image.width(), p.image.height()),
+                (w, h),
+                "decoded size differs from the header's"
+            );
+            assert!(p.dpi.is_finite() && p.dpi > 0.0);
+        }
+    }
+}
 
 /// A VLM's answer (the second half of the input; the first half is the reference) read as
 /// Markdown, HTML and auto: never panics; a converted answer has no empty line, one read as

@@ -252,6 +252,11 @@ fn fuzz_answer() {
     smoke_n("answer", iterations() / 10);
 }
 
+#[test]
+fn fuzz_chat_request() {
+    smoke("chat_request");
+}
+
 /// Korean-heavy text: syllables, jamo, digits, Latin, spaces and line breaks.
 fn text() -> impl Strategy<Value = String> {
     proptest::collection::vec(

@@ -5,51 +5,14 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{medocr, text};
-
-/// The server process, killed when the test ends (also on a failed assertion).
-struct ServeProcess {
-    child: Child,
-    url: String,
-}
-
-impl Drop for ServeProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use common::{medocr, text, ServeProcess};
 
 fn start_serve(root: &Path) -> ServeProcess {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_medocr"))
-        .args(["serve", "--host", "127.0.0.1", "--port", "0"])
-        .current_dir(root)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start medocr serve");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line: {line}"))
-        .to_string();
-    let server = ServeProcess { child, url };
-    // The line comes after the bind, but wait for /health like a deployment would.
-    let addr = server.url.trim_start_matches("http://").to_string();
-    let t0 = Instant::now();
-    while !get(&addr, "/health").contains("\"ok\"") {
-        assert!(t0.elapsed() < Duration::from_secs(60), "no /health");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    server
+    common::start_serve(root, &[])
 }
 
 fn get(addr: &str, path: &str) -> String {

@@ -206,7 +206,10 @@ impl EncodedImage {
 /// The images of the request's user messages, in order (the pages of one document), with
 /// their sizes read from their headers and checked against `limits` before anything big
 /// is allocated. An empty list is a text-only request.
-pub fn inspect(request: &ChatRequest, limits: &ImageLimits) -> Result<Vec<EncodedImage>, ImageError> {
+pub fn inspect(
+    request: &ChatRequest,
+    limits: &ImageLimits,
+) -> Result<Vec<EncodedImage>, ImageError> {
     let urls = request
         .messages
         .iter()
@@ -229,7 +232,8 @@ pub fn inspect(request: &ChatRequest, limits: &ImageLimits) -> Result<Vec<Encode
                 limits.max_images
             )));
         }
-        let image = read_data_url(url).map_err(|e| ImageError::Invalid(format!("image {}: {e}", i + 1)))?;
+        let image =
+            read_data_url(url).map_err(|e| ImageError::Invalid(format!("image {}: {e}", i + 1)))?;
         if image.pixels() > limits.max_pixels {
             return Err(ImageError::TooLarge(format!(
                 "image {}: {}×{} pixels is over the limit of {} per image (--max-pixels)",
@@ -254,7 +258,11 @@ pub fn inspect(request: &ChatRequest, limits: &ImageLimits) -> Result<Vec<Encode
 
 /// Decodes inspected images into pages. The DPI of each: the request's `dpi`, else the
 /// PNG's `pHYs`, else `default_dpi`.
-pub fn decode(images: Vec<EncodedImage>, request_dpi: Option<f32>, default_dpi: f32) -> Result<Vec<Page>, String> {
+pub fn decode(
+    images: Vec<EncodedImage>,
+    request_dpi: Option<f32>,
+    default_dpi: f32,
+) -> Result<Vec<Page>, String> {
     let mut pages = Vec::with_capacity(images.len());
     for (index, e) in images.into_iter().enumerate() {
         let png_dpi = if e.format == Some(image::ImageFormat::Png) {
@@ -356,9 +364,21 @@ mod tests {
             Err(ImageError::TooLarge(m)) => m,
             other => panic!("{:?}", other.map(|v| v.len())),
         };
-        assert!(too_large(ImageLimits { max_pixels: 100, ..limits }).contains("per image"));
-        assert!(too_large(ImageLimits { max_images: 1, ..limits }).contains("more than 1 images"));
-        assert!(too_large(ImageLimits { max_request_pixels: 599, ..limits }).contains("per request"));
+        assert!(too_large(ImageLimits {
+            max_pixels: 100,
+            ..limits
+        })
+        .contains("per image"));
+        assert!(too_large(ImageLimits {
+            max_images: 1,
+            ..limits
+        })
+        .contains("more than 1 images"));
+        assert!(too_large(ImageLimits {
+            max_request_pixels: 599,
+            ..limits
+        })
+        .contains("per request"));
 
         let text_only = request(serde_json::json!({
             "model": "m", "messages": [{"role": "user", "content": "hello"}]
@@ -368,8 +388,12 @@ mod tests {
             "model": "m", "messages": [{"role": "user", "content": [
                 {"type": "image_url", "image_url": {"url": "https://x/y.png"}}]}]
         }));
-        assert!(matches!(inspect(&remote, &limits), Err(ImageError::Invalid(m)) if m.contains("data: URLs")));
-        let limited = request(serde_json::json!({"model": "m", "messages": [], "max_tokens": 9, "max_completion_tokens": 5}));
+        assert!(
+            matches!(inspect(&remote, &limits), Err(ImageError::Invalid(m)) if m.contains("data: URLs"))
+        );
+        let limited = request(
+            serde_json::json!({"model": "m", "messages": [], "max_tokens": 9, "max_completion_tokens": 5}),
+        );
         assert_eq!(limited.token_limit(), Ok(Some(5)));
         let zero = request(serde_json::json!({"model": "m", "messages": [], "max_tokens": 0}));
         assert!(zero.token_limit().is_err());

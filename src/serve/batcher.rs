@@ -18,9 +18,14 @@ use tokio::sync::mpsc::UnboundedSender;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
     /// The request's batch started; `batch_size` requests share it.
-    Started { batch_size: usize },
+    Started {
+        batch_size: usize,
+    },
     /// One output token, with the input tokens counted so far (for per-chunk usage).
-    Token { text: String, prompt_tokens: usize },
+    Token {
+        text: String,
+        prompt_tokens: usize,
+    },
     /// The answer is whole (`Stop`) or reached the request's `max_tokens` (`Length`).
     Done {
         prompt_tokens: usize,
@@ -77,7 +82,12 @@ pub fn spawn(
     Queue { tx, metrics }
 }
 
-fn worker(engine: &mut dyn Engine, queue: &Receiver<Job>, max_batch: usize, metrics: &ServeMetrics) {
+fn worker(
+    engine: &mut dyn Engine,
+    queue: &Receiver<Job>,
+    max_batch: usize,
+    metrics: &ServeMetrics,
+) {
     while let Ok(first) = queue.recv() {
         let mut jobs = vec![first];
         while jobs.len() < max_batch {
@@ -145,7 +155,9 @@ fn run_batch(engine: &mut dyn Engine, jobs: &[Job], metrics: &ServeMetrics) {
         metrics.prompt_tokens.inc_by(sink.prompt_tokens as u64);
         if sink.reached_limit() {
             // Its answer already ended at the limit.
-            metrics.generation_tokens.inc_by(sink.completion_tokens as u64);
+            metrics
+                .generation_tokens
+                .inc_by(sink.completion_tokens as u64);
             metrics.finished(Finish::length);
             continue;
         }

@@ -21,7 +21,13 @@ struct Refused {
     response: Response,
 }
 
-fn refuse(state: &AppState, reason: Refusal, status: StatusCode, message: &str, code: &str) -> Refused {
+fn refuse(
+    state: &AppState,
+    reason: Refusal,
+    status: StatusCode,
+    message: &str,
+    code: &str,
+) -> Refused {
     state.metrics.refused(reason);
     let mut response = error(status, message, code);
     if status == StatusCode::SERVICE_UNAVAILABLE {
@@ -49,7 +55,10 @@ pub(super) async fn chat(
     }
 }
 
-async fn answer(state: &Arc<AppState>, request: axum::extract::Request) -> Result<Response, Refused> {
+async fn answer(
+    state: &Arc<AppState>,
+    request: axum::extract::Request,
+) -> Result<Response, Refused> {
     let config = &state.config;
     let headers = request.headers().clone();
     let declared: Option<u64> = headers
@@ -129,7 +138,9 @@ async fn answer(state: &Arc<AppState>, request: axum::extract::Request) -> Resul
             }
             Ok(Some(Ok(frame))) => frame,
         };
-        let Ok(data) = frame.into_data() else { continue };
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
         if bytes.len() as u64 + data.len() as u64 > max_body {
             return Err(refuse(
                 state,
@@ -164,7 +175,12 @@ async fn answer(state: &Arc<AppState>, request: axum::extract::Request) -> Resul
             "The model `{}` does not exist; this server serves `{}`.",
             request.model, config.model_name
         );
-        return Err(invalid(state, StatusCode::NOT_FOUND, &message, "model_not_found"));
+        return Err(invalid(
+            state,
+            StatusCode::NOT_FOUND,
+            &message,
+            "model_not_found",
+        ));
     }
     if request.response_format.is_some() {
         return Err(invalid(
@@ -198,7 +214,10 @@ async fn answer(state: &Arc<AppState>, request: axum::extract::Request) -> Resul
             state.next_id.fetch_add(1, Ordering::Relaxed)
         ),
         model: config.model_name.clone(),
-        include_usage: request.stream_options.as_ref().is_some_and(|o| o.include_usage),
+        include_usage: request
+            .stream_options
+            .as_ref()
+            .is_some_and(|o| o.include_usage),
         continuous_usage: request
             .stream_options
             .as_ref()
@@ -225,7 +244,11 @@ async fn answer(state: &Arc<AppState>, request: axum::extract::Request) -> Resul
         return Err(over_budget(state));
     }
     let pages = {
-        let _decoder = state.decoders.acquire().await.expect("the semaphore is never closed");
+        let _decoder = state
+            .decoders
+            .acquire()
+            .await
+            .expect("the semaphore is never closed");
         let default_dpi = config.default_dpi;
         tokio::task::spawn_blocking(move || api::decode(images, dpi, default_dpi))
             .await
@@ -290,7 +313,13 @@ struct Reply {
 }
 
 impl Reply {
-    fn chunk(&self, delta: Delta<'_>, finish: Option<&'static str>, usage: Option<Usage>, choices: bool) -> String {
+    fn chunk(
+        &self,
+        delta: Delta<'_>,
+        finish: Option<&'static str>,
+        usage: Option<Usage>,
+        choices: bool,
+    ) -> String {
         serde_json::to_string(&ChunkOut {
             id: &self.id,
             object: "chat.completion.chunk",
@@ -329,7 +358,9 @@ async fn respond(
             match event {
                 Event::Token { text: t, .. } => {
                     if std::mem::take(&mut first) {
-                        metrics.ttft_seconds.observe(received.elapsed().as_secs_f64());
+                        metrics
+                            .ttft_seconds
+                            .observe(received.elapsed().as_secs_f64());
                     }
                     text.push_str(&t);
                 }
@@ -338,7 +369,9 @@ async fn respond(
                     completion_tokens,
                     finish,
                 } => {
-                    metrics.e2e_seconds.observe(received.elapsed().as_secs_f64());
+                    metrics
+                        .e2e_seconds
+                        .observe(received.elapsed().as_secs_f64());
                     let body = Completion {
                         id: &reply.id,
                         object: "chat.completion",
@@ -356,10 +389,13 @@ async fn respond(
                     };
                     let body = serde_json::to_string(&body).expect("serialisable completion");
                     let mut r = super::json(StatusCode::OK, body);
-                    r.headers_mut().insert("x-medocr-batch-size", batch_size.into());
+                    r.headers_mut()
+                        .insert("x-medocr-batch-size", batch_size.into());
                     return r;
                 }
-                Event::Failed(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, &e, "internal_error"),
+                Event::Failed(e) => {
+                    return error(StatusCode::INTERNAL_SERVER_ERROR, &e, "internal_error")
+                }
                 Event::Started { .. } => {}
             }
         }
@@ -385,7 +421,10 @@ async fn respond(
     });
     (
         [
-            (header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream")),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/event-stream"),
+            ),
             (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
             (
                 header::HeaderName::from_static("x-medocr-batch-size"),
@@ -436,7 +475,10 @@ impl Sse {
                 return None;
             };
             match e {
-                Event::Token { text, prompt_tokens } => {
+                Event::Token {
+                    text,
+                    prompt_tokens,
+                } => {
                     if self.completion_tokens == 0 {
                         self.metrics
                             .ttft_seconds
@@ -471,7 +513,12 @@ impl Sse {
                         true,
                     ));
                     if self.reply.include_usage {
-                        out.push_str(&event(&self.reply.chunk(Delta::default(), None, Some(usage), false)));
+                        out.push_str(&event(&self.reply.chunk(
+                            Delta::default(),
+                            None,
+                            Some(usage),
+                            false,
+                        )));
                     }
                     out.push_str(&event("[DONE]"));
                     return Some(out);

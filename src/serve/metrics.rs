@@ -130,24 +130,72 @@ impl ServeMetrics {
     /// The Prometheus (OpenMetrics) text of every metric.
     pub fn prometheus(&self) -> String {
         let mut r = Registry::with_prefix("medocr");
-        r.register("connections", "Connections accepted", self.connections.clone());
+        r.register(
+            "connections",
+            "Connections accepted",
+            self.connections.clone(),
+        );
         r.register(
             "connections_refused",
             "Connections closed at once because --max-connections were open",
             self.connections_refused.clone(),
         );
-        r.register("open_connections", "Connections open now", self.open_connections.clone());
-        r.register("num_requests_running", "Requests in the model's current batch", self.running.clone());
-        r.register("num_requests_waiting", "Requests queued for the model", self.waiting.clone());
-        r.register("request_success", "Requests that reached the model, by how they ended", self.finished.clone());
-        r.register("requests_refused", "Requests refused before the model, by reason", self.refused.clone());
+        r.register(
+            "open_connections",
+            "Connections open now",
+            self.open_connections.clone(),
+        );
+        r.register(
+            "num_requests_running",
+            "Requests in the model's current batch",
+            self.running.clone(),
+        );
+        r.register(
+            "num_requests_waiting",
+            "Requests queued for the model",
+            self.waiting.clone(),
+        );
+        r.register(
+            "request_success",
+            "Requests that reached the model, by how they ended",
+            self.finished.clone(),
+        );
+        r.register(
+            "requests_refused",
+            "Requests refused before the model, by reason",
+            self.refused.clone(),
+        );
         r.register("batches", "Batched model calls", self.batches.clone());
-        r.register("prompt_tokens", "Input tokens (image patches) processed", self.prompt_tokens.clone());
-        r.register("generation_tokens", "Output tokens generated", self.generation_tokens.clone());
-        r.register("batch_size", "Requests per batched model call", self.batch_size.clone());
-        r.register("e2e_request_latency_seconds", "From the whole request received to the last token", self.e2e_seconds.clone());
-        r.register("time_to_first_token_seconds", "From the whole request received to the first token", self.ttft_seconds.clone());
-        r.register("memory_budget_used_bytes", "Request bodies and decoded pages held now", self.budget_bytes.clone());
+        r.register(
+            "prompt_tokens",
+            "Input tokens (image patches) processed",
+            self.prompt_tokens.clone(),
+        );
+        r.register(
+            "generation_tokens",
+            "Output tokens generated",
+            self.generation_tokens.clone(),
+        );
+        r.register(
+            "batch_size",
+            "Requests per batched model call",
+            self.batch_size.clone(),
+        );
+        r.register(
+            "e2e_request_latency_seconds",
+            "From the whole request received to the last token",
+            self.e2e_seconds.clone(),
+        );
+        r.register(
+            "time_to_first_token_seconds",
+            "From the whole request received to the first token",
+            self.ttft_seconds.clone(),
+        );
+        r.register(
+            "memory_budget_used_bytes",
+            "Request bodies and decoded pages held now",
+            self.budget_bytes.clone(),
+        );
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, &r).expect("writing to a String");
         // The `medocr_` prefix of the registry becomes the `medocr:` namespace vLLM uses.
@@ -164,8 +212,16 @@ impl ServeMetrics {
             })
             .filter(|(_, n)| *n > 0)
             .collect();
-        let finished = |f| self.finished.get_or_create(&FinishLabel { finished_reason: f }).get();
-        let sizes = self.batch_sizes.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let finished = |f| {
+            self.finished
+                .get_or_create(&FinishLabel { finished_reason: f })
+                .get()
+        };
+        let sizes = self
+            .batch_sizes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         serde_json::json!({
             "connections": self.connections.get(),
             "connections_refused": self.connections_refused.get(),

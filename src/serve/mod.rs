@@ -234,21 +234,41 @@ async fn refuse(mut stream: tokio::net::TcpStream) {
         "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     );
-    let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(response.as_bytes())).await;
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        stream.write_all(response.as_bytes()).await?;
+        // Read what the client sent before closing: a socket closed with unread input is
+        // reset, and a reset can destroy the answer before the client reads it.
+        stream.shutdown().await?;
+        let mut sink = [0u8; 4096];
+        while tokio::io::AsyncReadExt::read(&mut stream, &mut sink).await? > 0 {}
+        Ok::<_, std::io::Error>(())
+    })
+    .await;
 }
 
 fn router(state: Arc<AppState>) -> Router {
     Router::new()
-        .route("/health", get(|| async { json(StatusCode::OK, r#"{"status":"ok"}"#.into()) }))
+        .route(
+            "/health",
+            get(|| async { json(StatusCode::OK, r#"{"status":"ok"}"#.into()) }),
+        )
         .route("/v1/models", get(models))
         .route("/metrics", get(prometheus))
         .route("/metrics.json", get(metrics_json))
         .route("/v1/chat/completions", post(chat::chat))
         .method_not_allowed_fallback(|| async {
-            error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed", "method_not_allowed")
+            error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method not allowed",
+                "method_not_allowed",
+            )
         })
         .fallback(|uri: axum::http::Uri| async move {
-            error(StatusCode::NOT_FOUND, &format!("no route {}", uri.path()), "not_found")
+            error(
+                StatusCode::NOT_FOUND,
+                &format!("no route {}", uri.path()),
+                "not_found",
+            )
         })
         .with_state(state)
 }

@@ -107,3 +107,68 @@ pub fn read_request(reader: &mut impl std::io::BufRead) -> Option<(String, Vec<u
     reader.read_exact(&mut body).ok()?;
     Some((head, body))
 }
+
+/// A `medocr serve` process on a free loopback port, killed when dropped (also on a failed
+/// assertion).
+pub struct ServeProcess {
+    pub child: std::process::Child,
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+}
+
+impl ServeProcess {
+    /// `127.0.0.1:PORT`.
+    pub fn addr(&self) -> String {
+        self.url.trim_start_matches("http://").to_string()
+    }
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `medocr serve --port 0` (plus `extra` flags) with the built-in model and waits
+/// until `/health` answers.
+pub fn start_serve(root: &Path, extra: &[&str]) -> ServeProcess {
+    use std::io::{BufRead, Read, Write};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_medocr"))
+        .args(["serve", "--host", "127.0.0.1", "--port", "0"])
+        .args(extra)
+        .current_dir(root)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .expect("start medocr serve");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line: {line}"))
+        .to_string();
+    let server = ServeProcess { child, url };
+    let t0 = std::time::Instant::now();
+    loop {
+        let mut out = String::new();
+        if let Ok(mut s) = std::net::TcpStream::connect(server.addr()) {
+            let _ = write!(
+                s,
+                "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            );
+            let _ = s.read_to_string(&mut out);
+        }
+        if out.contains("\"ok\"") {
+            return server;
+        }
+        assert!(
+            t0.elapsed() < std::time::Duration::from_secs(60),
+            "no /health"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}

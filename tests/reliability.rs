@@ -712,6 +712,100 @@ fn ctrl_c_stops_cleanly_and_resumes() {
     assert!(text(&o).contains("not a run folder"), "{}", text(&o));
 }
 
+/// A `dpi-sweep` killed part-way and copied elsewhere, one folder per engine: resuming one
+/// copy finishes both copies (the sibling is found by its run id next to it) and leaves the
+/// original folders byte for byte as they were. A renamed engine folder is refused: its
+/// siblings would be found by name, possibly the original run's.
+#[test]
+fn a_copied_sweep_resumes_into_the_copies_only() {
+    let fx = Fixture::new();
+    fx.profiles(&["prescription"]);
+    let data = fx.prescriptions("data", 2);
+    let preds = fx.path("preds.jsonl");
+    common::predictions(&data, &preds, |t| t.to_string());
+    let env = |c: &mut Command| {
+        c.env("FAKE_STATE", fx.path("state-sweep"))
+            .env(
+                "FAKE_TEXT",
+                bundled_entry("prescription-000")["text"].as_str().unwrap(),
+            )
+            .stdin(Stdio::null());
+    };
+    let mut sweep = Command::new(env!("CARGO_BIN_EXE_medocr"));
+    sweep
+        .current_dir(root())
+        .args([
+            "dpi-sweep",
+            "--engines",
+            "tesseract,replay",
+            "--tesseract-bin",
+        ])
+        .arg(fx.path("fake-tesseract"))
+        .args(["--dpi", "72,100", "--quiet", "--dataset"])
+        .arg(&data)
+        .arg("--predictions")
+        .arg(&preds)
+        .arg("--profiles")
+        .arg(fx.path("profiles"))
+        .arg("--out")
+        .arg(fx.path("reports"))
+        .args(["--run-id", "sw"]);
+    env(&mut sweep);
+    let o = interrupt(
+        sweep,
+        &fx.path("reports/sw-tesseract/journal.jsonl"),
+        2,
+        "KILL",
+    );
+    assert_eq!(o.status.code(), None, "killed by the signal");
+
+    std::fs::create_dir(fx.path("copy")).unwrap();
+    for engine in ["tesseract", "replay"] {
+        let o = Command::new("cp")
+            .arg("-a")
+            .arg(fx.path(&format!("reports/sw-{engine}")))
+            .arg(fx.path("copy"))
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    let originals =
+        || ["tesseract", "replay"].map(|e| common::snapshot(&fx.path(&format!("reports/sw-{e}"))));
+    let before = originals();
+    let mut resume = Command::new(env!("CARGO_BIN_EXE_medocr"));
+    resume
+        .args(["run", "--quiet", "--resume"])
+        .arg(fx.path("copy/sw-replay"));
+    env(&mut resume);
+    let o = output(resume);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(originals() == before, "an original folder was changed");
+    for engine in ["tesseract", "replay"] {
+        let dir = fx.path(&format!("copy/sw-{engine}"));
+        assert!(dir.join("summary.json").is_file(), "{engine}: {out}");
+        let journal = std::fs::read_to_string(dir.join("journal.jsonl")).unwrap();
+        assert_eq!(journal.lines().count(), 1 + 4, "{engine}");
+    }
+
+    let o = Command::new("cp")
+        .arg("-a")
+        .arg(fx.path("copy/sw-replay"))
+        .arg(fx.path("copy/renamed"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let mut resume = Command::new(env!("CARGO_BIN_EXE_medocr"));
+    resume
+        .args(["run", "--quiet", "--resume"])
+        .arg(fx.path("copy/renamed"));
+    env(&mut resume);
+    let o = output(resume);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}");
+    assert!(out.contains("name it sw-replay again"), "{out}");
+}
+
 fn assert_same_run(fx: &Fixture, a: &str, b: &str) {
     assert_eq!(
         serde_json::to_string_pretty(&scrub(&fx.summary(a))).unwrap(),

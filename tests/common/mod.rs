@@ -107,3 +107,17 @@ pub fn read_request(reader: &mut impl std::io::BufRead) -> Option<(String, Vec<u
     reader.read_exact(&mut body).ok()?;
     Some((head, body))
 }
+
+/// Every file of a folder (not recursive) and its bytes, sorted by name.
+pub fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let p = e.unwrap().path();
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            (name, std::fs::read(&p).unwrap())
+        })
+        .collect();
+    files.sort();
+    files
+}

@@ -466,6 +466,117 @@ fn broken_inputs_are_recorded_errors_and_the_run_goes_on() {
     assert!(m.contains("over the budget of 1000"), "{m}");
 }
 
+/// Sources that are no document file: `/dev/zero` (which never ends), FIFOs (which block
+/// whoever opens them), a folder named like a PDF and a file over the source size limit.
+/// Each is refused from its metadata before it is opened, as that document's `input` error
+/// naming the path and what it is, and the run goes on to score the good documents. A
+/// watchdog kills the run if it hangs.
+#[cfg(unix)]
+#[test]
+fn sources_that_never_end_are_refused_before_they_are_opened() {
+    let fx = Fixture::new();
+    fx.profiles(&["prescription"]);
+    let data = fx.path("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::copy(
+        bundled().join("prescription-000.pdf"),
+        data.join("good.pdf"),
+    )
+    .unwrap();
+    for fifo in ["pipe.png", "pipe.pdf"] {
+        let made = Command::new("mkfifo")
+            .arg(data.join(fifo))
+            .status()
+            .unwrap();
+        assert!(made.success(), "mkfifo {fifo}");
+    }
+    std::fs::create_dir(data.join("folder.pdf")).unwrap();
+    // Sparse: a byte over the limit without using the disk.
+    std::fs::File::create(data.join("huge.pdf"))
+        .unwrap()
+        .set_len(medocr::render::MAX_SOURCE_BYTES + 1)
+        .unwrap();
+    let base = bundled_entry("prescription-000");
+    let entry = |id: &str, source: &str, dpi: Option<f64>| {
+        let mut e = base.clone();
+        e["id"] = Value::from(id);
+        e["source"] = Value::from(source);
+        if let Some(d) = dpi {
+            e["dpi"] = Value::from(d);
+        }
+        e.to_string()
+    };
+    let lines = [
+        entry("good", "good.pdf", None),
+        entry("zero", "/dev/zero", Some(300.0)),
+        entry("zero-no-dpi", "/dev/zero", None),
+        entry("fifo-scan", "pipe.png", Some(300.0)),
+        entry("fifo-no-dpi", "pipe.png", None),
+        entry("fifo-pdf", "pipe.pdf", None),
+        entry("folder-pdf", "folder.pdf", None),
+        entry("huge", "huge.pdf", None),
+        entry("good-last", "good.pdf", None),
+    ];
+    std::fs::write(data.join("manifest.jsonl"), lines.join("\n") + "\n").unwrap();
+
+    let mut cmd = fx.run_cmd(&data, "sources", &["--timeout-per-page", "5"]);
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            let o = child.wait_with_output().unwrap();
+            panic!("the run hung on a source and was killed:\n{}", text(&o));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let o = child.wait_with_output().unwrap();
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    let s = fx.summary("sources");
+    assert_eq!(s["totals"]["documents"], 9, "{out}");
+    assert_eq!(s["totals"]["failed"], 7, "{out}");
+    assert_eq!(s["totals"]["errors_by_kind"]["input"], 7, "{out}");
+    let errors = s["errors"].as_array().unwrap();
+    for (id, path, what) in [
+        ("zero", "/dev/zero".to_string(), "a character device"),
+        ("zero-no-dpi", "/dev/zero".to_string(), "a character device"),
+        ("fifo-scan", fx.s("data/pipe.png"), "a FIFO"),
+        ("fifo-no-dpi", fx.s("data/pipe.png"), "a FIFO"),
+        ("fifo-pdf", fx.s("data/pipe.pdf"), "a FIFO"),
+        ("folder-pdf", fx.s("data/folder.pdf"), "a directory"),
+        (
+            "huge",
+            fx.s("data/huge.pdf"),
+            "larger than the 512 MiB source limit",
+        ),
+    ] {
+        let e = errors
+            .iter()
+            .find(|e| e["id"] == id)
+            .unwrap_or_else(|| panic!("no error for {id}: {out}"));
+        assert_eq!(e["kind"], "input", "{id}");
+        let m = e["message"].as_str().unwrap();
+        assert!(
+            m.starts_with(&format!("{path}: ")) && m.contains(what),
+            "{id}: {m}"
+        );
+        let hint = if id == "huge" {
+            "split the document"
+        } else {
+            "not a regular file"
+        };
+        assert!(m.contains(hint), "{id}: {m}");
+    }
+    // The good documents on either side were read and scored.
+    assert!(!errors
+        .iter()
+        .any(|e| e["id"] == "good" || e["id"] == "good-last"));
+    let csv = std::fs::read_to_string(fx.path("reports/sources/documents.csv")).unwrap();
+    assert!(csv.lines().any(|l| l.starts_with("good-last,")), "{csv}");
+}
+
 /// A hanging, crashing, garbage-returning and failing engine: each page's fault becomes
 /// that document's recorded error of the right kind; the others are scored.
 #[test]

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 mod common;
-use common::{medocr, predictions, predictions_from_entry, text};
+use common::{medocr, predictions, predictions_from_entry, snapshot, text};
 
 #[test]
 fn gen_then_score_perfect_and_damaged_predictions() {
@@ -320,4 +320,159 @@ fn run_folders_and_raw_text_files_are_private() {
     assert_eq!(mode(&dir), 0o700);
     assert_eq!(mode(&dir.join("predictions.jsonl")), 0o600);
     assert_eq!(mode(&dir.join("journal.jsonl")), 0o600);
+}
+
+/// `medocr score` of the first 3 bundled documents with perfect replay predictions into
+/// `<out>/<run_id>`, run in `cwd`; returns the run folder.
+fn score_bundled(tmp: &Path, cwd: &Path, out: &Path, run_id: &str) -> std::path::PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let preds = tmp.join("perfect.jsonl");
+    predictions(&root.join("datasets/bundled"), &preds, |t| t.to_string());
+    let o = medocr(
+        &[
+            "score",
+            "--quiet",
+            "--limit",
+            "3",
+            "--dataset",
+            root.join("datasets/bundled").to_str().unwrap(),
+            "--profiles",
+            root.join("profiles").to_str().unwrap(),
+            "--predictions",
+            preds.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--run-id",
+            run_id,
+        ],
+        cwd,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    out.join(run_id)
+}
+
+/// Leaves `dir` as a SIGKILL after the first result would: the journal's header and first
+/// result, the second result cut short mid-line, and no reports (they are written only at
+/// the end). The replay engine is too fast to be stopped at a known document.
+fn cut_after_first_result(dir: &Path) {
+    let journal = dir.join("journal.jsonl");
+    let body = std::fs::read_to_string(&journal).unwrap();
+    let lines: Vec<&str> = body.lines().collect();
+    assert_eq!(lines.len(), 4, "a header and 3 results");
+    let (half, _) = lines[2].char_indices().nth(40).unwrap();
+    let cut = format!("{}\n{}\n{}", lines[0], lines[1], &lines[2][..half]);
+    std::fs::write(&journal, cut).unwrap();
+    for f in [
+        "summary.json",
+        "documents.csv",
+        "predictions.jsonl",
+        "report.md",
+        "report.html",
+    ] {
+        std::fs::remove_file(dir.join(f)).unwrap();
+    }
+}
+
+fn summary_without_volatile(dir: &Path) -> serde_json::Value {
+    let v =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    common::scrub(&v, &[])
+}
+
+/// `--resume DIR` writes DIR, wherever it is now: a copy of an interrupted run folder
+/// finishes in the copy and leaves the original byte for byte as it was, and the copy's
+/// reports equal an uninterrupted run's.
+#[test]
+fn resume_of_a_copied_run_folder_writes_the_copy_only() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let reports = tmp.path().join("reports");
+    let full = score_bundled(tmp.path(), root, &reports, "full");
+    let orig = score_bundled(tmp.path(), root, &reports, "orig");
+    cut_after_first_result(&orig);
+    // Next to the original, and in another folder.
+    let copies = [reports.join("copy"), tmp.path().join("elsewhere/copy")];
+    std::fs::create_dir(tmp.path().join("elsewhere")).unwrap();
+    for copy in &copies {
+        let o = std::process::Command::new("cp")
+            .arg("-a")
+            .arg(&orig)
+            .arg(copy)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    let before = snapshot(&orig);
+    for copy in &copies {
+        let o = medocr(
+            &["run", "--quiet", "--resume", copy.to_str().unwrap()],
+            root,
+        );
+        let out = text(&o);
+        assert_eq!(o.status.code(), Some(0), "{out}");
+        assert!(
+            out.contains(&format!("reports: {}", copy.display())),
+            "{out}"
+        );
+        assert_eq!(snapshot(&orig), before, "the original folder was changed");
+        let journal = std::fs::read_to_string(copy.join("journal.jsonl")).unwrap();
+        assert_eq!(journal.lines().count(), 4, "{journal}");
+        assert_eq!(
+            summary_without_volatile(copy),
+            summary_without_volatile(&full)
+        );
+    }
+    assert!(!orig.join("summary.json").exists());
+}
+
+/// A moved run folder (another parent and name, the original path gone) resumes and
+/// finishes in its new place without bringing the old one back.
+#[test]
+fn resume_of_a_moved_run_folder_finishes_where_it_is() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let reports = tmp.path().join("reports");
+    let full = score_bundled(tmp.path(), root, &reports, "full");
+    let orig = score_bundled(tmp.path(), root, &reports, "orig");
+    cut_after_first_result(&orig);
+    let moved = tmp.path().join("archive/renamed");
+    std::fs::create_dir(tmp.path().join("archive")).unwrap();
+    std::fs::rename(&orig, &moved).unwrap();
+    // A relative DIR is the caller's, not the run's recorded working directory.
+    let o = medocr(
+        &["run", "--quiet", "--resume", "archive/renamed"],
+        tmp.path(),
+    );
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(!orig.exists(), "the old path was written: {out}");
+    let journal = std::fs::read_to_string(moved.join("journal.jsonl")).unwrap();
+    assert_eq!(journal.lines().count(), 4, "{journal}");
+    assert!(moved.join("report.md").is_file());
+    assert_eq!(
+        summary_without_volatile(&moved),
+        summary_without_volatile(&full)
+    );
+}
+
+/// Relative paths of the recorded command line refer to the working directory it was
+/// started in: when that is gone, resuming says so instead of guessing.
+#[test]
+fn resume_without_the_recorded_working_directory_is_a_clear_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let cwd = tmp.path().join("started-here");
+    std::fs::create_dir(&cwd).unwrap();
+    let run = score_bundled(tmp.path(), &cwd, &tmp.path().join("reports"), "r");
+    cut_after_first_result(&run);
+    std::fs::remove_dir(&cwd).unwrap();
+    let o = medocr(&["run", "--quiet", "--resume", run.to_str().unwrap()], root);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}");
+    assert!(
+        out.contains(&format!("{}, which no longer exists", cwd.display()))
+            && out.contains("relative paths in its command line"),
+        "{out}"
+    );
+    assert!(!run.join("summary.json").exists());
 }

@@ -466,6 +466,117 @@ fn broken_inputs_are_recorded_errors_and_the_run_goes_on() {
     assert!(m.contains("over the budget of 1000"), "{m}");
 }
 
+/// Sources that are no document file: `/dev/zero` (which never ends), FIFOs (which block
+/// whoever opens them), a folder named like a PDF and a file over the source size limit.
+/// Each is refused from its metadata before it is opened, as that document's `input` error
+/// naming the path and what it is, and the run goes on to score the good documents. A
+/// watchdog kills the run if it hangs.
+#[cfg(unix)]
+#[test]
+fn sources_that_never_end_are_refused_before_they_are_opened() {
+    let fx = Fixture::new();
+    fx.profiles(&["prescription"]);
+    let data = fx.path("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::copy(
+        bundled().join("prescription-000.pdf"),
+        data.join("good.pdf"),
+    )
+    .unwrap();
+    for fifo in ["pipe.png", "pipe.pdf"] {
+        let made = Command::new("mkfifo")
+            .arg(data.join(fifo))
+            .status()
+            .unwrap();
+        assert!(made.success(), "mkfifo {fifo}");
+    }
+    std::fs::create_dir(data.join("folder.pdf")).unwrap();
+    // Sparse: a byte over the limit without using the disk.
+    std::fs::File::create(data.join("huge.pdf"))
+        .unwrap()
+        .set_len(medocr::render::MAX_SOURCE_BYTES + 1)
+        .unwrap();
+    let base = bundled_entry("prescription-000");
+    let entry = |id: &str, source: &str, dpi: Option<f64>| {
+        let mut e = base.clone();
+        e["id"] = Value::from(id);
+        e["source"] = Value::from(source);
+        if let Some(d) = dpi {
+            e["dpi"] = Value::from(d);
+        }
+        e.to_string()
+    };
+    let lines = [
+        entry("good", "good.pdf", None),
+        entry("zero", "/dev/zero", Some(300.0)),
+        entry("zero-no-dpi", "/dev/zero", None),
+        entry("fifo-scan", "pipe.png", Some(300.0)),
+        entry("fifo-no-dpi", "pipe.png", None),
+        entry("fifo-pdf", "pipe.pdf", None),
+        entry("folder-pdf", "folder.pdf", None),
+        entry("huge", "huge.pdf", None),
+        entry("good-last", "good.pdf", None),
+    ];
+    std::fs::write(data.join("manifest.jsonl"), lines.join("\n") + "\n").unwrap();
+
+    let mut cmd = fx.run_cmd(&data, "sources", &["--timeout-per-page", "5"]);
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            let o = child.wait_with_output().unwrap();
+            panic!("the run hung on a source and was killed:\n{}", text(&o));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let o = child.wait_with_output().unwrap();
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    let s = fx.summary("sources");
+    assert_eq!(s["totals"]["documents"], 9, "{out}");
+    assert_eq!(s["totals"]["failed"], 7, "{out}");
+    assert_eq!(s["totals"]["errors_by_kind"]["input"], 7, "{out}");
+    let errors = s["errors"].as_array().unwrap();
+    for (id, path, what) in [
+        ("zero", "/dev/zero".to_string(), "a character device"),
+        ("zero-no-dpi", "/dev/zero".to_string(), "a character device"),
+        ("fifo-scan", fx.s("data/pipe.png"), "a FIFO"),
+        ("fifo-no-dpi", fx.s("data/pipe.png"), "a FIFO"),
+        ("fifo-pdf", fx.s("data/pipe.pdf"), "a FIFO"),
+        ("folder-pdf", fx.s("data/folder.pdf"), "a directory"),
+        (
+            "huge",
+            fx.s("data/huge.pdf"),
+            "larger than the 512 MiB source limit",
+        ),
+    ] {
+        let e = errors
+            .iter()
+            .find(|e| e["id"] == id)
+            .unwrap_or_else(|| panic!("no error for {id}: {out}"));
+        assert_eq!(e["kind"], "input", "{id}");
+        let m = e["message"].as_str().unwrap();
+        assert!(
+            m.starts_with(&format!("{path}: ")) && m.contains(what),
+            "{id}: {m}"
+        );
+        let hint = if id == "huge" {
+            "split the document"
+        } else {
+            "not a regular file"
+        };
+        assert!(m.contains(hint), "{id}: {m}");
+    }
+    // The good documents on either side were read and scored.
+    assert!(!errors
+        .iter()
+        .any(|e| e["id"] == "good" || e["id"] == "good-last"));
+    let csv = std::fs::read_to_string(fx.path("reports/sources/documents.csv")).unwrap();
+    assert!(csv.lines().any(|l| l.starts_with("good-last,")), "{csv}");
+}
+
 /// A hanging, crashing, garbage-returning and failing engine: each page's fault becomes
 /// that document's recorded error of the right kind; the others are scored.
 #[test]
@@ -710,6 +821,100 @@ fn ctrl_c_stops_cleanly_and_resumes() {
     });
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).contains("not a run folder"), "{}", text(&o));
+}
+
+/// A `dpi-sweep` killed part-way and copied elsewhere, one folder per engine: resuming one
+/// copy finishes both copies (the sibling is found by its run id next to it) and leaves the
+/// original folders byte for byte as they were. A renamed engine folder is refused: its
+/// siblings would be found by name, possibly the original run's.
+#[test]
+fn a_copied_sweep_resumes_into_the_copies_only() {
+    let fx = Fixture::new();
+    fx.profiles(&["prescription"]);
+    let data = fx.prescriptions("data", 2);
+    let preds = fx.path("preds.jsonl");
+    common::predictions(&data, &preds, |t| t.to_string());
+    let env = |c: &mut Command| {
+        c.env("FAKE_STATE", fx.path("state-sweep"))
+            .env(
+                "FAKE_TEXT",
+                bundled_entry("prescription-000")["text"].as_str().unwrap(),
+            )
+            .stdin(Stdio::null());
+    };
+    let mut sweep = Command::new(env!("CARGO_BIN_EXE_medocr"));
+    sweep
+        .current_dir(root())
+        .args([
+            "dpi-sweep",
+            "--engines",
+            "tesseract,replay",
+            "--tesseract-bin",
+        ])
+        .arg(fx.path("fake-tesseract"))
+        .args(["--dpi", "72,100", "--quiet", "--dataset"])
+        .arg(&data)
+        .arg("--predictions")
+        .arg(&preds)
+        .arg("--profiles")
+        .arg(fx.path("profiles"))
+        .arg("--out")
+        .arg(fx.path("reports"))
+        .args(["--run-id", "sw"]);
+    env(&mut sweep);
+    let o = interrupt(
+        sweep,
+        &fx.path("reports/sw-tesseract/journal.jsonl"),
+        2,
+        "KILL",
+    );
+    assert_eq!(o.status.code(), None, "killed by the signal");
+
+    std::fs::create_dir(fx.path("copy")).unwrap();
+    for engine in ["tesseract", "replay"] {
+        let o = Command::new("cp")
+            .arg("-a")
+            .arg(fx.path(&format!("reports/sw-{engine}")))
+            .arg(fx.path("copy"))
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    let originals =
+        || ["tesseract", "replay"].map(|e| common::snapshot(&fx.path(&format!("reports/sw-{e}"))));
+    let before = originals();
+    let mut resume = Command::new(env!("CARGO_BIN_EXE_medocr"));
+    resume
+        .args(["run", "--quiet", "--resume"])
+        .arg(fx.path("copy/sw-replay"));
+    env(&mut resume);
+    let o = output(resume);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(originals() == before, "an original folder was changed");
+    for engine in ["tesseract", "replay"] {
+        let dir = fx.path(&format!("copy/sw-{engine}"));
+        assert!(dir.join("summary.json").is_file(), "{engine}: {out}");
+        let journal = std::fs::read_to_string(dir.join("journal.jsonl")).unwrap();
+        assert_eq!(journal.lines().count(), 1 + 4, "{engine}");
+    }
+
+    let o = Command::new("cp")
+        .arg("-a")
+        .arg(fx.path("copy/sw-replay"))
+        .arg(fx.path("copy/renamed"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let mut resume = Command::new(env!("CARGO_BIN_EXE_medocr"));
+    resume
+        .args(["run", "--quiet", "--resume"])
+        .arg(fx.path("copy/renamed"));
+    env(&mut resume);
+    let o = output(resume);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}");
+    assert!(out.contains("name it sw-replay again"), "{out}");
 }
 
 fn assert_same_run(fx: &Fixture, a: &str, b: &str) {

@@ -475,15 +475,26 @@ struct Resume {
 }
 
 /// `--resume <dir>`: repeats the interrupted command from its journal, in the folder it
-/// was started from, skipping every document the journal already holds.
+/// was started from, skipping every document the journal already holds. The results go to
+/// `dir` wherever it is now (a copied or moved run folder), never to the `--out` the
+/// command line names.
 fn resume(dir: &Path, quiet: bool) -> anyhow::Result<ExitCode> {
+    // Resolved before the working directory changes: a relative DIR is the user's.
     let dir = dir
         .canonicalize()
         .with_context(|| format!("--resume {}: no such run folder", dir.display()))?;
     let header = Journal::read_header(&dir).context("--resume")?;
+    if !header.cwd.is_dir() {
+        bail!(
+            "cannot resume {}: the run was started in {}, which no longer exists, and relative paths in its command line (--dataset, --profiles, --predictions, …) refer to it; recreate that folder (or the paths it held), or start a new run",
+            dir.display(),
+            header.cwd.display()
+        );
+    }
     std::env::set_current_dir(&header.cwd).with_context(|| {
         format!(
-            "the run was started in {}, which cannot be entered now; relative paths in its command line refer to it",
+            "cannot resume {}: the run was started in {}, which cannot be entered now; relative paths in its command line refer to it",
+            dir.display(),
             header.cwd.display()
         )
     })?;
@@ -493,26 +504,67 @@ fn resume(dir: &Path, quiet: bool) -> anyhow::Result<ExitCode> {
             Journal::path_in(&dir).display()
         )
     })?;
-    let out = dir.parent().map(Path::to_path_buf).unwrap_or_default();
     let state = Some(Resume { dir, header });
     match cli.command {
         super::Command::Run(mut a) => {
-            a.common.out = out;
             a.common.quiet |= quiet;
             run_with(a, state)
         }
         super::Command::Score(mut a) => {
-            a.common.out = out;
             a.common.quiet |= quiet;
             score_with(a, state)
         }
         super::Command::DpiSweep(mut a) => {
-            a.common.out = out;
             a.common.quiet |= quiet;
             dpi_sweep_with(a, state)
         }
         other => bail!("the journal's command ({other:?}) cannot be resumed"),
     }
+}
+
+/// The run folder of each engine: `<--out>/<run id>` for a new run. On resume, the folder
+/// given to --resume for the engine whose journal it holds, and for the other engines of a
+/// `dpi-sweep` the folders named by their run ids next to it; the `--out` recorded in the
+/// command line is not used, so a copied folder never writes into the original.
+fn run_dirs(
+    common: &CommonArgs,
+    run_ids: &[String],
+    resume: Option<&Resume>,
+) -> anyhow::Result<Vec<PathBuf>> {
+    let Some(r) = resume else {
+        return Ok(run_ids.iter().map(|id| common.out.join(id)).collect());
+    };
+    if !run_ids.contains(&r.header.run_id) {
+        bail!(
+            "cannot resume {}: its journal is for run {}, which its command line no longer makes (it makes {}); start a new run",
+            r.dir.display(),
+            r.header.run_id,
+            run_ids.join(", ")
+        );
+    }
+    let name = r.dir.file_name().and_then(|n| n.to_str());
+    if run_ids.len() > 1 && name != Some(r.header.run_id.as_str()) {
+        // The siblings are found by name: next to a renamed copy they could be the
+        // original run's folders.
+        bail!(
+            "cannot resume {}: it is one engine's folder of a {}-engine run, whose folders are found by their run ids ({}) next to each other; name it {} again (move or copy all of them together)",
+            r.dir.display(),
+            run_ids.len(),
+            run_ids.join(", "),
+            r.header.run_id
+        );
+    }
+    let parent = r.dir.parent().unwrap_or(Path::new("/"));
+    Ok(run_ids
+        .iter()
+        .map(|id| {
+            if *id == r.header.run_id {
+                r.dir.clone()
+            } else {
+                parent.join(id)
+            }
+        })
+        .collect())
 }
 
 /// How [`execute`] ended.
@@ -552,6 +604,19 @@ fn open_journal(
         });
     }
     let (journal, old, entries) = Journal::resume(run_dir)?;
+    // A sibling folder of a sweep must hold the same run, not another one of that name.
+    if (&old.run_id, &old.base_id, &old.started)
+        != (&header.run_id, &header.base_id, &header.started)
+    {
+        bail!(
+            "cannot resume {}: it holds run {} started {}, not run {} started {}; resume each run from its own folder",
+            run_dir.display(),
+            old.run_id,
+            old.started,
+            header.run_id,
+            header.started
+        );
+    }
     let changed = |what: &str, was: String, now: String| {
         anyhow!(
             "cannot resume {}: {what} changed since the run started (was {was}, now {now}); results would mix two setups. Start a new run instead",
@@ -734,8 +799,9 @@ fn execute(
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
     let cwd = std::env::current_dir().context("reading the working directory")?;
+    let run_dirs = run_dirs(common, &run_ids, resume.as_ref())?;
     let mut journals = Vec::with_capacity(n_engines);
-    for (info, run_id) in infos.iter().zip(&run_ids) {
+    for ((info, run_id), run_dir) in infos.iter().zip(&run_ids).zip(&run_dirs) {
         let header = match &resume {
             Some(r) => JournalHeader {
                 engine: info.clone(),
@@ -756,11 +822,7 @@ fn execute(
                 planned,
             },
         };
-        journals.push(open_journal(
-            &common.out.join(run_id),
-            header,
-            resume.as_ref(),
-        )?);
+        journals.push(open_journal(run_dir, header, resume.as_ref())?);
     }
     if let Some(r) = &resume {
         let done: usize = journals.iter().map(|j| j.done.len()).sum();
@@ -840,12 +902,12 @@ fn execute(
         return Err(e);
     }
     if outcome.stopped {
-        let dir = common.out.join(&run_ids[0]);
+        let dir = &run_dirs[0];
         eprintln!(
             "interrupted: {finished} of {} results are saved in {}; finish the run with:\n  medocr run --resume {}",
             planned * n_engines,
             if n_engines == 1 {
-                Journal::path_in(&dir).display().to_string()
+                Journal::path_in(dir).display().to_string()
             } else {
                 format!("the journal.jsonl of each of {}", run_ids.join(", "))
             },
@@ -863,14 +925,14 @@ fn execute(
     };
     let profiles_sha256 = profiles_hash(&common.profiles, profiles.keys().copied())?;
     let mut summaries = Vec::new();
-    for ((((info, results), run_id), prior), output_format) in infos
+    for (((((info, results), run_id), run_dir), prior), output_format) in infos
         .into_iter()
         .zip(outcome.results)
         .zip(run_ids)
+        .zip(run_dirs)
         .zip(prior_wall)
         .zip(formats)
     {
-        let run_dir = common.out.join(&run_id);
         let wall_s = if n_engines == 1 {
             prior + wall
         } else {

@@ -23,7 +23,10 @@ pub use shard::{Shard, ShardError};
 use crate::dataset::{Dataset, Document};
 use crate::engine::extract::ExtractSpecs;
 use crate::engine::{Engine, EngineError, Request, Stage};
-use crate::render::{load_image, load_image_dir, Page, PdfRenderer, RenderConfig, RenderError};
+use crate::render::{
+    check_source, load_image, load_image_dir, Page, PdfRenderer, RenderConfig, RenderError,
+    SourceKind,
+};
 use crate::report::{DocumentResult, ErrorKind};
 use crate::score::{
     canonicalize, score_answer, FormatChoice, Knowledge, OutputFormat, ScoreOptions,
@@ -73,16 +76,27 @@ pub fn render_document(
     config: &RenderConfig,
 ) -> Result<Vec<Page>, RenderError> {
     let path = dataset.source_path(doc);
+    // Before anything opens the source (without_dpi too): opening a FIFO blocks, a device
+    // never ends, and neither is a document.
+    let kind = check_source(&path, |e| {
+        if doc.is_pdf() {
+            crate::render::pdf_io_error(&path, e)
+        } else {
+            RenderError::Image {
+                path: path.display().to_string(),
+                message: e.to_string(),
+            }
+        }
+    })?;
     if doc.is_pdf() {
         PdfRenderer::global()?.render(&path, config)
     } else {
         let Some(native) = doc.dpi else {
             return Err(without_dpi(&path));
         };
-        if path.is_dir() {
-            load_image_dir(&path, native, config)
-        } else {
-            Ok(vec![load_image(&path, native, config)?])
+        match kind {
+            SourceKind::Dir => load_image_dir(&path, native, config),
+            SourceKind::File => Ok(vec![load_image(&path, native, config)?]),
         }
     }
 }

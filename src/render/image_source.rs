@@ -19,7 +19,7 @@ pub fn load_image(
         message,
     };
     // Read once: the header check and the decode see the same bytes.
-    let bytes = std::fs::read(path).map_err(|e| err(e.to_string()))?;
+    let bytes = super::source::read_source(path, |e| err(e.to_string()))?;
     let open = || {
         image::ImageReader::new(std::io::Cursor::new(bytes.as_slice()))
             .with_guessed_format()
@@ -161,6 +161,36 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("no page images"), "{e}");
+    }
+
+    /// A FIFO among the pages is no page: it is skipped without being opened (opening it
+    /// would block), and so is a link to a device.
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_or_device_in_a_page_folder_is_not_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let made = std::process::Command::new("mkfifo")
+            .arg(dir.path().join("page-01.png"))
+            .status()
+            .unwrap();
+        assert!(made.success());
+        std::os::unix::fs::symlink("/dev/zero", dir.path().join("page-02.png")).unwrap();
+        image::GrayImage::from_pixel(20, 10, image::Luma([7]))
+            .save(dir.path().join("page-03.png"))
+            .unwrap();
+        let pages = load_image_dir(dir.path(), 100.0, &RenderConfig::default()).unwrap();
+        assert_eq!(pages.len(), 1);
+        assert_eq!(pages[0].image.get_pixel(0, 0).0[0], 7);
+        // Named directly, each is refused as what it is.
+        for (name, what) in [
+            ("page-01.png", "a FIFO"),
+            ("page-02.png", "a character device"),
+        ] {
+            let e = load_image(&dir.path().join(name), 100.0, &RenderConfig::default())
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(what), "{e}");
+        }
     }
 
     #[test]

@@ -3,9 +3,12 @@
 
 mod image_source;
 mod pdfium;
+mod source;
 
 pub use image_source::{load_image, load_image_dir};
+pub(crate) use pdfium::io_error as pdf_io_error;
 pub use pdfium::{find_pdfium, rasterise, PdfRenderer, TextChar};
+pub use source::{check_source, SourceKind, MAX_SOURCE_BYTES};
 
 use image::GrayImage;
 
@@ -74,6 +77,10 @@ pub enum RenderError {
     BadDpi { dpi: f32 },
     #[error("{path}: an image source needs its scan DPI (add \"dpi\" to its manifest entry)")]
     MissingDpi { path: String },
+    #[error("{path}: {what}, not a regular file; a document source must be a PDF or image file (or a folder of page images): copy the document into such a file and point the manifest's source at it")]
+    NotAFile { path: String, what: &'static str },
+    #[error("{path}: {size} bytes, larger than the {limit_mib} MiB source limit; split the document, or re-export it smaller (a lower scan DPI, JPEG pages)", limit_mib = MAX_SOURCE_BYTES >> 20)]
+    TooLarge { path: String, size: u64 },
 }
 
 /// A document's pages are held in memory together: their pixels may add up to this many

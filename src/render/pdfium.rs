@@ -205,8 +205,11 @@ impl PdfRenderer {
     }
 
     fn open(&self, path: &Path) -> Result<PdfDocument<'_>, RenderError> {
+        // Read by medocr, not by path: pdfium's own file access would open a FIFO (and
+        // block) and read a source of any size.
+        let bytes = super::source::read_source(path, |e| io_error(path, e))?;
         self.pdfium
-            .load_pdf_from_file(path, None)
+            .load_pdf_from_byte_vec(bytes, None)
             .map_err(|e| RenderError::Pdf {
                 path: path.display().to_string(),
                 message: describe_open_error(&e),
@@ -241,6 +244,14 @@ fn gray_from_bitmap(bitmap: &PdfBitmap<'_>) -> Option<GrayImage> {
         }));
     }
     GrayImage::from_raw(w as u32, h as u32, buf)
+}
+
+/// An I/O error opening or reading a PDF, in the words pdfium's errors get.
+pub(crate) fn io_error(path: &Path, e: std::io::Error) -> RenderError {
+    RenderError::Pdf {
+        path: path.display().to_string(),
+        message: describe_open_error(&PdfiumError::IoError(e)),
+    }
 }
 
 fn describe_open_error(e: &PdfiumError) -> String {

@@ -172,3 +172,17 @@ pub fn start_serve(root: &Path, extra: &[&str]) -> ServeProcess {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }
+
+/// Every file of a folder (not recursive) and its bytes, sorted by name.
+pub fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let p = e.unwrap().path();
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            (name, std::fs::read(&p).unwrap())
+        })
+        .collect();
+    files.sort();
+    files
+}

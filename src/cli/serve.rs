@@ -105,7 +105,9 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         if v.is_finite() && v > 0.0 && v <= 86_400.0 {
             Ok(std::time::Duration::from_secs_f64(v))
         } else {
-            Err(anyhow::anyhow!("{flag} {v}: must be a positive number of seconds (at most 86400)"))
+            Err(anyhow::anyhow!(
+                "{flag} {v}: must be a positive number of seconds (at most 86400)"
+            ))
         }
     };
     let dir = args.model.unwrap_or_else(BuiltinEngine::default_dir);

@@ -235,6 +235,20 @@ fn model_knobs_out_of_range_are_refused_with_the_range() {
             "{out}"
         );
     }
+    for (command, flag, value, range) in [
+        ("run", "--batch", "0", "from 1 to 1024"),
+        ("run", "--batch", "100000", "from 1 to 1024"),
+        ("serve", "--max-batch", "0", "from 1 to 256"),
+        ("serve", "--max-queue", "0", "at least 1"),
+    ] {
+        let o = medocr(
+            &[command, flag, value, "--limit", "1"][..if command == "run" { 5 } else { 3 }],
+            root,
+        );
+        let out = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{out}");
+        assert!(out.contains(flag) && out.contains(range), "{out}");
+    }
 }
 
 #[test]

@@ -78,8 +78,12 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             args.dpi
         );
     }
-    if args.max_batch == 0 || args.batch == 0 {
-        anyhow::bail!("--max-batch and --batch must be at least 1");
+    super::run::check_batch(args.batch)?;
+    if !(1..=256).contains(&args.max_batch) {
+        anyhow::bail!(
+            "--max-batch {}: must be from 1 to 256 requests per batched model call (default 8)",
+            args.max_batch
+        );
     }
     for (flag, v) in [
         ("--max-images", args.max_images as u64),

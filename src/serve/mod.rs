@@ -419,7 +419,7 @@ mod tests {
         assert!(r.contains("\"content\":\"p\"") && r.contains("\"content\":\"1\""));
         assert!(r.contains("\"finish_reason\":\"stop\""));
         assert!(r.contains(
-            "\"usage\":{\"prompt_tokens\":7,\"completion_tokens\":2,\"total_tokens\":9}"
+            "\"usage\":{\"prompt_tokens\":7,\"completion_tokens\":2,\"total_tokens\":9,"
         ));
         assert!(r.contains("data: [DONE]"));
         let r = call(addr, "POST", "/v1/chat/completions", &body(false, 150.0));

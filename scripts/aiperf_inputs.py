@@ -6,7 +6,10 @@ Writes into OUT (default /tmp/aiperf):
   (AIPerf 0.13 with HF_HUB_OFFLINE=1 loads tokenizers by repo id only, not by folder);
 - pages.jsonl: AIPerf `single_turn` entries, each a band of a bundled fax page (200 DPI in
   the PNG's pHYs) as a data URL. Bands without text are left out: the server rightly answers
-  them with an empty completion, which AIPerf counts as a failed request.
+  them with an empty completion, which AIPerf counts as a failed request;
+- bands/: the same bands as PNG files with a manifest.jsonl, for `medocr bench --dataset`
+  on identical inputs (the manifest's `text` is a placeholder: bench measures, it does not
+  score).
 
 Needs `pip install aiperf pillow` (transformers and tokenizers come with aiperf).
 """
@@ -34,6 +37,8 @@ with open(os.path.join(out, "hfcache/models--local--medocr-tok/refs/main"), "w")
 pages = sorted(glob.glob(os.path.join(root, "datasets/printed/*-fax.png"))
                + glob.glob(os.path.join(root, "datasets/printed/*-fax/page-*.png")))
 n = 0
+os.makedirs(os.path.join(out, "bands"), exist_ok=True)
+manifest = open(os.path.join(out, "bands/manifest.jsonl"), "w")
 with open(os.path.join(out, "pages.jsonl"), "w") as f:
     for path in pages:
         page = Image.open(path)
@@ -48,5 +53,10 @@ with open(os.path.join(out, "pages.jsonl"), "w") as f:
             band.save(buf, format="PNG", dpi=(200, 200))
             url = "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
             f.write(json.dumps({"text": "Transcribe this page.", "image": url}) + "\n")
+            name = f"band-{n:02d}.png"
+            with open(os.path.join(out, "bands", name), "wb") as png:
+                png.write(buf.getvalue())
+            manifest.write(json.dumps({"id": f"band-{n:02d}", "doc_type": "prescription",
+                                       "source": name, "text": "-", "dpi": 200.0}) + "\n")
             n += 1
 print(f"{n} pages in {out}/pages.jsonl; tokenizer local/medocr-tok in {out}/hfcache")

@@ -350,6 +350,13 @@ mod tests {
                 if r.pages[0].dpi == 13.0 {
                     panic!("boom");
                 }
+                if r.pages[0].dpi == 7.0 {
+                    // 32 MB of answer: more than loopback's socket buffers hold.
+                    let chunk = "x".repeat(8 << 10);
+                    for _ in 0..4000 {
+                        s.token(&chunk);
+                    }
+                }
                 s.input_tokens(7);
                 s.token("p");
                 s.token(&r.pages.len().to_string());
@@ -359,14 +366,20 @@ mod tests {
     }
 
     fn start(pause_ms: u64) -> (SocketAddr, Arc<Mutex<Vec<usize>>>) {
+        start_with(
+            pause_ms,
+            ServeConfig {
+                model_name: "m".into(),
+                ..ServeConfig::default()
+            },
+        )
+    }
+
+    fn start_with(pause_ms: u64, config: ServeConfig) -> (SocketAddr, Arc<Mutex<Vec<usize>>>) {
         let batches = Arc::new(Mutex::new(Vec::new()));
         let engine = Slow {
             batches: batches.clone(),
             pause: Duration::from_millis(pause_ms),
-        };
-        let config = ServeConfig {
-            model_name: "m".into(),
-            ..ServeConfig::default()
         };
         let server = Server::bind("127.0.0.1:0", Box::new(engine), config).unwrap();
         let addr = server.local_addr();
@@ -482,5 +495,34 @@ mod tests {
         std::thread::sleep(Duration::from_millis(50));
         let r = call(addr, "POST", "/v1/chat/completions", &body(false, 150.0));
         assert!(r.contains("p1"), "{r}");
+    }
+
+    #[test]
+    fn a_client_that_stops_reading_is_cut_at_the_write_deadline() {
+        let (addr, _) = start_with(
+            0,
+            ServeConfig {
+                model_name: "m".into(),
+                write_timeout: Duration::from_millis(300),
+                ..ServeConfig::default()
+            },
+        );
+        let mut s = TcpStream::connect(addr).unwrap();
+        let b = body(true, 7.0);
+        write!(
+            s,
+            "POST /v1/chat/completions HTTP/1.1\r\nContent-Length: {}\r\n\r\n{b}",
+            b.len()
+        )
+        .unwrap();
+        // Never read: the server's writes stall once the socket buffers are full.
+        std::thread::sleep(Duration::from_millis(2000));
+        let m = call(addr, "GET", "/metrics.json", "");
+        assert!(
+            m.contains("\"open_connections\":1,"),
+            "only this /metrics call is open: {m}"
+        );
+        assert!(call(addr, "POST", "/v1/chat/completions", &body(false, 150.0)).contains("p1"));
+        drop(s);
     }
 }

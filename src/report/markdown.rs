@@ -2,7 +2,8 @@
 //! latency and the environment, readable on any Git host.
 
 use super::console::{latency_row, measured, ms, pct};
-use super::RunSummary;
+use super::{GroupResult, RunSummary};
+use crate::score::{FieldAggregate, SetScore};
 use crate::sla::Status;
 use std::fmt::Write;
 
@@ -124,19 +125,7 @@ pub fn report(s: &RunSummary) -> String {
     let _ = writeln!(o, "|---:|---|---|---:|---:|---:|---:|---:|---:|");
     for g in &s.groups {
         for f in &g.fields {
-            let _ = writeln!(
-                o,
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-                g.dpi,
-                g.doc_type,
-                f.field_type.as_str(),
-                f.correct,
-                f.read,
-                f.scored,
-                pct(f.accuracy),
-                pct(f.precision),
-                pct(f.f1)
-            );
+            field_row(&mut o, g, f);
         }
     }
 
@@ -238,6 +227,41 @@ fn errors(o: &mut String, s: &RunSummary) {
 }
 
 /// Set scores, clinical error counts, examples and character confusions.
+/// One row of a field-type table: `| DPI | type | field | correct | read | scored | accuracy
+/// | precision | F1 |`.
+fn field_row(o: &mut String, g: &GroupResult, f: &FieldAggregate) {
+    let _ = writeln!(
+        o,
+        "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+        g.dpi,
+        g.doc_type,
+        f.field_type.as_str(),
+        f.correct,
+        f.read,
+        f.scored,
+        pct(f.accuracy),
+        pct(f.precision),
+        pct(f.f1)
+    );
+}
+
+/// One row of a set-score table: `| DPI | type | set | TP | FP | FN | precision | recall | F1 |`.
+fn set_row(o: &mut String, g: &GroupResult, set: &SetScore) {
+    let _ = writeln!(
+        o,
+        "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+        g.dpi,
+        g.doc_type,
+        set.set.as_str(),
+        set.true_positives,
+        set.false_positives,
+        set.false_negatives,
+        pct(set.precision),
+        pct(set.recall),
+        pct(set.f1)
+    );
+}
+
 /// `--task extract`: the fields the engine answered as JSON, judged directly.
 fn extraction(o: &mut String, s: &RunSummary) {
     if !s.groups.iter().any(|g| g.extraction.is_some()) {
@@ -273,19 +297,7 @@ fn extraction(o: &mut String, s: &RunSummary) {
     for g in &s.groups {
         let Some(x) = &g.extraction else { continue };
         for f in &x.fields {
-            let _ = writeln!(
-                o,
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-                g.dpi,
-                g.doc_type,
-                f.field_type.as_str(),
-                f.correct,
-                f.read,
-                f.scored,
-                pct(f.accuracy),
-                pct(f.precision),
-                pct(f.f1)
-            );
+            field_row(o, g, f);
         }
     }
     let _ = writeln!(
@@ -300,19 +312,7 @@ fn extraction(o: &mut String, s: &RunSummary) {
     for g in &s.groups {
         let Some(x) = &g.extraction else { continue };
         for set in &x.field_sets {
-            let _ = writeln!(
-                o,
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-                g.dpi,
-                g.doc_type,
-                set.set.as_str(),
-                set.true_positives,
-                set.false_positives,
-                set.false_negatives,
-                pct(set.precision),
-                pct(set.recall),
-                pct(set.f1)
-            );
+            set_row(o, g, set);
         }
     }
     let examples: Vec<_> = s
@@ -358,19 +358,7 @@ fn clinical(o: &mut String, s: &RunSummary) {
             .iter()
             .filter(|x| x.true_positives + x.false_negatives > 0)
         {
-            let _ = writeln!(
-                o,
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-                g.dpi,
-                g.doc_type,
-                set.set.as_str(),
-                set.true_positives,
-                set.false_positives,
-                set.false_negatives,
-                pct(set.precision),
-                pct(set.recall),
-                pct(set.f1)
-            );
+            set_row(o, g, set);
         }
     }
 

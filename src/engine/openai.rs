@@ -251,14 +251,7 @@ impl OpenAiEngine {
         if !is_sse {
             // A server that ignores `stream`: one JSON answer, one event.
             let text = response.read_to_string(64 << 20).map_err(&http_err)?;
-            let answer: Completion = serde_json::from_str(&text)
-                .map_err(|e| garbage(format!("not a chat completion ({e}): {}", excerpt(&text))))?;
-            let content = answer
-                .choices
-                .into_iter()
-                .next()
-                .and_then(|c| c.message.content)
-                .unwrap_or_default();
+            let (content, usage) = whole_answer(&text).map_err(garbage)?;
             let chunks = usize::from(!content.is_empty());
             if !content.is_empty() {
                 if *emitted {
@@ -267,7 +260,7 @@ impl OpenAiEngine {
                 sink.token(&content);
                 *emitted = true;
             }
-            self.report_usage(answer.usage, chunks, sink);
+            self.report_usage(usage, chunks, sink);
             return Ok(());
         }
 
@@ -415,22 +408,15 @@ impl OpenAiEngine {
                     self.client.base().url(path)
                 )));
             }
-            let answer: Completion =
-                serde_json::from_str(&text).map_err(|e| EngineError::Garbage {
-                    engine: "openai".into(),
-                    id: id.to_string(),
-                    message: format!("not a chat completion ({e}): {}", excerpt(&text)),
-                })?;
-            let content = answer
-                .choices
-                .into_iter()
-                .next()
-                .and_then(|c| c.message.content)
-                .unwrap_or_default();
+            let (content, usage) = whole_answer(&text).map_err(|message| EngineError::Garbage {
+                engine: "openai".into(),
+                id: id.to_string(),
+                message,
+            })?;
             if !content.is_empty() {
                 sink.token(&content);
             }
-            self.report_usage(answer.usage, usize::from(!content.is_empty()), sink);
+            self.report_usage(usage, usize::from(!content.is_empty()), sink);
             return Ok(());
         }
     }
@@ -565,6 +551,19 @@ pub fn splice_data_url(json: &[u8], png: &[u8]) -> Result<Vec<u8>, String> {
         .map_err(|e| e.to_string())?;
     body.extend_from_slice(&json[at..]);
     Ok(body)
+}
+
+/// The text and usage of a whole (non-streamed) chat completion.
+fn whole_answer(text: &str) -> Result<(String, Option<Usage>), String> {
+    let answer: Completion = serde_json::from_str(text)
+        .map_err(|e| format!("not a chat completion ({e}): {}", excerpt(text)))?;
+    let content = answer
+        .choices
+        .into_iter()
+        .next()
+        .and_then(|c| c.message.content)
+        .unwrap_or_default();
+    Ok((content, answer.usage))
 }
 
 /// Asks the server which model it serves.

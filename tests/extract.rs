@@ -4,11 +4,11 @@
 
 use std::io::{BufReader, Write};
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 mod common;
-use common::{medocr, read_request, scrub, text};
+use common::{bundled_document, medocr, read_request, scrub, summary, text};
 
 /// How the test server answers extraction requests.
 #[derive(Clone, Copy, PartialEq)]
@@ -101,34 +101,11 @@ fn serve(
     (url, seen)
 }
 
-/// A dataset of the bundled set's first prescription, its source made absolute.
-fn prescription(dir: &Path) -> (PathBuf, serde_json::Value) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let manifest = std::fs::read_to_string(root.join("datasets/bundled/manifest.jsonl")).unwrap();
-    let mut entry: serde_json::Value = manifest
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-        .find(|d| d["doc_type"] == "prescription")
-        .unwrap();
-    let source = root
-        .join("datasets/bundled")
-        .join(entry["source"].as_str().unwrap());
-    entry["source"] = source.display().to_string().into();
-    let data = dir.join("data");
-    std::fs::create_dir_all(&data).unwrap();
-    std::fs::write(data.join("manifest.jsonl"), format!("{entry}\n")).unwrap();
-    (data, entry)
-}
-
-fn summary(dir: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap()
-}
-
 #[test]
 fn extraction_against_an_openai_compatible_server() {
     let tmp = tempfile::tempdir().unwrap();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let (data, entry) = prescription(tmp.path());
+    let (data, entry) = bundled_document(tmp.path(), "prescription");
     let reports = tmp.path().join("reports");
     let run = |url: &str, id: &str| {
         medocr(

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 mod common;
-use common::{read_request, text};
+use common::{bundled_document, read_request, text};
 
 /// A CA and a `localhost` certificate it signed: (CA PEM, server chain, server key).
 fn certificates() -> (
@@ -105,19 +105,8 @@ fn serve(answer: String) -> (u16, Arc<Mutex<Seen>>, String) {
 fn openai_engine_reads_a_hosted_https_endpoint_with_a_private_ca_and_a_gateway_header() {
     let tmp = tempfile::tempdir().unwrap();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let manifest = std::fs::read_to_string(root.join("datasets/bundled/manifest.jsonl")).unwrap();
-    let doc: serde_json::Value = serde_json::from_str(manifest.lines().next().unwrap()).unwrap();
-    // One document (the first, a PDF), its source made absolute.
-    let data = tmp.path().join("data");
-    std::fs::create_dir_all(&data).unwrap();
-    let mut entry = doc.clone();
-    entry["source"] = serde_json::Value::String(
-        root.join("datasets/bundled")
-            .join(doc["source"].as_str().unwrap())
-            .display()
-            .to_string(),
-    );
-    std::fs::write(data.join("manifest.jsonl"), format!("{entry}\n")).unwrap();
+    // One document (the first prescription, a PDF), its source made absolute.
+    let (data, doc) = bundled_document(tmp.path(), "prescription");
 
     let (port, seen, ca_pem) = serve(doc["text"].as_str().unwrap().to_string());
     let ca = tmp.path().join("ca.pem");

@@ -9,7 +9,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{medocr, text, ServeProcess};
+use common::{medocr, summary, text, ServeProcess};
 
 fn start_serve(root: &Path) -> ServeProcess {
     common::start_serve(root, &[])
@@ -95,10 +95,6 @@ fn metric(response: &str, key: &str) -> u64 {
     serde_json::from_str::<serde_json::Value>(body).unwrap()[key]
         .as_u64()
         .unwrap()
-}
-
-fn summary(run_dir: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(run_dir.join("summary.json")).unwrap()).unwrap()
 }
 
 #[test]

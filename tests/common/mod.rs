@@ -186,3 +186,28 @@ pub fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
     files.sort();
     files
 }
+
+/// A run folder's summary.json.
+pub fn summary(run_dir: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(run_dir.join("summary.json")).unwrap()).unwrap()
+}
+
+/// A one-document dataset in `dir/data`: the bundled set's first document of `doc_type`,
+/// its source made absolute. Returns the folder and the manifest entry.
+pub fn bundled_document(dir: &Path, doc_type: &str) -> (std::path::PathBuf, serde_json::Value) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let manifest = std::fs::read_to_string(root.join("datasets/bundled/manifest.jsonl")).unwrap();
+    let mut entry: serde_json::Value = manifest
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|d| d["doc_type"] == doc_type)
+        .unwrap();
+    let source = root
+        .join("datasets/bundled")
+        .join(entry["source"].as_str().unwrap());
+    entry["source"] = source.display().to_string().into();
+    let data = dir.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("manifest.jsonl"), format!("{entry}\n")).unwrap();
+    (data, entry)
+}

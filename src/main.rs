@@ -17,6 +17,8 @@ fn main() -> ExitCode {
         .init();
     match cli::dispatch(args) {
         Ok(code) => code,
+        // `medocr … | head -1`: the reader has what it wanted.
+        Err(e) if e.chain().any(|c| c.is::<cli::out::StdoutClosed>()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(2)

@@ -1,6 +1,7 @@
 //! `medocr bench`: latency, throughput, load, long-document and soak scenarios on real
 //! engines; writes reports/<run-id>/bench.{json,csv,md} and SVG charts (docs/bench.md).
 
+use super::out::{out, outln};
 use super::run::{build_engine, EngineArgs, EngineKind};
 use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
@@ -437,8 +438,8 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let dir = args.out.join(&run_id);
     export::write_all(&dir, &report)
         .with_context(|| format!("writing the bench reports to {}", dir.display()))?;
-    print!("{}", console_summary(&report));
-    println!("reports: {}", dir.display());
+    out!("{}", console_summary(&report));
+    outln!("reports: {}", dir.display());
     Ok(ExitCode::SUCCESS)
 }
 

@@ -1,5 +1,6 @@
 //! `medocr compare`: the release gate between a baseline run and a candidate run.
 
+use super::out::{out, outln};
 use anyhow::Context;
 use clap::Args;
 use medocr::compare::{self, CompareOptions, Margins};
@@ -151,8 +152,8 @@ pub fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
     });
     compare::write_comparison(&out, &comparison)
         .with_context(|| format!("writing the comparison to {}", out.display()))?;
-    print!("{}", compare::console(&comparison));
-    println!("reports: {}", out.display());
+    out!("{}", compare::console(&comparison));
+    outln!("reports: {}", out.display());
     Ok(if comparison.passed {
         ExitCode::SUCCESS
     } else {

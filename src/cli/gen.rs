@@ -2,6 +2,7 @@
 //! writer (`--toolchain pdf`) or as HTML printouts through headless Chromium
 //! (`--toolchain chromium`).
 
+use super::out::outln;
 use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
 use medocr::dataset::print::{self, FontChoice, PrintOptions};
@@ -79,7 +80,7 @@ pub fn gen(args: GenArgs) -> anyhow::Result<ExitCode> {
             };
             let summary = generate(&opts, &args.out, args.scans.then_some(&rasterise as _))
                 .with_context(|| format!("generating into {}", args.out.display()))?;
-            println!(
+            outln!(
                 "wrote {} documents ({} PDFs, {} scans, {} pages, {:.1} MB) and {}",
                 summary.documents.len(),
                 summary.pdfs,
@@ -108,7 +109,7 @@ pub fn gen(args: GenArgs) -> anyhow::Result<ExitCode> {
             let secs: Vec<f64> = summary.chromium.iter().map(|c| c.2.as_secs_f64()).collect();
             let mean = secs.iter().sum::<f64>() / secs.len().max(1) as f64;
             let max = secs.iter().cloned().fold(0.0, f64::max);
-            println!(
+            outln!(
                 "wrote {} documents ({} PDFs in {} fonts, {} pages, {} variant images, {:.1} MB) and {}",
                 summary.documents.len(),
                 summary.pdfs,
@@ -118,7 +119,7 @@ pub fn gen(args: GenArgs) -> anyhow::Result<ExitCode> {
                 summary.bytes as f64 / 1e6,
                 summary.manifest.display()
             );
-            println!(
+            outln!(
                 "Chromium: {mean:.2} s per document on average ({max:.2} s at most, {} at a time); every PDF's text layer matches its ground truth and embeds only the printout's fonts",
                 opts.jobs
             );

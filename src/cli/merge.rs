@@ -1,5 +1,6 @@
 //! `medocr merge`: the run folders of `medocr run --shard i/n` into one run folder.
 
+use super::out::{out, outln};
 use anyhow::{bail, Context};
 use clap::Args;
 use medocr::pipeline::journal::JOURNAL_VERSION;
@@ -92,17 +93,17 @@ pub fn merge(args: MergeArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|s| format!("{} ({}/{})", s.run_id, s.index, summary.merged_from.len()))
         .collect();
-    println!(
+    outln!(
         "merged {} shards: {}; {} results",
         shards.len(),
         shards.join(", "),
         combined.results.len()
     );
-    print!("{}", report::console::table(&summary));
+    out!("{}", report::console::table(&summary));
     if !summary.dpi_study.is_empty() {
-        print!("\n{}", report::console::dpi_study(&summary));
+        out!("\n{}", report::console::dpi_study(&summary));
     }
-    println!("reports: {}", out.display());
+    outln!("reports: {}", out.display());
     Ok(if summary.any_failed() {
         ExitCode::from(1)
     } else {

@@ -1,5 +1,7 @@
 //! Command-line definitions (clap) and the dispatch to each command.
 
+pub(crate) mod out;
+
 mod bench;
 mod compare;
 mod gen;

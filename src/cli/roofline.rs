@@ -1,6 +1,7 @@
 //! `medocr roofline`: roofline estimates of decode/prefill throughput per device,
 //! precision and batch size.
 
+use super::out::outln;
 use anyhow::{bail, Context};
 use clap::Args;
 use medocr::bench::{export, BenchReport};
@@ -157,7 +158,7 @@ pub fn roofline(args: RoofArgs) -> anyhow::Result<ExitCode> {
         }
     }
 
-    println!(
+    outln!(
         "model {}: {:.4} B params ({:.4} B per decode step), {} layers, hidden {}, {} heads / {} KV heads, vocab {}",
         spec.name,
         spec.params / 1e9,
@@ -169,7 +170,7 @@ pub fn roofline(args: RoofArgs) -> anyhow::Result<ExitCode> {
         spec.vocab
     );
     for hw in &hardware {
-        println!(
+        outln!(
             "{:<10} {}: {:.3} TFLOP/s, {:.0} GB/s, ridge {:.1} FLOP/B ({})",
             hw.key,
             hw.name,
@@ -179,12 +180,12 @@ pub fn roofline(args: RoofArgs) -> anyhow::Result<ExitCode> {
             hw.source
         );
     }
-    println!(
+    outln!(
         "context {} tokens, KV traffic {}\n",
         args.context.unwrap_or(512),
         if args.no_kv { "ignored" } else { "counted" }
     );
-    println!(
+    outln!(
         "{:<10} {:<5} {:<7} {:>5} {:>10} {:>11} {:<7} {:>13} {:>11}",
         "hardware",
         "prec",
@@ -197,7 +198,7 @@ pub fn roofline(args: RoofArgs) -> anyhow::Result<ExitCode> {
         "step ms"
     );
     for r in &rows {
-        println!(
+        outln!(
             "{:<10} {:<5} {:<7} {:>5} {:>10.2} {:>11.3} {:<7} {:>13.1} {:>11.4}",
             r.hardware,
             r.precision.name(),
@@ -228,7 +229,7 @@ pub fn roofline(args: RoofArgs) -> anyhow::Result<ExitCode> {
         });
         std::fs::write(path, serde_json::to_string_pretty(&doc)?)
             .with_context(|| format!("writing {}", path.display()))?;
-        println!("\nwrote {}", path.display());
+        outln!("\nwrote {}", path.display());
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -280,11 +281,11 @@ fn place_bench(
             }
         }
     }
-    println!(
+    outln!(
         "\nmeasured points from {} (decode step at FP32, context {context}; see docs/roofline.md)",
         bench_path.display()
     );
-    println!(
+    outln!(
         "{:<10} {:<28} {:<9} {:>3} {:>10} {:>9} {:>11} {:>10} {:>8} {:>8} {:>8}",
         "engine",
         "measurement",
@@ -299,7 +300,7 @@ fn place_bench(
         "% BW"
     );
     for p in &points {
-        println!(
+        outln!(
             "{:<10} {:<28} {:<9} {:>3} {:>10.1} {:>9.2} {:>11.3} {:>10.3} {:>7.2}% {:>7.2}% {:>7.2}%",
             p.engine,
             p.label,
@@ -315,7 +316,7 @@ fn place_bench(
         );
     }
     for name in skipped {
-        println!("{name}: no model spec (not a transformer checkpoint), not placed");
+        outln!("{name}: no model spec (not a transformer checkpoint), not placed");
     }
     if points.is_empty() {
         return Ok(points);
@@ -349,6 +350,6 @@ fn place_bench(
         &marks,
     );
     std::fs::write(&svg_path, chart).with_context(|| format!("writing {}", svg_path.display()))?;
-    println!("wrote {}", svg_path.display());
+    outln!("wrote {}", svg_path.display());
     Ok(points)
 }

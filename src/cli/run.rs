@@ -1,5 +1,6 @@
 //! `medocr run` and `medocr score`.
 
+use super::out::{out, outln};
 use anyhow::{anyhow, bail, Context};
 use clap::{Args, Parser, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -982,13 +983,13 @@ fn execute(
         };
         report::write_run(&run_dir, &summary, &results)?;
         if n_engines > 1 {
-            println!("\n== {}", summary.config.engine.name);
+            outln!("\n== {}", summary.config.engine.name);
         }
-        print!("{}", report::console::table(&summary));
+        out!("{}", report::console::table(&summary));
         if !summary.dpi_study.is_empty() {
-            print!("\n{}", report::console::dpi_study(&summary));
+            out!("\n{}", report::console::dpi_study(&summary));
         }
-        println!("reports: {}", run_dir.display());
+        outln!("reports: {}", run_dir.display());
         summaries.push(summary);
     }
     Ok(Executed::Done(summaries))

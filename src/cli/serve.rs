@@ -1,5 +1,6 @@
 //! `medocr serve`: the built-in model behind an OpenAI-compatible API.
 
+use super::out::outln;
 use anyhow::Context;
 use clap::Args;
 use medocr::engine::builtin::BuiltinEngine;
@@ -136,7 +137,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     };
     let server = Server::bind((args.host.as_str(), args.port), Box::new(engine), config)?;
     // Scripts and tests read this line to learn the port.
-    println!("listening on http://{}", server.local_addr());
+    outln!("listening on http://{}", server.local_addr());
     std::io::stdout().flush()?;
     server.run()?;
     Ok(ExitCode::SUCCESS)

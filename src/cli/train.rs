@@ -1,6 +1,7 @@
 //! `medocr train`: trains the built-in model on line images rendered on the fly from the
 //! generator's text. Re-running the same command resumes from the last checkpoint.
 
+use super::out::outln;
 use anyhow::{bail, Context};
 use clap::Args;
 use medocr::dataset::load_manifest;
@@ -74,7 +75,7 @@ pub fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
             params,
             ..
         } => {
-            println!(
+            outln!(
                 "{} started at step {step} (resumed: {resumed}), {params} parameters",
                 now()
             )
@@ -86,7 +87,7 @@ pub fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
             secs_per_step,
             ..
         } => {
-            println!(
+            outln!(
                 "{} step {step:6} loss {loss:.4} lr {lr:.2e} {secs_per_step:.2} s/step",
                 now()
             )
@@ -97,21 +98,21 @@ pub fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
             best_cer,
             lines,
             ..
-        } => println!(
+        } => outln!(
             "{} validation at step {step}: CER {:.2}% (best {:.2}%) on {lines} lines",
             now(),
             cer * 100.0,
             best_cer * 100.0
         ),
         TrainEvent::Checkpoint { step, path } => {
-            println!("{} checkpoint at step {step}: {}", now(), path.display())
+            outln!("{} checkpoint at step {step}: {}", now(), path.display())
         }
         TrainEvent::Stopped { step, reason } => {
-            println!("{} stopped at step {step}: {reason}", now())
+            outln!("{} stopped at step {step}: {reason}", now())
         }
     })
     .with_context(|| format!("training in {}", args.run.display()))?;
-    println!("done: {}", serde_json::to_string(&summary)?);
+    outln!("done: {}", serde_json::to_string(&summary)?);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -180,7 +181,7 @@ pub fn crops(args: CropsArgs) -> anyhow::Result<ExitCode> {
         &splitter,
         &args.out,
         &mut |id, s| {
-            println!(
+            outln!(
                 "{id}: {} pieces, {} with text, {} empty, {} ambiguous (skipped)",
                 s.pieces, s.text, s.empty, s.ambiguous
             )
@@ -188,7 +189,7 @@ pub fn crops(args: CropsArgs) -> anyhow::Result<ExitCode> {
     )
     .with_context(|| format!("cutting crops into {}", args.out.display()))?;
     let s = summary.stats;
-    println!(
+    outln!(
         "{} crops from {} pages ({} documents) in {}: {} with text, {} empty, {} ambiguous pieces skipped ({:.1} %)",
         summary.crops,
         summary.pages,

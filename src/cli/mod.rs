@@ -3,6 +3,7 @@
 pub(crate) mod out;
 
 mod bench;
+mod export;
 mod compare;
 mod gen;
 mod merge;

@@ -32,3 +32,14 @@ macro_rules! outln {
 }
 
 pub(crate) use {out, outln};
+
+/// Console tables: on standard output, or on standard error when standard output carries
+/// `--export-json -`.
+pub fn console(text: &str, to_stderr: bool) -> anyhow::Result<()> {
+    if to_stderr {
+        eprint!("{text}");
+        Ok(())
+    } else {
+        write(format_args!("{text}"))
+    }
+}

@@ -9,8 +9,10 @@
 pub mod bench;
 pub mod compare;
 pub mod dataset;
+pub mod doctor;
 pub mod engine;
 pub mod model;
+pub mod paths;
 pub mod pipeline;
 pub mod render;
 pub mod report;

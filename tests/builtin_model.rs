@@ -51,7 +51,7 @@ fn shipped_checkpoint_reads_rules_and_specks_as_nothing() {
     use medocr::model::eval::recognize_lines;
     use medocr::model::preprocess::line_input;
     use medocr::model::{weights::load, CpuBackend};
-    let dir = BuiltinEngine::default_dir();
+    let dir = BuiltinEngine::locate(None).unwrap();
     let device = Default::default();
     let m = load::<CpuBackend>(&dir, &device).unwrap();
     // Greedy text of each crop read whole, as the recogniser reads one piece.
@@ -171,8 +171,11 @@ fn shipped_checkpoint_reads_chromium_printouts_faxes_and_photos() {
     };
     print::generate(&opts, dir.path(), Some(&rasterise)).unwrap();
     let dataset = load_manifest(dir.path()).unwrap();
-    let mut engine =
-        BuiltinEngine::load(&BuiltinEngine::default_dir(), "cpu".parse().unwrap()).unwrap();
+    let mut engine = BuiltinEngine::load(
+        &BuiltinEngine::locate(None).unwrap(),
+        "cpu".parse().unwrap(),
+    )
+    .unwrap();
     // Corpus CER (edits over reference characters) of the documents whose id ends in `suffix`.
     let mut cer = |suffix: &str, dpi: f32| {
         let docs: Vec<&Document> = dataset

@@ -187,6 +187,14 @@ impl GpuSampler {
     }
 }
 
+/// The name of GPU 0 as NVML reports it, or why there is none (no driver, no device).
+pub fn gpu_name() -> Result<String, String> {
+    let nvml = nvml::Nvml::load()?;
+    Ok(nvml
+        .device_name()
+        .unwrap_or_else(|| "an NVIDIA GPU (name unreadable)".into()))
+}
+
 /// The few NVML calls the sampler needs, resolved from `libnvidia-ml.so.1` at run time so
 /// the binary neither links against nor requires the NVIDIA driver.
 mod nvml {

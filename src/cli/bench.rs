@@ -50,9 +50,10 @@ pub struct BenchArgs {
     pub engines: Vec<EngineKind>,
     #[command(flatten)]
     pub engine_args: EngineArgs,
-    /// Dataset folder (holding manifest.jsonl) or manifest path.
-    #[arg(long, default_value = "datasets/bundled")]
-    pub dataset: PathBuf,
+    /// Dataset folder (holding manifest.jsonl) or manifest path [default: the bundled
+    /// dataset built into the binary].
+    #[arg(long, env = "MEDOCR_DATASET")]
+    pub dataset: Option<PathBuf>,
     /// Only these document types (comma-separated).
     #[arg(long, value_delimiter = ',')]
     pub types: Vec<DocType>,
@@ -201,7 +202,8 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
         vec![1]
     };
 
-    let dataset = load_manifest(&args.dataset)?;
+    let (dataset_dir, dataset_label) = super::run::dataset_source(args.dataset.as_deref())?;
+    let dataset = load_manifest(&dataset_dir)?;
     let mut docs: Vec<&Document> = dataset
         .documents
         .iter()
@@ -407,7 +409,7 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
         started: started.to_rfc3339(),
         scenario,
         settings: BenchSettings {
-            dataset: args.dataset.display().to_string(),
+            dataset: dataset_label,
             manifest_sha256: dataset.manifest_sha256.clone(),
             documents: docs.iter().map(|d| d.id.clone()).collect(),
             dpis,

@@ -1,6 +1,7 @@
 //! `medocr compare`: the release gate between a baseline run and a candidate run.
 
-use super::out::{out, outln};
+use super::export::JsonTarget;
+use super::out::console;
 use anyhow::Context;
 use clap::Args;
 use medocr::compare::{self, CompareOptions, Margins};
@@ -84,6 +85,14 @@ pub struct CompareArgs {
     /// (default: reports/compare-<baseline-id>-vs-<candidate-id>/).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Also write every gate as a JUnit test case to FILE (a failed gate is a failed test
+    /// with both sides, the difference, its interval and the margin).
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Also write compare.json to FILE, or to standard output with `-` (the console table
+    /// then goes to standard error).
+    #[arg(long, value_name = "FILE|-")]
+    pub export_json: Option<JsonTarget>,
 }
 
 /// A run folder as given, or `<reports>/<id>` when only that exists.
@@ -152,8 +161,22 @@ pub fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
     });
     compare::write_comparison(&out, &comparison)
         .with_context(|| format!("writing the comparison to {}", out.display()))?;
-    out!("{}", compare::console(&comparison));
-    outln!("reports: {}", out.display());
+    if let Some(path) = &args.junit {
+        let xml = compare::junit(&comparison)?;
+        super::export::write_file("--junit", path, xml.as_bytes())?;
+    }
+    let to_stderr = JsonTarget::takes_stdout(args.export_json.as_ref());
+    console(
+        &format!(
+            "{}reports: {}\n",
+            compare::console(&comparison),
+            out.display()
+        ),
+        to_stderr,
+    )?;
+    if let Some(t) = &args.export_json {
+        t.write(&comparison)?;
+    }
     Ok(if comparison.passed {
         ExitCode::SUCCESS
     } else {

@@ -1,6 +1,6 @@
-//! `--export-json FILE|-`: a command's result model as JSON for a CI system, in a file
-//! (written atomically) or on standard output. With `-`, standard output carries the JSON
-//! alone and the console tables go to standard error.
+//! `--export-json FILE|-` and `--junit FILE`: a command's result model for a CI system,
+//! in a file (written atomically) or, for JSON, on standard output. With `-`, standard
+//! output carries the JSON alone and the console tables go to standard error.
 
 use super::out;
 use anyhow::Context;
@@ -37,16 +37,18 @@ impl JsonTarget {
         json.push('\n');
         match self {
             JsonTarget::Stdout => out::write(format_args!("{json}")),
-            JsonTarget::File(p) => write_file(p, json.as_bytes()),
+            JsonTarget::File(p) => write_file("--export-json", p, json.as_bytes()),
         }
     }
 }
 
-fn write_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+/// Writes an export file atomically (a CI step never reads half a file), creating its
+/// folder; errors name the flag.
+pub fn write_file(flag: &str, path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)
-            .with_context(|| format!("--export-json: creating {}", dir.display()))?;
+            .with_context(|| format!("{flag}: creating {}", dir.display()))?;
     }
     medocr::report::write_atomic(path, bytes)
-        .with_context(|| format!("--export-json: writing {}", path.display()))
+        .with_context(|| format!("{flag}: writing {}", path.display()))
 }

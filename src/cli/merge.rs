@@ -7,7 +7,7 @@ use medocr::pipeline::journal::JOURNAL_VERSION;
 use medocr::pipeline::merge::{combine, merged_summary, ShardRun};
 use medocr::pipeline::{Journal, JournalHeader};
 use medocr::report;
-use medocr::sla::load_profiles;
+use medocr::sla::ProfileSet;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -47,26 +47,30 @@ pub fn merge(args: MergeArgs) -> anyhow::Result<ExitCode> {
 
     // The shards' profiles, from where the first shard ran unless told otherwise.
     let profiles_dir = match &args.profiles {
-        Some(p) => p.clone(),
-        None => resolve(&combined.header.cwd, Path::new(&combined.config.profiles)),
+        Some(p) => Some(p.clone()),
+        None if combined.config.profiles == medocr::sla::BUNDLED => None,
+        None => Some(resolve(
+            &combined.header.cwd,
+            Path::new(&combined.config.profiles),
+        )),
     };
-    let profiles = load_profiles(&profiles_dir).with_context(|| {
+    let set = ProfileSet::load(profiles_dir.as_deref()).with_context(|| {
         format!(
             "loading the SLA profiles (pass --profiles DIR if the shards' {} is not here)",
-            profiles_dir.display()
+            combined.config.profiles
         )
     })?;
-    let sha = super::run::profiles_hash(&profiles_dir, profiles.keys().copied())?;
-    if sha != combined.config.profiles_sha256 {
+    if set.sha256 != combined.config.profiles_sha256 {
         bail!(
-            "the profiles in {} (sha256 {sha}) are not the ones the shards were checked with (sha256 {}); pass --profiles with the same profile files",
-            profiles_dir.display(),
+            "the profiles in {} (sha256 {}) are not the ones the shards were checked with (sha256 {}); pass --profiles with the same profile files",
+            set.origin,
+            set.sha256,
             combined.config.profiles_sha256
         );
     }
-    let mut summary = merged_summary(&combined, &run_id, &profiles);
+    let mut summary = merged_summary(&combined, &run_id, &set.profiles);
     if args.profiles.is_some() {
-        summary.config.profiles = profiles_dir.display().to_string();
+        summary.config.profiles = set.origin.clone();
     }
 
     // A journal like a run's: the merged folder holds every per-document result too.

@@ -3,8 +3,9 @@
 pub(crate) mod out;
 
 mod bench;
-mod export;
 mod compare;
+mod doctor;
+mod export;
 mod gen;
 mod merge;
 mod roofline;
@@ -58,6 +59,10 @@ pub enum Command {
     /// Combine the run folders of `medocr run --shard I/N` into one run folder whose
     /// reports equal an unsharded run's (exit code 1 when any SLA limit fails).
     Merge(merge::MergeArgs),
+    /// Check the tools and files medocr uses (model, libpdfium, Tesseract, fonts, Chromium,
+    /// GPU) and print the command that installs each missing one (exit code 1 when the
+    /// default run cannot work).
+    Doctor(doctor::DoctorArgs),
 }
 
 pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -73,5 +78,6 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bench(args) => bench::bench(args),
         Command::Serve(args) => serve::serve(args),
         Command::Merge(args) => merge::merge(args),
+        Command::Doctor(args) => doctor::doctor(args),
     }
 }

@@ -116,9 +116,7 @@ pub fn roofline(args: RoofArgs) -> anyhow::Result<ExitCode> {
             args.vocab,
         )?,
         (None, model) => {
-            let path = model
-                .clone()
-                .unwrap_or_else(|| PathBuf::from("models/builtin"));
+            let path = medocr::engine::builtin::BuiltinEngine::locate(model.as_deref())?;
             ModelSpec::from_checkpoint(&path)
                 .with_context(|| format!("reading the model spec from {}", path.display()))?
         }

@@ -1,6 +1,7 @@
 //! `medocr run` and `medocr score`.
 
-use super::out::{out, outln};
+use super::export::JsonTarget;
+use super::out::console;
 use anyhow::{anyhow, bail, Context};
 use clap::{Args, Parser, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -17,7 +18,7 @@ use medocr::pipeline::{
 use medocr::report::{self, DocumentResult, ExtractConfig, RunConfig, RunSummary, SCHEMA_VERSION};
 use medocr::score::FormatChoice;
 use medocr::score::{Knowledge, NormOptions, ScoreOptions};
-use medocr::sla::{load_profiles, Status};
+use medocr::sla::{ProfileSet, Status};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -45,14 +46,16 @@ pub enum EngineKind {
 /// Options shared by `run` and `score`.
 #[derive(Args, Debug)]
 pub struct CommonArgs {
-    /// Dataset folder (holding manifest.jsonl) or manifest path.
-    #[arg(long, default_value = "datasets/bundled")]
-    pub dataset: PathBuf,
-    /// Folder of SLA profiles (<doc_type>.toml).
-    #[arg(long, default_value = "profiles")]
-    pub profiles: PathBuf,
+    /// Dataset folder (holding manifest.jsonl) or manifest path [default: the bundled
+    /// dataset built into the binary, two documents per type].
+    #[arg(long, env = "MEDOCR_DATASET")]
+    pub dataset: Option<PathBuf>,
+    /// Folder of SLA profiles (<doc_type>.toml) [default: the bundled profiles built into
+    /// the binary, the repository's profiles/].
+    #[arg(long, env = "MEDOCR_PROFILES")]
+    pub profiles: Option<PathBuf>,
     /// Folder that receives the run folder <out>/<run-id>/.
-    #[arg(long, default_value = "reports")]
+    #[arg(long, env = "MEDOCR_OUT", default_value = "reports")]
     pub out: PathBuf,
     /// Name of the run folder (default: <UTC time>-<engine>).
     #[arg(long)]
@@ -75,10 +78,10 @@ pub struct CommonArgs {
     pub output_format: Vec<String>,
     /// Drug formulary CSV (edi_code,product,ingredient,strength,unit,form), e.g. the
     /// national drug master file; default: the bundled sample.
-    #[arg(long)]
+    #[arg(long, env = "MEDOCR_FORMULARY")]
     pub formulary: Option<PathBuf>,
     /// Diagnosis code list CSV (code,name), e.g. the full KCD; default: the bundled sample.
-    #[arg(long)]
+    #[arg(long, env = "MEDOCR_CODES")]
     pub codes: Option<PathBuf>,
     /// Quote patient names and identifiers in error examples instead of masking them.
     #[arg(long)]
@@ -106,6 +109,15 @@ pub struct CommonArgs {
     /// ones (prompts/extract/) for the types it has.
     #[arg(long, value_name = "DIR")]
     pub extract_prompts: Option<PathBuf>,
+    /// Also write every SLA check as a JUnit test case to FILE (a failed limit is a failed
+    /// test with the measured value and the limit), for CI systems' test reports.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Also write the run's summary.json to FILE, or to standard output with `-` (the
+    /// console tables then go to standard error); an array of summaries for several
+    /// engines. Schema: docs/summary.schema.json.
+    #[arg(long, value_name = "FILE|-")]
+    pub export_json: Option<JsonTarget>,
 }
 
 /// What a run asks the engine for.
@@ -147,7 +159,9 @@ pub struct SweepArgs {
 #[derive(Args, Debug)]
 pub struct EngineArgs {
     /// Model folder for the built-in engine (config.json, model.safetensors, tokenizer.json),
-    /// or the Hugging Face checkpoint folder of the hf engine.
+    /// or the Hugging Face checkpoint folder of the hf engine. The built-in engine's default:
+    /// $MEDOCR_MODEL, else models/builtin here, in the data folder
+    /// ($XDG_DATA_HOME/medocr) or beside the binary (`medocr doctor` shows where).
     #[arg(long)]
     pub model: Option<PathBuf>,
     /// Device for the built-in model: cpu, or cuda[:N] (needs a build with --features cuda).
@@ -332,10 +346,7 @@ pub(crate) fn build_engine(kind: EngineKind, args: &EngineArgs) -> anyhow::Resul
     }
     Ok(match kind {
         EngineKind::Builtin => {
-            let dir = args
-                .model
-                .clone()
-                .unwrap_or_else(BuiltinEngine::default_dir);
+            let dir = BuiltinEngine::locate(args.model.as_deref())?;
             let device = args.device.parse().context("--device")?;
             if let Some(px) = args.piece_width {
                 // Narrower than a character (a quarter of the 32 px line height) reads
@@ -719,14 +730,16 @@ fn execute(
     options: &RunOptions,
     resume: Option<Resume>,
 ) -> anyhow::Result<Executed> {
-    let profiles = load_profiles(&common.profiles)?;
+    let profile_set = ProfileSet::load(common.profiles.as_deref())?;
+    let profiles = &profile_set.profiles;
     if profiles.is_empty() {
         bail!(
-            "{}: no SLA profile (<doc_type>.toml) found; point --profiles at a folder of profiles such as the repository's profiles/",
-            common.profiles.display()
+            "{}: no SLA profile (<doc_type>.toml) found; point --profiles at a folder of profiles such as the repository's profiles/, or leave it out for the bundled ones",
+            profile_set.origin
         );
     }
-    let dataset = load_manifest(&common.dataset)?;
+    let (dataset_dir, dataset_label) = dataset_source(common.dataset.as_deref())?;
+    let dataset = load_manifest(&dataset_dir)?;
     for issue in &dataset.issues {
         eprintln!(
             "{}: {issue}",
@@ -765,7 +778,7 @@ fn execute(
     for t in missing {
         eprintln!(
             "warning: no SLA profile for {t} in {}: its documents are scored but not checked",
-            common.profiles.display()
+            profile_set.origin
         );
     }
     if options.extract.is_some() {
@@ -927,12 +940,12 @@ fn execute(
     // With several engines sharing the clock, each engine's wall time is its own busy time.
     let wall = t0.elapsed().as_secs_f64();
 
+    let to_stderr = JsonTarget::takes_stdout(common.export_json.as_ref());
     let privacy = if common.show_phi {
         Privacy::ShowPhi
     } else {
         Privacy::Redacted
     };
-    let profiles_sha256 = profiles_hash(&common.profiles, profiles.keys().copied())?;
     let mut summaries = Vec::new();
     for (((((info, results), run_id), run_dir), prior), output_format) in infos
         .into_iter()
@@ -947,20 +960,20 @@ fn execute(
         } else {
             results.iter().filter_map(|r| r.timing.e2e_ms).sum::<f64>() / 1e3
         };
-        let (groups, verdicts, totals) = pipeline::summarize(&results, &profiles, wall_s, privacy);
+        let (groups, verdicts, totals) = pipeline::summarize(&results, profiles, wall_s, privacy);
         let dpi_study = pipeline::dpi_study(&groups, &verdicts);
         let summary = RunSummary {
             schema_version: SCHEMA_VERSION,
             run_id: run_id.clone(),
             started: started.clone(),
             config: RunConfig {
-                dataset: common.dataset.display().to_string(),
+                dataset: dataset_label.clone(),
                 manifest_sha256: dataset.manifest_sha256.clone(),
                 dpis: options.dpis.clone(),
                 max_pixels: options.max_pixels,
                 engine: info,
-                profiles: common.profiles.display().to_string(),
-                profiles_sha256: profiles_sha256.clone(),
+                profiles: profile_set.origin.clone(),
+                profiles_sha256: profile_set.sha256.clone(),
                 fold_width: options.score.norm.fold_fullwidth,
                 formulary: source_name(common.formulary.as_deref()),
                 codes: source_name(common.codes.as_deref()),
@@ -982,17 +995,33 @@ fn execute(
             merged_from: Vec::new(),
         };
         report::write_run(&run_dir, &summary, &results)?;
+        let mut text = String::new();
         if n_engines > 1 {
-            outln!("\n== {}", summary.config.engine.name);
+            text += &format!("\n== {}\n", summary.config.engine.name);
         }
-        out!("{}", report::console::table(&summary));
+        text += &report::console::table(&summary);
         if !summary.dpi_study.is_empty() {
-            out!("\n{}", report::console::dpi_study(&summary));
+            text += &format!("\n{}", report::console::dpi_study(&summary));
         }
-        outln!("reports: {}", run_dir.display());
+        text += &format!("reports: {}\n", run_dir.display());
+        console(&text, to_stderr)?;
         summaries.push(summary);
     }
+    export(common, &summaries)?;
     Ok(Executed::Done(summaries))
+}
+
+/// `--junit` and `--export-json`, after the run folders are written.
+fn export(common: &CommonArgs, summaries: &[RunSummary]) -> anyhow::Result<()> {
+    if let Some(path) = &common.junit {
+        let xml = report::junit::sla(summaries)?;
+        super::export::write_file("--junit", path, xml.as_bytes())?;
+    }
+    match (&common.export_json, summaries) {
+        (None, _) => Ok(()),
+        (Some(t), [one]) => t.write(one),
+        (Some(t), all) => t.write(all),
+    }
 }
 
 fn knowledge(common: &CommonArgs) -> anyhow::Result<Knowledge> {
@@ -1014,15 +1043,14 @@ fn score_options(common: &CommonArgs) -> ScoreOptions {
     }
 }
 
-pub(crate) fn profiles_hash(
-    dir: &Path,
-    types: impl Iterator<Item = DocType>,
-) -> anyhow::Result<String> {
-    use sha2::Digest;
-    let mut h = sha2::Sha256::new();
-    for t in types {
-        let p = dir.join(format!("{t}.toml"));
-        h.update(std::fs::read(&p).with_context(|| format!("reading {}", p.display()))?);
-    }
-    Ok(format!("{:x}", h.finalize()))
+/// `--dataset` as a folder to load and the name a report gives it: the path as given, or
+/// the bundled dataset (unpacked into the cache folder) when none is given.
+pub(crate) fn dataset_source(dataset: Option<&Path>) -> anyhow::Result<(PathBuf, String)> {
+    Ok(match dataset {
+        Some(p) => (p.to_path_buf(), p.display().to_string()),
+        None => (
+            medocr::dataset::bundled::unpack()?,
+            medocr::dataset::bundled::BUNDLED.to_string(),
+        ),
+    })
 }

@@ -17,7 +17,7 @@ pub struct ServeArgs {
     /// Port (0 picks a free one; the address is printed).
     #[arg(long, default_value_t = 8000)]
     pub port: u16,
-    /// Model folder (default: $MEDOCR_MODEL_DIR, else models/builtin).
+    /// Model folder (default: $MEDOCR_MODEL, else models/builtin here, in the data folder or beside the binary; `medocr doctor` shows where).
     #[arg(long)]
     pub model: Option<PathBuf>,
     /// Device: cpu, or cuda[:N] (needs a build with --features cuda).
@@ -115,7 +115,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             ))
         }
     };
-    let dir = args.model.unwrap_or_else(BuiltinEngine::default_dir);
+    let dir = BuiltinEngine::locate(args.model.as_deref())?;
     let device = args.device.parse().context("--device")?;
     let mut engine = BuiltinEngine::load(&dir, device)
         .with_context(|| format!("loading the built-in model from {}", dir.display()))?;

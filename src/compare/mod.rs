@@ -90,7 +90,7 @@ pub use gate::{judge, Direction, Margins, MarginsError, Verdict};
 pub use lines::{LineView, Regression};
 pub use load::{LoadedRun, PredictionRecord};
 pub use metrics::{GroupComparison, MetricComparison, MetricKind, PairScore, SideScore};
-pub use render::{console, markdown};
+pub use render::{console, junit, markdown};
 
 use crate::dataset::{load_manifest, DatasetError, Document};
 use crate::report::ReportError;
@@ -307,10 +307,18 @@ pub fn compare(
             candidate_sha256: candidate.manifest_sha256.clone(),
         });
     }
-    let dataset_path = opts
-        .dataset
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(&baseline.dataset));
+    let dataset_path = match &opts.dataset {
+        Some(p) => p.clone(),
+        // A run of the dataset built into the binary: this binary's copy, whose manifest
+        // hash is checked below like any other.
+        None if baseline.dataset == crate::dataset::bundled::BUNDLED => {
+            crate::dataset::bundled::unpack().map_err(|source| CompareError::Dataset {
+                dataset: PathBuf::from(&baseline.dataset),
+                source,
+            })?
+        }
+        None => PathBuf::from(&baseline.dataset),
+    };
     let dataset = load_manifest(&dataset_path).map_err(|source| CompareError::Dataset {
         dataset: dataset_path.clone(),
         source,
@@ -407,7 +415,12 @@ pub fn compare(
         schema_version: COMPARE_SCHEMA_VERSION,
         baseline: info(&baseline, &b_records, b_dpis),
         candidate: info(&candidate, &c_records, c_dpis),
-        dataset: dataset_path.display().to_string(),
+        dataset: match &opts.dataset {
+            None if baseline.dataset == crate::dataset::bundled::BUNDLED => {
+                baseline.dataset.clone()
+            }
+            _ => dataset_path.display().to_string(),
+        },
         manifest_sha256: baseline.manifest_sha256.clone(),
         pairing,
         settings: Settings {

@@ -457,3 +457,50 @@ pub fn markdown(c: &Comparison) -> String {
     }
     out
 }
+
+/// The gates as JUnit XML (`compare --junit`): one test suite per group (`all`, then each
+/// document type), one test case per metric. A failed gate is a failure whose message has
+/// both sides, the difference, its interval and the margin; a metric without a margin
+/// passes (it is shown, never gated) and an unmeasured one is skipped.
+pub fn junit(c: &Comparison) -> Result<String, crate::report::ReportError> {
+    use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+    let margins = &c.settings.margins;
+    let mut report = Report::new("medocr compare");
+    for g in &c.groups {
+        let mut suite = TestSuite::new(format!("compare: {}", g.group));
+        suite.add_property(("baseline", c.baseline.run_id.as_str()));
+        suite.add_property(("candidate", c.candidate.run_id.as_str()));
+        for m in &g.metrics {
+            let k = m.metric;
+            let text = format!(
+                "{}: baseline {}, candidate {}, Δ {} {}, margin {}",
+                k.key(),
+                value(k, m.baseline),
+                value(k, m.candidate),
+                delta(k, m.delta),
+                interval(k, m.ci.as_ref()),
+                margin(m, margins)
+            );
+            let status = match m.verdict {
+                Verdict::Fail => {
+                    let mut st = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                    st.set_type("non-inferiority").set_message(text.clone());
+                    st
+                }
+                Verdict::NotMeasured => {
+                    let mut st = TestCaseStatus::skipped();
+                    st.set_message(format!("{}: not measured on one side", k.key()));
+                    st
+                }
+                _ => TestCaseStatus::success(),
+            };
+            let mut case = TestCase::new(k.key(), status);
+            case.set_classname(format!("compare.{}", g.group));
+            // Passing cases carry their numbers too (CI UIs show system-out).
+            case.set_system_out(format!("{text} ({})", m.verdict.as_str()));
+            suite.add_test_case(case);
+        }
+        report.add_test_suite(suite);
+    }
+    crate::report::junit::to_string(&report)
+}

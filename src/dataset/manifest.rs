@@ -95,7 +95,7 @@ impl Document {
 }
 
 /// A problem with one manifest line: the line is skipped (or its unknown keys reported).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ManifestIssue {
     pub file: PathBuf,
     /// 1-based line number.
@@ -115,6 +115,11 @@ impl std::fmt::Display for ManifestIssue {
 pub enum DatasetError {
     #[error("cannot read manifest {path}: {source}. Pass a dataset folder that holds manifest.jsonl (or the manifest itself)")]
     Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot unpack the bundled dataset into {path}: {source}. Set XDG_CACHE_HOME to a writable folder, or pass --dataset")]
+    Unpack {
         path: PathBuf,
         source: std::io::Error,
     },

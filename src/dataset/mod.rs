@@ -3,6 +3,7 @@
 //! prints the same content as HTML through headless Chromium (`print`), and fax, photo
 //! and scan images of rendered pages (`variants`).
 
+pub mod bundled;
 mod doc_type;
 pub mod font_pool;
 pub mod jpeg_opt;

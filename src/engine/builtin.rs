@@ -107,11 +107,47 @@ impl BuiltinEngine {
         })
     }
 
-    /// The default model folder: `$MEDOCR_MODEL_DIR`, else `models/builtin`.
-    pub fn default_dir() -> PathBuf {
-        std::env::var_os("MEDOCR_MODEL_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from(DEFAULT_MODEL_DIR))
+    /// The model folder: `explicit` (`--model`) when given, else the first folder holding
+    /// a `config.json` among [`BuiltinEngine::search_path`].
+    pub fn locate(explicit: Option<&Path>) -> Result<PathBuf, ModelError> {
+        if let Some(dir) = explicit {
+            return Ok(dir.to_path_buf());
+        }
+        let searched = Self::search_path();
+        searched
+            .iter()
+            .find(|d| d.join("config.json").is_file())
+            .cloned()
+            .ok_or_else(|| ModelError::NotFound {
+                searched: searched
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                install: crate::paths::data_dir().map_or_else(
+                    || "$XDG_DATA_HOME/medocr/models/builtin".to_string(),
+                    |d| d.join("models/builtin").display().to_string(),
+                ),
+            })
+    }
+
+    /// Where the built-in model is looked for, in order: `$MEDOCR_MODEL` (when set, nowhere
+    /// else), `models/builtin` in the working folder (a checkout), the data folder
+    /// (`$XDG_DATA_HOME/medocr/models/builtin`), and beside the binary
+    /// (`<bin>/models/builtin`, `<bin>/../share/medocr/models/builtin`).
+    pub fn search_path() -> Vec<PathBuf> {
+        if let Some(p) = std::env::var_os("MEDOCR_MODEL") {
+            // An explicit choice: falling back to another copy would hide a wrong setting.
+            return vec![PathBuf::from(p)];
+        }
+        let mut out = vec![PathBuf::from(DEFAULT_MODEL_DIR)];
+        out.extend(crate::paths::data_dir().map(|d| d.join(DEFAULT_MODEL_DIR)));
+        out.extend(
+            crate::paths::beside_binary()
+                .into_iter()
+                .map(|d| d.join(DEFAULT_MODEL_DIR)),
+        );
+        out
     }
 
     /// Widest piece the model reads, in pixels at its line height (default

@@ -23,7 +23,19 @@ use serde::{Deserialize, Serialize};
 use std::time::{Duration, Instant};
 
 /// A stage of an engine's work, timed separately from the token stream.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    schemars::JsonSchema,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Stage {
     /// Rasterising the document (done by the pipeline, before the engine runs).
@@ -41,7 +53,7 @@ pub enum Stage {
 }
 
 /// How an engine's output arrives; decides which timing metrics are meaningful.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Streaming {
     /// One event per generated token, stamped after the device is synchronised.
@@ -55,7 +67,7 @@ pub enum Streaming {
 }
 
 /// What an engine is, recorded in every run for reproducibility.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EngineInfo {
     /// Short name used on the command line (`tesseract`, `replay`, `builtin`).
     pub name: String,

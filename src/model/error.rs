@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
+    #[error("the built-in model was not found (looked in: {searched}). Copy the repository's models/builtin folder to {install}, set MEDOCR_MODEL to its folder, or pass --model DIR (`medocr doctor` checks)")]
+    NotFound { searched: String, install: String },
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,

@@ -43,7 +43,7 @@ impl Default for RenderConfig {
 
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
-    #[error("libpdfium not found (looked in: {searched}). Run `bash scripts/setup.sh` (it unpacks libpdfium.so from PyPI's pypdfium2 wheel into .deps/pdfium), or set MEDOCR_PDFIUM to the library's path")]
+    #[error("libpdfium not found (looked in: {searched}). In a checkout run `bash scripts/setup.sh` (it unpacks libpdfium.so from PyPI's pypdfium2 wheel into .deps/pdfium); elsewhere put libpdfium.so in ~/.local/share/medocr/lib/ or set MEDOCR_PDFIUM to the library's path (`medocr doctor` shows the commands)")]
     PdfiumMissing { searched: String },
     #[error("cannot load libpdfium from {path}: {message}. It is not a usable libpdfium.so for this machine (broken download or wrong architecture): delete it and run `bash scripts/setup.sh`, or set MEDOCR_PDFIUM to a working copy")]
     PdfiumLoad { path: String, message: String },

@@ -3,7 +3,9 @@
 //! pdfium's bindings are process-global (they can be bound once), so the renderer is a
 //! lazily initialised singleton. The library is looked up in `MEDOCR_PDFIUM` (a file or a
 //! folder; when set, nowhere else), else in `.deps/pdfium/` (where `scripts/setup.sh`
-//! unpacks it from PyPI's pypdfium2 wheel) next to the working directory or the executable.
+//! unpacks it from PyPI's pypdfium2 wheel) next to the working directory or the executable,
+//! in the data folder (`$XDG_DATA_HOME/medocr/lib/`), beside the binary
+//! (`<bin>/`, `<bin>/../share/medocr/lib/`), and in the system's library folders.
 
 use super::{check_budget, check_document_budget, check_dpi, Page, RenderConfig, RenderError};
 use image::GrayImage;
@@ -44,7 +46,18 @@ fn candidates() -> Vec<PathBuf> {
             out.push(dir.join(rel));
         }
     }
-    out.push(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(rel));
+    let name = "libpdfium.so";
+    out.extend(crate::paths::data_dir().map(|d| d.join("lib").join(name)));
+    for dir in crate::paths::beside_binary() {
+        out.push(dir.join(name));
+        out.push(dir.join("lib").join(name));
+    }
+    for dir in ["/usr/local/lib", "/usr/lib", "/usr/lib/x86_64-linux-gnu"] {
+        out.push(Path::new(dir).join(name));
+    }
+    // The working folder and the binary often share ancestors.
+    let mut seen = std::collections::HashSet::new();
+    out.retain(|p| seen.insert(p.clone()));
     out
 }
 

@@ -11,6 +11,7 @@ pub mod console;
 pub mod csv;
 pub mod html;
 pub mod json;
+pub mod junit;
 pub mod markdown;
 mod model;
 pub mod redact;

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// Everything a run produced; serialised as `summary.json` (without the per-document text).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, Serialize, Deserialize)]
 pub struct RunSummary {
     pub schema_version: u32,
     pub run_id: String,
@@ -44,7 +44,7 @@ pub struct RunSummary {
 }
 
 /// A run of `--shard i/n`: which slice of which selection it holds.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ShardInfo {
     /// 1-based.
     pub index: usize,
@@ -56,7 +56,7 @@ pub struct ShardInfo {
 }
 
 /// One shard of a merged run.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, Serialize, Deserialize)]
 pub struct MergedShard {
     pub run_id: String,
     /// The shard's run folder as given to `medocr merge`.
@@ -72,7 +72,7 @@ pub struct MergedShard {
 }
 
 /// One failed document of a run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DocumentError {
     pub id: String,
     pub doc_type: DocType,
@@ -91,7 +91,7 @@ impl RunSummary {
 }
 
 /// What makes a run reproducible.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, Serialize, Deserialize)]
 pub struct RunConfig {
     pub dataset: String,
     pub manifest_sha256: String,
@@ -121,7 +121,7 @@ pub struct RunConfig {
 }
 
 /// Where a `--task extract` run's prompts and schemas came from.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExtractConfig {
     /// `bundled`, or the `--extract-prompts` folder.
     pub prompts: String,
@@ -134,7 +134,7 @@ fn text_format() -> crate::score::OutputFormat {
 }
 
 /// The machine and build a run ran on.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, Serialize, Deserialize)]
 pub struct Environment {
     pub tool_version: String,
     pub git_commit: Option<String>,
@@ -234,7 +234,19 @@ impl Extraction {
 }
 
 /// Why a document has no result: the error catalogue of `docs/reliability.md`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    schemars::JsonSchema,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorKind {
     /// The source could not be rendered: missing, corrupt, truncated, encrypted or
@@ -293,7 +305,7 @@ pub struct Timing {
 }
 
 /// Aggregates for one (DPI, document type).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, Serialize, Deserialize)]
 pub struct GroupResult {
     pub doc_type: DocType,
     pub dpi: f32,
@@ -334,7 +346,7 @@ pub struct GroupResult {
 
 /// The extractions of a group: accuracy over every ground-truth field, per field type, as
 /// sets, by clinical severity, and how many answers could not be read.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, Serialize, Deserialize)]
 pub struct ExtractionGroup {
     pub documents: usize,
     /// Documents whose extraction failed (engine error, invalid or truncated JSON).
@@ -363,7 +375,7 @@ impl GroupResult {
 }
 
 /// What a group's pages cost in memory and input size.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Resources {
     /// Largest per-document peak resident memory of the process, MiB (Linux).
     pub peak_rss_mib: Option<f64>,
@@ -374,7 +386,7 @@ pub struct Resources {
 }
 
 /// One document type across DPIs.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, Serialize, Deserialize)]
 pub struct DpiStudy {
     pub doc_type: DocType,
     /// One point per DPI, ascending.
@@ -384,7 +396,7 @@ pub struct DpiStudy {
 }
 
 /// One (document type, DPI) of the study.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, Serialize, Deserialize)]
 pub struct DpiPoint {
     pub dpi: f32,
     pub cer: Option<f64>,
@@ -403,7 +415,7 @@ pub struct DpiPoint {
 }
 
 /// Field errors of a group by severity.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ClinicalSummary {
     pub critical: usize,
     pub major: usize,
@@ -420,21 +432,21 @@ pub struct ClinicalSummary {
     pub examples: Vec<ErrorExample>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RuleCount {
     pub rule: String,
     pub severity: Severity,
     pub count: usize,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NoteCount {
     pub note: String,
     pub count: usize,
 }
 
 /// One field error, quoted for a reviewer.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, Serialize, Deserialize)]
 pub struct ErrorExample {
     pub document: String,
     pub key: String,
@@ -449,7 +461,7 @@ pub struct ErrorExample {
 }
 
 /// A micro-averaged error rate: (S + D + I) / N.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Rate {
     pub substitutions: usize,
     pub deletions: usize,
@@ -475,7 +487,7 @@ impl Rate {
     }
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, Default, Serialize, Deserialize)]
 pub struct LatencyAggregate {
     pub e2e_ms: Option<Summary>,
     pub ttft_ms: Option<Summary>,
@@ -488,20 +500,20 @@ pub struct LatencyAggregate {
     pub note: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Throughput {
     /// Output tokens / summed E2E time of the group's documents (documents run one at a time).
     pub tokens_per_s: Option<f64>,
     pub pages_per_s: Option<f64>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, Serialize, Deserialize)]
 pub struct GroupVerdict {
     pub dpi: f32,
     pub verdict: Verdict,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Totals {
     pub documents: usize,
     pub failed: usize,

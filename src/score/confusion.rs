@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::distance::{Alignment, OpKind};
 
 /// One confusion pair and how often it occurred.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Confusion {
     /// The reference grapheme (`""` for an insertion).
     pub reference: String,

@@ -42,7 +42,19 @@ use super::normalize::{normalize, NormOptions};
 use crate::dataset::Fields;
 
 /// The kinds of critical fields scored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    schemars::JsonSchema,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum FieldType {
     PatientName,
@@ -142,7 +154,7 @@ pub struct FieldResult {
 }
 
 /// A wrong field in its line: the reference line and the hypothesis text it aligns to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FieldContext {
     pub reference: String,
     pub recognised: String,
@@ -151,7 +163,7 @@ pub struct FieldContext {
 /// Accuracy of one field type: `correct / scored`, `scored = total − unlocatable`; and
 /// extraction P/R/F1 over located fields: a field *read* as something (not empty) is a
 /// prediction, so P = correct / read, R = correct / scored, F1 = 2PR / (P + R).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FieldAggregate {
     pub field_type: FieldType,
     pub total: usize,
@@ -211,7 +223,19 @@ pub fn aggregate_fields<'a>(
 
 /// What a set score counts: diagnosis codes (exact), their 3-character categories
 /// (`E11.9` and `E11.7` both count as `E11`: partial credit), or drug names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    schemars::JsonSchema,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum SetKind {
     DiagnosisCode,
@@ -237,7 +261,7 @@ impl SetKind {
 
 /// Micro set scores: P = TP/(TP+FP), R = TP/(TP+FN), F1 = 2·TP/(2·TP+FP+FN); each
 /// `None` when its denominator is 0.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SetScore {
     pub set: SetKind,
     pub true_positives: usize,

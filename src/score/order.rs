@@ -41,7 +41,7 @@ use super::text::{grapheme_symbols, graphemes, Interner};
 pub const MAX_LINES: usize = 1500;
 
 /// Order-independent CER and reading order of one document (or a corpus sum).
-#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 pub struct OrderScore {
     /// Total cost of the optimal line matching.
     pub edits: usize,

@@ -31,7 +31,7 @@ use super::text::{grapheme_symbols, graphemes, Interner};
 pub const MAX_NODES: usize = 2_000;
 
 /// Table scores of one document (or a sum).
-#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 pub struct TableScore {
     /// Reference tables, and tables in the answer.
     pub reference_tables: usize,

@@ -33,7 +33,7 @@ pub struct Measured {
     pub extraction_critical_errors: Option<usize>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Pass,
@@ -53,7 +53,7 @@ impl Status {
 }
 
 /// One limit of a profile and how the run did against it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Check {
     /// The profile key, e.g. `accuracy.max_cer` or `accuracy.fields.dose`.
     pub key: String,
@@ -69,7 +69,7 @@ pub struct Check {
 }
 
 /// All checks for one document type.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Verdict {
     pub doc_type: DocType,
     pub checks: Vec<Check>,

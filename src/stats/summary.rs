@@ -14,7 +14,7 @@ use super::percentile::percentile_sorted;
 /// - `p99_low_sample` marks `n < 100` and `p95_low_sample` marks `n < 20`: with fewer
 ///   samples those percentiles are interpolated from the few largest values and should be
 ///   read as such.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
     pub count: usize,
     /// Non-finite values (NaN, ±∞) left out of every figure.

@@ -55,6 +55,18 @@ impl Chromium {
         })
     }
 
+    /// The browser's own `--version` line, when it prints one.
+    pub fn version(&self) -> Option<String> {
+        let out = Command::new(&self.binary)
+            .arg("--version")
+            .stdin(Stdio::null())
+            .output()
+            .ok()?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let line = text.lines().next()?.trim();
+        (out.status.success() && !line.is_empty()).then(|| line.to_string())
+    }
+
     /// Prints `html` (a file) to `pdf`, with fonts restricted by the fontconfig file
     /// `fonts_conf`. Returns the wall time of the browser process.
     pub fn print(

@@ -10,7 +10,19 @@ use serde::{Deserialize, Serialize};
 /// - `Major`: the value is wrong or unreadable, but a reader would notice or it does not
 ///   change treatment directly (an unresolvable drug name, an invalid code, a wrong date).
 /// - `Minor`: the meaning survives (lost trailing zero in a lab value, unit spelling).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    schemars::JsonSchema,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     Minor,

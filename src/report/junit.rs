@@ -1,0 +1,62 @@
+//! JUnit XML of a run's SLA verdicts, the format every CI system reads (GitHub Actions
+//! through a reporter action, GitLab's `artifacts:reports:junit`, Jenkins): one test suite
+//! per document type and DPI, one test case per limit of its profile. A limit the run
+//! missed is a failure whose message holds the limit and the measured value; a limit that
+//! could not be measured (no timing, no such field) is skipped, with the reason.
+
+use super::console::measured;
+use super::{ReportError, RunSummary};
+use crate::sla::Status;
+use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+
+/// The SLA checks of `summaries` (one per engine) as a JUnit report.
+pub fn sla(summaries: &[RunSummary]) -> Result<String, ReportError> {
+    let mut report = Report::new("medocr SLA");
+    for s in summaries {
+        for gv in &s.verdicts {
+            let v = &gv.verdict;
+            let mut suite = TestSuite::new(format!(
+                "{} @ {} DPI ({})",
+                v.doc_type, gv.dpi, s.config.engine.name
+            ));
+            suite.add_property(("run_id", s.run_id.as_str()));
+            suite.add_property(("engine", s.config.engine.version.as_str()));
+            suite.add_property(("profiles_sha256", s.config.profiles_sha256.as_str()));
+            let classname = format!("sla.{}.{}dpi", v.doc_type, gv.dpi);
+            for c in &v.checks {
+                let text = format!("{} (got {})", c.limit, measured(c));
+                let status = match c.status {
+                    Status::Pass => TestCaseStatus::success(),
+                    Status::Fail => {
+                        let mut st = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                        st.set_type("sla")
+                            .set_message(text.clone())
+                            .set_description(format!(
+                                "{text}; key {} of profiles/{}.toml, threshold {}, {} samples",
+                                c.key, v.doc_type, c.threshold, c.samples
+                            ));
+                        st
+                    }
+                    Status::NotMeasured => {
+                        let mut st = TestCaseStatus::skipped();
+                        st.set_message(c.note.clone().unwrap_or_else(|| "not measured".into()));
+                        st
+                    }
+                };
+                let mut case = TestCase::new(format!("{}: {}", c.key, c.limit), status);
+                case.set_classname(classname.clone());
+                suite.add_test_case(case);
+            }
+            report.add_test_suite(suite);
+        }
+    }
+    to_string(&report)
+}
+
+/// Serialises a report (shared with `compare`'s gates).
+pub fn to_string(report: &Report) -> Result<String, ReportError> {
+    report.to_string().map_err(|e| ReportError::Encode {
+        what: "JUnit XML".into(),
+        message: e.to_string(),
+    })
+}

@@ -16,8 +16,8 @@ pub struct CompareArgs {
     pub baseline: PathBuf,
     /// The candidate run: a run folder or a run id under --reports.
     pub candidate: PathBuf,
-    /// Folder where run ids are looked up.
-    #[arg(long, default_value = "reports")]
+    /// Folder where run ids are looked up (`run`'s --out).
+    #[arg(long, env = "MEDOCR_OUT", default_value = "reports")]
     pub reports: PathBuf,
     /// Dataset folder or manifest (default: the baseline's config.dataset); its manifest
     /// must be the one both runs were made on.

@@ -31,7 +31,13 @@ macro_rules! outln {
     ($($t:tt)*) => { $crate::cli::out::write(format_args!("{}\n", format_args!($($t)*)))? };
 }
 
-pub(crate) use {out, outln};
+/// A progress line of a long job (training, cutting crops): a reader that left must not
+/// stop the job, so a closed pipe drops the line instead of returning.
+macro_rules! progressln {
+    ($($t:tt)*) => {{ let _ = $crate::cli::out::write(format_args!("{}\n", format_args!($($t)*))); }};
+}
+
+pub(crate) use {out, outln, progressln};
 
 /// Console tables: on standard output, or on standard error when standard output carries
 /// `--export-json -`.

@@ -1,7 +1,7 @@
 //! `medocr train`: trains the built-in model on line images rendered on the fly from the
 //! generator's text. Re-running the same command resumes from the last checkpoint.
 
-use super::out::outln;
+use super::out::{outln, progressln};
 use anyhow::{bail, Context};
 use clap::Args;
 use medocr::dataset::load_manifest;
@@ -75,7 +75,7 @@ pub fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
             params,
             ..
         } => {
-            outln!(
+            progressln!(
                 "{} started at step {step} (resumed: {resumed}), {params} parameters",
                 now()
             )
@@ -87,7 +87,7 @@ pub fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
             secs_per_step,
             ..
         } => {
-            outln!(
+            progressln!(
                 "{} step {step:6} loss {loss:.4} lr {lr:.2e} {secs_per_step:.2} s/step",
                 now()
             )
@@ -98,17 +98,17 @@ pub fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
             best_cer,
             lines,
             ..
-        } => outln!(
+        } => progressln!(
             "{} validation at step {step}: CER {:.2}% (best {:.2}%) on {lines} lines",
             now(),
             cer * 100.0,
             best_cer * 100.0
         ),
         TrainEvent::Checkpoint { step, path } => {
-            outln!("{} checkpoint at step {step}: {}", now(), path.display())
+            progressln!("{} checkpoint at step {step}: {}", now(), path.display())
         }
         TrainEvent::Stopped { step, reason } => {
-            outln!("{} stopped at step {step}: {reason}", now())
+            progressln!("{} stopped at step {step}: {reason}", now())
         }
     })
     .with_context(|| format!("training in {}", args.run.display()))?;
@@ -181,7 +181,7 @@ pub fn crops(args: CropsArgs) -> anyhow::Result<ExitCode> {
         &splitter,
         &args.out,
         &mut |id, s| {
-            outln!(
+            progressln!(
                 "{id}: {} pieces, {} with text, {} empty, {} ambiguous (skipped)",
                 s.pieces, s.text, s.empty, s.ambiguous
             )

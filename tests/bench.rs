@@ -2,7 +2,7 @@
 //! engine under open-loop load (queueing visible, no coordinated omission), and the
 //! single and batch scenarios with their reports.
 
-use medocr::bench::{load::run_load, Arrival, LoadConfig, PreparedDoc, Slo};
+use medocr::bench::{load::run_load, Arrival, Control, LoadConfig, PreparedDoc, Slo};
 use medocr::engine::replay::Replay;
 use medocr::engine::{Engine, EngineError, EngineInfo, Request, Streaming, TokenSink};
 use std::path::Path;
@@ -146,10 +146,18 @@ fn bench_load_shows_queueing_when_the_rate_exceeds_capacity() {
         p99_limit_ms: Some(300.0),
     };
     // Capacity 10 req/s. At 5 req/s requests find the worker free.
-    let under = run_load(&mut workers, &pool, 5.0, 72.0, &cfg(10)).unwrap();
+    let under = run_load(&mut workers, &pool, 5.0, 72.0, &cfg(10), Control::default()).unwrap();
     // At 25 req/s, 20 requests arrive within 0.76 s but take 2 s to serve: the queue grows
     // by 60 ms per request, and latency from the scheduled send shows it.
-    let over = run_load(&mut workers, &pool, 25.0, 72.0, &cfg(20)).unwrap();
+    let over = run_load(
+        &mut workers,
+        &pool,
+        25.0,
+        72.0,
+        &cfg(20),
+        Control::default(),
+    )
+    .unwrap();
     let lu = under.load.as_ref().unwrap();
     let lo = over.load.as_ref().unwrap();
     assert!((lo.achieved_rate - 25.0).abs() / 25.0 < 0.02, "{lo:?}");

@@ -8,7 +8,8 @@
 
 use super::measure::{measure, MeasureInput};
 use super::{
-    BatchMode, Measurement, Params, PreparedDoc, Repeats, ResourceMonitor, Sample, Scenario,
+    BatchMode, Control, Measurement, Params, PreparedDoc, Repeats, ResourceMonitor, Sample,
+    Scenario,
 };
 use crate::engine::{Engine, Request, TokenSink};
 use crate::pipeline::Recorder;
@@ -63,7 +64,8 @@ pub fn timed_batch(
         .collect()
 }
 
-/// Measures one batch size on `pool` (`scenario` is `Batch` or `Sweep`).
+/// Measures one batch size on `pool` (`scenario` is `Batch` or `Sweep`); `control` is
+/// checked between calls.
 pub fn run_batch(
     engine: &mut dyn Engine,
     pool: &[PreparedDoc],
@@ -71,6 +73,7 @@ pub fn run_batch(
     dpi: f32,
     repeats: Repeats,
     scenario: Scenario,
+    control: Control<'_>,
 ) -> Measurement {
     let info = engine.info();
     let mode = if engine.batches_natively() {
@@ -80,13 +83,23 @@ pub fn run_batch(
     };
     let docs = pick(pool, size.max(1));
     for _ in 0..repeats.warmup {
+        if control.stopped() {
+            break;
+        }
         let _ = timed_batch(engine, &docs, Instant::now(), 0);
     }
     let monitor = ResourceMonitor::start();
     let origin = Instant::now();
     let mut samples = Vec::new();
+    let mut calls = 0;
     for i in 0..repeats.iterations {
-        samples.extend(timed_batch(engine, &docs, origin, i));
+        if control.stopped() {
+            break;
+        }
+        let call = timed_batch(engine, &docs, origin, i);
+        call.iter().for_each(|s| control.finished(s));
+        samples.extend(call);
+        calls += 1;
     }
     let wall_s = origin.elapsed().as_secs_f64();
     let pages_per_request = docs.iter().map(|d| d.pages.len()).max().unwrap_or(0);
@@ -95,7 +108,7 @@ pub fn run_batch(
     } else {
         format!("B={size}")
     };
-    measure(
+    let mut m = measure(
         MeasureInput {
             engine: info.name,
             scenario,
@@ -113,5 +126,7 @@ pub fn run_batch(
             load: None,
         },
         samples,
-    )
+    );
+    m.partial = calls < repeats.iterations;
+    m
 }

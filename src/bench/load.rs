@@ -15,8 +15,8 @@
 
 use super::measure::{measure, ms_between, timed_request, MeasureInput};
 use super::{
-    BatchMode, BenchError, LoadCapacity, LoadStats, Measurement, Params, PreparedDoc, Repeats,
-    ResourceMonitor, Sample, Scenario,
+    BatchMode, BenchError, Control, LoadCapacity, LoadStats, Measurement, Params, PreparedDoc,
+    Repeats, ResourceMonitor, Sample, Scenario,
 };
 use crate::engine::Engine;
 use rand::{Rng, SeedableRng};
@@ -136,13 +136,15 @@ struct Job {
 }
 
 /// Runs `cfg.requests` requests at `rate` on `workers` (one engine instance per worker),
-/// cycling through `pool`. Returns the rate's measurement.
+/// cycling through `pool`. Returns the rate's measurement. Once `control` is stopped no
+/// request is sent or started; the requests in flight finish.
 pub fn run_load(
     workers: &mut [Box<dyn Engine>],
     pool: &[PreparedDoc],
     rate: f64,
     dpi: f32,
     cfg: &LoadConfig,
+    control: Control<'_>,
 ) -> Result<Measurement, BenchError> {
     cfg.validate()?;
     if workers.is_empty() {
@@ -156,6 +158,9 @@ pub fn run_load(
     let info = workers[0].info();
     for w in workers.iter_mut() {
         for _ in 0..cfg.warmup {
+            if control.stopped() {
+                break;
+            }
             let t = Instant::now();
             let _ = timed_request(w.as_mut(), info.streaming, &pool[0], t, t);
         }
@@ -182,6 +187,10 @@ pub fn run_load(
                             Ok(Ok(job)) => job,
                             _ => break,
                         };
+                        if control.stopped() {
+                            // Drain the queue without serving it.
+                            continue;
+                        }
                         let doc = &pool[job.index % pool.len()];
                         let began = Instant::now();
                         let mut s =
@@ -190,6 +199,7 @@ pub fn run_load(
                         s.worker = Some(w);
                         s.queue_ms = Some(ms_between(job.scheduled, began));
                         s.send_lag_ms = Some(ms_between(job.scheduled, job.sent));
+                        control.finished(&s);
                         done.push(s);
                     }
                     done
@@ -198,9 +208,9 @@ pub fn run_load(
             .collect();
         for (index, &t) in schedule.iter().enumerate() {
             let scheduled = t0 + Duration::from_secs_f64(t);
-            let now = Instant::now();
-            if scheduled > now {
-                std::thread::sleep(scheduled - now);
+            control.sleep_until(scheduled);
+            if control.stopped() {
+                break;
             }
             let sent = Instant::now();
             sent_at.push((sent - t0).as_secs_f64());
@@ -235,7 +245,8 @@ pub fn run_load(
         slo: cfg.slo,
         max_send_lag_ms,
     };
-    Ok(measure(
+    let partial = samples.len() < cfg.requests;
+    let mut m = measure(
         MeasureInput {
             engine: info.name,
             scenario: Scenario::Load,
@@ -256,7 +267,9 @@ pub fn run_load(
             load: Some(load),
         },
         samples,
-    ))
+    );
+    m.partial = partial;
+    Ok(m)
 }
 
 /// The highest tested rate of `engine` whose p99 E2E is within `limit_ms`.

@@ -97,6 +97,7 @@ pub fn measure(input: MeasureInput, mut samples: Vec<Sample>) -> Measurement {
         batch_mode: input.batch_mode,
         repeats: input.repeats,
         failed: samples.len() - ok.len(),
+        partial: false,
         samples,
         latency,
         throughput,

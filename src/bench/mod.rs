@@ -33,7 +33,8 @@ use crate::report::{Environment, Timing};
 use crate::stats::{ConfidenceInterval, Summary};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 /// Version of `bench.json`'s layout.
 pub const BENCH_SCHEMA_VERSION: u32 = 1;
@@ -72,6 +73,46 @@ impl Scenario {
 impl std::fmt::Display for Scenario {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
+    }
+}
+
+/// How a caller follows and stops a running scenario. The stop flag is checked between
+/// requests, so a stop takes effect once the requests in flight have finished; the scenario
+/// then returns what it measured, the measurement it was in marked `partial`.
+#[derive(Clone, Copy, Default)]
+pub struct Control<'a> {
+    /// Set (by a Ctrl-C handler) to stop early.
+    pub stop: Option<&'a AtomicBool>,
+    /// Called after each measured request; in `load` from the worker threads.
+    pub on_request: Option<&'a (dyn Fn(&Sample) + Sync)>,
+}
+
+impl Control<'_> {
+    pub fn stopped(&self) -> bool {
+        self.stop.is_some_and(|s| s.load(Ordering::SeqCst))
+    }
+
+    pub(crate) fn finished(&self, s: &Sample) {
+        if let Some(f) = self.on_request {
+            f(s);
+        }
+    }
+
+    /// Sleeps until `deadline`, waking early when stopped (a slow arrival rate can leave
+    /// seconds between sends).
+    pub(crate) fn sleep_until(&self, deadline: Instant) {
+        let slice = if self.stop.is_some() {
+            Duration::from_millis(50)
+        } else {
+            Duration::MAX
+        };
+        loop {
+            let now = Instant::now();
+            if now >= deadline || self.stopped() {
+                return;
+            }
+            std::thread::sleep((deadline - now).min(slice));
+        }
     }
 }
 
@@ -291,6 +332,9 @@ pub struct Measurement {
     pub repeats: Repeats,
     /// Requests that failed (excluded from the latency statistics, kept as samples).
     pub failed: usize,
+    /// Stopped (Ctrl-C) before every request `repeats` asks for had run.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub partial: bool,
     pub samples: Vec<Sample>,
     pub latency: LatencyStats,
     pub throughput: Throughput,
@@ -364,6 +408,9 @@ pub struct BenchReport {
     pub run_id: String,
     pub started: String,
     pub scenario: Scenario,
+    /// Stopped by Ctrl-C / SIGTERM: the report holds only the measurements that ran.
+    #[serde(default)]
+    pub interrupted: bool,
     pub settings: BenchSettings,
     pub environment: Environment,
     pub engines: Vec<EngineEntry>,

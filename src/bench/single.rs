@@ -1,19 +1,26 @@
 //! `single`: warm-up runs (excluded), then N iterations of one page, one request at a time.
 
 use super::measure::{measure, timed_request, MeasureInput};
-use super::{BatchMode, Measurement, Params, PreparedDoc, Repeats, ResourceMonitor, Scenario};
+use super::{
+    BatchMode, Control, Measurement, Params, PreparedDoc, Repeats, ResourceMonitor, Scenario,
+};
 use crate::engine::Engine;
 use std::time::Instant;
 
-/// Runs `doc` `repeats.warmup` times unmeasured, then `repeats.iterations` times measured.
+/// Runs `doc` `repeats.warmup` times unmeasured, then `repeats.iterations` times measured
+/// (fewer when `control` stops it).
 pub fn run_single(
     engine: &mut dyn Engine,
     doc: &PreparedDoc,
     dpi: f32,
     repeats: Repeats,
+    control: Control<'_>,
 ) -> Measurement {
     let info = engine.info();
     for _ in 0..repeats.warmup {
+        if control.stopped() {
+            break;
+        }
         let t = Instant::now();
         let _ = timed_request(engine, info.streaming, doc, t, t);
     }
@@ -21,12 +28,17 @@ pub fn run_single(
     let origin = Instant::now();
     let mut samples = Vec::with_capacity(repeats.iterations);
     for i in 0..repeats.iterations {
+        if control.stopped() {
+            break;
+        }
         let mut s = timed_request(engine, info.streaming, doc, Instant::now(), origin);
         s.iteration = i;
+        control.finished(&s);
         samples.push(s);
     }
     let wall_s = origin.elapsed().as_secs_f64();
-    measure(
+    let partial = samples.len() < repeats.iterations;
+    let mut m = measure(
         MeasureInput {
             engine: info.name,
             scenario: Scenario::Single,
@@ -43,5 +55,7 @@ pub fn run_single(
             load: None,
         },
         samples,
-    )
+    );
+    m.partial = partial;
+    m
 }

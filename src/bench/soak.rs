@@ -3,12 +3,13 @@
 //! the drift of the last window against the first.
 //!
 //! A request belongs to the window in which it started; the run stops starting requests at
-//! the duration, so the last request may end a little after it.
+//! the duration, so the last request may end a little after it. Stopped early (Ctrl-C), the
+//! windows that ran are returned, the last one `partial` and cut at the stop.
 
 use super::measure::{measure, timed_request, MeasureInput};
 use super::{
-    BatchMode, BenchError, Measurement, Params, PreparedDoc, Repeats, ResourceMonitor, Scenario,
-    SoakDrift,
+    BatchMode, BenchError, Control, Measurement, Params, PreparedDoc, Repeats, ResourceMonitor,
+    Scenario, SoakDrift,
 };
 use crate::engine::Engine;
 use std::time::{Duration, Instant};
@@ -21,6 +22,7 @@ pub fn run_soak(
     duration: Duration,
     window: Duration,
     warmup: usize,
+    control: Control<'_>,
 ) -> Result<Vec<Measurement>, BenchError> {
     if pool.is_empty() {
         return Err(BenchError::NoPages(
@@ -34,6 +36,9 @@ pub fn run_soak(
     }
     let info = engine.info();
     for i in 0..warmup {
+        if control.stopped() {
+            break;
+        }
         let t = Instant::now();
         let _ = timed_request(engine, info.streaming, &pool[i % pool.len()], t, t);
     }
@@ -43,23 +48,35 @@ pub fn run_soak(
     let mut next = 0usize;
     for w in 0..n_windows {
         let w_start = origin + window * w as u32;
-        let w_end = (origin + window * (w as u32 + 1)).min(origin + duration);
+        let mut w_end = (origin + window * (w as u32 + 1)).min(origin + duration);
         let monitor = ResourceMonitor::start();
         let began = Instant::now();
         let mut samples = Vec::new();
         while Instant::now() < w_end {
+            if control.stopped() {
+                break;
+            }
             let doc = &pool[next % pool.len()];
             let mut s = timed_request(engine, info.streaming, doc, Instant::now(), origin);
             s.iteration = next;
             next += 1;
+            control.finished(&s);
             samples.push(s);
+        }
+        let now = Instant::now();
+        let partial = control.stopped() && now < w_end;
+        if partial {
+            if samples.is_empty() {
+                break;
+            }
+            w_end = now;
         }
         let wall_s = began.elapsed().as_secs_f64();
         let (a, b) = (
             (w_start - origin).as_secs_f64(),
             (w_end - origin).as_secs_f64(),
         );
-        out.push(measure(
+        let mut m = measure(
             MeasureInput {
                 engine: info.name.clone(),
                 scenario: Scenario::Soak,
@@ -80,7 +97,12 @@ pub fn run_soak(
                 load: None,
             },
             samples,
-        ));
+        );
+        m.partial = partial;
+        out.push(m);
+        if partial {
+            break;
+        }
     }
     Ok(out)
 }

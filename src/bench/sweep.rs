@@ -2,7 +2,7 @@
 //! batch size. The caller renders the pool once per DPI.
 
 use super::batch::run_batch;
-use super::{Measurement, PreparedDoc, Repeats, Scenario};
+use super::{Control, Measurement, PreparedDoc, Repeats, Scenario};
 use crate::engine::Engine;
 
 /// Up to `count` requests of `pages` pages each, made from the pool's pages (cycling).
@@ -30,7 +30,8 @@ pub fn requests_of(pool: &[PreparedDoc], pages: usize, count: usize) -> Vec<Prep
         .collect()
 }
 
-/// One measurement per (pages, batch size) at one DPI, `pool` rendered at `dpi`.
+/// One measurement per (pages, batch size) at one DPI, `pool` rendered at `dpi`; none
+/// started once `control` is stopped.
 pub fn run_sweep_at_dpi(
     engine: &mut dyn Engine,
     pool: &[PreparedDoc],
@@ -38,12 +39,16 @@ pub fn run_sweep_at_dpi(
     pages: &[usize],
     batch_sizes: &[usize],
     repeats: Repeats,
+    control: Control<'_>,
 ) -> Vec<Measurement> {
     let mut out = Vec::new();
     for &p in pages {
         let most = batch_sizes.iter().copied().max().unwrap_or(1);
         let requests = requests_of(pool, p, most);
         for &b in batch_sizes {
+            if control.stopped() {
+                return out;
+            }
             out.push(run_batch(
                 engine,
                 &requests,
@@ -51,6 +56,7 @@ pub fn run_sweep_at_dpi(
                 dpi,
                 repeats,
                 Scenario::Sweep,
+                control,
             ));
         }
     }

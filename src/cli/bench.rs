@@ -1,13 +1,18 @@
 //! `medocr bench`: latency, throughput, load, long-document and soak scenarios on real
 //! engines; writes reports/<run-id>/bench.{json,csv,md} and SVG charts (docs/bench.md).
+//! Exit codes: 0 pass, 1 a request failed or `--p99-limit` was missed, 2 usage or setup
+//! error, 130 interrupted (the partial report is written).
 
-use super::out::{out, outln};
-use super::run::{build_engine, EngineArgs, EngineKind};
+use super::export::JsonTarget;
+use super::out::console;
+use super::run::{build_engine, stop_flag, EngineArgs, EngineKind, EXIT_INTERRUPTED};
 use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
 use medocr::bench::{
     self, batch, export, load, long, overhead, single, soak, sweep, Arrival, BenchReport,
-    BenchSettings, EngineEntry, LoadConfig, Measurement, PreparedDoc, Repeats, Scenario, Slo,
+    BenchSettings, Control, EngineEntry, LoadConfig, Measurement, PreparedDoc, Repeats, Sample,
+    Scenario, Slo,
 };
 use medocr::dataset::{load_manifest, DocType, Document};
 use medocr::engine::Engine;
@@ -15,6 +20,17 @@ use medocr::pipeline::{render_timed, Environment, RunOptions};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+/// Exit code of a bench whose gate failed: a request failed or `--p99-limit` was missed.
+const EXIT_GATE_FAILED: u8 = 1;
+
+const EXIT_CODES: &str = "Exit codes: 0 = every request succeeded and, in `load`, every engine \
+met --p99-limit at some tested rate; 1 = a request failed (an engine error in any \
+measurement) or an engine met --p99-limit at no tested rate; 2 = usage or setup error; \
+130 = interrupted by Ctrl-C / SIGTERM (the partial report is written, marked \
+\"interrupted\"; a second Ctrl-C exits at once).";
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum ScenarioArg {
@@ -41,6 +57,7 @@ pub enum ArrivalArg {
 }
 
 #[derive(Args, Debug)]
+#[command(after_help = EXIT_CODES)]
 pub struct BenchArgs {
     /// Which scenario to run.
     #[arg(long, value_enum)]
@@ -93,16 +110,17 @@ pub struct BenchArgs {
     /// Requests sent per rate in `load`.
     #[arg(long, default_value_t = 20)]
     pub requests: usize,
-    /// SLO on TTFT for goodput (e.g. 2s, 800ms).
+    /// `load`: SLO on TTFT for goodput (e.g. 2s, 800ms); a measure, not a gate.
     #[arg(long)]
     pub slo_ttft: Option<String>,
-    /// SLO on TPOT for goodput (e.g. 50ms).
+    /// `load`: SLO on TPOT for goodput (e.g. 50ms); a measure, not a gate.
     #[arg(long)]
     pub slo_tpot: Option<String>,
-    /// SLO on E2E for goodput (e.g. 10s).
+    /// `load`: SLO on E2E for goodput (e.g. 10s); a measure, not a gate.
     #[arg(long)]
     pub slo_e2e: Option<String>,
-    /// p99 E2E limit: the report names the highest tested rate that meets it.
+    /// `load`: p99 E2E limit; the report names the highest tested rate that meets it, and
+    /// the exit code is 1 when an engine meets it at no tested rate.
     #[arg(long)]
     pub p99_limit: Option<String>,
     /// Length of `soak` (e.g. 30m, 90s).
@@ -120,6 +138,14 @@ pub struct BenchArgs {
     /// Skip measuring the harness's own overhead (about half a second).
     #[arg(long)]
     pub no_overhead: bool,
+    /// Hide the progress on standard error (the bar of `load` and `soak`, a line per
+    /// finished measurement).
+    #[arg(long)]
+    pub quiet: bool,
+    /// Also write bench.json's content to FILE, or with `-` to standard output (the
+    /// console summary then goes to standard error).
+    #[arg(long, value_name = "FILE|-")]
+    pub export_json: Option<JsonTarget>,
 }
 
 fn ms_opt(flag: &str, v: &Option<String>) -> anyhow::Result<Option<f64>> {
@@ -163,6 +189,19 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     }
     if args.pages.contains(&0) {
         bail!("--pages needs positive page counts");
+    }
+    if scenario != Scenario::Load {
+        // Silently ignoring a limit would let a CI gate pass that never ran.
+        for (flag, v) in [
+            ("--p99-limit", &args.p99_limit),
+            ("--slo-ttft", &args.slo_ttft),
+            ("--slo-tpot", &args.slo_tpot),
+            ("--slo-e2e", &args.slo_e2e),
+        ] {
+            if v.is_some() {
+                bail!("{flag} applies to --scenario load only");
+            }
+        }
     }
     let repeats = Repeats {
         warmup: args.warmup,
@@ -271,8 +310,15 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
         .unwrap_or_else(|| format!("{}-bench-{scenario}", started.format("%Y%m%dT%H%M%SZ")));
     let mut measurements: Vec<Measurement> = Vec::new();
     let mut render_ms_per_page = BTreeMap::new();
+    let quiet = args.quiet;
     let show = |m: Measurement, out: &mut Vec<Measurement>| {
-        eprintln!("{}", progress_line(&m));
+        // A measurement stopped before its first request has nothing to report.
+        if m.samples.is_empty() {
+            return;
+        }
+        if !quiet {
+            eprintln!("{}", progress_line(&m));
+        }
         out.push(m);
     };
     let dpi = args.dpi[0];
@@ -281,7 +327,17 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     } else {
         vec![dpi]
     };
-    for &d in &dpis {
+    // Installed only now, so a Ctrl-C while engines load still ends the process at once.
+    let stop = stop_flag()?;
+    let stopped = || stop.load(Ordering::SeqCst);
+    let control = Control {
+        stop: Some(&stop),
+        on_request: None,
+    };
+    if !quiet {
+        eprintln!("bench {scenario}: measuring; Ctrl-C stops and writes what finished");
+    }
+    'measure: for &d in &dpis {
         let pool = render(d)?;
         let n_pages: usize = pool.iter().map(|p| p.pages.len()).sum();
         render_ms_per_page.insert(
@@ -289,14 +345,18 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
             pool.iter().map(|p| p.render_ms).sum::<f64>() / n_pages.max(1) as f64,
         );
         let singles = bench::single_pages(&pool);
-        for engine_pool in engines.iter_mut() {
+        for (engine_pool, entry) in engines.iter_mut().zip(&entries) {
+            let name = entry.info.name.as_str();
             match scenario {
                 Scenario::Single => show(
-                    single::run_single(engine_pool[0].as_mut(), &singles[0], d, repeats),
+                    single::run_single(engine_pool[0].as_mut(), &singles[0], d, repeats, control),
                     &mut measurements,
                 ),
                 Scenario::Batch => {
                     for &b in &args.batch_sizes {
+                        if stopped() {
+                            break;
+                        }
                         let m = batch::run_batch(
                             engine_pool[0].as_mut(),
                             &singles,
@@ -304,6 +364,7 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
                             d,
                             repeats,
                             Scenario::Batch,
+                            control,
                         );
                         show(m, &mut measurements);
                     }
@@ -316,37 +377,95 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
                         &pages,
                         &args.batch_sizes,
                         repeats,
+                        control,
                     ) {
                         show(m, &mut measurements);
                     }
                 }
                 Scenario::Load => {
                     for &rate in &load_cfg.rates {
-                        let m = load::run_load(engine_pool, &singles, rate, d, &load_cfg)?;
-                        show(m, &mut measurements);
+                        if stopped() {
+                            break;
+                        }
+                        let what = format!("load {name} {rate} req/s");
+                        let bar = progress_bar(
+                            quiet,
+                            load_cfg.requests as u64,
+                            "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}",
+                            &what,
+                        );
+                        let failed = AtomicUsize::new(0);
+                        let on_request = |s: &Sample| {
+                            if s.error.is_some() {
+                                let f = failed.fetch_add(1, Ordering::Relaxed) + 1;
+                                bar.set_message(format!("{what}, {f} failed"));
+                            }
+                            bar.inc(1);
+                        };
+                        let m = load::run_load(
+                            engine_pool,
+                            &singles,
+                            rate,
+                            d,
+                            &load_cfg,
+                            Control {
+                                on_request: Some(&on_request),
+                                ..control
+                            },
+                        );
+                        bar.finish_and_clear();
+                        show(m?, &mut measurements);
                     }
                 }
                 Scenario::Long => {
-                    for m in long::run_long(engine_pool[0].as_mut(), &pool, d, &pages, repeats)? {
+                    for m in
+                        long::run_long(engine_pool[0].as_mut(), &pool, d, &pages, repeats, control)?
+                    {
                         show(m, &mut measurements);
                     }
                 }
                 Scenario::Soak => {
-                    for m in soak::run_soak(
+                    let what = format!("soak {name}");
+                    let total_ms = (duration.as_millis() as u64).max(1);
+                    let bar = progress_bar(
+                        quiet,
+                        total_ms,
+                        "{spinner} [{elapsed_precise}] {bar:30} {percent}% {msg}",
+                        &what,
+                    );
+                    let (done, failed) = (AtomicUsize::new(0), AtomicUsize::new(0));
+                    let on_request = |s: &Sample| {
+                        let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+                        let bad = usize::from(s.error.is_some());
+                        let f = failed.fetch_add(bad, Ordering::Relaxed) + bad;
+                        // start_ms counts from the soak's start, warm-up excluded.
+                        bar.set_position((s.start_ms.max(0.0) as u64).min(total_ms));
+                        bar.set_message(format!("{what}: {n} requests, {f} failed"));
+                    };
+                    let windows = soak::run_soak(
                         engine_pool[0].as_mut(),
                         &singles,
                         d,
                         duration,
                         window,
                         args.warmup,
-                    )? {
+                        Control {
+                            on_request: Some(&on_request),
+                            ..control
+                        },
+                    );
+                    bar.finish_and_clear();
+                    for m in windows? {
                         show(m, &mut measurements);
                     }
                 }
             }
+            if stopped() {
+                break 'measure;
+            }
         }
     }
-
+    let interrupted = stopped();
     let mut notes = Vec::new();
     if matches!(scenario, Scenario::Batch | Scenario::Sweep) {
         for e in entries.iter().filter(|e| !e.batches_natively) {
@@ -398,8 +517,9 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     } else {
         Vec::new()
     };
-    let overhead =
-        (!args.no_overhead).then(|| overhead::shares(overhead::measure_harness(), &measurements));
+    // Not after a Ctrl-C: whoever pressed it wants the run to end now.
+    let overhead = (!args.no_overhead && !interrupted)
+        .then(|| overhead::shares(overhead::measure_harness(), &measurements));
     let gpu = measurements
         .iter()
         .find_map(|m| m.resources.gpu.device.clone());
@@ -408,6 +528,7 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
         run_id: run_id.clone(),
         started: started.to_rfc3339(),
         scenario,
+        interrupted,
         settings: BenchSettings {
             dataset: dataset_label,
             manifest_sha256: dataset.manifest_sha256.clone(),
@@ -440,9 +561,66 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let dir = args.out.join(&run_id);
     export::write_all(&dir, &report)
         .with_context(|| format!("writing the bench reports to {}", dir.display()))?;
-    out!("{}", console_summary(&report));
-    outln!("reports: {}", dir.display());
-    Ok(ExitCode::SUCCESS)
+    if let Some(target) = &args.export_json {
+        target.write(&report)?;
+    }
+    let gate = gate_failures(&report);
+    let mut text = console_summary(&report);
+    if !interrupted {
+        if gate.is_empty() {
+            text.push_str("bench: pass\n");
+        } else {
+            text.push_str(&format!("bench: FAIL — {}\n", gate.join("; ")));
+        }
+    }
+    text.push_str(&format!("reports: {}\n", dir.display()));
+    console(&text, JsonTarget::takes_stdout(args.export_json.as_ref()))?;
+    if interrupted {
+        eprintln!(
+            "interrupted: the {} measurement(s) that ran are saved in {} (marked \"interrupted\"; the last may be partial)",
+            report.measurements.len(),
+            dir.display()
+        );
+        return Ok(ExitCode::from(EXIT_INTERRUPTED));
+    }
+    Ok(if gate.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_GATE_FAILED)
+    })
+}
+
+/// Why the bench fails as a release gate (empty: it passes): failed requests, and engines
+/// that met `--p99-limit` at no tested rate. SLOs only weigh goodput: with no required
+/// share of requests within them, no figure of theirs can be "missed".
+fn gate_failures(r: &BenchReport) -> Vec<String> {
+    let mut out = Vec::new();
+    let failed: usize = r.measurements.iter().map(|m| m.failed).sum();
+    if failed > 0 {
+        out.push(format!("{failed} request(s) failed"));
+    }
+    for c in r.load_capacity.iter().filter(|c| c.max_rate.is_none()) {
+        out.push(format!(
+            "{}: no tested rate has p99 E2E ≤ {} ms",
+            c.engine,
+            export::markdown::fmt_ms(c.p99_limit_ms)
+        ));
+    }
+    out
+}
+
+/// A progress bar on standard error (drawn only on a terminal), hidden by --quiet.
+fn progress_bar(quiet: bool, len: u64, template: &str, msg: &str) -> ProgressBar {
+    let bar = if quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(len)
+    };
+    bar.set_style(ProgressStyle::with_template(template).expect("valid template"));
+    bar.set_message(msg.to_string());
+    // Redraws the spinner and clock while a long request runs.
+    bar.enable_steady_tick(Duration::from_millis(250));
+    bar
 }
 
 fn fmt(v: Option<f64>) -> String {
@@ -487,11 +665,14 @@ fn console_summary(r: &BenchReport) -> String {
         "RSS MiB"
     );
     for c in export::compare_engines(r) {
-        let engine = if c.batch_mode == bench::BatchMode::Sequential {
+        let mut engine = if c.batch_mode == bench::BatchMode::Sequential {
             format!("{} (sequential)", c.engine)
         } else {
             c.engine.clone()
         };
+        if c.partial {
+            engine.push_str(" (partial)");
+        }
         let _ = writeln!(
             o,
             "{:<30} {:<22} {:>5} {:>9} {:>9} {:>9} {:>9} {:>9.1} {:>8.3} {:>8}",

@@ -51,7 +51,9 @@ pub enum Command {
     /// device preset, precision and batch size (KV-cache traffic included).
     Roofline(roofline::RoofArgs),
     /// Benchmark scenarios on real engines: single, batch, sweep, load (open-loop arrivals),
-    /// long (growing documents), soak; writes reports/<run-id>/bench.{json,csv,md} + SVGs.
+    /// long (growing documents), soak; writes reports/<run-id>/bench.{json,csv,md} + SVGs
+    /// (exit code 1 when a request failed or --p99-limit was met at no rate, 130 when
+    /// interrupted: the partial report is kept).
     Bench(bench::BenchArgs),
     /// Serve the built-in model behind an OpenAI-compatible API (/v1/chat/completions with
     /// streaming, /v1/models, /health), batching concurrent requests.

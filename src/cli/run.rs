@@ -27,7 +27,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Exit code of a run stopped by Ctrl-C / SIGTERM (128 + SIGINT, the shell convention).
-const EXIT_INTERRUPTED: u8 = 130;
+pub(crate) const EXIT_INTERRUPTED: u8 = 130;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum EngineKind {
@@ -668,7 +668,7 @@ fn open_journal(
 }
 
 /// A flag set by the first Ctrl-C or SIGTERM; a second one exits at once.
-fn stop_flag() -> anyhow::Result<Arc<AtomicBool>> {
+pub(crate) fn stop_flag() -> anyhow::Result<Arc<AtomicBool>> {
     use signal_hook::consts::{SIGINT, SIGTERM};
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [SIGINT, SIGTERM] {

@@ -63,7 +63,7 @@ fn metric_row(o: &mut String, name: &str, s: &MetricStats) {
 fn measurement_stats(o: &mut String, m: &Measurement) {
     let _ = writeln!(
         o,
-        "### {} — {} ({}, {} warm-up, {} measured{})\n",
+        "### {} — {} ({}, {} warm-up, {} measured{}{})\n",
         m.engine,
         m.label,
         mode_name(m.batch_mode),
@@ -73,6 +73,11 @@ fn measurement_stats(o: &mut String, m: &Measurement) {
             format!(", **{} failed**", m.failed)
         } else {
             String::new()
+        },
+        if m.partial {
+            ", **partial: interrupted**"
+        } else {
+            ""
         }
     );
     o.push_str("| metric (ms) | n | mean | std | min | p50 [95% CI] | p90 | p95 [95% CI] | p99 | max | TLR | outliers |\n");
@@ -107,6 +112,12 @@ pub fn render(r: &BenchReport) -> String {
     let mut o = String::new();
     let s = &r.settings;
     let _ = writeln!(o, "# medocr bench `{}` — {}\n", r.run_id, r.scenario);
+    if r.interrupted {
+        o.push_str(
+            "**Interrupted (Ctrl-C / SIGTERM): a partial report.** It holds only the \
+             measurements that ran before the stop; one marked partial was cut short.\n\n",
+        );
+    }
     let _ = writeln!(
         o,
         "Started {}. Dataset `{}` ({} documents, manifest sha256 {}…), DPI {}, {} warm-up + {} measured iterations.",
@@ -171,7 +182,7 @@ pub fn render(r: &BenchReport) -> String {
     for c in compare_engines(r) {
         let _ = writeln!(
             o,
-            "| {} | {}{} | {}{} | {} | {} | {} | {} | {:.1} | {:.3} | {} |",
+            "| {} | {}{} | {}{}{} | {} | {} | {} | {} | {:.1} | {:.3} | {} |",
             c.label,
             c.engine,
             if c.batch_mode == BatchMode::Sequential {
@@ -185,6 +196,7 @@ pub fn render(r: &BenchReport) -> String {
             } else {
                 String::new()
             },
+            if c.partial { " (partial)" } else { "" },
             ms(c.e2e_p50_ms),
             ms(c.e2e_p99_ms),
             ms(c.ttft_p50_ms),

@@ -64,6 +64,8 @@ pub struct ComparisonRow {
     pub batch_mode: BatchMode,
     pub n: usize,
     pub failed: usize,
+    /// The measurement was stopped before all its requests ran.
+    pub partial: bool,
     pub e2e_p50_ms: Option<f64>,
     pub e2e_p99_ms: Option<f64>,
     pub ttft_p50_ms: Option<f64>,
@@ -84,6 +86,7 @@ impl ComparisonRow {
             batch_mode: m.batch_mode,
             n: m.samples.len() - m.failed,
             failed: m.failed,
+            partial: m.partial,
             e2e_p50_ms: p(&m.latency.e2e_ms, |s| s.p50),
             e2e_p99_ms: p(&m.latency.e2e_ms, |s| s.p99),
             ttft_p50_ms: p(&m.latency.ttft_ms, |s| s.p50),

@@ -130,7 +130,7 @@ pub struct BenchArgs {
     #[arg(long, default_value = "1m")]
     pub window: String,
     /// Folder that receives <out>/<run-id>/.
-    #[arg(long, default_value = "reports")]
+    #[arg(long, env = "MEDOCR_OUT", default_value = "reports")]
     pub out: PathBuf,
     /// Name of the run folder (default: <UTC time>-bench-<scenario>).
     #[arg(long)]

@@ -18,15 +18,17 @@ if [ "${#missing[@]}" -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# libpdfium: unpacked from the pypdfium2 wheel into .deps/pdfium (git-ignored).
-lib="$here/.deps/pdfium/libpdfium.so"
+# libpdfium: unpacked from the pypdfium2 wheel into .deps/pdfium (git-ignored), or into
+# MEDOCR_PDFIUM_DIR (the Containerfile's system-wide copy).
+pdfium_dir="${MEDOCR_PDFIUM_DIR:-$here/.deps/pdfium}"
+lib="$pdfium_dir/libpdfium.so"
 if [ ! -f "$lib" ]; then
   echo "setup: fetching libpdfium from PyPI (pypdfium2 wheel)" >&2
   tmp="$(mktemp -d)"
   python3 -m pip download -q --no-deps --only-binary=:all: -d "$tmp" "pypdfium2==5.15.2" \
     || python3 -m pip download -q --no-deps --only-binary=:all: -d "$tmp" pypdfium2
-  mkdir -p "$here/.deps/pdfium"
-  unzip -q -o -j "$tmp"/pypdfium2-*.whl 'pypdfium2_raw/libpdfium.so' -d "$here/.deps/pdfium"
+  mkdir -p "$pdfium_dir"
+  unzip -q -o -j "$tmp"/pypdfium2-*.whl 'pypdfium2_raw/libpdfium.so' -d "$pdfium_dir"
   rm -rf "$tmp"
 fi
 echo "setup: ok (libpdfium at $lib)" >&2

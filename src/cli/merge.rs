@@ -84,6 +84,8 @@ pub fn merge(args: MergeArgs) -> anyhow::Result<ExitCode> {
         run_id: run_id.clone(),
         started: summary.started.clone(),
         planned: combined.results.len(),
+        // The merged run is the whole selection, not the first shard's slice.
+        shard: None,
         ..combined.header.clone()
     };
     let mut journal = Journal::create(out, &header)?;

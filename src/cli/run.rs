@@ -97,8 +97,14 @@ pub struct CommonArgs {
     /// Evaluate only shard I of N (1-based): the selected documents (after --types and
     /// --limit) at positions p with p % N == I - 1. Run every shard, possibly on several
     /// machines, then combine the run folders with `medocr merge` (docs/scale-out.md).
-    #[arg(long, value_name = "I/N")]
-    pub shard: Option<pipeline::Shard>,
+    /// `auto` takes I and N from a Kubernetes Indexed Job (JOB_COMPLETION_INDEX, with
+    /// --shards) or a Slurm job array (SLURM_ARRAY_TASK_ID, _MIN, _COUNT, _STEP).
+    #[arg(long, value_name = "I/N|auto")]
+    pub shard: Option<pipeline::ShardSpec>,
+    /// With --shard auto: the number of shards, the Indexed Job's spec.completions
+    /// (Kubernetes sets no variable with it); under Slurm it must equal the array's size.
+    #[arg(long, value_name = "N")]
+    pub shards: Option<usize>,
     /// transcribe: read each document's text. extract: also ask the engine for the
     /// document's fields as JSON (a second request per document) and score them with the
     /// clinical matchers beside the transcription's (docs/metrics.md, "Structured
@@ -655,6 +661,16 @@ fn open_journal(
             engine_id(&header.engine),
         ));
     }
+    // `--shard auto` resolves again on resume: only the same scheduler slot may finish it.
+    if let Some(was) = old.shard.filter(|&s| Some(s) != header.shard) {
+        let now = header
+            .shard
+            .map_or("no shard".to_string(), |s| format!("shard {s}"));
+        bail!(
+            "cannot resume {}: it runs shard {was}, but its command line now gives {now} (--shard auto reads JOB_COMPLETION_INDEX or SLURM_ARRAY_TASK_*); resume it with the scheduler variables it started with, as a restarted pod or requeued array task has them",
+            run_dir.display()
+        );
+    }
     let prior_wall_s = entries.iter().map(|e| e.wall_s).fold(0.0, f64::max);
     let done = entries
         .into_iter()
@@ -730,6 +746,18 @@ fn execute(
     options: &RunOptions,
     resume: Option<Resume>,
 ) -> anyhow::Result<Executed> {
+    // Resolved first, so a job started with the wrong variables fails before any work; a
+    // resume re-reads them, in the restarted pod or requeued task that kept them.
+    let resolved = pipeline::shard::resolve(common.shard, common.shards, |k| {
+        std::env::var_os(k).map(|v| v.to_string_lossy().into_owned())
+    })?;
+    if let Some(pipeline::ResolvedShard {
+        shard,
+        from_env: Some(from),
+    }) = &resolved
+    {
+        eprintln!("--shard auto: shard {shard} ({from})");
+    }
     let profile_set = ProfileSet::load(common.profiles.as_deref())?;
     let profiles = &profile_set.profiles;
     if profiles.is_empty() {
@@ -760,9 +788,9 @@ fn execute(
             dataset.manifest.display()
         );
     }
-    let shard = match &common.shard {
+    let shard = match &resolved {
         Some(s) => {
-            let (mine, info) = s.select(&docs).context("--shard")?;
+            let (mine, info) = s.shard.select(&docs).context("--shard")?;
             docs = mine;
             Some(info)
         }
@@ -829,6 +857,7 @@ fn execute(
                 engine: info.clone(),
                 manifest_sha256: dataset.manifest_sha256.clone(),
                 run_id: run_id.clone(),
+                shard: resolved.as_ref().map(|s| s.shard),
                 ..r.header.clone()
             },
             None => JournalHeader {
@@ -842,6 +871,7 @@ fn execute(
                 manifest_sha256: dataset.manifest_sha256.clone(),
                 dpis: options.dpis.clone(),
                 planned,
+                shard: resolved.as_ref().map(|s| s.shard),
             },
         };
         journals.push(open_journal(run_dir, header, resume.as_ref())?);

@@ -40,6 +40,10 @@ pub struct JournalHeader {
     pub dpis: Vec<f32>,
     /// Results the run will have when finished (documents × DPIs).
     pub planned: usize,
+    /// The shard it runs (`--shard`), as resolved when it started: a resume whose
+    /// `--shard auto` resolves to another one is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<crate::pipeline::Shard>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -341,6 +345,7 @@ mod tests {
             manifest_sha256: "abc".into(),
             dpis: vec![300.0],
             planned: 2,
+            shard: None,
         }
     }
 

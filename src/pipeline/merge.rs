@@ -562,6 +562,7 @@ mod tests {
             manifest_sha256: "abc".into(),
             dpis: dpis.to_vec(),
             planned: results.len(),
+            shard: None,
         };
         ShardRun {
             dir: PathBuf::from(format!("reports/s{index}")),

@@ -18,7 +18,7 @@ pub use dpi_study::dpi_study;
 pub use environment::Environment;
 pub use journal::{Journal, JournalError, JournalHeader};
 pub use recorder::Recorder;
-pub use shard::{Shard, ShardError};
+pub use shard::{ResolvedShard, Shard, ShardError, ShardSpec};
 
 use crate::dataset::{Dataset, Document};
 use crate::engine::extract::ExtractSpecs;

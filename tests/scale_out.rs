@@ -250,6 +250,9 @@ fn auto_takes_the_shard_from_kubernetes_or_slurm_for_run_score_and_sweep() {
     assert_eq!(s["totals"]["documents"], 6);
 }
 
+/// A refused command: subcommand, flags, scheduler variables, what the error must say.
+type Refusal<'a> = (&'a str, Vec<&'a str>, Vec<(&'a str, &'a str)>, Vec<&'a str>);
+
 #[test]
 fn auto_refuses_an_unclear_environment_naming_the_variable() {
     let fx = Fixture::new(1);
@@ -265,7 +268,7 @@ fn auto_refuses_an_unclear_environment_naming_the_variable() {
         v
     };
     let auto3 = ["--shard", "auto", "--shards", "3"];
-    let cases: Vec<(&str, Vec<&str>, Vec<(&str, &str)>, Vec<&str>)> = vec![
+    let cases: Vec<Refusal> = vec![
         (
             "run",
             auto3.to_vec(),
@@ -643,7 +646,7 @@ fn str_of<'a>(y: &'a Yaml, what: &str) -> &'a str {
 }
 
 /// The Job's one container, and the shell script it runs (`command: [/bin/sh, -c]`).
-fn job_container<'a>(job: &'a Yaml) -> (&'a Yaml, String) {
+fn job_container(job: &Yaml) -> (&Yaml, String) {
     let containers = job["spec"]["template"]["spec"]["containers"]
         .as_sequence()
         .unwrap();

@@ -416,7 +416,9 @@ mod tests {
 
     #[test]
     fn kubernetes_index_is_zero_based_with_the_count_from_shards() {
-        let k = |i: &str| [(K8S_INDEX, i)];
+        fn k(i: &str) -> [(&str, &str); 1] {
+            [(K8S_INDEX, i)]
+        }
         assert_eq!(auto(&k("0"), Some(3)), Ok(shard(1, 3)));
         assert_eq!(auto(&k("2"), Some(3)), Ok(shard(3, 3)));
         let r = resolve(Some(ShardSpec::Auto), Some(3), |v| {

@@ -1,7 +1,6 @@
 //! Validation: greedy decoding of held-out rendered lines and their corpus CER. Uses the same
 //! generation loop as the engine, so the number reflects what inference produces.
 
-use super::cer::corpus_cer;
 use super::data::DataGen;
 use super::data::LineSample;
 use super::error::ModelError;
@@ -13,6 +12,20 @@ use super::weights;
 use burn::tensor::backend::Backend;
 use serde::Serialize;
 use std::path::Path;
+
+/// Corpus CER of (reference, hypothesis) pairs over Unicode scalar values (a Hangul
+/// syllable is one), unnormalised: total edits / total reference characters, with the
+/// scorer's edit distance.
+pub fn corpus_cer<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> f64 {
+    let scalars = |s: &str| s.chars().map(u32::from).collect::<Vec<_>>();
+    let (mut edits, mut n) = (0usize, 0usize);
+    for (r, h) in pairs {
+        let r = scalars(r);
+        edits += crate::score::distance(&r, &scalars(h));
+        n += r.len();
+    }
+    edits as f64 / n.max(1) as f64
+}
 
 #[derive(Debug, Clone, Serialize)]
 pub struct EvalReport {
@@ -118,4 +131,17 @@ pub fn evaluate_dir(dir: &Path, o: &HeldOutOptions) -> Result<EvalReport, ModelE
         loaded.config.max_target_len,
         &device,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::corpus_cer;
+
+    #[test]
+    fn corpus_cer_counts_scalars() {
+        assert_eq!(corpus_cer([("처방전", "처방전")]), 0.0);
+        assert!((corpus_cer([("처방전", "처반전")]) - 1.0 / 3.0).abs() < 1e-12);
+        // Summed over lines, not averaged: 1 edit in 4 + 3 edits in 3 = 4 / 7.
+        assert!((corpus_cer([("abcd", "abxd"), ("abc", "")]) - 4.0 / 7.0).abs() < 1e-12);
+    }
 }

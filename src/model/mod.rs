@@ -14,7 +14,6 @@
 
 pub mod attention;
 pub mod augment;
-pub mod cer;
 pub mod checkpoint;
 pub mod config;
 pub mod data;

@@ -33,7 +33,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::fast_hash::FastMap;
+use rustc_hash::FxHashMap as FastMap;
 
 /// One symbol of a sequence (an interned grapheme, jamo or word).
 pub type Symbol = u32;

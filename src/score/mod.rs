@@ -10,7 +10,6 @@ pub mod confusion;
 pub mod diff;
 pub mod distance;
 pub mod extract;
-mod fast_hash;
 pub mod fields;
 pub mod markup;
 pub mod normalize;

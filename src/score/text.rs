@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 use unicode_segmentation::UnicodeSegmentation;
 
 use super::distance::{align, Alignment, EditCounts, Symbol};
-use super::fast_hash::FastMap;
 use super::normalize::{normalize, NormOptions};
+use rustc_hash::FxHashMap as FastMap;
 
 /// Edit counts and rate of one hypothesis against one reference (or a corpus sum).
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]

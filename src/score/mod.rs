@@ -10,6 +10,7 @@ pub mod confusion;
 pub mod diff;
 pub mod distance;
 pub mod extract;
+mod field_type;
 pub mod fields;
 pub mod markup;
 pub mod normalize;

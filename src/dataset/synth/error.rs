@@ -2,7 +2,9 @@
 
 use std::path::PathBuf;
 
-use super::fonts::SETUP_HINT;
+/// What to run when a font is missing.
+pub const SETUP_HINT: &str =
+    "run bash scripts/setup.sh (installs fonts-nanum, fonts-nanum-extra, fonts-unfonts-core, fonts-baekmuk)";
 
 #[derive(Debug, thiserror::Error)]
 pub enum GenError {

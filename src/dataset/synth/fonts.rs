@@ -10,10 +10,6 @@ use std::path::{Path, PathBuf};
 /// Where Debian installs TrueType fonts; the file names below are relative to it.
 pub const DEFAULT_FONT_DIR: &str = "/usr/share/fonts/truetype";
 
-/// What to run when a font is missing.
-pub const SETUP_HINT: &str =
-    "run bash scripts/setup.sh (installs fonts-nanum, fonts-nanum-extra, fonts-unfonts-core, fonts-baekmuk)";
-
 /// A font family used for a whole document (body, tables, headings).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum FontFamily {
@@ -228,6 +224,7 @@ impl FontBook {
 
 #[cfg(test)]
 mod tests {
+    use super::super::error::SETUP_HINT;
     use super::super::ksx1001;
     use super::*;
 
@@ -267,6 +264,7 @@ mod tests {
 
 #[cfg(test)]
 mod calibration {
+    use super::super::error::SETUP_HINT;
     use super::super::ksx1001;
     use super::super::widths::{Widths, HAND};
     use super::*;

@@ -7,7 +7,7 @@
 //! should an installed font differ, the PDF writer squeezes the run horizontally instead
 //! of re-wrapping, so the visual lines (and with them the ground truth) never change.
 
-use super::document::{LineKind, Style, SynthLine, TableRules};
+use super::lines::{LineKind, Style, SynthLine, TableRules};
 use super::widths::Widths;
 
 /// A4 in PDF points.

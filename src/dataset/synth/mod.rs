@@ -12,6 +12,7 @@ mod error;
 mod fonts;
 pub mod ksx1001;
 mod layout;
+mod lines;
 mod pdf;
 pub(crate) mod rng;
 mod scan;
@@ -25,12 +26,13 @@ use std::path::{Path, PathBuf};
 
 pub use content::document;
 pub use dates::DateFormat;
-pub use document::{LineKind, PageNumbers, Style, SynthDocument, SynthLine, TableRules};
+pub use document::SynthDocument;
 pub use error::GenError;
 pub use fonts::{FontFamily, DEFAULT_FONT_DIR, HAND_FILE};
 pub use layout::{
     Anchor, Face, Page, PlacedLine, PlacedText, Rule, Shade, PAGE_HEIGHT, PAGE_WIDTH,
 };
+pub use lines::{LineKind, PageNumbers, Style, SynthLine, TableRules};
 pub(crate) use scan::gaussian_blur;
 pub use scan::{degrade, encode_jpeg, Rasteriser, ScanParams};
 

@@ -23,7 +23,7 @@ pub use codes::CodeList;
 pub use finding::{FieldError, Judgement, Severity};
 pub use formulary::Formulary;
 
-use super::fields::FieldType;
+use super::field_type::FieldType;
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 

@@ -6,7 +6,7 @@ use chrono::Duration;
 
 use super::drugs::{self, Class, PrintStyle};
 use super::{fill, kcd, people, recent_date, Draft};
-use crate::dataset::synth::document::{LineKind, SynthLine};
+use crate::dataset::synth::lines::{LineKind, SynthLine};
 use crate::dataset::synth::rng::Rng;
 
 /// One sentence slot: a template is picked from the alternatives.

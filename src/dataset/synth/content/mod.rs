@@ -16,9 +16,10 @@ mod prescription;
 use chrono::NaiveDate;
 
 use super::dates::{self, DateFormat};
-use super::document::{LineKind, PageNumbers, Style, SynthDocument, SynthLine, TableRules};
+use super::document::SynthDocument;
 use super::fonts::FontFamily;
 use super::layout;
+use super::lines::{LineKind, PageNumbers, Style, SynthLine, TableRules};
 use super::rng::{mix, Rng};
 use crate::dataset::{DocType, Fields};
 

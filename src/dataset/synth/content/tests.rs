@@ -2,8 +2,8 @@
 
 use super::document;
 use crate::dataset::synth::dates::{self, DateFormat};
-use crate::dataset::synth::document::LineKind;
 use crate::dataset::synth::ksx1001;
+use crate::dataset::synth::lines::LineKind;
 use crate::dataset::DocType;
 
 const SEEDS: u64 = 60;

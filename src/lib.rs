@@ -21,3 +21,4 @@ pub mod score;
 pub mod serve;
 pub mod sla;
 pub mod stats;
+pub mod stream;

@@ -19,38 +19,9 @@ pub mod tesseract;
 
 use crate::model::recognizer::DeadlinePassed;
 use crate::render::Page;
+pub use crate::stream::{Stage, TokenSink};
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, Instant};
-
-/// A stage of an engine's work, timed separately from the token stream.
-#[derive(
-    schemars::JsonSchema,
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    Serialize,
-    Deserialize,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Stage {
-    /// Rasterising the document (done by the pipeline, before the engine runs).
-    Render,
-    /// Image preparation inside the engine (binarisation, resizing, encoding to PNG …).
-    Preprocess,
-    /// Text-line detection.
-    Detect,
-    /// Vision encoder and prompt prefill.
-    Encode,
-    /// Autoregressive decoding.
-    Decode,
-    /// Anything after the last token (e.g. joining lines).
-    Postprocess,
-}
 
 /// How an engine's output arrives; decides which timing metrics are meaningful.
 #[derive(schemars::JsonSchema, Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -88,24 +59,6 @@ pub struct EngineInfo {
 pub struct Request<'a> {
     pub id: &'a str,
     pub pages: &'a [Page],
-}
-
-/// Receives an engine's output. `token` calls must come in output order; the text of the
-/// document is the concatenation of all tokens.
-pub trait TokenSink {
-    /// One output token (or chunk). The sink reads the clock when this is called, so a
-    /// device engine must synchronise before calling it.
-    fn token(&mut self, text: &str);
-    /// The duration of a stage; may be called several times per stage (summed).
-    fn stage(&mut self, stage: Stage, elapsed: Duration);
-    /// Input tokens consumed (image patches + prompt), where the engine knows them.
-    fn input_tokens(&mut self, _count: usize) {}
-    /// The number of output tokens, for engines whose events are not single tokens
-    /// (whole text, server chunks). Without it the number of `token` calls is used.
-    fn output_tokens(&mut self, _count: usize) {}
-    /// One page's `output_tokens` is a fallback count (stream chunks), not the server's
-    /// token count: the server sent no `usage`. Recorded per document so reports flag it.
-    fn page_without_usage(&mut self) {}
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -220,6 +220,16 @@ impl Profile {
 
 /// Loads every `<doc_type>.toml` in a folder. The file name must match the `doc_type` key.
 pub fn load_profiles(dir: &Path) -> Result<BTreeMap<DocType, Profile>, ProfileError> {
+    Ok(read_profiles(dir)?
+        .into_iter()
+        .map(|(t, (profile, _))| (t, profile))
+        .collect())
+}
+
+/// [`load_profiles`] with each file's text, read once (the set's hash is over the texts).
+pub(super) fn read_profiles(
+    dir: &Path,
+) -> Result<BTreeMap<DocType, (Profile, String)>, ProfileError> {
     let entries = std::fs::read_dir(dir).map_err(|source| ProfileError::Folder {
         path: dir.to_path_buf(),
         source,
@@ -247,7 +257,7 @@ pub fn load_profiles(dir: &Path) -> Result<BTreeMap<DocType, Profile>, ProfileEr
                 ),
             });
         }
-        out.insert(profile.doc_type, profile);
+        out.insert(profile.doc_type, (profile, text));
     }
     Ok(out)
 }

@@ -2,7 +2,7 @@
 //! copies built into the binary (the repository's `profiles/`), so `medocr` runs from any
 //! folder. Either way the set carries the sha256 a report records and `merge` compares.
 
-use super::profile::{load_profiles, Profile, ProfileError};
+use super::profile::{read_profiles, Profile, ProfileError};
 use crate::dataset::DocType;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -62,31 +62,27 @@ impl ProfileSet {
             let path = Path::new("profiles").join(format!("{doc_type}.toml"));
             let profile = Profile::parse(text, &path).expect("the bundled profiles are valid");
             profiles.insert(doc_type, profile);
-            texts.insert(doc_type, text.as_bytes().to_vec());
+            texts.insert(doc_type, text.as_bytes());
         }
         ProfileSet {
             profiles,
             origin: BUNDLED.to_string(),
-            sha256: hash(texts.values()),
+            sha256: hash(texts.into_values()),
         }
     }
 
     fn from_folder(dir: &Path) -> Result<ProfileSet, ProfileError> {
-        let profiles = load_profiles(dir)?;
-        let mut texts = Vec::with_capacity(profiles.len());
-        for t in profiles.keys() {
-            let path = dir.join(format!("{t}.toml"));
-            texts.push(std::fs::read(&path).map_err(|source| ProfileError::Read { path, source })?);
-        }
+        let read = read_profiles(dir)?;
         Ok(ProfileSet {
-            profiles,
+            sha256: hash(read.values().map(|(_, text)| text.as_bytes())),
+            profiles: read.into_iter().map(|(t, (p, _))| (t, p)).collect(),
             origin: dir.display().to_string(),
-            sha256: hash(texts.iter()),
         })
     }
 }
 
-fn hash<'a>(texts: impl Iterator<Item = &'a Vec<u8>>) -> String {
+/// sha256 over the profile files' bytes, in document-type order.
+fn hash<'a>(texts: impl Iterator<Item = &'a [u8]>) -> String {
     let mut h = Sha256::new();
     for t in texts {
         h.update(t);

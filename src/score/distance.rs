@@ -120,15 +120,51 @@ pub fn distance(reference: &[Symbol], hypothesis: &[Symbol]) -> usize {
     if a.is_empty() || b.is_empty() {
         return a.len().max(b.len());
     }
-    let peq = Peq::new(a);
+    distance_to(&Peq::new(a), b)
+}
+
+/// Levenshtein distances from one `reference` to each of `hypotheses`, as [`distance`]
+/// gives them. The reference's match vectors are built once: reading-order scoring
+/// compares every reference line with every hypothesis line, and building them per pair
+/// was a quarter of `score_document`'s time.
+pub fn distances_from<'b>(
+    reference: &[Symbol],
+    hypotheses: impl IntoIterator<Item = &'b [Symbol]>,
+) -> Vec<usize> {
+    let peq = Peq::new(reference);
+    hypotheses
+        .into_iter()
+        .map(|b| match (reference.len(), b.len()) {
+            (0, n) | (n, 0) => n,
+            (m, _) if m <= 64 => single_block_distance(&peq, b),
+            _ => distance_to(&peq, b),
+        })
+        .collect()
+}
+
+/// The distance from the reference of `peq` to non-empty `b`, widening the band until a
+/// pass answers.
+fn distance_to(peq: &Peq, b: &[Symbol]) -> usize {
     let cols = peq.offsets(b);
-    let mut k = initial_threshold(a.len(), b.len());
+    let mut k = initial_threshold(peq.m, b.len());
     loop {
-        if let Some(d) = banded_pass(&peq, &cols, k, None) {
+        if let Some(d) = banded_pass(peq, &cols, k, None) {
             return d;
         }
-        k = next_threshold(k, a.len(), b.len());
+        k = next_threshold(k, peq.m, b.len());
     }
+}
+
+/// Myers' column for a reference of at most 64 symbols: one word, no band and no
+/// allocation. `D[m][n] = D[0][n] + Σ vertical deltas = n + |VP| − |VN|`.
+fn single_block_distance(peq: &Peq, b: &[Symbol]) -> usize {
+    let (mut vp, mut vn) = (!0u64, 0u64);
+    for &s in b {
+        // Row 0 is D[0][j] = j: the delta entering the top is +1.
+        step_block(&mut vp, &mut vn, peq.eq(s)[0], 1, 0);
+    }
+    let mask = row_mask(0, peq.m);
+    b.len() + (vp & mask).count_ones() as usize - (vn & mask).count_ones() as usize
 }
 
 /// First band threshold: the length difference plus slack, at least two blocks' worth
@@ -801,6 +837,27 @@ mod tests {
             let b = mutate(&mut rng, &a, 0.3, alphabet);
             // Tiny budgets force several levels of splitting.
             check(&a, &b, [1, 8, 64][round % 3]);
+        }
+    }
+
+    #[test]
+    fn distances_from_equals_distance_for_each_hypothesis() {
+        // Short (one word) and long references, empty sides, every alphabet size.
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        for round in 0..200 {
+            let alphabet = [2u32, 6, 300][round % 3];
+            let la = [0, 1, 63, 64, 65, 200][round % 6].min(rng.random_range(0..=200));
+            let a = random_seq(&mut rng, la, alphabet);
+            let bs: Vec<Vec<Symbol>> = (0..5)
+                .map(|i| match i {
+                    0 => Vec::new(),
+                    1 => a.clone(),
+                    _ => mutate(&mut rng, &a, [0.05, 0.3, 0.9][i % 3], alphabet),
+                })
+                .collect();
+            let got = distances_from(&a, bs.iter().map(Vec::as_slice));
+            let want: Vec<usize> = bs.iter().map(|b| dp_distance(&a, b)).collect();
+            assert_eq!(got, want, "round {round}, |a| = {}", a.len());
         }
     }
 

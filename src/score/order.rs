@@ -31,7 +31,7 @@ use pathfinding::kuhn_munkres::kuhn_munkres_min;
 use pathfinding::matrix::Matrix;
 use serde::{Deserialize, Serialize};
 
-use super::distance::{distance, Symbol};
+use super::distance::{distances_from, Symbol};
 use super::normalize::{normalize, NormOptions};
 use super::text::{grapheme_symbols, graphemes, Interner};
 
@@ -219,8 +219,11 @@ fn min_cost_pairs(a: &[Vec<Symbol>], b: &[Vec<Symbol>]) -> (usize, Vec<Option<(u
     let size = n + m;
     let mut cost = Matrix::new(size, size, 0i64);
     for i in 0..n {
-        for j in 0..m {
-            cost[(i, j)] = distance(&a[i], &b[j]) as i64;
+        for (j, d) in distances_from(&a[i], b.iter().map(Vec::as_slice))
+            .into_iter()
+            .enumerate()
+        {
+            cost[(i, j)] = d as i64;
         }
         for j in m..size {
             cost[(i, j)] = a[i].len() as i64;
@@ -301,10 +304,6 @@ impl Lines {
         out
     }
 
-    fn group_cost(&self, g: &Group) -> usize {
-        distance(&self.joined(0, &g.refs), &self.joined(1, &g.hyps))
-    }
-
     /// Adds unmatched lines to groups while that lowers the total cost (best gain first).
     fn grow(&self, groups: &mut [Group]) {
         let used = in_groups(groups, [self.sides[0].len(), self.sides[1].len()]);
@@ -361,11 +360,19 @@ impl Lines {
     fn best_move(&self, groups: &[Group], gi: usize, side: usize, x: usize) -> Option<Move> {
         let g = &groups[gi];
         let alone = self.sides[side][x].len();
+        // Every trial changes only `side`: the other side's match vectors are built once
+        // (the distance is symmetric), which halves the greedy pass's time.
+        let fixed = self.joined(1 - side, g.side(1 - side));
+        let trials: Vec<Vec<Symbol>> = (0..=g.side(side).len())
+            .map(|pos| {
+                let mut ids = g.side(side).clone();
+                ids.insert(pos, x);
+                self.joined(side, &ids)
+            })
+            .collect();
+        let costs = distances_from(&fixed, trials.iter().map(Vec::as_slice));
         let mut best: Option<Move> = None;
-        for pos in 0..=g.side(side).len() {
-            let mut trial = g.clone();
-            trial.side_mut(side).insert(pos, x);
-            let c = self.group_cost(&trial);
+        for (pos, c) in costs.into_iter().enumerate() {
             if c < g.cost + alone {
                 let gain = g.cost + alone - c;
                 if best.as_ref().is_none_or(|b| gain > b.gain) {

@@ -164,7 +164,7 @@ fn chromium() -> Check {
 
 fn gpu() -> Check {
     let compiled = cfg!(feature = "cuda");
-    let result = crate::bench::resources::gpu_name().and_then(|name| {
+    let result = crate::bench::resources::gpu_name(0).and_then(|name| {
         if compiled {
             Ok(format!("{name}; this build has CUDA"))
         } else {

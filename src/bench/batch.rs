@@ -88,7 +88,7 @@ pub fn run_batch(
         }
         let _ = timed_batch(engine, &docs, Instant::now(), 0);
     }
-    let monitor = ResourceMonitor::start();
+    let monitor = ResourceMonitor::start(super::resources::gpu_index(&info));
     let origin = Instant::now();
     let mut samples = Vec::new();
     let mut calls = 0;

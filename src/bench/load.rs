@@ -168,7 +168,7 @@ pub fn run_load(
     let schedule = arrival_times(cfg.arrival, rate, cfg.requests, cfg.seed);
     let (tx, rx) = mpsc::channel::<Job>();
     let rx = Mutex::new(rx);
-    let monitor = ResourceMonitor::start();
+    let monitor = ResourceMonitor::start(super::resources::gpu_index(&info));
     // A short lead so every worker is waiting on the queue before the first send.
     let t0 = Instant::now() + Duration::from_millis(20);
     let mut sent_at: Vec<f64> = Vec::with_capacity(schedule.len());

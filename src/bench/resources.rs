@@ -7,15 +7,20 @@
 //!   children (Tesseract runs as a child) from `/proc/self/stat`, in clock ticks of
 //!   1/100 s (Linux's `USER_HZ`), over the wall time: `cpu_cores_busy` = CPU seconds /
 //!   wall seconds (1.0 = one core fully busy), `cpu_utilisation` = that / logical cores.
-//! - **GPU** (NVIDIA): NVML is loaded at run time (`libnvidia-ml.so.1`); a sampler thread
-//!   reads the device's memory in use, utilisation and power every 100 ms. Without NVML
+//! - **GPU** (NVIDIA): NVML is loaded at run time (`libnvidia-ml.so.1`, through
+//!   nvml-wrapper); a sampler thread reads the memory in use, utilisation and power of the
+//!   engine's device (its CUDA ordinal, 0 when it names none) every 100 ms. Without NVML
 //!   the figures are absent and `gpu.note` says why — that is not an error. NVML reports
 //!   the whole device, other processes included.
 //! - The Burn backends keep no memory statistics of their own that this crate can read
 //!   (the default CPU backend allocates from the process heap, which RSS covers).
 
+use crate::engine::EngineInfo;
+use crate::model::device::DeviceChoice;
 use crate::pipeline::memory;
+use nvml_wrapper::{Device, Nvml};
 use serde::{Deserialize, Serialize};
+use std::ffi::OsStr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -82,6 +87,19 @@ fn parse_stat_cpu(stat: &str) -> Option<(f64, f64)> {
     Some((own / CLOCK_TICKS_PER_S, children / CLOCK_TICKS_PER_S))
 }
 
+/// The CUDA ordinal of the GPU an engine runs on, from its `device` setting (`cuda:N`), so
+/// the sampler watches that device; 0 when the engine names none (CPU, remote, unknown).
+pub fn gpu_index(info: &EngineInfo) -> u32 {
+    match info
+        .settings
+        .get("device")
+        .map(|d| d.parse::<DeviceChoice>())
+    {
+        Some(Ok(DeviceChoice::Cuda(i))) => u32::try_from(i).unwrap_or(0),
+        _ => 0,
+    }
+}
+
 /// Watches the process from [`ResourceMonitor::start`] to [`ResourceMonitor::stop`].
 pub struct ResourceMonitor {
     started: Instant,
@@ -91,11 +109,12 @@ pub struct ResourceMonitor {
 }
 
 impl ResourceMonitor {
-    /// Resets the RSS high-water mark, reads the CPU clock and starts the GPU sampler.
-    pub fn start() -> Self {
+    /// Resets the RSS high-water mark, reads the CPU clock and starts sampling GPU
+    /// `gpu_index` (see [`gpu_index`]).
+    pub fn start(gpu_index: u32) -> Self {
         memory::reset_peak();
-        let (gpu, gpu_note) = match nvml::Nvml::load() {
-            Ok(n) => (Some(GpuSampler::spawn(n)), None),
+        let (gpu, gpu_note) = match open_nvml(gpu_index) {
+            Ok(n) => (Some(GpuSampler::spawn(n, gpu_index)), None),
             Err(why) => (None, Some(format!("NVML not available: {why}"))),
         };
         ResourceMonitor {
@@ -133,6 +152,39 @@ impl ResourceMonitor {
     }
 }
 
+/// Initialises NVML and checks that GPU `index` exists. The library is opened at run time
+/// (nvml-wrapper loads `libnvidia-ml.so.1`), so the binary needs no NVIDIA driver; the
+/// unversioned name is the fallback some installs only have.
+fn open_nvml(index: u32) -> Result<Nvml, String> {
+    let nvml = Nvml::init()
+        .or_else(|_| {
+            Nvml::builder()
+                .lib_path(OsStr::new("libnvidia-ml.so"))
+                .init()
+        })
+        .map_err(|e| e.to_string())?;
+    if let Err(e) = nvml.device_by_index(index) {
+        return Err(format!("no GPU {index} ({e})"));
+    }
+    Ok(nvml)
+}
+
+/// One reading of the watched device; a figure NVML cannot give is `None`.
+struct Reading {
+    memory_used_mib: Option<f64>,
+    utilisation_pct: Option<f64>,
+    power_w: Option<f64>,
+}
+
+fn read(device: &Device<'_>) -> Reading {
+    Reading {
+        memory_used_mib: device.memory_info().ok().map(|m| m.used as f64 / 1048576.0),
+        utilisation_pct: device.utilization_rates().ok().map(|u| u.gpu as f64),
+        // NVML reports milliwatts.
+        power_w: device.power_usage().ok().map(|mw| mw as f64 / 1000.0),
+    }
+}
+
 /// A thread reading NVML until told to stop.
 struct GpuSampler {
     stop: Arc<AtomicBool>,
@@ -140,40 +192,16 @@ struct GpuSampler {
 }
 
 impl GpuSampler {
-    fn spawn(nvml: nvml::Nvml) -> Self {
+    /// The thread owns `nvml`; the device handle borrows it, so it is taken there.
+    fn spawn(nvml: Nvml, index: u32) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
-        let handle = std::thread::spawn(move || {
-            let mut out = GpuStats {
-                available: true,
-                device: nvml.device_name(),
+        let handle = std::thread::spawn(move || match nvml.device_by_index(index) {
+            Ok(device) => sample_until(&device, &flag),
+            Err(e) => GpuStats {
+                note: Some(format!("NVML not available: no GPU {index} ({e})")),
                 ..GpuStats::default()
-            };
-            let (mut util_sum, mut util_n, mut power_sum, mut power_n) = (0.0, 0, 0.0, 0);
-            loop {
-                let r = nvml.read();
-                out.samples += 1;
-                if let Some(m) = r.memory_used_mib {
-                    out.memory_used_peak_mib = Some(out.memory_used_peak_mib.unwrap_or(0.0).max(m));
-                }
-                if let Some(u) = r.utilisation_pct {
-                    util_sum += u;
-                    util_n += 1;
-                    out.utilisation_max_pct = Some(out.utilisation_max_pct.unwrap_or(0.0).max(u));
-                }
-                if let Some(p) = r.power_w {
-                    power_sum += p;
-                    power_n += 1;
-                    out.power_max_w = Some(out.power_max_w.unwrap_or(0.0).max(p));
-                }
-                if flag.load(Ordering::Relaxed) {
-                    break;
-                }
-                std::thread::sleep(GPU_SAMPLE_PERIOD);
-            }
-            out.utilisation_mean_pct = (util_n > 0).then(|| util_sum / util_n as f64);
-            out.power_mean_w = (power_n > 0).then(|| power_sum / power_n as f64);
-            out
+            },
         });
         GpuSampler { stop, handle }
     }
@@ -187,151 +215,45 @@ impl GpuSampler {
     }
 }
 
-/// The name of GPU 0 as NVML reports it, or why there is none (no driver, no device).
-pub fn gpu_name() -> Result<String, String> {
-    let nvml = nvml::Nvml::load()?;
-    Ok(nvml
-        .device_name()
-        .unwrap_or_else(|| "an NVIDIA GPU (name unreadable)".into()))
+/// Reads `device` every [`GPU_SAMPLE_PERIOD`] until `stop` is set (at least once).
+fn sample_until(device: &Device<'_>, stop: &AtomicBool) -> GpuStats {
+    let mut out = GpuStats {
+        available: true,
+        device: device.name().ok(),
+        ..GpuStats::default()
+    };
+    let (mut util_sum, mut util_n, mut power_sum, mut power_n) = (0.0, 0, 0.0, 0);
+    loop {
+        let r = read(device);
+        out.samples += 1;
+        if let Some(m) = r.memory_used_mib {
+            out.memory_used_peak_mib = Some(out.memory_used_peak_mib.unwrap_or(0.0).max(m));
+        }
+        if let Some(u) = r.utilisation_pct {
+            util_sum += u;
+            util_n += 1;
+            out.utilisation_max_pct = Some(out.utilisation_max_pct.unwrap_or(0.0).max(u));
+        }
+        if let Some(p) = r.power_w {
+            power_sum += p;
+            power_n += 1;
+            out.power_max_w = Some(out.power_max_w.unwrap_or(0.0).max(p));
+        }
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
+        std::thread::sleep(GPU_SAMPLE_PERIOD);
+    }
+    out.utilisation_mean_pct = (util_n > 0).then(|| util_sum / util_n as f64);
+    out.power_mean_w = (power_n > 0).then(|| power_sum / power_n as f64);
+    out
 }
 
-/// The few NVML calls the sampler needs, resolved from `libnvidia-ml.so.1` at run time so
-/// the binary neither links against nor requires the NVIDIA driver.
-mod nvml {
-    use libloading::{Library, Symbol};
-    use std::ffi::{c_char, c_int, c_uint, c_void, CStr};
-
-    type Ret = c_int;
-    type Device = *mut c_void;
-    const SUCCESS: Ret = 0;
-
-    #[repr(C)]
-    #[derive(Default)]
-    struct Memory {
-        total: u64,
-        free: u64,
-        used: u64,
-    }
-
-    #[repr(C)]
-    #[derive(Default)]
-    struct Utilization {
-        gpu: c_uint,
-        memory: c_uint,
-    }
-
-    /// One reading of device 0.
-    pub struct Reading {
-        pub memory_used_mib: Option<f64>,
-        pub utilisation_pct: Option<f64>,
-        pub power_w: Option<f64>,
-    }
-
-    pub struct Nvml {
-        lib: Library,
-        device: Device,
-    }
-
-    // The device handle is an opaque pointer NVML documents as usable from any thread.
-    unsafe impl Send for Nvml {}
-
-    impl Nvml {
-        /// Loads the library, initialises NVML and takes device 0.
-        pub fn load() -> Result<Nvml, String> {
-            // SAFETY: loading the NVIDIA management library runs only its initialisers.
-            let lib = unsafe { Library::new("libnvidia-ml.so.1") }
-                .or_else(|_| unsafe { Library::new("libnvidia-ml.so") })
-                .map_err(|e| e.to_string())?;
-            // SAFETY: the symbols have the signatures of NVML's C API (nvml.h).
-            unsafe {
-                let init: Symbol<unsafe extern "C" fn() -> Ret> =
-                    lib.get(b"nvmlInit_v2\0").map_err(|e| e.to_string())?;
-                let rc = init();
-                if rc != SUCCESS {
-                    return Err(format!("nvmlInit_v2 returned {rc}"));
-                }
-                let by_index: Symbol<unsafe extern "C" fn(c_uint, *mut Device) -> Ret> = lib
-                    .get(b"nvmlDeviceGetHandleByIndex_v2\0")
-                    .map_err(|e| e.to_string())?;
-                let mut device: Device = std::ptr::null_mut();
-                let rc = by_index(0, &mut device);
-                if rc != SUCCESS {
-                    return Err(format!(
-                        "no GPU 0 (nvmlDeviceGetHandleByIndex_v2 returned {rc})"
-                    ));
-                }
-                Ok(Nvml { lib, device })
-            }
-        }
-
-        pub fn device_name(&self) -> Option<String> {
-            let mut buf = [0 as c_char; 96];
-            // SAFETY: NVML writes a NUL-terminated name of at most `len` bytes.
-            unsafe {
-                let f: Symbol<unsafe extern "C" fn(Device, *mut c_char, c_uint) -> Ret> =
-                    self.lib.get(b"nvmlDeviceGetName\0").ok()?;
-                if f(self.device, buf.as_mut_ptr(), buf.len() as c_uint) != SUCCESS {
-                    return None;
-                }
-                Some(CStr::from_ptr(buf.as_ptr()).to_string_lossy().into_owned())
-            }
-        }
-
-        pub fn read(&self) -> Reading {
-            // SAFETY: each call fills a caller-owned struct of the layout nvml.h defines.
-            unsafe {
-                let memory = self
-                    .lib
-                    .get::<unsafe extern "C" fn(Device, *mut Memory) -> Ret>(
-                        b"nvmlDeviceGetMemoryInfo\0",
-                    )
-                    .ok()
-                    .and_then(|f| {
-                        let mut m = Memory::default();
-                        (f(self.device, &mut m) == SUCCESS).then(|| m.used as f64 / 1048576.0)
-                    });
-                let util = self
-                    .lib
-                    .get::<unsafe extern "C" fn(Device, *mut Utilization) -> Ret>(
-                        b"nvmlDeviceGetUtilizationRates\0",
-                    )
-                    .ok()
-                    .and_then(|f| {
-                        let mut u = Utilization::default();
-                        (f(self.device, &mut u) == SUCCESS).then_some(u.gpu as f64)
-                    });
-                let power = self
-                    .lib
-                    .get::<unsafe extern "C" fn(Device, *mut c_uint) -> Ret>(
-                        b"nvmlDeviceGetPowerUsage\0",
-                    )
-                    .ok()
-                    .and_then(|f| {
-                        let mut mw: c_uint = 0;
-                        (f(self.device, &mut mw) == SUCCESS).then(|| mw as f64 / 1000.0)
-                    });
-                Reading {
-                    memory_used_mib: memory,
-                    utilisation_pct: util,
-                    power_w: power,
-                }
-            }
-        }
-    }
-
-    impl Drop for Nvml {
-        fn drop(&mut self) {
-            // SAFETY: balances the successful nvmlInit_v2 of `load`.
-            unsafe {
-                if let Ok(f) = self
-                    .lib
-                    .get::<unsafe extern "C" fn() -> Ret>(b"nvmlShutdown\0")
-                {
-                    f();
-                }
-            }
-        }
-    }
+/// The name of GPU `index` as NVML reports it, or why there is none (no driver, no device).
+pub fn gpu_name(index: u32) -> Result<String, String> {
+    let nvml = open_nvml(index)?;
+    let name = nvml.device_by_index(index).and_then(|d| d.name());
+    Ok(name.unwrap_or_else(|_| "an NVIDIA GPU (name unreadable)".into()))
 }
 
 #[cfg(test)]
@@ -349,8 +271,27 @@ mod tests {
     }
 
     #[test]
+    fn gpu_index_follows_the_engine_device() {
+        let info = |device: Option<&str>| EngineInfo {
+            name: "builtin".into(),
+            version: "test".into(),
+            checkpoint_sha256: None,
+            streaming: crate::engine::Streaming::PerToken,
+            token_unit: "token".into(),
+            settings: device
+                .map(|d| [("device".to_string(), d.to_string())].into())
+                .unwrap_or_default(),
+        };
+        assert_eq!(gpu_index(&info(Some("cuda:3"))), 3);
+        assert_eq!(gpu_index(&info(Some("cuda"))), 0);
+        assert_eq!(gpu_index(&info(Some("cpu"))), 0);
+        assert_eq!(gpu_index(&info(Some("tpu:1"))), 0);
+        assert_eq!(gpu_index(&info(None)), 0);
+    }
+
+    #[test]
     fn monitor_sees_memory_and_cpu() {
-        let m = ResourceMonitor::start();
+        let m = ResourceMonitor::start(0);
         // Busy for ~150 ms and touch 48 MiB so both figures move.
         let t = Instant::now();
         let mut x = 0u64;

@@ -24,7 +24,7 @@ pub fn run_single(
         let t = Instant::now();
         let _ = timed_request(engine, info.streaming, doc, t, t);
     }
-    let monitor = ResourceMonitor::start();
+    let monitor = ResourceMonitor::start(super::resources::gpu_index(&info));
     let origin = Instant::now();
     let mut samples = Vec::with_capacity(repeats.iterations);
     for i in 0..repeats.iterations {

@@ -49,7 +49,7 @@ pub fn run_soak(
     for w in 0..n_windows {
         let w_start = origin + window * w as u32;
         let mut w_end = (origin + window * (w as u32 + 1)).min(origin + duration);
-        let monitor = ResourceMonitor::start();
+        let monitor = ResourceMonitor::start(super::resources::gpu_index(&info));
         let began = Instant::now();
         let mut samples = Vec::new();
         while Instant::now() < w_end {

@@ -92,7 +92,7 @@ pub use load::{LoadedRun, PredictionRecord};
 pub use metrics::{GroupComparison, MetricComparison, MetricKind, PairScore, SideScore};
 pub use render::{console, junit, markdown};
 
-use crate::dataset::{load_manifest, DatasetError, Document};
+use crate::dataset::{load_manifest, Dataset, DatasetError, Document};
 use crate::report::ReportError;
 use crate::score::{Knowledge, ScoreOptions};
 use crate::stats::{BootstrapConfig, StatsError};
@@ -293,43 +293,8 @@ pub fn compare(
     opts: &CompareOptions,
 ) -> Result<Comparison, CompareError> {
     opts.margins.validate()?;
-    let mut baseline = LoadedRun::load(baseline_dir)?;
-    let mut candidate = LoadedRun::load(candidate_dir)?;
-    if let Some(format) = opts.output_format {
-        baseline.reread(format);
-        candidate.reread(format);
-    }
-    if baseline.manifest_sha256 != candidate.manifest_sha256 {
-        return Err(CompareError::DifferentData {
-            baseline: baseline.dir.clone(),
-            candidate: candidate.dir.clone(),
-            baseline_sha256: baseline.manifest_sha256.clone(),
-            candidate_sha256: candidate.manifest_sha256.clone(),
-        });
-    }
-    let dataset_path = match &opts.dataset {
-        Some(p) => p.clone(),
-        // A run of the dataset built into the binary: this binary's copy, whose manifest
-        // hash is checked below like any other.
-        None if baseline.dataset == crate::dataset::bundled::BUNDLED => {
-            crate::dataset::bundled::unpack().map_err(|source| CompareError::Dataset {
-                dataset: PathBuf::from(&baseline.dataset),
-                source,
-            })?
-        }
-        None => PathBuf::from(&baseline.dataset),
-    };
-    let dataset = load_manifest(&dataset_path).map_err(|source| CompareError::Dataset {
-        dataset: dataset_path.clone(),
-        source,
-    })?;
-    if dataset.manifest_sha256 != baseline.manifest_sha256 {
-        return Err(CompareError::WrongDataset {
-            dataset: dataset_path,
-            expected: baseline.manifest_sha256.clone(),
-            found: dataset.manifest_sha256,
-        });
-    }
+    let (baseline, candidate) = load_runs(baseline_dir, candidate_dir, opts)?;
+    let (dataset_path, dataset) = load_dataset(&baseline, opts)?;
     let docs: HashMap<&str, &Document> = dataset
         .documents
         .iter()
@@ -339,57 +304,9 @@ pub fn compare(
     let b_records = baseline.select_dpi(opts.baseline_dpi, "baseline", "--baseline-dpi")?;
     let c_records = candidate.select_dpi(opts.candidate_dpi, "candidate", "--candidate-dpi")?;
     let (b_dpis, c_dpis) = (dpis_of(&b_records), dpis_of(&c_records));
-    let pairing = if b_dpis.len() == 1 && c_dpis.len() == 1 {
-        Pairing::Id {
-            baseline_dpi: b_dpis[0],
-            candidate_dpi: c_dpis[0],
-        }
-    } else if b_dpis == c_dpis {
-        Pairing::IdAndDpi {
-            dpis: b_dpis.clone(),
-        }
-    } else {
-        return Err(CompareError::Dpi(format!(
-            "the baseline has DPIs {} and the candidate {}: pick one DPI of each with --baseline-dpi and --candidate-dpi, or compare runs made at the same DPIs",
-            dpi_list(&b_dpis),
-            dpi_list(&c_dpis)
-        )));
-    };
+    let pairing = pairing_of(&b_dpis, &c_dpis)?;
     let by_dpi = matches!(pairing, Pairing::IdAndDpi { .. });
-    let key = |r: &PredictionRecord| {
-        if by_dpi {
-            format!("{}@{}", r.id, r.dpi)
-        } else {
-            r.id.clone()
-        }
-    };
-    let b_map: BTreeMap<String, &PredictionRecord> =
-        b_records.iter().map(|r| (key(r), *r)).collect();
-    let c_map: BTreeMap<String, &PredictionRecord> =
-        c_records.iter().map(|r| (key(r), *r)).collect();
-    let mut unmatched = Unmatched::default();
-    let mut matched: Vec<(&Document, &PredictionRecord, &PredictionRecord)> = Vec::new();
-    for (k, b) in &b_map {
-        match c_map.get(k) {
-            None => unmatched.baseline_only.push(k.clone()),
-            Some(c) => match docs.get(b.id.as_str()) {
-                None => unmatched.not_in_dataset.push(k.clone()),
-                Some(d) => matched.push((d, b, c)),
-            },
-        }
-    }
-    unmatched.candidate_only = c_map
-        .keys()
-        .filter(|k| !b_map.contains_key(*k))
-        .cloned()
-        .collect();
-    if matched.is_empty() {
-        return Err(CompareError::NoCommonDocuments {
-            baseline_only: unmatched.baseline_only.len(),
-            candidate_only: unmatched.candidate_only.len(),
-            not_in_dataset: unmatched.not_in_dataset.len(),
-        });
-    }
+    let (matched, unmatched) = match_records(&b_records, &c_records, by_dpi, &docs)?;
 
     let pairs: Vec<PairScore> = matched
         .par_iter()
@@ -402,19 +319,10 @@ pub fn compare(
         .iter()
         .all(|g| g.metrics.iter().all(|m| m.verdict != Verdict::Fail));
     let units: BTreeSet<&str> = pairs.iter().map(|p| p.id.as_str()).collect();
-    let info = |run: &LoadedRun, records: &[&PredictionRecord], dpis: Vec<f32>| RunInfo {
-        run_id: run.run_id.clone(),
-        dir: run.dir.display().to_string(),
-        engine: run.engine.name.clone(),
-        engine_version: run.engine.version.clone(),
-        dpis,
-        predictions: records.len(),
-        timed: records.iter().any(|r| r.e2e_ms.is_some()),
-    };
     Ok(Comparison {
         schema_version: COMPARE_SCHEMA_VERSION,
-        baseline: info(&baseline, &b_records, b_dpis),
-        candidate: info(&candidate, &c_records, c_dpis),
+        baseline: run_info(&baseline, &b_records, b_dpis),
+        candidate: run_info(&candidate, &c_records, c_dpis),
         dataset: match &opts.dataset {
             None if baseline.dataset == crate::dataset::bundled::BUNDLED => {
                 baseline.dataset.clone()
@@ -423,16 +331,7 @@ pub fn compare(
         },
         manifest_sha256: baseline.manifest_sha256.clone(),
         pairing,
-        settings: Settings {
-            resamples: opts.bootstrap.resamples,
-            confidence: opts.bootstrap.confidence,
-            seed: opts.bootstrap.seed,
-            margins: opts.margins.clone(),
-            fold_width: opts.score.norm.fold_fullwidth,
-            formulary: opts.formulary.clone(),
-            codes: opts.codes.clone(),
-            phi_shown: opts.show_phi,
-        },
+        settings: settings_of(opts),
         unmatched,
         documents: units.len(),
         pairs: pairs.len(),
@@ -480,4 +379,153 @@ fn dpi_list(dpis: &[f32]) -> String {
         .map(|d| d.to_string())
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// Both runs, their answers read again when asked; refused unless they read the same
+/// manifest.
+fn load_runs(
+    baseline_dir: &Path,
+    candidate_dir: &Path,
+    opts: &CompareOptions,
+) -> Result<(LoadedRun, LoadedRun), CompareError> {
+    let mut baseline = LoadedRun::load(baseline_dir)?;
+    let mut candidate = LoadedRun::load(candidate_dir)?;
+    if let Some(format) = opts.output_format {
+        baseline.reread(format);
+        candidate.reread(format);
+    }
+    if baseline.manifest_sha256 != candidate.manifest_sha256 {
+        return Err(CompareError::DifferentData {
+            baseline: baseline.dir.clone(),
+            candidate: candidate.dir.clone(),
+            baseline_sha256: baseline.manifest_sha256.clone(),
+            candidate_sha256: candidate.manifest_sha256.clone(),
+        });
+    }
+    Ok((baseline, candidate))
+}
+
+/// The dataset (`--dataset`, else the baseline's) and its path, checked to have the runs'
+/// manifest SHA-256.
+fn load_dataset(
+    baseline: &LoadedRun,
+    opts: &CompareOptions,
+) -> Result<(PathBuf, Dataset), CompareError> {
+    let dataset_path = match &opts.dataset {
+        Some(p) => p.clone(),
+        // A run of the dataset built into the binary: this binary's copy, whose manifest
+        // hash is checked below like any other.
+        None if baseline.dataset == crate::dataset::bundled::BUNDLED => {
+            crate::dataset::bundled::unpack().map_err(|source| CompareError::Dataset {
+                dataset: PathBuf::from(&baseline.dataset),
+                source,
+            })?
+        }
+        None => PathBuf::from(&baseline.dataset),
+    };
+    let dataset = load_manifest(&dataset_path).map_err(|source| CompareError::Dataset {
+        dataset: dataset_path.clone(),
+        source,
+    })?;
+    if dataset.manifest_sha256 != baseline.manifest_sha256 {
+        return Err(CompareError::WrongDataset {
+            dataset: dataset_path,
+            expected: baseline.manifest_sha256.clone(),
+            found: dataset.manifest_sha256,
+        });
+    }
+    Ok((dataset_path, dataset))
+}
+
+/// By id when each side has one DPI, by (id, DPI) when both have the same several.
+fn pairing_of(b_dpis: &[f32], c_dpis: &[f32]) -> Result<Pairing, CompareError> {
+    if b_dpis.len() == 1 && c_dpis.len() == 1 {
+        Ok(Pairing::Id {
+            baseline_dpi: b_dpis[0],
+            candidate_dpi: c_dpis[0],
+        })
+    } else if b_dpis == c_dpis {
+        Ok(Pairing::IdAndDpi {
+            dpis: b_dpis.to_vec(),
+        })
+    } else {
+        Err(CompareError::Dpi(format!(
+            "the baseline has DPIs {} and the candidate {}: pick one DPI of each with --baseline-dpi and --candidate-dpi, or compare runs made at the same DPIs",
+            dpi_list(b_dpis),
+            dpi_list(c_dpis)
+        )))
+    }
+}
+
+/// A document with its baseline and candidate predictions.
+type Matched<'a> = (&'a Document, &'a PredictionRecord, &'a PredictionRecord);
+
+/// Pairs the predictions by key (`id`, or `id@dpi` when `by_dpi`) in key order, and lists
+/// those left unpaired; refused when nothing pairs.
+fn match_records<'a>(
+    b_records: &[&'a PredictionRecord],
+    c_records: &[&'a PredictionRecord],
+    by_dpi: bool,
+    docs: &HashMap<&str, &'a Document>,
+) -> Result<(Vec<Matched<'a>>, Unmatched), CompareError> {
+    let key = |r: &PredictionRecord| {
+        if by_dpi {
+            format!("{}@{}", r.id, r.dpi)
+        } else {
+            r.id.clone()
+        }
+    };
+    let b_map: BTreeMap<String, &PredictionRecord> =
+        b_records.iter().map(|r| (key(r), *r)).collect();
+    let c_map: BTreeMap<String, &PredictionRecord> =
+        c_records.iter().map(|r| (key(r), *r)).collect();
+    let mut unmatched = Unmatched::default();
+    let mut matched: Vec<Matched<'a>> = Vec::new();
+    for (k, b) in &b_map {
+        match c_map.get(k) {
+            None => unmatched.baseline_only.push(k.clone()),
+            Some(c) => match docs.get(b.id.as_str()) {
+                None => unmatched.not_in_dataset.push(k.clone()),
+                Some(d) => matched.push((d, b, c)),
+            },
+        }
+    }
+    unmatched.candidate_only = c_map
+        .keys()
+        .filter(|k| !b_map.contains_key(*k))
+        .cloned()
+        .collect();
+    if matched.is_empty() {
+        return Err(CompareError::NoCommonDocuments {
+            baseline_only: unmatched.baseline_only.len(),
+            candidate_only: unmatched.candidate_only.len(),
+            not_in_dataset: unmatched.not_in_dataset.len(),
+        });
+    }
+    Ok((matched, unmatched))
+}
+
+fn run_info(run: &LoadedRun, records: &[&PredictionRecord], dpis: Vec<f32>) -> RunInfo {
+    RunInfo {
+        run_id: run.run_id.clone(),
+        dir: run.dir.display().to_string(),
+        engine: run.engine.name.clone(),
+        engine_version: run.engine.version.clone(),
+        dpis,
+        predictions: records.len(),
+        timed: records.iter().any(|r| r.e2e_ms.is_some()),
+    }
+}
+
+fn settings_of(opts: &CompareOptions) -> Settings {
+    Settings {
+        resamples: opts.bootstrap.resamples,
+        confidence: opts.bootstrap.confidence,
+        seed: opts.bootstrap.seed,
+        margins: opts.margins.clone(),
+        fold_width: opts.score.norm.fold_fullwidth,
+        formulary: opts.formulary.clone(),
+        codes: opts.codes.clone(),
+        phi_shown: opts.show_phi,
+    }
 }

@@ -204,29 +204,13 @@ impl OpenAiEngine {
         emitted: &mut bool,
         sink: &mut dyn TokenSink,
     ) -> Result<(), EngineError> {
-        let failed = |message: String| EngineError::Failed {
-            engine: "openai".into(),
-            id: id.to_string(),
-            message,
-        };
-        let garbage = |message: String| EngineError::Garbage {
-            engine: "openai".into(),
-            id: id.to_string(),
-            message,
-        };
-        let timeout = || EngineError::Timeout {
-            engine: "openai".into(),
-            id: id.to_string(),
+        let errors = PageErrors {
+            id,
             page: page.index + 1,
             seconds: self.timeout.as_secs_f64(),
         };
-        let http_err = |e: HttpError| match e {
-            HttpError::Timeout => timeout(),
-            other => failed(other.to_string()),
-        };
-
         let t = Instant::now();
-        let body = self.request_body(page).map_err(&failed)?;
+        let body = self.request_body(page).map_err(|m| errors.failed(m))?;
         sink.stage(Stage::Preprocess, t.elapsed());
 
         let headers = self.headers();
@@ -235,11 +219,11 @@ impl OpenAiEngine {
         let response = self
             .client
             .send("POST", path, &headers, &body, self.timeout)
-            .map_err(&http_err)?;
+            .map_err(|e| errors.http(e))?;
         if response.status != 200 {
             let status = response.status;
             let text = response.read_to_string(MAX_SMALL_BODY).unwrap_or_default();
-            return Err(failed(format!(
+            return Err(errors.failed(format!(
                 "HTTP {status} from {}: {}",
                 self.client.base().url(path),
                 error_message(&text)
@@ -250,8 +234,10 @@ impl OpenAiEngine {
             .is_some_and(|v| v.starts_with("text/event-stream"));
         if !is_sse {
             // A server that ignores `stream`: one JSON answer, one event.
-            let text = response.read_to_string(64 << 20).map_err(&http_err)?;
-            let (content, usage) = whole_answer(&text).map_err(garbage)?;
+            let text = response
+                .read_to_string(64 << 20)
+                .map_err(|e| errors.http(e))?;
+            let (content, usage) = whole_answer(&text).map_err(|m| errors.garbage(m))?;
             let chunks = usize::from(!content.is_empty());
             if !content.is_empty() {
                 if *emitted {
@@ -265,73 +251,12 @@ impl OpenAiEngine {
         }
 
         let mut body = response.body;
-        let mut parser = SseParser::new();
-        let mut buf = vec![0u8; 64 << 10];
-        let mut usage: Option<Usage> = None;
-        let mut chunks = 0usize;
-        let mut finished = false;
-        'stream: loop {
-            let n = match body.read(&mut buf) {
-                Ok(n) => n,
-                Err(e) => match http::map_io(e) {
-                    HttpError::Timeout => return Err(timeout()),
-                    other => {
-                        return Err(failed(format!(
-                            "{other} after {chunks} chunks (the server dropped the stream)"
-                        )))
-                    }
-                },
-            };
-            if n == 0 {
-                // Some servers end without `[DONE]`; a finish reason says the answer is whole.
-                if finished && !parser.has_pending() {
-                    break;
-                }
-                return Err(failed(format!(
-                    "the server closed the connection mid-stream after {chunks} chunks"
-                )));
-            }
-            let events = parser
-                .feed(&buf[..n])
-                .map_err(|e| garbage(format!("malformed event stream: {e}")))?;
-            for event in events {
-                if event.data.trim() == "[DONE]" {
-                    break 'stream;
-                }
-                let chunk: Chunk = serde_json::from_str(&event.data).map_err(|e| {
-                    garbage(format!(
-                        "malformed stream event ({e}): {}",
-                        excerpt(&event.data)
-                    ))
-                })?;
-                if let Some(err) = chunk.error {
-                    return Err(failed(format!(
-                        "the server reported an error mid-stream: {}",
-                        error_message(&err.to_string())
-                    )));
-                }
-                if chunk.usage.is_some() {
-                    usage = chunk.usage;
-                }
-                for choice in chunk.choices.iter().filter(|c| c.index == 0) {
-                    let content = choice.delta.as_ref().and_then(|d| d.content.as_deref());
-                    if let Some(text) = content.filter(|t| !t.is_empty()) {
-                        if *emitted && chunks == 0 {
-                            sink.token("\n");
-                        }
-                        sink.token(text);
-                        chunks += 1;
-                        *emitted = true;
-                    }
-                    finished |= choice.finish_reason.is_some();
-                }
-            }
-        }
+        let stream = read_stream(&mut body, &errors, emitted, sink)?;
         // After `[DONE]` the server still ends the HTTP body; reading that end lets the
         // connection serve the next page. It comes after the last token, so no timing
         // moves (a stream that does not end is cut at the request's deadline).
         let _ = std::io::copy(&mut (&mut body).take(1 << 20), &mut std::io::sink());
-        self.report_usage(usage, chunks, sink);
+        self.report_usage(stream.usage, stream.chunks, sink);
         Ok(())
     }
 
@@ -551,6 +476,142 @@ pub fn splice_data_url(json: &[u8], png: &[u8]) -> Result<Vec<u8>, String> {
         .map_err(|e| e.to_string())?;
     body.extend_from_slice(&json[at..]);
     Ok(body)
+}
+
+/// The errors of one page request, naming its document and page.
+struct PageErrors<'a> {
+    id: &'a str,
+    /// 1-based.
+    page: usize,
+    /// The request's deadline.
+    seconds: f64,
+}
+
+impl PageErrors<'_> {
+    fn failed(&self, message: String) -> EngineError {
+        EngineError::Failed {
+            engine: "openai".into(),
+            id: self.id.to_string(),
+            message,
+        }
+    }
+
+    fn garbage(&self, message: String) -> EngineError {
+        EngineError::Garbage {
+            engine: "openai".into(),
+            id: self.id.to_string(),
+            message,
+        }
+    }
+
+    fn timeout(&self) -> EngineError {
+        EngineError::Timeout {
+            engine: "openai".into(),
+            id: self.id.to_string(),
+            page: self.page,
+            seconds: self.seconds,
+        }
+    }
+
+    fn http(&self, e: HttpError) -> EngineError {
+        match e {
+            HttpError::Timeout => self.timeout(),
+            other => self.failed(other.to_string()),
+        }
+    }
+}
+
+/// What a page's event stream delivered so far.
+#[derive(Default)]
+struct PageStream {
+    usage: Option<Usage>,
+    /// Content chunks passed on as tokens.
+    chunks: usize,
+    /// A choice carried a finish reason.
+    finished: bool,
+}
+
+/// Reads a page's event stream to `[DONE]` (or to its end after a finish reason), passing
+/// each content chunk to `sink`.
+fn read_stream(
+    body: &mut impl Read,
+    errors: &PageErrors<'_>,
+    emitted: &mut bool,
+    sink: &mut dyn TokenSink,
+) -> Result<PageStream, EngineError> {
+    let mut parser = SseParser::new();
+    let mut buf = vec![0u8; 64 << 10];
+    let mut stream = PageStream::default();
+    loop {
+        let n = match body.read(&mut buf) {
+            Ok(n) => n,
+            Err(e) => match http::map_io(e) {
+                HttpError::Timeout => return Err(errors.timeout()),
+                other => {
+                    return Err(errors.failed(format!(
+                        "{other} after {} chunks (the server dropped the stream)",
+                        stream.chunks
+                    )))
+                }
+            },
+        };
+        if n == 0 {
+            // Some servers end without `[DONE]`; a finish reason says the answer is whole.
+            if stream.finished && !parser.has_pending() {
+                return Ok(stream);
+            }
+            return Err(errors.failed(format!(
+                "the server closed the connection mid-stream after {} chunks",
+                stream.chunks
+            )));
+        }
+        let events = parser
+            .feed(&buf[..n])
+            .map_err(|e| errors.garbage(format!("malformed event stream: {e}")))?;
+        for event in events {
+            if event.data.trim() == "[DONE]" {
+                return Ok(stream);
+            }
+            stream.take(&event.data, errors, emitted, sink)?;
+        }
+    }
+}
+
+impl PageStream {
+    /// One stream event: its usage kept, the first choice's content passed on.
+    fn take(
+        &mut self,
+        data: &str,
+        errors: &PageErrors<'_>,
+        emitted: &mut bool,
+        sink: &mut dyn TokenSink,
+    ) -> Result<(), EngineError> {
+        let chunk: Chunk = serde_json::from_str(data).map_err(|e| {
+            errors.garbage(format!("malformed stream event ({e}): {}", excerpt(data)))
+        })?;
+        if let Some(err) = chunk.error {
+            return Err(errors.failed(format!(
+                "the server reported an error mid-stream: {}",
+                error_message(&err.to_string())
+            )));
+        }
+        if chunk.usage.is_some() {
+            self.usage = chunk.usage;
+        }
+        for choice in chunk.choices.iter().filter(|c| c.index == 0) {
+            let content = choice.delta.as_ref().and_then(|d| d.content.as_deref());
+            if let Some(text) = content.filter(|t| !t.is_empty()) {
+                if *emitted && self.chunks == 0 {
+                    sink.token("\n");
+                }
+                sink.token(text);
+                self.chunks += 1;
+                *emitted = true;
+            }
+            self.finished |= choice.finish_reason.is_some();
+        }
+        Ok(())
+    }
 }
 
 /// The text and usage of a whole (non-streamed) chat completion.

@@ -6,7 +6,8 @@
 
 use super::{Engine, EngineError, EngineInfo, Request, Stage, Streaming, TokenSink};
 use std::io::{Read, Write};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 const NAME: &str = "tesseract";
@@ -92,13 +93,39 @@ impl Tesseract {
         png: &[u8],
         dpi: f32,
     ) -> Result<String, EngineError> {
-        use std::os::unix::process::{CommandExt, ExitStatusExt};
         let fail = |message: String| EngineError::Failed {
             engine: NAME.into(),
             id: id.to_string(),
             message,
         };
-        let mut child = Command::new(&self.config.binary)
+        let mut child = self
+            .command(dpi)
+            .spawn()
+            .map_err(|e| fail(format!("cannot start '{}': {e}", self.config.binary)))?;
+        let pipes = Pipes::attach(&mut child, png);
+        let deadline = Instant::now() + self.config.timeout;
+        let status = match wait_until(&mut child, deadline) {
+            Ok(Some(status)) => status,
+            // The helper threads end once the killed child's pipes close.
+            Ok(None) => {
+                return Err(EngineError::Timeout {
+                    engine: NAME.into(),
+                    id: id.to_string(),
+                    page: page + 1,
+                    seconds: self.config.timeout.as_secs_f64(),
+                })
+            }
+            Err(e) => return Err(fail(e.to_string())),
+        };
+        let output = pipes.join(status).map_err(fail)?;
+        page_text(id, page, output)
+    }
+
+    /// `tesseract stdin stdout` for one page image at `dpi`.
+    fn command(&self, dpi: f32) -> Command {
+        use std::os::unix::process::CommandExt;
+        let mut command = Command::new(&self.config.binary);
+        command
             .args(["stdin", "stdout", "-l", &self.config.languages, "--psm"])
             .arg(self.config.psm.to_string())
             .arg("--dpi")
@@ -111,14 +138,48 @@ impl Tesseract {
             .process_group(0)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| fail(format!("cannot start '{}': {e}", self.config.binary)))?;
+            .stderr(Stdio::piped());
+        command
+    }
+}
+
+/// Waits for `child` until `deadline`; `None` when it ran past it (then it is killed).
+fn wait_until(child: &mut Child, deadline: Instant) -> std::io::Result<Option<ExitStatus>> {
+    loop {
+        match child.try_wait()? {
+            Some(status) => return Ok(Some(status)),
+            None if Instant::now() >= deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Ok(None);
+            }
+            None => std::thread::sleep(Duration::from_millis(2)),
+        }
+    }
+}
+
+/// The threads feeding a child its page image and reading its output. Writer and readers
+/// run on their own threads so neither a full pipe nor a child that stops reading can
+/// block past the deadline.
+struct Pipes {
+    writer: JoinHandle<std::io::Result<()>>,
+    out_reader: JoinHandle<std::io::Result<Vec<u8>>>,
+    err_reader: JoinHandle<Vec<u8>>,
+}
+
+/// What a finished child left: its exit status, output, and whether its input was taken.
+struct PageOutput {
+    status: ExitStatus,
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
+    write_result: std::io::Result<()>,
+}
+
+impl Pipes {
+    fn attach(child: &mut Child, png: &[u8]) -> Pipes {
         let mut stdin = child.stdin.take().expect("piped stdin");
         let mut stdout = child.stdout.take().expect("piped stdout");
         let mut stderr = child.stderr.take().expect("piped stderr");
-        // Writer and readers run on their own threads so neither a full pipe nor a child
-        // that stops reading can block past the deadline.
         let png = png.to_vec();
         let writer = std::thread::spawn(move || stdin.write_all(&png));
         let out_reader = std::thread::spawn(move || {
@@ -130,63 +191,78 @@ impl Tesseract {
             let _ = stderr.read_to_end(&mut buf);
             buf
         });
-        let deadline = Instant::now() + self.config.timeout;
-        let status = loop {
-            match child.try_wait() {
-                Ok(Some(status)) => break status,
-                Ok(None) if Instant::now() >= deadline => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    // The helper threads end once the killed child's pipes close.
-                    return Err(EngineError::Timeout {
-                        engine: NAME.into(),
-                        id: id.to_string(),
-                        page: page + 1,
-                        seconds: self.config.timeout.as_secs_f64(),
-                    });
-                }
-                Ok(None) => std::thread::sleep(Duration::from_millis(2)),
-                Err(e) => return Err(fail(e.to_string())),
-            }
-        };
-        let stdout = out_reader
+        Pipes {
+            writer,
+            out_reader,
+            err_reader,
+        }
+    }
+
+    /// Joins the threads of a child that exited with `status`.
+    fn join(self, status: ExitStatus) -> Result<PageOutput, String> {
+        let stdout = self
+            .out_reader
             .join()
-            .map_err(|_| fail("stdout reader panicked".into()))?
-            .map_err(|e| fail(e.to_string()))?;
-        let stderr = err_reader.join().unwrap_or_default();
-        let write_result = writer
+            .map_err(|_| "stdout reader panicked".to_string())?
+            .map_err(|e| e.to_string())?;
+        let stderr = self.err_reader.join().unwrap_or_default();
+        let write_result = self
+            .writer
             .join()
             .unwrap_or_else(|_| Err(std::io::Error::other("writer panicked")));
-        let stderr_tail = tail(&String::from_utf8_lossy(&stderr), 400);
-        if let Some(signal) = status.signal() {
-            return Err(EngineError::Crashed {
-                engine: NAME.into(),
-                id: id.to_string(),
-                message: format!(
-                    "page {}: killed by signal {signal}; {stderr_tail}",
-                    page + 1
-                ),
-            });
-        }
-        if !status.success() {
-            return Err(fail(format!(
-                "page {}: exited with {status}: {stderr_tail}",
-                page + 1
-            )));
-        }
-        write_result.map_err(|e| fail(format!("writing the page image: {e}")))?;
-        let garbage = |message: String| EngineError::Garbage {
+        Ok(PageOutput {
+            status,
+            stdout,
+            stderr,
+            write_result,
+        })
+    }
+}
+
+/// The page's text, or why the child's output is not one (a signal, an exit code, an
+/// unwritten image, output that is not text).
+fn page_text(id: &str, page: usize, output: PageOutput) -> Result<String, EngineError> {
+    use std::os::unix::process::ExitStatusExt;
+    let fail = |message: String| EngineError::Failed {
+        engine: NAME.into(),
+        id: id.to_string(),
+        message,
+    };
+    let PageOutput {
+        status,
+        stdout,
+        stderr,
+        write_result,
+    } = output;
+    let stderr_tail = tail(&String::from_utf8_lossy(&stderr), 400);
+    if let Some(signal) = status.signal() {
+        return Err(EngineError::Crashed {
             engine: NAME.into(),
             id: id.to_string(),
-            message: format!("page {}: {message}", page + 1),
-        };
-        let text =
-            String::from_utf8(stdout).map_err(|e| garbage(format!("output is not UTF-8 ({e})")))?;
-        if text.contains('\0') {
-            return Err(garbage("output contains NUL bytes".into()));
-        }
-        Ok(tidy(&text))
+            message: format!(
+                "page {}: killed by signal {signal}; {stderr_tail}",
+                page + 1
+            ),
+        });
     }
+    if !status.success() {
+        return Err(fail(format!(
+            "page {}: exited with {status}: {stderr_tail}",
+            page + 1
+        )));
+    }
+    write_result.map_err(|e| fail(format!("writing the page image: {e}")))?;
+    let garbage = |message: String| EngineError::Garbage {
+        engine: NAME.into(),
+        id: id.to_string(),
+        message: format!("page {}: {message}", page + 1),
+    };
+    let text =
+        String::from_utf8(stdout).map_err(|e| garbage(format!("output is not UTF-8 ({e})")))?;
+    if text.contains('\0') {
+        return Err(garbage("output contains NUL bytes".into()));
+    }
+    Ok(tidy(&text))
 }
 
 /// The last `max` characters of a message, trimmed (Tesseract can be verbose).

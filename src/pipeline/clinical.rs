@@ -3,7 +3,7 @@
 
 use crate::report::redact::Redactor;
 use crate::report::{ClinicalSummary, DocumentResult, ErrorExample, NoteCount, RuleCount};
-use crate::score::{FieldResult, FieldType, Severity};
+use crate::score::{FieldError, FieldResult, FieldType, Severity};
 use std::collections::HashMap;
 
 /// Whether report text may quote patient identifiers.
@@ -53,7 +53,22 @@ pub fn summarize_verdicts<'d>(
     if !docs.is_empty() {
         s.critical_per_1000_docs = Some(s.critical as f64 * 1000.0 / docs.len() as f64);
     }
-    s.rules = rules
+    s.rules = rule_counts(rules);
+    s.notes = note_counts(notes);
+    s.examples = rank_examples(candidates)
+        .into_iter()
+        .take(EXAMPLES)
+        .map(|(doc, f, e)| example(doc, f, e, privacy))
+        .collect();
+    s
+}
+
+/// A field error with its document: a candidate example.
+type Candidate<'d> = (&'d DocumentResult, &'d FieldResult, &'d FieldError);
+
+/// Errors per (rule, severity), most frequent first.
+fn rule_counts(rules: HashMap<(&str, Severity), usize>) -> Vec<RuleCount> {
+    let mut out: Vec<RuleCount> = rules
         .into_iter()
         .map(|((rule, severity), count)| RuleCount {
             rule: rule.to_string(),
@@ -61,22 +76,30 @@ pub fn summarize_verdicts<'d>(
             count,
         })
         .collect();
-    s.rules.sort_by(|a, b| {
+    out.sort_by(|a, b| {
         b.count
             .cmp(&a.count)
             .then(b.severity.cmp(&a.severity))
             .then_with(|| a.rule.cmp(&b.rule))
     });
-    s.notes = notes
+    out
+}
+
+/// Matcher notes by count, most frequent first.
+fn note_counts(notes: HashMap<&str, usize>) -> Vec<NoteCount> {
+    let mut out: Vec<NoteCount> = notes
         .into_iter()
         .map(|(note, count)| NoteCount {
             note: note.to_string(),
             count,
         })
         .collect();
-    s.notes
-        .sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.note.cmp(&b.note)));
-    // Most severe first; within a severity, one example per rule before repeats.
+    out.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.note.cmp(&b.note)));
+    out
+}
+
+/// Most severe first; within a severity, one example per rule before repeats.
+fn rank_examples(candidates: Vec<Candidate<'_>>) -> Vec<Candidate<'_>> {
     let mut seen: HashMap<&str, usize> = HashMap::new();
     let mut ranked: Vec<_> = candidates
         .into_iter()
@@ -87,50 +110,52 @@ pub fn summarize_verdicts<'d>(
         })
         .collect();
     ranked.sort_by_key(|(rank, _)| *rank);
-    let candidates = ranked.into_iter().map(|(_, c)| c);
-    s.examples = candidates
-        .into_iter()
-        .take(EXAMPLES)
-        .map(|(doc, f, e)| {
-            let name = doc
-                .score
-                .fields
-                .iter()
-                .find(|f| f.field_type == FieldType::PatientName)
-                .map(|f| f.expected.as_str());
-            let redactor = Redactor::new(name);
-            let quote = |t: &str| match privacy {
-                Privacy::ShowPhi => t.to_string(),
-                Privacy::Redacted => redactor.redact(t),
-            };
-            let is_name = f.field_type == FieldType::PatientName;
-            let value = |t: &str| {
-                if is_name && privacy == Privacy::Redacted {
-                    crate::report::redact::NAME_MASK.to_string()
-                } else {
-                    quote(t)
-                }
-            };
-            ErrorExample {
-                document: doc.id.clone(),
-                key: f.key.clone(),
-                field_type: f.field_type,
-                severity: e.severity,
-                rule: e.rule.clone(),
-                detail: quote(&e.detail),
-                expected: value(&f.expected),
-                found: value(f.found.as_deref().unwrap_or("")),
-                // A misread name's line is the name: left out when redacting.
-                context: f
-                    .context
-                    .as_ref()
-                    .filter(|_| !(is_name && privacy == Privacy::Redacted))
-                    .map(|c| crate::score::FieldContext {
-                        reference: quote(&c.reference),
-                        recognised: quote(&c.recognised),
-                    }),
-            }
-        })
-        .collect();
-    s
+    ranked.into_iter().map(|(_, c)| c).collect()
+}
+
+/// One error as a reviewer reads it, patient identifiers masked unless `privacy` shows them.
+fn example(
+    doc: &DocumentResult,
+    f: &FieldResult,
+    e: &FieldError,
+    privacy: Privacy,
+) -> ErrorExample {
+    let name = doc
+        .score
+        .fields
+        .iter()
+        .find(|f| f.field_type == FieldType::PatientName)
+        .map(|f| f.expected.as_str());
+    let redactor = Redactor::new(name);
+    let quote = |t: &str| match privacy {
+        Privacy::ShowPhi => t.to_string(),
+        Privacy::Redacted => redactor.redact(t),
+    };
+    let is_name = f.field_type == FieldType::PatientName;
+    let value = |t: &str| {
+        if is_name && privacy == Privacy::Redacted {
+            crate::report::redact::NAME_MASK.to_string()
+        } else {
+            quote(t)
+        }
+    };
+    ErrorExample {
+        document: doc.id.clone(),
+        key: f.key.clone(),
+        field_type: f.field_type,
+        severity: e.severity,
+        rule: e.rule.clone(),
+        detail: quote(&e.detail),
+        expected: value(&f.expected),
+        found: value(f.found.as_deref().unwrap_or("")),
+        // A misread name's line is the name: left out when redacting.
+        context: f
+            .context
+            .as_ref()
+            .filter(|_| !(is_name && privacy == Privacy::Redacted))
+            .map(|c| crate::score::FieldContext {
+                reference: quote(&c.reference),
+                recognised: quote(&c.recognised),
+            }),
+    }
 }

@@ -166,18 +166,60 @@ pub fn score_extracted(
     opts: &NormOptions,
     knowledge: &Knowledge,
 ) -> ExtractedScore {
-    let mut out = Vec::new();
-    let n = |s: &str| normalize(s, opts);
-    let judge = |out: &mut Vec<FieldResult>, t: FieldType, key: String, exp: &str, found: &str| {
+    let mut judge = Judge {
+        opts,
+        knowledge,
+        out: Vec::new(),
+    };
+    if let Some(name) = &reference.patient_name {
+        let found = extracted.patient_name.as_deref().unwrap_or("");
+        judge.field(FieldType::PatientName, "patient_name".into(), name, found);
+    }
+    let drug_tp = judge.drugs(&reference.drugs, &extracted.drugs);
+    let code_tp = judge.codes(&reference.diagnosis_codes, &extracted.diagnosis_codes);
+    judge.labs(&reference.labs, &extracted.labs);
+    for (key, iso) in &reference.dates {
+        let found = extracted.dates.get(key).map_or("", String::as_str);
+        judge.field(FieldType::Date, format!("dates.{key}"), iso, found);
+    }
+    ExtractedScore {
+        fields: judge.out,
+        field_sets: set_scores(reference, extracted, drug_tp, code_tp),
+    }
+}
+
+/// One sub-field of a record: its type, its key, the expected value (none: not judged)
+/// and the extracted one.
+type Sub<'s> = (FieldType, &'static str, Option<&'s String>, Option<&'s str>);
+
+/// Judges fields one by one into the list of verdicts.
+struct Judge<'a> {
+    opts: &'a NormOptions,
+    knowledge: &'a Knowledge,
+    out: Vec<FieldResult>,
+}
+
+impl Judge<'_> {
+    fn n(&self, s: &str) -> String {
+        normalize(s, self.opts)
+    }
+
+    /// Whether the matcher for `t` accepts `found` as `expected` after N1 (pairs records).
+    fn accepts(&self, t: FieldType, expected: &str, found: &str) -> bool {
+        clinical::judge(t, &self.n(expected), &self.n(found), self.knowledge).correct
+    }
+
+    /// Judges one field and records the verdict; returns whether it is correct.
+    fn field(&mut self, t: FieldType, key: String, exp: &str, found: &str) -> bool {
         // Dates are judged from their ISO ground truth; everything else after N1.
         let expected = if t == FieldType::Date {
             exp.to_string()
         } else {
-            n(exp)
+            self.n(exp)
         };
-        let found = n(found);
-        let j = clinical::judge(t, &expected, &found, knowledge);
-        out.push(FieldResult {
+        let found = self.n(found);
+        let j = clinical::judge(t, &expected, &found, self.knowledge);
+        self.out.push(FieldResult {
             field_type: t,
             key,
             expected: exp.to_string(),
@@ -189,158 +231,135 @@ pub fn score_extracted(
             notes: j.notes,
             context: None,
         });
-    };
-
-    if let Some(name) = &reference.patient_name {
-        let found = extracted.patient_name.as_deref().unwrap_or("");
-        judge(
-            &mut out,
-            FieldType::PatientName,
-            "patient_name".into(),
-            name,
-            found,
-        );
+        j.correct
     }
 
-    let drug_pairs = pair(&reference.drugs, &extracted.drugs, |r, e| {
-        clinical::judge(FieldType::DrugName, &n(&r.name), &n(&e.name), knowledge).correct
-    });
-    let mut drug_tp = 0;
-    for (i, (r, e)) in reference.drugs.iter().zip(&drug_pairs).enumerate() {
-        let e = e.map(|j| &extracted.drugs[j]);
-        let before = out.len();
-        judge(
-            &mut out,
-            FieldType::DrugName,
-            format!("drugs[{i}].name"),
-            &r.name,
-            e.map_or("", |e| e.name.as_str()),
-        );
-        drug_tp += usize::from(out[before].correct);
-        let subs = [
-            (
-                FieldType::Dose,
-                "dose",
-                &r.dose,
-                e.and_then(|e| e.dose.as_deref()),
-            ),
-            (
-                FieldType::Frequency,
-                "frequency",
-                &r.frequency,
-                e.and_then(|e| e.frequency.as_deref()),
-            ),
-            (
-                FieldType::Days,
-                "days",
-                &r.days,
-                e.and_then(|e| e.days.as_deref()),
-            ),
-            (
-                FieldType::Route,
-                "route",
-                &r.route,
-                e.and_then(|e| e.route.as_deref()),
-            ),
-        ];
+    /// Judges the sub-fields the ground truth has, keyed `{prefix}.{key}`.
+    fn subs<'s>(&mut self, prefix: &str, subs: impl IntoIterator<Item = Sub<'s>>) {
         for (t, k, expected, found) in subs {
             if let Some(expected) = expected {
-                judge(
-                    &mut out,
-                    t,
-                    format!("drugs[{i}].{k}"),
-                    expected,
-                    found.unwrap_or(""),
-                );
+                let key = format!("{prefix}.{k}");
+                self.field(t, key, expected, found.unwrap_or(""));
             }
         }
     }
 
-    let code_pairs = pair(
-        &reference.diagnosis_codes,
-        &extracted.diagnosis_codes,
-        |r, e| canonical_code(r) == canonical_code(e),
-    );
-    let mut code_tp = 0;
-    for (i, (r, e)) in reference
-        .diagnosis_codes
-        .iter()
-        .zip(&code_pairs)
-        .enumerate()
-    {
-        let found = e.map_or("", |j| extracted.diagnosis_codes[j].as_str());
-        let before = out.len();
-        judge(
-            &mut out,
-            FieldType::DiagnosisCode,
-            format!("diagnosis_codes[{i}]"),
-            r,
-            found,
-        );
-        code_tp += usize::from(out[before].correct);
+    /// Every reference drug against its partner; returns the correct drug names.
+    fn drugs(&mut self, reference: &[Drug], extracted: &[Drug]) -> usize {
+        let pairs = pair(reference, extracted, |r, e| {
+            self.accepts(FieldType::DrugName, &r.name, &e.name)
+        });
+        let mut tp = 0;
+        for (i, (r, e)) in reference.iter().zip(&pairs).enumerate() {
+            let e = e.map(|j| &extracted[j]);
+            let found = e.map_or("", |e| e.name.as_str());
+            tp += usize::from(self.field(
+                FieldType::DrugName,
+                format!("drugs[{i}].name"),
+                &r.name,
+                found,
+            ));
+            self.subs(
+                &format!("drugs[{i}]"),
+                [
+                    (
+                        FieldType::Dose,
+                        "dose",
+                        r.dose.as_ref(),
+                        e.and_then(|e| e.dose.as_deref()),
+                    ),
+                    (
+                        FieldType::Frequency,
+                        "frequency",
+                        r.frequency.as_ref(),
+                        e.and_then(|e| e.frequency.as_deref()),
+                    ),
+                    (
+                        FieldType::Days,
+                        "days",
+                        r.days.as_ref(),
+                        e.and_then(|e| e.days.as_deref()),
+                    ),
+                    (
+                        FieldType::Route,
+                        "route",
+                        r.route.as_ref(),
+                        e.and_then(|e| e.route.as_deref()),
+                    ),
+                ],
+            );
+        }
+        tp
     }
 
-    let lab_pairs = pair(&reference.labs, &extracted.labs, |r, e| {
-        clinical::judge(FieldType::LabItem, &n(&r.item), &n(&e.item), knowledge).correct
-    });
-    for (i, (r, e)) in reference.labs.iter().zip(&lab_pairs).enumerate() {
-        let e = e.map(|j| &extracted.labs[j]);
-        let subs = [
-            (
-                FieldType::LabItem,
-                "item",
-                Some(&r.item),
-                e.map(|e| e.item.as_str()),
-            ),
-            (
-                FieldType::LabValue,
-                "value",
-                Some(&r.value),
-                e.map(|e| e.value.as_str()),
-            ),
-            (
-                FieldType::LabUnit,
-                "unit",
-                r.unit.as_ref(),
-                e.and_then(|e| e.unit.as_deref()),
-            ),
-            (
-                FieldType::LabReferenceRange,
-                "reference_range",
-                r.reference_range.as_ref(),
-                e.and_then(|e| e.reference_range.as_deref()),
-            ),
-            (
-                FieldType::LabFlag,
-                "flag",
-                r.flag.as_ref(),
-                e.and_then(|e| e.flag.as_deref()),
-            ),
-        ];
-        for (t, k, expected, found) in subs {
-            if let Some(expected) = expected {
-                judge(
-                    &mut out,
-                    t,
-                    format!("labs[{i}].{k}"),
-                    expected,
-                    found.unwrap_or(""),
-                );
-            }
+    /// Every reference diagnosis code against its partner; returns the correct ones.
+    fn codes(&mut self, reference: &[String], extracted: &[String]) -> usize {
+        let pairs = pair(reference, extracted, |r, e| {
+            canonical_code(r) == canonical_code(e)
+        });
+        let mut tp = 0;
+        for (i, (r, e)) in reference.iter().zip(&pairs).enumerate() {
+            let found = e.map_or("", |j| extracted[j].as_str());
+            let key = format!("diagnosis_codes[{i}]");
+            tp += usize::from(self.field(FieldType::DiagnosisCode, key, r, found));
+        }
+        tp
+    }
+
+    /// Every reference lab row against its partner.
+    fn labs(&mut self, reference: &[LabRow], extracted: &[LabRow]) {
+        let pairs = pair(reference, extracted, |r, e| {
+            self.accepts(FieldType::LabItem, &r.item, &e.item)
+        });
+        for (i, (r, e)) in reference.iter().zip(&pairs).enumerate() {
+            let e = e.map(|j| &extracted[j]);
+            self.subs(
+                &format!("labs[{i}]"),
+                [
+                    (
+                        FieldType::LabItem,
+                        "item",
+                        Some(&r.item),
+                        e.map(|e| e.item.as_str()),
+                    ),
+                    (
+                        FieldType::LabValue,
+                        "value",
+                        Some(&r.value),
+                        e.map(|e| e.value.as_str()),
+                    ),
+                    (
+                        FieldType::LabUnit,
+                        "unit",
+                        r.unit.as_ref(),
+                        e.and_then(|e| e.unit.as_deref()),
+                    ),
+                    (
+                        FieldType::LabReferenceRange,
+                        "reference_range",
+                        r.reference_range.as_ref(),
+                        e.and_then(|e| e.reference_range.as_deref()),
+                    ),
+                    (
+                        FieldType::LabFlag,
+                        "flag",
+                        r.flag.as_ref(),
+                        e.and_then(|e| e.flag.as_deref()),
+                    ),
+                ],
+            );
         }
     }
+}
 
-    for (key, iso) in &reference.dates {
-        let found = extracted.dates.get(key).map_or("", String::as_str);
-        judge(
-            &mut out,
-            FieldType::Date,
-            format!("dates.{key}"),
-            iso,
-            found,
-        );
-    }
-
+/// The diagnosis-code and drug-name set scores (where either side has any), the extracted
+/// extras counted as false positives.
+fn set_scores(
+    reference: &Fields,
+    extracted: &Fields,
+    drug_tp: usize,
+    code_tp: usize,
+) -> Vec<SetScore> {
     let set = |kind, tp: usize, truth: usize, answered: usize| {
         SetScore::from_counts(kind, tp, answered - tp, truth - tp)
     };
@@ -361,10 +380,7 @@ pub fn score_extracted(
             extracted.drugs.len(),
         ));
     }
-    ExtractedScore {
-        fields: out,
-        field_sets,
-    }
+    field_sets
 }
 
 /// For each reference record, the index of its extracted partner: first those `same`

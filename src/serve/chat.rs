@@ -4,6 +4,7 @@
 
 use super::api::{self, ChatRequest, ChunkChoice, ChunkOut, Completion, Delta, ImageError, Usage};
 use super::batcher::{Event, Job};
+use super::limits::Reservation;
 use super::metrics::{Finish, Refusal};
 use super::{error, AppState};
 use axum::body::Body;
@@ -18,7 +19,8 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
 
 /// A refused request: its answer, and why (for `medocr:requests_refused_total`).
 struct Refused {
-    response: Response,
+    /// Boxed: the refusal travels through every step's `Result`, which stays small.
+    response: Box<Response>,
 }
 
 fn refuse(
@@ -36,7 +38,9 @@ fn refuse(
             .headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
     }
-    Refused { response }
+    Refused {
+        response: Box::new(response),
+    }
 }
 
 /// How much of an oversized body is read and thrown away before the 413 is sent, so the
@@ -51,7 +55,7 @@ pub(super) async fn chat(
 ) -> Response {
     match answer(&state, request).await {
         Ok(r) => r,
-        Err(Refused { response }) => response,
+        Err(Refused { response }) => *response,
     }
 }
 
@@ -59,49 +63,112 @@ async fn answer(
     state: &Arc<AppState>,
     request: axum::extract::Request,
 ) -> Result<Response, Refused> {
-    let config = &state.config;
     let headers = request.headers().clone();
     let declared: Option<u64> = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse().ok());
-    let max_body = config.max_body_bytes as u64;
     let mut body = request.into_body();
-    if declared.is_some_and(|n| n > max_body) {
-        let expects = headers
-            .get(header::EXPECT)
-            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
-        if !expects {
-            drain(&mut body).await;
-        }
-        let mut r = refuse(
-            state,
-            Refusal::body_too_large,
-            StatusCode::PAYLOAD_TOO_LARGE,
-            &format!(
-                "the body is {} bytes, over the limit of {max_body} (--max-body-mib)",
-                declared.unwrap_or(0)
-            ),
-            "request_too_large",
-        );
-        r.response
-            .headers_mut()
-            .insert(header::CONNECTION, HeaderValue::from_static("close"));
-        return Err(r);
+    refuse_declared_oversize(state, &headers, declared, &mut body).await?;
+    let (bytes, body_memory) = read_body(state, body, declared).await?;
+    let received = Instant::now();
+
+    let request = parse_request(state, &bytes)?;
+    drop(bytes);
+    let max_tokens = check_request(state, &request)?;
+    let images = inspect_images(state, &request)?;
+    let reply = Reply::new(state, &request);
+    let (stream, dpi) = (request.stream, request.dpi);
+    drop(request);
+    if images.is_empty() {
+        // Nothing to read: an empty transcription at once, so readiness probes and
+        // text-only load tools get a well-formed answer.
+        let (tx, rx) = unbounded_channel();
+        let _ = tx.send(Event::Done {
+            prompt_tokens: 0,
+            completion_tokens: 0,
+            finish: Finish::stop,
+        });
+        return Ok(respond(state, reply, stream, rx, 1, received).await);
     }
 
-    // The body, within its deadline and the memory budget. It is counted twice: its bytes
-    // and the parsed request that copies its strings.
+    // The decoded pages: reserved before decoding, held until the request's batch is done.
+    let pixels: u64 = images.iter().map(api::EncodedImage::pixels).sum();
+    let mut pages_memory = state.budget.empty();
+    if !pages_memory.grow(pixels) {
+        return Err(over_budget(state));
+    }
+    let pages = decode_pages(state, images, dpi).await?;
+    drop(body_memory);
+
+    let (tx, mut rx) = unbounded_channel();
+    submit(
+        state,
+        Job {
+            pages,
+            events: tx,
+            max_tokens,
+            memory: pages_memory,
+        },
+    )?;
+    // Wait for the batch to start: its size goes into a response header.
+    let batch_size = match rx.recv().await {
+        Some(Event::Started { batch_size }) => batch_size,
+        _ => {
+            return Ok(error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the model thread is gone",
+                "internal_error",
+            ))
+        }
+    };
+    Ok(respond(state, reply, stream, rx, batch_size, received).await)
+}
+
+/// Refuses a body whose declared length is over the limit before reading it (draining it
+/// unless the client waits for `100-continue`), and closes the connection.
+async fn refuse_declared_oversize(
+    state: &AppState,
+    headers: &axum::http::HeaderMap,
+    declared: Option<u64>,
+    body: &mut Body,
+) -> Result<(), Refused> {
+    let max_body = state.config.max_body_bytes as u64;
+    if declared.is_none_or(|n| n <= max_body) {
+        return Ok(());
+    }
+    let expects = headers
+        .get(header::EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    if !expects {
+        drain(body).await;
+    }
+    let mut r = refuse(
+        state,
+        Refusal::body_too_large,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        &format!(
+            "the body is {} bytes, over the limit of {max_body} (--max-body-mib)",
+            declared.unwrap_or(0)
+        ),
+        "request_too_large",
+    );
+    r.response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    Err(r)
+}
+
+/// The body, within its deadline and the memory budget. It is counted twice: its bytes
+/// and the parsed request that copies its strings. The reservation comes back with it.
+async fn read_body(
+    state: &AppState,
+    mut body: Body,
+    declared: Option<u64>,
+) -> Result<(Vec<u8>, Reservation), Refused> {
+    let config = &state.config;
+    let max_body = config.max_body_bytes as u64;
     let deadline = tokio::time::Instant::now() + config.body_timeout;
     let mut body_memory = state.budget.empty();
-    let over_budget = |state: &AppState| {
-        refuse(
-            state,
-            Refusal::memory_budget,
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the server holds as many requests as its memory budget allows; retry shortly",
-            "overloaded",
-        )
-    };
     if let Some(n) = declared {
         if !body_memory.grow(2 * n) {
             return Err(over_budget(state));
@@ -110,22 +177,7 @@ async fn answer(
     let mut bytes: Vec<u8> = Vec::with_capacity(declared.unwrap_or(0) as usize);
     loop {
         let frame = match tokio::time::timeout_at(deadline, body.frame()).await {
-            Err(_) => {
-                let mut r = refuse(
-                    state,
-                    Refusal::body_timeout,
-                    StatusCode::REQUEST_TIMEOUT,
-                    &format!(
-                        "the body did not arrive within {} s",
-                        config.body_timeout.as_secs_f64()
-                    ),
-                    "timeout",
-                );
-                r.response
-                    .headers_mut()
-                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
-                return Err(r);
-            }
+            Err(_) => return Err(body_timeout(state)),
             Ok(None) => break,
             Ok(Some(Err(e))) => {
                 return Err(refuse(
@@ -156,20 +208,55 @@ async fn answer(
         }
         bytes.extend_from_slice(&data);
     }
-    let received = Instant::now();
+    Ok((bytes, body_memory))
+}
 
-    let invalid = |state: &AppState, status: StatusCode, message: &str, code: &str| {
-        refuse(state, Refusal::invalid, status, message, code)
-    };
-    let request: ChatRequest = serde_json::from_slice(&bytes).map_err(|e| {
+/// The body did not arrive in time: 408, and the connection is closed.
+fn body_timeout(state: &AppState) -> Refused {
+    let mut r = refuse(
+        state,
+        Refusal::body_timeout,
+        StatusCode::REQUEST_TIMEOUT,
+        &format!(
+            "the body did not arrive within {} s",
+            state.config.body_timeout.as_secs_f64()
+        ),
+        "timeout",
+    );
+    r.response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    r
+}
+
+fn over_budget(state: &AppState) -> Refused {
+    refuse(
+        state,
+        Refusal::memory_budget,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the server holds as many requests as its memory budget allows; retry shortly",
+        "overloaded",
+    )
+}
+
+fn invalid(state: &AppState, status: StatusCode, message: &str, code: &str) -> Refused {
+    refuse(state, Refusal::invalid, status, message, code)
+}
+
+fn parse_request(state: &AppState, bytes: &[u8]) -> Result<ChatRequest, Refused> {
+    serde_json::from_slice(bytes).map_err(|e| {
         invalid(
             state,
             StatusCode::BAD_REQUEST,
             &format!("not a chat completion request: {e}"),
             "invalid_json",
         )
-    })?;
-    drop(bytes);
+    })
+}
+
+/// Checks the model name and the parameters; returns the token limit.
+fn check_request(state: &AppState, request: &ChatRequest) -> Result<Option<usize>, Refused> {
+    let config = &state.config;
     if request.model != config.model_name {
         let message = format!(
             "The model `{}` does not exist; this server serves `{}`.",
@@ -190,15 +277,23 @@ async fn answer(
             "unsupported_parameter",
         ));
     }
-    let max_tokens = request
+    request
         .token_limit()
-        .map_err(|e| invalid(state, StatusCode::BAD_REQUEST, &e, "invalid_value"))?;
+        .map_err(|e| invalid(state, StatusCode::BAD_REQUEST, &e, "invalid_value"))
+}
+
+/// The request's images, checked against the limits before any is decoded.
+fn inspect_images(
+    state: &AppState,
+    request: &ChatRequest,
+) -> Result<Vec<api::EncodedImage>, Refused> {
+    let config = &state.config;
     let limits = api::ImageLimits {
         max_pixels: config.max_pixels,
         max_images: config.max_images,
         max_request_pixels: config.max_request_pixels,
     };
-    let images = api::inspect(&request, &limits).map_err(|e| match e {
+    api::inspect(request, &limits).map_err(|e| match e {
         ImageError::Invalid(m) => invalid(state, StatusCode::BAD_REQUEST, &m, "invalid_image"),
         ImageError::TooLarge(m) => refuse(
             state,
@@ -207,64 +302,30 @@ async fn answer(
             &m,
             "request_too_large",
         ),
-    })?;
-    let reply = Reply {
-        id: format!(
-            "chatcmpl-medocr-{}",
-            state.next_id.fetch_add(1, Ordering::Relaxed)
-        ),
-        model: config.model_name.clone(),
-        include_usage: request
-            .stream_options
-            .as_ref()
-            .is_some_and(|o| o.include_usage),
-        continuous_usage: request
-            .stream_options
-            .as_ref()
-            .is_some_and(|o| o.continuous_usage_stats),
-    };
-    let (stream, dpi) = (request.stream, request.dpi);
-    drop(request);
-    if images.is_empty() {
-        // Nothing to read: an empty transcription at once, so readiness probes and
-        // text-only load tools get a well-formed answer.
-        let (tx, rx) = unbounded_channel();
-        let _ = tx.send(Event::Done {
-            prompt_tokens: 0,
-            completion_tokens: 0,
-            finish: Finish::stop,
-        });
-        return Ok(respond(state, reply, stream, rx, 1, received).await);
-    }
+    })
+}
 
-    // The decoded pages: reserved before decoding, held until the request's batch is done.
-    let pixels: u64 = images.iter().map(api::EncodedImage::pixels).sum();
-    let mut pages_memory = state.budget.empty();
-    if !pages_memory.grow(pixels) {
-        return Err(over_budget(state));
-    }
-    let pages = {
-        let _decoder = state
-            .decoders
-            .acquire()
-            .await
-            .expect("the semaphore is never closed");
-        let default_dpi = config.default_dpi;
-        tokio::task::spawn_blocking(move || api::decode(images, dpi, default_dpi))
-            .await
-            .map_err(|_| "the image decoder panicked".to_string())
-            .and_then(|r| r)
-            .map_err(|m| invalid(state, StatusCode::BAD_REQUEST, &m, "invalid_image"))?
-    };
-    drop(body_memory);
+/// Decodes the pages on a blocking thread, as many at once as the decoder permits allow.
+async fn decode_pages(
+    state: &AppState,
+    images: Vec<api::EncodedImage>,
+    dpi: Option<f32>,
+) -> Result<Vec<crate::render::Page>, Refused> {
+    let _decoder = state
+        .decoders
+        .acquire()
+        .await
+        .expect("the semaphore is never closed");
+    let default_dpi = state.config.default_dpi;
+    tokio::task::spawn_blocking(move || api::decode(images, dpi, default_dpi))
+        .await
+        .map_err(|_| "the image decoder panicked".to_string())
+        .and_then(|r| r)
+        .map_err(|m| invalid(state, StatusCode::BAD_REQUEST, &m, "invalid_image"))
+}
 
-    let (tx, mut rx) = unbounded_channel();
-    let job = Job {
-        pages,
-        events: tx,
-        max_tokens,
-        memory: pages_memory,
-    };
+/// Queues the job for the model, or refuses it when the queue is full.
+fn submit(state: &AppState, job: Job) -> Result<(), Refused> {
     if state.queue.submit(job).is_err() {
         return Err(refuse(
             state,
@@ -272,23 +333,12 @@ async fn answer(
             StatusCode::SERVICE_UNAVAILABLE,
             &format!(
                 "{} requests are waiting for the model (--max-queue); retry shortly",
-                config.max_queue
+                state.config.max_queue
             ),
             "overloaded",
         ));
     }
-    // Wait for the batch to start: its size goes into a response header.
-    let batch_size = match rx.recv().await {
-        Some(Event::Started { batch_size }) => batch_size,
-        _ => {
-            return Ok(error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "the model thread is gone",
-                "internal_error",
-            ))
-        }
-    };
-    Ok(respond(state, reply, stream, rx, batch_size, received).await)
+    Ok(())
 }
 
 /// Reads and discards an oversized body, within [`DRAIN_BYTES`] and [`DRAIN_TIME`].
@@ -313,6 +363,20 @@ struct Reply {
 }
 
 impl Reply {
+    /// A fresh completion id, and the usage the request's stream options ask for.
+    fn new(state: &AppState, request: &ChatRequest) -> Reply {
+        let options = request.stream_options.as_ref();
+        Reply {
+            id: format!(
+                "chatcmpl-medocr-{}",
+                state.next_id.fetch_add(1, Ordering::Relaxed)
+            ),
+            model: state.config.model_name.clone(),
+            include_usage: options.is_some_and(|o| o.include_usage),
+            continuous_usage: options.is_some_and(|o| o.continuous_usage_stats),
+        }
+    }
+
     fn chunk(
         &self,
         delta: Delta<'_>,

@@ -80,150 +80,203 @@ pub struct Verdict {
 /// Checks `measured` against `profile`.
 pub fn check(profile: &Profile, measured: &Measured) -> Verdict {
     let mut checks = Vec::new();
-    let upper = |v: Option<f64>, limit: f64| match v {
-        Some(v) if v <= limit => Status::Pass,
-        Some(_) => Status::Fail,
-        None => Status::NotMeasured,
-    };
-    let lower = |v: Option<f64>, limit: f64| match v {
-        Some(v) if v >= limit => Status::Pass,
-        Some(_) => Status::Fail,
-        None => Status::NotMeasured,
-    };
     let error_rate =
         (measured.documents > 0).then(|| measured.failed as f64 / measured.documents as f64);
-    checks.push(Check {
-        key: "max_error_rate".into(),
-        limit: format!("errors ≤ {:.1}%", profile.max_error_rate * 100.0),
-        threshold: profile.max_error_rate,
-        measured: error_rate,
-        status: upper(error_rate, profile.max_error_rate),
-        samples: measured.documents,
-        note: None,
-    });
-    if let Some(limit) = profile.accuracy.max_cer {
-        checks.push(Check {
-            key: "accuracy.max_cer".into(),
-            limit: format!("CER ≤ {:.2}%", limit * 100.0),
-            threshold: limit,
-            measured: measured.cer,
-            status: upper(measured.cer, limit),
-            samples: measured.documents,
+    checks.push(Check::at_most(
+        "max_error_rate",
+        format!("errors ≤ {:.1}%", profile.max_error_rate * 100.0),
+        profile.max_error_rate,
+        error_rate,
+        measured.documents,
+    ));
+    text_checks(profile, measured, &mut checks);
+    field_checks(profile, measured, &mut checks);
+    extraction_checks(profile, measured, &mut checks);
+    latency_checks(profile, measured, &mut checks);
+    let status = if checks.iter().any(|c| c.status == Status::Fail) {
+        Status::Fail
+    } else if checks.iter().any(|c| c.status == Status::Pass) {
+        Status::Pass
+    } else {
+        Status::NotMeasured
+    };
+    Verdict {
+        doc_type: profile.doc_type,
+        checks,
+        status,
+    }
+}
+
+impl Check {
+    /// A limit the measurement must not exceed.
+    fn at_most(
+        key: impl Into<String>,
+        limit: String,
+        threshold: f64,
+        measured: Option<f64>,
+        samples: usize,
+    ) -> Check {
+        let status = match measured {
+            Some(v) if v <= threshold => Status::Pass,
+            Some(_) => Status::Fail,
+            None => Status::NotMeasured,
+        };
+        Check {
+            key: key.into(),
+            limit,
+            threshold,
+            measured,
+            status,
+            samples,
             note: None,
-        });
+        }
     }
-    if let Some(limit) = profile.accuracy.max_wer {
-        checks.push(Check {
-            key: "accuracy.max_wer".into(),
-            limit: format!("WER ≤ {:.2}%", limit * 100.0),
-            threshold: limit,
-            measured: measured.wer,
-            status: upper(measured.wer, limit),
-            samples: measured.documents,
-            note: None,
-        });
+
+    /// A limit the measurement must reach.
+    fn at_least(
+        key: impl Into<String>,
+        limit: String,
+        threshold: f64,
+        measured: Option<f64>,
+        samples: usize,
+    ) -> Check {
+        let status = match measured {
+            Some(v) if v >= threshold => Status::Pass,
+            Some(_) => Status::Fail,
+            None => Status::NotMeasured,
+        };
+        Check {
+            status,
+            ..Check::at_most(key, limit, threshold, measured, samples)
+        }
     }
-    if let Some(limit) = profile.accuracy.max_cer_unordered {
-        checks.push(Check {
-            key: "accuracy.max_cer_unordered".into(),
-            limit: format!("order-free CER ≤ {:.2}%", limit * 100.0),
-            threshold: limit,
-            measured: measured.cer_unordered,
-            status: upper(measured.cer_unordered, limit),
-            samples: measured.documents,
-            note: None,
-        });
+
+    /// `note` when the measurement is missing.
+    fn unmeasured_note(mut self, note: &str) -> Check {
+        self.note = self.measured.is_none().then(|| note.to_string());
+        self
     }
-    if let Some(limit) = profile.accuracy.min_reading_order {
-        checks.push(Check {
-            key: "accuracy.min_reading_order".into(),
-            limit: format!("reading order ≥ {:.1}%", limit * 100.0),
-            threshold: limit,
-            measured: measured.reading_order,
-            status: lower(measured.reading_order, limit),
-            samples: measured.documents,
-            note: measured
-                .reading_order
-                .is_none()
-                .then(|| "fewer than two lines matched".to_string()),
-        });
+}
+
+/// The text limits: CER, WER, order-free CER and reading order.
+fn text_checks(profile: &Profile, measured: &Measured, checks: &mut Vec<Check>) {
+    let (accuracy, n) = (&profile.accuracy, measured.documents);
+    if let Some(limit) = accuracy.max_cer {
+        let limit_text = format!("CER ≤ {:.2}%", limit * 100.0);
+        checks.push(Check::at_most(
+            "accuracy.max_cer",
+            limit_text,
+            limit,
+            measured.cer,
+            n,
+        ));
     }
-    for (field, &limit) in &profile.accuracy.fields {
+    if let Some(limit) = accuracy.max_wer {
+        let limit_text = format!("WER ≤ {:.2}%", limit * 100.0);
+        checks.push(Check::at_most(
+            "accuracy.max_wer",
+            limit_text,
+            limit,
+            measured.wer,
+            n,
+        ));
+    }
+    if let Some(limit) = accuracy.max_cer_unordered {
+        let limit_text = format!("order-free CER ≤ {:.2}%", limit * 100.0);
+        checks.push(Check::at_most(
+            "accuracy.max_cer_unordered",
+            limit_text,
+            limit,
+            measured.cer_unordered,
+            n,
+        ));
+    }
+    if let Some(limit) = accuracy.min_reading_order {
+        let limit_text = format!("reading order ≥ {:.1}%", limit * 100.0);
+        checks.push(
+            Check::at_least(
+                "accuracy.min_reading_order",
+                limit_text,
+                limit,
+                measured.reading_order,
+                n,
+            )
+            .unmeasured_note("fewer than two lines matched"),
+        );
+    }
+}
+
+/// The field limits: accuracy per field type, diagnosis-code F1, critical errors.
+fn field_checks(profile: &Profile, measured: &Measured, checks: &mut Vec<Check>) {
+    let (accuracy, n) = (&profile.accuracy, measured.documents);
+    for (field, &limit) in &accuracy.fields {
         let value = measured.field_accuracy.get(field).copied().flatten();
-        checks.push(Check {
-            key: format!("accuracy.fields.{field}"),
-            limit: format!("{field} ≥ {:.1}%", limit * 100.0),
-            threshold: limit,
-            measured: value,
-            status: lower(value, limit),
-            samples: measured.documents,
-            note: value
-                .is_none()
-                .then(|| "no such field in these documents".to_string()),
-        });
+        checks.push(
+            Check::at_least(
+                format!("accuracy.fields.{field}"),
+                format!("{field} ≥ {:.1}%", limit * 100.0),
+                limit,
+                value,
+                n,
+            )
+            .unmeasured_note("no such field in these documents"),
+        );
     }
-    if let Some(limit) = profile.accuracy.min_code_f1 {
-        checks.push(Check {
-            key: "accuracy.min_code_f1".into(),
-            limit: format!("code F1 ≥ {:.1}%", limit * 100.0),
-            threshold: limit,
-            measured: measured.code_f1,
-            status: lower(measured.code_f1, limit),
-            samples: measured.documents,
-            note: measured
-                .code_f1
-                .is_none()
-                .then(|| "no diagnosis codes in these documents".to_string()),
-        });
+    if let Some(limit) = accuracy.min_code_f1 {
+        let limit_text = format!("code F1 ≥ {:.1}%", limit * 100.0);
+        checks.push(
+            Check::at_least(
+                "accuracy.min_code_f1",
+                limit_text,
+                limit,
+                measured.code_f1,
+                n,
+            )
+            .unmeasured_note("no diagnosis codes in these documents"),
+        );
     }
-    if let Some(limit) = profile.accuracy.max_critical_errors {
-        let count = Some(measured.critical_errors as f64);
-        checks.push(Check {
-            key: "accuracy.max_critical_errors".into(),
-            limit: format!("critical field errors ≤ {limit}"),
-            threshold: limit as f64,
-            measured: count,
-            status: upper(count, limit as f64),
-            samples: measured.documents,
-            note: None,
-        });
+    if let Some(limit) = accuracy.max_critical_errors {
+        checks.push(Check::at_most(
+            "accuracy.max_critical_errors",
+            format!("critical field errors ≤ {limit}"),
+            limit as f64,
+            Some(measured.critical_errors as f64),
+            n,
+        ));
     }
-    // Extraction limits apply to runs that extracted; a transcription-only run skips them.
-    let extracted = measured.extraction_critical_errors.is_some();
-    if let Some(limit) = profile
-        .accuracy
-        .min_extraction_accuracy
-        .filter(|_| extracted)
-    {
-        let value = measured.extraction_accuracy;
-        checks.push(Check {
-            key: "accuracy.min_extraction_accuracy".into(),
-            limit: format!("extracted fields ≥ {:.1}%", limit * 100.0),
-            threshold: limit,
-            measured: value,
-            status: lower(value, limit),
-            samples: measured.documents,
-            note: value
-                .is_none()
-                .then(|| "no ground-truth fields in these documents".to_string()),
-        });
+}
+
+/// The extraction limits, for runs that extracted; a transcription-only run skips them.
+fn extraction_checks(profile: &Profile, measured: &Measured, checks: &mut Vec<Check>) {
+    if measured.extraction_critical_errors.is_none() {
+        return;
     }
-    if let Some(limit) = profile
-        .accuracy
-        .max_extraction_critical_errors
-        .filter(|_| extracted)
-    {
-        let count = measured.extraction_critical_errors.map(|c| c as f64);
-        checks.push(Check {
-            key: "accuracy.max_extraction_critical_errors".into(),
-            limit: format!("critical extraction errors ≤ {limit}"),
-            threshold: limit as f64,
-            measured: count,
-            status: upper(count, limit as f64),
-            samples: measured.documents,
-            note: None,
-        });
+    let (accuracy, n) = (&profile.accuracy, measured.documents);
+    if let Some(limit) = accuracy.min_extraction_accuracy {
+        checks.push(
+            Check::at_least(
+                "accuracy.min_extraction_accuracy",
+                format!("extracted fields ≥ {:.1}%", limit * 100.0),
+                limit,
+                measured.extraction_accuracy,
+                n,
+            )
+            .unmeasured_note("no ground-truth fields in these documents"),
+        );
     }
+    if let Some(limit) = accuracy.max_extraction_critical_errors {
+        checks.push(Check::at_most(
+            "accuracy.max_extraction_critical_errors",
+            format!("critical extraction errors ≤ {limit}"),
+            limit as f64,
+            measured.extraction_critical_errors.map(|c| c as f64),
+            n,
+        ));
+    }
+}
+
+/// The latency limits at the profile's percentile, over the successful documents.
+fn latency_checks(profile: &Profile, measured: &Measured, checks: &mut Vec<Check>) {
     let p = profile.latency.percentile;
     for (key, name, limit, samples) in [
         (
@@ -252,27 +305,11 @@ pub fn check(profile: &Profile, measured: &Measured) -> Verdict {
         } else {
             None
         };
+        let limit_text = format!("p{p} {name} ≤ {limit:.0} ms");
         checks.push(Check {
-            key: key.into(),
-            limit: format!("p{p} {name} ≤ {limit:.0} ms"),
-            threshold: limit,
-            measured: value,
-            status: upper(value, limit),
-            samples: samples.len(),
             note,
+            ..Check::at_most(key, limit_text, limit, value, samples.len())
         });
-    }
-    let status = if checks.iter().any(|c| c.status == Status::Fail) {
-        Status::Fail
-    } else if checks.iter().any(|c| c.status == Status::Pass) {
-        Status::Pass
-    } else {
-        Status::NotMeasured
-    };
-    Verdict {
-        doc_type: profile.doc_type,
-        checks,
-        status,
     }
 }
 

@@ -27,12 +27,12 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// How send times are spaced.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum Arrival {
-    /// Evenly, `1/λ` apart.
+    /// Evenly spaced sends, 1/rate apart.
     Fixed,
-    /// Exponential gaps of mean `1/λ` (a Poisson process).
+    /// Exponential gaps of mean 1/rate (a Poisson process), seeded by --seed.
     Poisson,
 }
 

@@ -405,7 +405,7 @@ fn extract_specs(common: &CommonArgs) -> anyhow::Result<Option<ExtractSpecs>> {
 }
 
 /// `--output-format` as settings.
-pub(crate) fn output_format(common: &CommonArgs) -> anyhow::Result<FormatChoice> {
+fn output_format(common: &CommonArgs) -> anyhow::Result<FormatChoice> {
     FormatChoice::parse(&common.output_format).map_err(|e| anyhow!("--output-format: {e}"))
 }
 

@@ -110,43 +110,6 @@ pub fn place_measurement(
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn measured_point_by_hand() {
-        // P = 1000 FP32 params, L = 2, d = 8, 2 heads / 1 KV head (d_kv = 4), B = 2, ctx 5:
-        // F = 2·1000·2 + 4·2·2·5·8 = 4000 + 640 = 4640;
-        // M = 1000·4 + 2·2·4·4·5·2 (reads) + 2·2·4·4·2 (writes) = 4000 + 640 + 128 = 4768.
-        let spec = ModelSpec::generic(1000.0, 2, 8, 2, 1, 10).unwrap();
-        let hw = Hardware {
-            key: "toy".into(),
-            name: "toy".into(),
-            peak_tflops: 1e-6,   // 1 MFLOP/s
-            bandwidth_gbs: 1e-5, // 10 kB/s
-            source: "test".into(),
-        };
-        let w = Workload {
-            phase: Phase::Decode,
-            precision: Precision::Fp32,
-            batch: 2,
-            context: 5,
-            kv: true,
-        };
-        // 100 tokens/s = 50 steps/s.
-        let (ai, flops, bytes, att) = place(&hw, &spec, &w, 100.0);
-        assert!((ai - 4640.0 / 4768.0).abs() < 1e-12);
-        assert!((flops - 50.0 * 4640.0).abs() < 1e-6);
-        assert!((bytes - 50.0 * 4768.0).abs() < 1e-6);
-        // Memory-bound: attainable = AI · 10 kB/s = 9731.5 FLOP/s < 1 MFLOP/s.
-        assert!((att - ai * 1e4).abs() < 1e-6);
-        // At that rate the engine moves 238,400 B/s, over the 10 kB/s bandwidth: a
-        // fraction above 1 says the step model (or the decode batch) is wrong.
-        assert!(bytes / 1e4 > 1.0);
-    }
-}
-
 /// A bench's measurements placed on the roofline of the devices they ran on (a CPU bench
 /// on `hardware`'s `cpu`, a GPU bench on the others), at FP32 (the built-in model computes
 /// in FP32 on both backends). An engine is priced with `spec` when given, else with its
@@ -183,4 +146,41 @@ pub fn place_bench(
         }
     }
     (points, skipped)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn measured_point_by_hand() {
+        // P = 1000 FP32 params, L = 2, d = 8, 2 heads / 1 KV head (d_kv = 4), B = 2, ctx 5:
+        // F = 2·1000·2 + 4·2·2·5·8 = 4000 + 640 = 4640;
+        // M = 1000·4 + 2·2·4·4·5·2 (reads) + 2·2·4·4·2 (writes) = 4000 + 640 + 128 = 4768.
+        let spec = ModelSpec::generic(1000.0, 2, 8, 2, 1, 10).unwrap();
+        let hw = Hardware {
+            key: "toy".into(),
+            name: "toy".into(),
+            peak_tflops: 1e-6,   // 1 MFLOP/s
+            bandwidth_gbs: 1e-5, // 10 kB/s
+            source: "test".into(),
+        };
+        let w = Workload {
+            phase: Phase::Decode,
+            precision: Precision::Fp32,
+            batch: 2,
+            context: 5,
+            kv: true,
+        };
+        // 100 tokens/s = 50 steps/s.
+        let (ai, flops, bytes, att) = place(&hw, &spec, &w, 100.0);
+        assert!((ai - 4640.0 / 4768.0).abs() < 1e-12);
+        assert!((flops - 50.0 * 4640.0).abs() < 1e-6);
+        assert!((bytes - 50.0 * 4768.0).abs() < 1e-6);
+        // Memory-bound: attainable = AI · 10 kB/s = 9731.5 FLOP/s < 1 MFLOP/s.
+        assert!((att - ai * 1e4).abs() < 1e-6);
+        // At that rate the engine moves 238,400 B/s, over the 10 kB/s bandwidth: a
+        // fraction above 1 says the step model (or the decode batch) is wrong.
+        assert!(bytes / 1e4 > 1.0);
+    }
 }

@@ -183,7 +183,12 @@ fn bad_input_is_a_clear_error() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let o = medocr(&["run", "--dpi=-5"], root);
     assert_eq!(o.status.code(), Some(2));
-    assert!(text(&o).contains("--dpi -5"), "{}", text(&o));
+    // clap names the flag, the value and the limit.
+    let out = text(&o);
+    assert!(
+        out.contains("'-5' for '--dpi") && out.contains("up to 2400"),
+        "{out}"
+    );
 
     let profiles = tmp.path().join("profiles");
     std::fs::create_dir(&profiles).unwrap();
@@ -210,6 +215,36 @@ fn bad_input_is_a_clear_error() {
         out.contains("diagnosis.toml") && out.contains("max_cerr"),
         "{out}"
     );
+}
+
+/// `run`, `dpi-sweep`, `bench` and `serve` parse `--dpi` alike: one limit, and a DPI
+/// listed twice is refused by every command that takes a list.
+#[test]
+fn every_command_checks_dpis_the_same_way() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for args in [
+        &["run", "--dpi", "150,150"][..],
+        &["dpi-sweep", "--dpi", "150,300,150"],
+        &["bench", "--scenario", "single", "--dpi", "150,150"],
+    ] {
+        let o = medocr(args, root);
+        let out = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {out}");
+        assert!(out.contains("--dpi: 150 is given twice"), "{args:?}: {out}");
+    }
+    for args in [
+        &["run", "--dpi", "2401"][..],
+        &["bench", "--scenario", "single", "--dpi", "2401"],
+        &["serve", "--dpi", "2401"],
+    ] {
+        let o = medocr(args, root);
+        let out = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {out}");
+        assert!(
+            out.contains("'2401' for '--dpi") && out.contains("up to 2400"),
+            "{args:?}: {out}"
+        );
+    }
 }
 
 #[test]

@@ -1022,10 +1022,10 @@ fn bad_arguments_profiles_and_setup_are_clear_errors() {
     for (args, expected) in [
         (
             vec!["--dpi", "0"],
-            "--dpi 0: a DPI must be a positive number",
+            "'0' for '--dpi <DPI>': a DPI must be a positive number",
         ),
         (vec!["--dpi", "99999"], "up to 2400"),
-        (vec!["--dpi", "300,300"], "--dpi 300 is given twice"),
+        (vec!["--dpi", "300,300"], "--dpi: 300 is given twice"),
         (vec!["--max-pixels", "0"], "--max-pixels must be positive"),
         (vec!["--timeout-per-page", "0"], "--timeout-per-page 0"),
     ] {

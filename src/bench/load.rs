@@ -18,7 +18,7 @@ use super::{
     BatchMode, BenchError, Control, LoadCapacity, LoadStats, Measurement, Params, PreparedDoc,
     Repeats, ResourceMonitor, Sample, Scenario,
 };
-use crate::engine::Engine;
+use crate::engine::{Engine, Streaming};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -27,12 +27,12 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// How send times are spaced.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum Arrival {
-    /// Evenly, `1/λ` apart.
+    /// Evenly spaced sends, 1/rate apart.
     Fixed,
-    /// Exponential gaps of mean `1/λ` (a Poisson process).
+    /// Exponential gaps of mean 1/rate (a Poisson process), seeded by --seed.
     Poisson,
 }
 
@@ -166,19 +166,76 @@ pub fn run_load(
         }
     }
     let schedule = arrival_times(cfg.arrival, rate, cfg.requests, cfg.seed);
-    let (tx, rx) = mpsc::channel::<Job>();
-    let rx = Mutex::new(rx);
     let monitor = ResourceMonitor::start(super::resources::gpu_index(&info));
     // A short lead so every worker is waiting on the queue before the first send.
     let t0 = Instant::now() + Duration::from_millis(20);
+    let (mut samples, sent_at) =
+        send_and_serve(workers, info.streaming, pool, &schedule, t0, control);
+    let wall_s = t0.elapsed().as_secs_f64();
+    samples.sort_by_key(|s| s.iteration);
+    let met = samples.iter().filter(|s| cfg.slo.met(s)).count();
+    let max_send_lag_ms = samples
+        .iter()
+        .filter_map(|s| s.send_lag_ms)
+        .fold(0.0, f64::max);
+    let load = LoadStats {
+        arrival: cfg.arrival,
+        requested_rate: rate,
+        scheduled_rate: rate_of(&schedule),
+        achieved_rate: rate_of(&sent_at),
+        concurrency: workers.len(),
+        goodput_rps: met as f64 / wall_s,
+        slo_attainment: met as f64 / samples.len().max(1) as f64,
+        slo: cfg.slo,
+        max_send_lag_ms,
+    };
+    let partial = samples.len() < cfg.requests;
+    let mut m = measure(
+        MeasureInput {
+            engine: info.name,
+            scenario: Scenario::Load,
+            label: format!("{rate} req/s"),
+            params: Params {
+                dpi,
+                pages_per_request: pool[0].pages.len(),
+                rate: Some(rate),
+                ..Params::default()
+            },
+            batch_mode: BatchMode::Unbatched,
+            repeats: Repeats {
+                warmup: cfg.warmup,
+                iterations: cfg.requests,
+            },
+            wall_s,
+            resources: monitor.stop(),
+            load: Some(load),
+        },
+        samples,
+    );
+    m.partial = partial;
+    Ok(m)
+}
+
+/// Sends the requests at their `schedule`d times (seconds after `t0`) into a queue that
+/// `workers` serve, each with its own engine; returns the samples (in finishing order per
+/// worker) and the actual send times. Stopped, no request is sent or started.
+fn send_and_serve(
+    workers: &mut [Box<dyn Engine>],
+    streaming: Streaming,
+    pool: &[PreparedDoc],
+    schedule: &[f64],
+    t0: Instant,
+    control: Control<'_>,
+) -> (Vec<Sample>, Vec<f64>) {
+    let (tx, rx) = mpsc::channel::<Job>();
+    let rx = Mutex::new(rx);
     let mut sent_at: Vec<f64> = Vec::with_capacity(schedule.len());
-    let mut samples: Vec<Sample> = std::thread::scope(|scope| {
+    let samples = std::thread::scope(|scope| {
         let handles: Vec<_> = workers
             .iter_mut()
             .enumerate()
             .map(|(w, engine)| {
                 let rx = &rx;
-                let streaming = info.streaming;
                 scope.spawn(move || {
                     let mut done = Vec::new();
                     loop {
@@ -227,49 +284,7 @@ pub fn run_load(
             .flat_map(|h| h.join().unwrap_or_default())
             .collect()
     });
-    let wall_s = t0.elapsed().as_secs_f64();
-    samples.sort_by_key(|s| s.iteration);
-    let met = samples.iter().filter(|s| cfg.slo.met(s)).count();
-    let max_send_lag_ms = samples
-        .iter()
-        .filter_map(|s| s.send_lag_ms)
-        .fold(0.0, f64::max);
-    let load = LoadStats {
-        arrival: cfg.arrival,
-        requested_rate: rate,
-        scheduled_rate: rate_of(&schedule),
-        achieved_rate: rate_of(&sent_at),
-        concurrency: workers.len(),
-        goodput_rps: met as f64 / wall_s,
-        slo_attainment: met as f64 / samples.len().max(1) as f64,
-        slo: cfg.slo,
-        max_send_lag_ms,
-    };
-    let partial = samples.len() < cfg.requests;
-    let mut m = measure(
-        MeasureInput {
-            engine: info.name,
-            scenario: Scenario::Load,
-            label: format!("{rate} req/s"),
-            params: Params {
-                dpi,
-                pages_per_request: pool[0].pages.len(),
-                rate: Some(rate),
-                ..Params::default()
-            },
-            batch_mode: BatchMode::Unbatched,
-            repeats: Repeats {
-                warmup: cfg.warmup,
-                iterations: cfg.requests,
-            },
-            wall_s,
-            resources: monitor.stop(),
-            load: Some(load),
-        },
-        samples,
-    );
-    m.partial = partial;
-    Ok(m)
+    (samples, sent_at)
 }
 
 /// The highest tested rate of `engine` whose p99 E2E is within `limit_ms`.

@@ -16,6 +16,7 @@ pub mod export;
 pub mod load;
 pub mod long;
 pub mod overhead;
+pub mod plan;
 pub mod resources;
 pub mod single;
 pub mod soak;
@@ -25,6 +26,7 @@ mod measure;
 
 pub use load::{arrival_times, Arrival, LoadConfig, Slo};
 pub use measure::{measure, timed_request, MeasureInput};
+pub use plan::{BenchProgress, Plan};
 pub use resources::{GpuStats, ResourceMonitor, Resources};
 
 use crate::engine::{EngineInfo, Stage};
@@ -40,20 +42,21 @@ use std::time::{Duration, Instant};
 pub const BENCH_SCHEMA_VERSION: u32 = 1;
 
 /// Which scenario a measurement belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// The variants' comments are `medocr bench --scenario`'s help.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum Scenario {
-    /// Warm-up runs, then N iterations of one page.
+    /// Warm-up runs, then --iterations runs of one page: TTFT, TPOT, ITL, E2E statistics.
     Single,
-    /// B pages in one `recognize_batch` call, for each B.
+    /// --batch-sizes pages in one batched call each: throughput and peak memory per size.
     Batch,
-    /// Batch size × input size (DPI, pages per document) grid.
+    /// Batch size × input size grid: --dpi list × --pages list × --batch-sizes.
     Sweep,
-    /// Open-loop arrivals at one or more request rates.
+    /// Open-loop arrivals at --rates (fixed or Poisson), latency from the scheduled send.
     Load,
-    /// TTFT and memory as the document grows.
+    /// TTFT and memory as the document grows (--pages, default 1,2,4,8).
     Long,
-    /// A duration-bounded run, reported per time window.
+    /// Requests back to back for --duration, reported per --window.
     Soak,
 }
 
@@ -122,12 +125,21 @@ impl Control<'_> {
 pub enum BenchError {
     #[error("invalid bench setting: {0}")]
     Config(String),
+    /// A flag out of its range, named in the message.
+    #[error("{0}")]
+    Flag(String),
     #[error("no pages to benchmark: {0}")]
     NoPages(String),
     #[error("cannot parse duration `{0}` (examples: 500ms, 2s, 1.5m, 30m, 1h)")]
     Duration(String),
     #[error("load scenario needs one engine per worker, got {0}")]
     NoWorkers(usize),
+    #[error("rendering {id} at {dpi} DPI: {message}")]
+    Render {
+        id: String,
+        dpi: f32,
+        message: String,
+    },
 }
 
 /// A document ready for an engine: its pages rendered once, before any timing.

@@ -5,23 +5,23 @@
 
 use super::export::JsonTarget;
 use super::out::console;
-use super::run::{build_engine, stop_flag, EngineArgs, EngineKind, EXIT_INTERRUPTED};
+use super::progress::{progress_bar, stop_flag, EXIT_INTERRUPTED};
+use super::run::EngineArgs;
 use anyhow::{bail, Context};
-use clap::{Args, ValueEnum};
-use indicatif::{ProgressBar, ProgressStyle};
+use clap::Args;
+use indicatif::ProgressBar;
+use medocr::bench::plan::{Bench, BenchDataset, Header, Tick};
 use medocr::bench::{
-    self, batch, export, load, long, overhead, single, soak, sweep, Arrival, BenchReport,
-    BenchSettings, Control, EngineEntry, LoadConfig, Measurement, PreparedDoc, Repeats, Sample,
-    Scenario, Slo,
+    self, export, Arrival, BenchProgress, BenchReport, EngineEntry, LoadConfig, Measurement, Plan,
+    Repeats, Scenario, Slo,
 };
-use medocr::dataset::{load_manifest, DocType, Document};
-use medocr::engine::Engine;
-use medocr::pipeline::{render_timed, Environment, RunOptions};
-use std::collections::BTreeMap;
+use medocr::dataset::{load_manifest, Dataset, DocType, Document};
+use medocr::engine::{Engine, EngineKind};
+use medocr::pipeline::plan::dataset_source;
+use medocr::render::Dpi;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::sync::Mutex;
 
 /// Exit code of a bench whose gate failed: a request failed or `--p99-limit` was missed.
 const EXIT_GATE_FAILED: u8 = 1;
@@ -32,36 +32,12 @@ measurement) or an engine met --p99-limit at no tested rate; 2 = usage or setup 
 130 = interrupted by Ctrl-C / SIGTERM (the partial report is written, marked \
 \"interrupted\"; a second Ctrl-C exits at once).";
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum ScenarioArg {
-    /// Warm-up runs, then --iterations runs of one page: TTFT, TPOT, ITL, E2E statistics.
-    Single,
-    /// --batch-sizes pages in one batched call each: throughput and peak memory per size.
-    Batch,
-    /// Batch size × input size grid: --dpi list × --pages list × --batch-sizes.
-    Sweep,
-    /// Open-loop arrivals at --rates (fixed or Poisson), latency from the scheduled send.
-    Load,
-    /// TTFT and memory as the document grows (--pages, default 1,2,4,8).
-    Long,
-    /// Requests back to back for --duration, reported per --window.
-    Soak,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum ArrivalArg {
-    /// Evenly spaced sends, 1/rate apart.
-    Fixed,
-    /// Exponential gaps (a Poisson process), seeded by --seed.
-    Poisson,
-}
-
 #[derive(Args, Debug)]
 #[command(after_help = EXIT_CODES)]
 pub struct BenchArgs {
     /// Which scenario to run.
     #[arg(long, value_enum)]
-    pub scenario: ScenarioArg,
+    pub scenario: Scenario,
     /// Engines (comma-separated), each run on the same rendered pages in turn.
     #[arg(long, value_enum, value_delimiter = ',', default_value = "builtin")]
     pub engines: Vec<EngineKind>,
@@ -82,7 +58,7 @@ pub struct BenchArgs {
     pub limit: Option<usize>,
     /// Render DPI; `sweep` takes a list (the input-size axis), the others use the first.
     #[arg(long, value_delimiter = ',', default_value = "150")]
-    pub dpi: Vec<f32>,
+    pub dpi: Vec<Dpi>,
     /// Unmeasured runs before each measurement (per load worker before each rate).
     #[arg(long, default_value_t = 2)]
     pub warmup: usize,
@@ -100,7 +76,7 @@ pub struct BenchArgs {
     pub rates: Vec<f64>,
     /// Arrival process for `load`.
     #[arg(long, value_enum, default_value = "poisson")]
-    pub arrival: ArrivalArg,
+    pub arrival: Arrival,
     /// Seed of the Poisson arrivals.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -159,37 +135,74 @@ fn ms_opt(flag: &str, v: &Option<String>) -> anyhow::Result<Option<f64>> {
 }
 
 pub fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
-    let scenario = match args.scenario {
-        ScenarioArg::Single => Scenario::Single,
-        ScenarioArg::Batch => Scenario::Batch,
-        ScenarioArg::Sweep => Scenario::Sweep,
-        ScenarioArg::Load => Scenario::Load,
-        ScenarioArg::Long => Scenario::Long,
-        ScenarioArg::Soak => Scenario::Soak,
+    let plan = plan(&args)?;
+    let (dataset_dir, dataset_label) = dataset_source(args.dataset.as_deref())?;
+    let dataset = load_manifest(&dataset_dir)?;
+    let docs = select(&args, &dataset)?;
+
+    // Engines are built once (load: once per worker) and reused by every measurement.
+    let spec = args.engine_args.spec();
+    let mut engines: Vec<Vec<Box<dyn Engine>>> = Vec::new();
+    for &kind in &args.engines {
+        let pool = (0..plan.workers())
+            .map(|_| spec.build(kind))
+            .collect::<Result<Vec<_>, _>>()?;
+        engines.push(pool);
+    }
+    let entries: Vec<EngineEntry> = engines
+        .iter()
+        .map(|e| EngineEntry {
+            info: e[0].info(),
+            batches_natively: e[0].batches_natively(),
+        })
+        .collect();
+
+    let started = chrono::Utc::now();
+    let run_id = args.run_id.clone().unwrap_or_else(|| {
+        format!(
+            "{}-bench-{}",
+            started.format("%Y%m%dT%H%M%SZ"),
+            plan.scenario
+        )
+    });
+    // Installed only now, so a Ctrl-C while engines load still ends the process at once.
+    let stop = stop_flag()?;
+    if !args.quiet {
+        eprintln!(
+            "bench {}: measuring; Ctrl-C stops and writes what finished",
+            plan.scenario
+        );
+    }
+    let mut bench = Bench {
+        dataset: &dataset,
+        docs: &docs,
+        engines: &mut engines,
+        entries: &entries,
     };
+    let measured = plan.run(&mut bench, &stop, &LineProgress::new(args.quiet))?;
+    let header = Header {
+        run_id,
+        started: started.to_rfc3339(),
+        dataset: BenchDataset {
+            label: dataset_label,
+            manifest_sha256: dataset.manifest_sha256.clone(),
+            documents: docs.iter().map(|d| d.id.clone()).collect(),
+        },
+    };
+    let report = plan.report(header, entries, measured, !args.no_overhead);
+    finish(&args, &report)
+}
+
+/// The flags as a validated [`Plan`].
+fn plan(args: &BenchArgs) -> anyhow::Result<Plan> {
+    let scenario = args.scenario;
     if args.engines.is_empty() {
         bail!("--engines needs at least one engine (builtin, tesseract)");
     }
-    if args.engines.iter().any(|e| matches!(e, EngineKind::Replay)) {
+    if args.engines.contains(&EngineKind::Replay) {
         bail!("--engines replay: replayed predictions have no timing to benchmark; use builtin or tesseract");
     }
-    for &d in &args.dpi {
-        if !(d.is_finite() && d > 0.0 && d <= 2400.0) {
-            bail!("--dpi {d}: a DPI must be a positive number up to 2400");
-        }
-    }
-    if args.dpi.is_empty() {
-        bail!("--dpi needs at least one DPI");
-    }
-    if args.iterations == 0 {
-        bail!("--iterations must be at least 1");
-    }
-    if args.batch_sizes.is_empty() || args.batch_sizes.contains(&0) {
-        bail!("--batch-sizes needs positive batch sizes, e.g. 1,2,4,8");
-    }
-    if args.pages.contains(&0) {
-        bail!("--pages needs positive page counts");
-    }
+    let dpis = Dpi::distinct(&args.dpi).context("--dpi")?;
     if scenario != Scenario::Load {
         // Silently ignoring a limit would let a CI gate pass that never ran.
         for (flag, v) in [
@@ -203,20 +216,13 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    let repeats = Repeats {
-        warmup: args.warmup,
-        iterations: args.iterations,
-    };
     let slo = Slo {
         ttft_ms: ms_opt("slo-ttft", &args.slo_ttft)?,
         tpot_ms: ms_opt("slo-tpot", &args.slo_tpot)?,
         e2e_ms: ms_opt("slo-e2e", &args.slo_e2e)?,
     };
-    let load_cfg = LoadConfig {
-        arrival: match args.arrival {
-            ArrivalArg::Fixed => Arrival::Fixed,
-            ArrivalArg::Poisson => Arrival::Poisson,
-        },
+    let load = LoadConfig {
+        arrival: args.arrival,
         rates: args.rates.clone(),
         seed: args.seed,
         concurrency: args.concurrency,
@@ -225,14 +231,6 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
         slo,
         p99_limit_ms: ms_opt("p99-limit", &args.p99_limit)?,
     };
-    if scenario == Scenario::Load {
-        load_cfg.validate()?;
-    }
-    let duration = bench::parse_duration(&args.duration).context("--duration")?;
-    let window = bench::parse_duration(&args.window).context("--window")?;
-    if scenario == Scenario::Soak && (window.is_zero() || window > duration) {
-        bail!("--window must be positive and no longer than --duration");
-    }
     let pages = if !args.pages.is_empty() {
         args.pages.clone()
     } else if scenario == Scenario::Long {
@@ -240,9 +238,26 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     } else {
         vec![1]
     };
+    let plan = Plan {
+        scenario,
+        dpis,
+        repeats: Repeats {
+            warmup: args.warmup,
+            iterations: args.iterations,
+        },
+        batch_sizes: args.batch_sizes.clone(),
+        pages,
+        load,
+        duration: bench::parse_duration(&args.duration).context("--duration")?,
+        window: bench::parse_duration(&args.window).context("--window")?,
+        max_pixels: args.engine_args.max_pixels,
+    };
+    plan.validate()?;
+    Ok(plan)
+}
 
-    let (dataset_dir, dataset_label) = super::run::dataset_source(args.dataset.as_deref())?;
-    let dataset = load_manifest(&dataset_dir)?;
+/// The documents `--types`, `--doc` and `--limit` select (`single`: the first).
+fn select<'d>(args: &BenchArgs, dataset: &'d Dataset) -> anyhow::Result<Vec<&'d Document>> {
     let mut docs: Vec<&Document> = dataset
         .documents
         .iter()
@@ -252,7 +267,7 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     if let Some(n) = args.limit {
         docs.truncate(n);
     }
-    if scenario == Scenario::Single {
+    if args.scenario == Scenario::Single {
         docs.truncate(1);
     }
     if docs.is_empty() {
@@ -261,312 +276,20 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
             dataset.manifest.display()
         );
     }
-    let options = RunOptions {
-        max_pixels: args.engine_args.max_pixels,
-        ..RunOptions::default()
-    };
-    let render = |dpi: f32| -> anyhow::Result<Vec<PreparedDoc>> {
-        docs.iter()
-            .map(|d| {
-                let r = render_timed(&dataset, d, dpi, &options);
-                let pages = r
-                    .pages
-                    .map_err(anyhow::Error::msg)
-                    .with_context(|| format!("rendering {} at {dpi} DPI", d.id))?;
-                Ok(PreparedDoc {
-                    id: d.id.clone(),
-                    pages,
-                    render_ms: r.elapsed.as_secs_f64() * 1e3,
-                })
-            })
-            .collect()
-    };
+    Ok(docs)
+}
 
-    // Engines are built once (load: once per worker) and reused by every measurement.
-    let workers = if scenario == Scenario::Load {
-        args.concurrency
-    } else {
-        1
-    };
-    let mut engines: Vec<Vec<Box<dyn Engine>>> = Vec::new();
-    for &kind in &args.engines {
-        let pool = (0..workers)
-            .map(|_| build_engine(kind, &args.engine_args))
-            .collect::<anyhow::Result<Vec<_>>>()?;
-        engines.push(pool);
-    }
-    let entries: Vec<EngineEntry> = engines
-        .iter()
-        .map(|e| EngineEntry {
-            info: e[0].info(),
-            batches_natively: e[0].batches_natively(),
-        })
-        .collect();
-
-    let started = chrono::Utc::now();
-    let run_id = args
-        .run_id
-        .clone()
-        .unwrap_or_else(|| format!("{}-bench-{scenario}", started.format("%Y%m%dT%H%M%SZ")));
-    let mut measurements: Vec<Measurement> = Vec::new();
-    let mut render_ms_per_page = BTreeMap::new();
-    let quiet = args.quiet;
-    let show = |m: Measurement, out: &mut Vec<Measurement>| {
-        // A measurement stopped before its first request has nothing to report.
-        if m.samples.is_empty() {
-            return;
-        }
-        if !quiet {
-            eprintln!("{}", progress_line(&m));
-        }
-        out.push(m);
-    };
-    let dpi = args.dpi[0];
-    let dpis: Vec<f32> = if scenario == Scenario::Sweep {
-        args.dpi.clone()
-    } else {
-        vec![dpi]
-    };
-    // Installed only now, so a Ctrl-C while engines load still ends the process at once.
-    let stop = stop_flag()?;
-    let stopped = || stop.load(Ordering::SeqCst);
-    let control = Control {
-        stop: Some(&stop),
-        on_request: None,
-    };
-    if !quiet {
-        eprintln!("bench {scenario}: measuring; Ctrl-C stops and writes what finished");
-    }
-    'measure: for &d in &dpis {
-        let pool = render(d)?;
-        let n_pages: usize = pool.iter().map(|p| p.pages.len()).sum();
-        render_ms_per_page.insert(
-            d.to_string(),
-            pool.iter().map(|p| p.render_ms).sum::<f64>() / n_pages.max(1) as f64,
-        );
-        let singles = bench::single_pages(&pool);
-        for (engine_pool, entry) in engines.iter_mut().zip(&entries) {
-            let name = entry.info.name.as_str();
-            match scenario {
-                Scenario::Single => show(
-                    single::run_single(engine_pool[0].as_mut(), &singles[0], d, repeats, control),
-                    &mut measurements,
-                ),
-                Scenario::Batch => {
-                    for &b in &args.batch_sizes {
-                        if stopped() {
-                            break;
-                        }
-                        let m = batch::run_batch(
-                            engine_pool[0].as_mut(),
-                            &singles,
-                            b,
-                            d,
-                            repeats,
-                            Scenario::Batch,
-                            control,
-                        );
-                        show(m, &mut measurements);
-                    }
-                }
-                Scenario::Sweep => {
-                    for m in sweep::run_sweep_at_dpi(
-                        engine_pool[0].as_mut(),
-                        &pool,
-                        d,
-                        &pages,
-                        &args.batch_sizes,
-                        repeats,
-                        control,
-                    ) {
-                        show(m, &mut measurements);
-                    }
-                }
-                Scenario::Load => {
-                    for &rate in &load_cfg.rates {
-                        if stopped() {
-                            break;
-                        }
-                        let what = format!("load {name} {rate} req/s");
-                        let bar = progress_bar(
-                            quiet,
-                            load_cfg.requests as u64,
-                            "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}",
-                            &what,
-                        );
-                        let failed = AtomicUsize::new(0);
-                        let on_request = |s: &Sample| {
-                            if s.error.is_some() {
-                                let f = failed.fetch_add(1, Ordering::Relaxed) + 1;
-                                bar.set_message(format!("{what}, {f} failed"));
-                            }
-                            bar.inc(1);
-                        };
-                        let m = load::run_load(
-                            engine_pool,
-                            &singles,
-                            rate,
-                            d,
-                            &load_cfg,
-                            Control {
-                                on_request: Some(&on_request),
-                                ..control
-                            },
-                        );
-                        bar.finish_and_clear();
-                        show(m?, &mut measurements);
-                    }
-                }
-                Scenario::Long => {
-                    for m in
-                        long::run_long(engine_pool[0].as_mut(), &pool, d, &pages, repeats, control)?
-                    {
-                        show(m, &mut measurements);
-                    }
-                }
-                Scenario::Soak => {
-                    let what = format!("soak {name}");
-                    let total_ms = (duration.as_millis() as u64).max(1);
-                    let bar = progress_bar(
-                        quiet,
-                        total_ms,
-                        "{spinner} [{elapsed_precise}] {bar:30} {percent}% {msg}",
-                        &what,
-                    );
-                    let (done, failed) = (AtomicUsize::new(0), AtomicUsize::new(0));
-                    let on_request = |s: &Sample| {
-                        let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-                        let bad = usize::from(s.error.is_some());
-                        let f = failed.fetch_add(bad, Ordering::Relaxed) + bad;
-                        // start_ms counts from the soak's start, warm-up excluded.
-                        bar.set_position((s.start_ms.max(0.0) as u64).min(total_ms));
-                        bar.set_message(format!("{what}: {n} requests, {f} failed"));
-                    };
-                    let windows = soak::run_soak(
-                        engine_pool[0].as_mut(),
-                        &singles,
-                        d,
-                        duration,
-                        window,
-                        args.warmup,
-                        Control {
-                            on_request: Some(&on_request),
-                            ..control
-                        },
-                    );
-                    bar.finish_and_clear();
-                    for m in windows? {
-                        show(m, &mut measurements);
-                    }
-                }
-            }
-            if stopped() {
-                break 'measure;
-            }
-        }
-    }
-    let interrupted = stopped();
-    let mut notes = Vec::new();
-    if matches!(scenario, Scenario::Batch | Scenario::Sweep) {
-        for e in entries.iter().filter(|e| !e.batches_natively) {
-            notes.push(format!(
-                "{} cannot batch: its \"batches\" ran the requests one after another in one call \
-                 (batch_mode = sequential), so its throughput does not grow with B",
-                e.info.name
-            ));
-        }
-    }
-    if let Some(note) = measurements
-        .iter()
-        .find_map(|m| m.resources.gpu.note.clone())
-    {
-        notes.push(note);
-    }
-    if entries.iter().any(|e| e.info.name == "tesseract") {
-        notes.push(
-            "tesseract runs as a child process: its CPU time is counted (children), its memory \
-             is not in peak RSS"
-                .into(),
-        );
-    }
-    let failed: usize = measurements.iter().map(|m| m.failed).sum();
-    if failed > 0 {
-        notes.push(format!(
-            "{failed} request(s) failed; their samples keep the error and are excluded from the statistics"
-        ));
-    }
-    let load_capacity = match load_cfg.p99_limit_ms {
-        Some(limit) if scenario == Scenario::Load => entries
-            .iter()
-            .map(|e| load::capacity(&measurements, &e.info.name, limit))
-            .collect(),
-        _ => Vec::new(),
-    };
-    let soak_drift = if scenario == Scenario::Soak {
-        entries
-            .iter()
-            .filter_map(|e| {
-                let w: Vec<Measurement> = measurements
-                    .iter()
-                    .filter(|m| m.engine == e.info.name)
-                    .cloned()
-                    .collect();
-                soak::drift(&w)
-            })
-            .collect()
-    } else {
-        Vec::new()
-    };
-    // Not after a Ctrl-C: whoever pressed it wants the run to end now.
-    let overhead = (!args.no_overhead && !interrupted)
-        .then(|| overhead::shares(overhead::measure_harness(), &measurements));
-    let gpu = measurements
-        .iter()
-        .find_map(|m| m.resources.gpu.device.clone());
-    let report = BenchReport {
-        schema_version: bench::BENCH_SCHEMA_VERSION,
-        run_id: run_id.clone(),
-        started: started.to_rfc3339(),
-        scenario,
-        interrupted,
-        settings: BenchSettings {
-            dataset: dataset_label,
-            manifest_sha256: dataset.manifest_sha256.clone(),
-            documents: docs.iter().map(|d| d.id.clone()).collect(),
-            dpis,
-            repeats,
-            batch_sizes: if matches!(scenario, Scenario::Batch | Scenario::Sweep) {
-                args.batch_sizes.clone()
-            } else {
-                Vec::new()
-            },
-            pages: if matches!(scenario, Scenario::Long | Scenario::Sweep) {
-                pages
-            } else {
-                Vec::new()
-            },
-            load: (scenario == Scenario::Load).then_some(load_cfg),
-            duration_s: (scenario == Scenario::Soak).then_some(duration.as_secs_f64()),
-            window_s: (scenario == Scenario::Soak).then_some(window.as_secs_f64()),
-            render_ms_per_page,
-        },
-        environment: Environment::detect(gpu),
-        engines: entries,
-        measurements,
-        load_capacity,
-        soak_drift,
-        overhead,
-        notes,
-    };
-    let dir = args.out.join(&run_id);
-    export::write_all(&dir, &report)
+/// Writes the reports, prints the summary and the gate, and picks the exit code.
+fn finish(args: &BenchArgs, report: &BenchReport) -> anyhow::Result<ExitCode> {
+    let dir = args.out.join(&report.run_id);
+    export::write_all(&dir, report)
         .with_context(|| format!("writing the bench reports to {}", dir.display()))?;
     if let Some(target) = &args.export_json {
-        target.write(&report)?;
+        target.write(report)?;
     }
-    let gate = gate_failures(&report);
-    let mut text = console_summary(&report);
-    if !interrupted {
+    let gate = gate_failures(report);
+    let mut text = console_summary(report);
+    if !report.interrupted {
         if gate.is_empty() {
             text.push_str("bench: pass\n");
         } else {
@@ -575,7 +298,7 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     }
     text.push_str(&format!("reports: {}\n", dir.display()));
     console(&text, JsonTarget::takes_stdout(args.export_json.as_ref()))?;
-    if interrupted {
+    if report.interrupted {
         eprintln!(
             "interrupted: the {} measurement(s) that ran are saved in {} (marked \"interrupted\"; the last may be partial)",
             report.measurements.len(),
@@ -588,6 +311,68 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(EXIT_GATE_FAILED)
     })
+}
+
+/// The bench's progress on standard error: a line per measurement, a bar per load rate
+/// or soak; nothing with --quiet.
+struct LineProgress {
+    quiet: bool,
+    bar: Mutex<Option<ProgressBar>>,
+}
+
+impl LineProgress {
+    fn new(quiet: bool) -> LineProgress {
+        LineProgress {
+            quiet,
+            bar: Mutex::new(None),
+        }
+    }
+
+    fn with_bar(&self, f: impl FnOnce(&ProgressBar)) {
+        if let Some(bar) = self.bar.lock().expect("progress lock").as_ref() {
+            f(bar);
+        }
+    }
+}
+
+impl BenchProgress for LineProgress {
+    fn measured(&self, m: &Measurement) {
+        if !self.quiet {
+            eprintln!("{}", progress_line(m));
+        }
+    }
+
+    fn begin(&self, scenario: Scenario, what: &str, len: u64) {
+        let template = if scenario == Scenario::Soak {
+            "{spinner} [{elapsed_precise}] {bar:30} {percent}% {msg}"
+        } else {
+            "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}"
+        };
+        let bar = progress_bar(self.quiet, len, template, what);
+        *self.bar.lock().expect("progress lock") = Some(bar);
+    }
+
+    fn tick(&self, scenario: Scenario, what: &str, t: Tick<'_>) {
+        self.with_bar(|bar| {
+            if scenario == Scenario::Soak {
+                // start_ms counts from the soak's start, warm-up excluded.
+                let len = bar.length().unwrap_or(u64::MAX);
+                bar.set_position((t.sample.start_ms.max(0.0) as u64).min(len));
+                bar.set_message(format!("{what}: {} requests, {} failed", t.done, t.failed));
+            } else {
+                if t.sample.error.is_some() {
+                    bar.set_message(format!("{what}, {} failed", t.failed));
+                }
+                bar.inc(1);
+            }
+        });
+    }
+
+    fn end(&self) {
+        if let Some(bar) = self.bar.lock().expect("progress lock").take() {
+            bar.finish_and_clear();
+        }
+    }
 }
 
 /// Why the bench fails as a release gate (empty: it passes): failed requests, and engines
@@ -607,20 +392,6 @@ fn gate_failures(r: &BenchReport) -> Vec<String> {
         ));
     }
     out
-}
-
-/// A progress bar on standard error (drawn only on a terminal), hidden by --quiet.
-fn progress_bar(quiet: bool, len: u64, template: &str, msg: &str) -> ProgressBar {
-    let bar = if quiet {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new(len)
-    };
-    bar.set_style(ProgressStyle::with_template(template).expect("valid template"));
-    bar.set_message(msg.to_string());
-    // Redraws the spinner and clock while a long request runs.
-    bar.enable_steady_tick(Duration::from_millis(250));
-    bar
 }
 
 fn fmt(v: Option<f64>) -> String {

@@ -3,9 +3,9 @@
 use super::out::{out, outln};
 use anyhow::{bail, Context};
 use clap::Args;
-use medocr::pipeline::journal::JOURNAL_VERSION;
-use medocr::pipeline::merge::{combine, merged_summary, ShardRun};
-use medocr::pipeline::{Journal, JournalHeader};
+use medocr::pipeline::merge::{combine, merged_summary, write_journal, ShardRun};
+use medocr::pipeline::plan::invocation;
+use medocr::pipeline::Journal;
 use medocr::report;
 use medocr::sla::ProfileSet;
 use std::path::{Path, PathBuf};
@@ -74,24 +74,7 @@ pub fn merge(args: MergeArgs) -> anyhow::Result<ExitCode> {
     }
 
     // A journal like a run's: the merged folder holds every per-document result too.
-    let header = JournalHeader {
-        journal_version: JOURNAL_VERSION,
-        argv: std::env::args_os()
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect(),
-        cwd: std::env::current_dir().context("reading the working directory")?,
-        base_id: run_id.clone(),
-        run_id: run_id.clone(),
-        started: summary.started.clone(),
-        planned: combined.results.len(),
-        // The merged run is the whole selection, not the first shard's slice.
-        shard: None,
-        ..combined.header.clone()
-    };
-    let mut journal = Journal::create(out, &header)?;
-    for r in &combined.results {
-        journal.append(r, combined.wall_time_s)?;
-    }
+    write_journal(out, &combined, &run_id, &summary.started, invocation()?)?;
     report::write_run(out, &summary, &combined.results)?;
 
     let shards: Vec<String> = summary

@@ -8,6 +8,7 @@ mod doctor;
 mod export;
 mod gen;
 mod merge;
+mod progress;
 mod roofline;
 mod run;
 mod serve;

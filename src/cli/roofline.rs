@@ -5,10 +5,8 @@ use super::out::outln;
 use anyhow::{bail, Context};
 use clap::Args;
 use medocr::bench::{export, BenchReport};
-use medocr::roofline::{
-    self, Hardware, MeasuredPoint, ModelSpec, Phase, Precision, RoofRow, Workload,
-};
-use std::path::PathBuf;
+use medocr::roofline::{self, Hardware, MeasuredPoint, ModelSpec, Phase, Precision, RoofRow};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -50,10 +48,10 @@ pub struct RoofArgs {
     /// Weight precisions, comma-separated (fp16, bf16, int8 = 1 B, int4 = 0.5 B per
     /// parameter; the KV cache stays 2 B).
     #[arg(long, default_value = "fp16,int8,int4", value_delimiter = ',')]
-    pub precision: Vec<String>,
+    pub precision: Vec<Precision>,
     /// Phases, comma-separated: decode, prefill.
     #[arg(long, default_value = "decode", value_delimiter = ',')]
-    pub phase: Vec<String>,
+    pub phase: Vec<Phase>,
     /// Ignore attention FLOPs and KV-cache traffic (weights only).
     #[arg(long)]
     pub no_kv: bool,
@@ -78,21 +76,9 @@ pub struct RoofArgs {
 }
 
 pub fn roofline(args: RoofArgs) -> anyhow::Result<ExitCode> {
-    let mut hardware: Vec<Hardware> = Vec::new();
-    for key in &args.hardware {
-        if key.trim().eq_ignore_ascii_case("all") {
-            hardware.extend(roofline::presets());
-        } else if !key.trim().is_empty() {
-            hardware.push(roofline::preset(key)?);
-        }
-    }
+    let mut hardware = presets(&args.hardware)?;
     let bench = match &args.bench {
-        Some(path) => Some(
-            std::fs::read_to_string(path)
-                .map_err(anyhow::Error::from)
-                .and_then(|t| Ok(export::json::from_str(&t)?))
-                .with_context(|| format!("reading the bench result {}", path.display()))?,
-        ),
+        Some(path) => Some(read_bench(path)?),
         None => None,
     };
     let bench_on_cpu = bench.as_ref().is_some_and(|b| {
@@ -106,7 +92,64 @@ pub fn roofline(args: RoofArgs) -> anyhow::Result<ExitCode> {
     if hardware.is_empty() {
         bail!("no hardware: give --hardware or --measure-cpu");
     }
-    let spec = match (args.params, &args.model) {
+    let spec = model_spec(&args)?;
+    if args.batch.is_empty() || args.batch.contains(&0) {
+        bail!("--batch needs positive batch sizes");
+    }
+    let context = args.context.unwrap_or(512);
+    let rows = roofline::analyze_grid(
+        &hardware,
+        &spec,
+        &args.precision,
+        &args.phase,
+        &args.batch,
+        context,
+        !args.no_kv,
+    );
+    print_estimates(&spec, &hardware, &rows, context, args.no_kv)?;
+    let measured = match (&bench, &args.bench) {
+        (Some(b), Some(path)) => place_bench(b, path, &args, &spec, &hardware)?,
+        _ => Vec::new(),
+    };
+    if let Some(path) = &args.json {
+        let doc = serde_json::json!({
+            "model": spec,
+            "hardware": hardware,
+            "context": context,
+            "kv": !args.no_kv,
+            "rows": rows,
+            "measured": measured,
+        });
+        std::fs::write(path, serde_json::to_string_pretty(&doc)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+        outln!("\nwrote {}", path.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `--hardware`: preset keys, or `all`.
+fn presets(keys: &[String]) -> anyhow::Result<Vec<Hardware>> {
+    let mut hardware = Vec::new();
+    for key in keys {
+        if key.trim().eq_ignore_ascii_case("all") {
+            hardware.extend(roofline::presets());
+        } else if !key.trim().is_empty() {
+            hardware.push(roofline::preset(key)?);
+        }
+    }
+    Ok(hardware)
+}
+
+fn read_bench(path: &Path) -> anyhow::Result<BenchReport> {
+    std::fs::read_to_string(path)
+        .map_err(anyhow::Error::from)
+        .and_then(|t| Ok(export::json::from_str(&t)?))
+        .with_context(|| format!("reading the bench result {}", path.display()))
+}
+
+/// The model's shape: the generic model of `--params`, or a checkpoint's.
+fn model_spec(args: &RoofArgs) -> anyhow::Result<ModelSpec> {
+    Ok(match (args.params, &args.model) {
         (Some(p), _) => ModelSpec::generic(
             p,
             args.layers,
@@ -120,42 +163,17 @@ pub fn roofline(args: RoofArgs) -> anyhow::Result<ExitCode> {
             ModelSpec::from_checkpoint(&path)
                 .with_context(|| format!("reading the model spec from {}", path.display()))?
         }
-    };
-    let precisions = args
-        .precision
-        .iter()
-        .map(|p| Precision::parse(p))
-        .collect::<Result<Vec<_>, _>>()?;
-    let mut phases = Vec::new();
-    for p in &args.phase {
-        phases.push(match p.trim().to_ascii_lowercase().as_str() {
-            "decode" => Phase::Decode,
-            "prefill" => Phase::Prefill,
-            other => bail!("unknown phase `{other}` (known: decode, prefill)"),
-        });
-    }
-    if args.batch.is_empty() || args.batch.contains(&0) {
-        bail!("--batch needs positive batch sizes");
-    }
+    })
+}
 
-    let mut rows: Vec<RoofRow> = Vec::new();
-    for hw in &hardware {
-        for &precision in &precisions {
-            for &phase in &phases {
-                for &batch in &args.batch {
-                    let w = Workload {
-                        phase,
-                        precision,
-                        batch,
-                        context: args.context.unwrap_or(512),
-                        kv: !args.no_kv,
-                    };
-                    rows.push(roofline::analyze(hw, &spec, &w));
-                }
-            }
-        }
-    }
-
+/// The model, the devices and the table of estimates.
+fn print_estimates(
+    spec: &ModelSpec,
+    hardware: &[Hardware],
+    rows: &[RoofRow],
+    context: usize,
+    no_kv: bool,
+) -> anyhow::Result<()> {
     outln!(
         "model {}: {:.4} B params ({:.4} B per decode step), {} layers, hidden {}, {} heads / {} KV heads, vocab {}",
         spec.name,
@@ -167,7 +185,7 @@ pub fn roofline(args: RoofArgs) -> anyhow::Result<ExitCode> {
         spec.kv_heads,
         spec.vocab
     );
-    for hw in &hardware {
+    for hw in hardware {
         outln!(
             "{:<10} {}: {:.3} TFLOP/s, {:.0} GB/s, ridge {:.1} FLOP/B ({})",
             hw.key,
@@ -180,8 +198,8 @@ pub fn roofline(args: RoofArgs) -> anyhow::Result<ExitCode> {
     }
     outln!(
         "context {} tokens, KV traffic {}\n",
-        args.context.unwrap_or(512),
-        if args.no_kv { "ignored" } else { "counted" }
+        context,
+        if no_kv { "ignored" } else { "counted" }
     );
     outln!(
         "{:<10} {:<5} {:<7} {:>5} {:>10} {:>11} {:<7} {:>13} {:>11}",
@@ -195,7 +213,7 @@ pub fn roofline(args: RoofArgs) -> anyhow::Result<ExitCode> {
         "est tokens/s",
         "step ms"
     );
-    for r in &rows {
+    for r in rows {
         outln!(
             "{:<10} {:<5} {:<7} {:>5} {:>10.2} {:>11.3} {:<7} {:>13.1} {:>11.4}",
             r.hardware,
@@ -212,73 +230,43 @@ pub fn roofline(args: RoofArgs) -> anyhow::Result<ExitCode> {
             r.step_ms
         );
     }
-    let measured = match (&bench, &args.bench) {
-        (Some(b), Some(path)) => place_bench(b, path, &args, &spec, &hardware)?,
-        _ => Vec::new(),
-    };
-    if let Some(path) = &args.json {
-        let doc = serde_json::json!({
-            "model": spec,
-            "hardware": hardware,
-            "context": args.context.unwrap_or(512),
-            "kv": !args.no_kv,
-            "rows": rows,
-            "measured": measured,
-        });
-        std::fs::write(path, serde_json::to_string_pretty(&doc)?)
-            .with_context(|| format!("writing {}", path.display()))?;
-        outln!("\nwrote {}", path.display());
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 /// Places every measurement of a bench on the roofline of the device it ran on, prints the
 /// table and writes the chart; returns the points.
 fn place_bench(
     bench: &BenchReport,
-    bench_path: &std::path::Path,
+    bench_path: &Path,
     args: &RoofArgs,
     default_spec: &ModelSpec,
     hardware: &[Hardware],
 ) -> anyhow::Result<Vec<MeasuredPoint>> {
     let context = args.context.unwrap_or(16);
-    let mut points = Vec::new();
-    let mut skipped = Vec::new();
-    for entry in &bench.engines {
-        let settings = &entry.info.settings;
-        // Only engines whose model shape is known can be priced (not Tesseract).
-        let spec = if args.model.is_some() || args.params.is_some() {
-            Some(default_spec.clone())
-        } else {
-            settings
-                .get("model_dir")
-                .and_then(|d| ModelSpec::from_checkpoint(std::path::Path::new(d)).ok())
-        };
-        let Some(spec) = spec else {
-            skipped.push(entry.info.name.clone());
-            continue;
-        };
-        let on_cpu = settings.get("device").is_none_or(|d| d == "cpu");
-        let decode_batch = args
-            .decode_batch
-            .or_else(|| settings.get("batch_size").and_then(|b| b.parse().ok()))
-            .unwrap_or(1);
-        for hw in hardware.iter().filter(|h| (h.key == "cpu") == on_cpu) {
-            for m in bench.of_engine(&entry.info.name) {
-                // The built-in model computes in FP32 on both backends.
-                if let Some(p) = roofline::place_measurement(
-                    hw,
-                    &spec,
-                    m,
-                    decode_batch,
-                    context,
-                    Precision::Fp32,
-                ) {
-                    points.push(p);
-                }
-            }
-        }
+    // Only engines whose model shape is known can be priced (not Tesseract).
+    let given = (args.model.is_some() || args.params.is_some()).then_some(default_spec);
+    let (points, skipped) =
+        roofline::place_bench(bench, given, hardware, args.decode_batch, context);
+    print_points(&points, &skipped, bench_path, context)?;
+    if points.is_empty() {
+        return Ok(points);
     }
+    let svg_path = args.svg.clone().unwrap_or_else(|| {
+        bench_path
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join("roofline.svg")
+    });
+    write_chart(&points, hardware, &svg_path)?;
+    Ok(points)
+}
+
+fn print_points(
+    points: &[MeasuredPoint],
+    skipped: &[String],
+    bench_path: &Path,
+    context: usize,
+) -> anyhow::Result<()> {
     outln!(
         "\nmeasured points from {} (decode step at FP32, context {context}; see docs/roofline.md)",
         bench_path.display()
@@ -297,7 +285,7 @@ fn place_bench(
         "% peak",
         "% BW"
     );
-    for p in &points {
+    for p in points {
         outln!(
             "{:<10} {:<28} {:<9} {:>3} {:>10.1} {:>9.2} {:>11.3} {:>10.3} {:>7.2}% {:>7.2}% {:>7.2}%",
             p.engine,
@@ -316,16 +304,15 @@ fn place_bench(
     for name in skipped {
         outln!("{name}: no model spec (not a transformer checkpoint), not placed");
     }
-    if points.is_empty() {
-        return Ok(points);
-    }
-    let svg_path = args.svg.clone().unwrap_or_else(|| {
-        bench_path
-            .parent()
-            .unwrap_or(std::path::Path::new("."))
-            .join("roofline.svg")
-    });
-    // One chart, on the device of the first point.
+    Ok(())
+}
+
+/// One chart, on the device of the first point.
+fn write_chart(
+    points: &[MeasuredPoint],
+    hardware: &[Hardware],
+    svg_path: &Path,
+) -> anyhow::Result<()> {
     let hw = hardware
         .iter()
         .find(|h| h.key == points[0].hardware)
@@ -347,7 +334,7 @@ fn place_bench(
         hw.bandwidth_bytes(),
         &marks,
     );
-    std::fs::write(&svg_path, chart).with_context(|| format!("writing {}", svg_path.display()))?;
+    std::fs::write(svg_path, chart).with_context(|| format!("writing {}", svg_path.display()))?;
     outln!("wrote {}", svg_path.display());
-    Ok(points)
+    Ok(())
 }

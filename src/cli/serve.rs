@@ -3,7 +3,9 @@
 use super::out::outln;
 use anyhow::Context;
 use clap::Args;
-use medocr::engine::builtin::BuiltinEngine;
+use medocr::engine::spec::check_batch;
+use medocr::engine::EngineSpec;
+use medocr::render::Dpi;
 use medocr::serve::{ServeConfig, Server};
 use std::io::Write;
 use std::path::PathBuf;
@@ -28,8 +30,8 @@ pub struct ServeArgs {
     pub served_model_name: String,
     /// DPI of images that carry none (the openai engine sends it in the PNG's pHYs chunk;
     /// a request may also give a top-level "dpi").
-    #[arg(long, default_value_t = 300.0)]
-    pub dpi: f32,
+    #[arg(long, default_value = "300")]
+    pub dpi: Dpi,
     /// Most requests run together in one batch (those queued while the model was busy).
     #[arg(long, default_value_t = 8)]
     pub max_batch: usize,
@@ -73,13 +75,7 @@ pub struct ServeArgs {
 }
 
 pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    if !(args.dpi.is_finite() && args.dpi > 0.0 && args.dpi <= 2400.0) {
-        anyhow::bail!(
-            "--dpi {}: a DPI must be a positive number up to 2400",
-            args.dpi
-        );
-    }
-    super::run::check_batch(args.batch)?;
+    check_batch(args.batch)?;
     if !(1..=256).contains(&args.max_batch) {
         anyhow::bail!(
             "--max-batch {}: must be from 1 to 256 requests per batched model call (default 8)",
@@ -115,14 +111,10 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             ))
         }
     };
-    let dir = BuiltinEngine::locate(args.model.as_deref())?;
-    let device = args.device.parse().context("--device")?;
-    let mut engine = BuiltinEngine::load(&dir, device)
-        .with_context(|| format!("loading the built-in model from {}", dir.display()))?;
-    engine.set_batch_size(args.batch);
+    let engine = EngineSpec::builtin(args.model, args.device, args.batch).builtin_engine()?;
     let config = ServeConfig {
         model_name: args.served_model_name,
-        default_dpi: args.dpi,
+        default_dpi: args.dpi.get(),
         max_batch: args.max_batch,
         max_pixels: args.max_pixels,
         max_images: args.max_images,

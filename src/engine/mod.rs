@@ -14,6 +14,7 @@ pub mod http;
 pub mod openai;
 pub mod page_png;
 pub mod replay;
+pub mod spec;
 pub mod sse;
 pub mod tesseract;
 
@@ -21,6 +22,7 @@ use crate::model::recognizer::DeadlinePassed;
 use crate::render::Page;
 pub use crate::stream::{Stage, TokenSink};
 use serde::{Deserialize, Serialize};
+pub use spec::{EngineKind, EngineSpec, SpecError};
 use std::time::{Duration, Instant};
 
 /// How an engine's output arrives; decides which timing metrics are meaningful.

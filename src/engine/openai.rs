@@ -55,7 +55,7 @@ pub struct OpenAiConfig {
 }
 
 /// How an extraction request asks for its JSON (`--response-format`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum ResponseFormat {
     /// `response_format: {"type": "json_schema", …}` with the document type's schema: vLLM
     /// and SGLang constrain decoding to it (guided JSON). A server that refuses the field

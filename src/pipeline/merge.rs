@@ -183,6 +183,46 @@ pub fn combine(mut shards: Vec<ShardRun>) -> Result<Combined, MergeError> {
         check_same(&shards[0], s)?;
     }
     shards.sort_by_key(|s| s.shard.index);
+    check_all_once(&shards)?;
+    let results = interleave(&shards)?;
+
+    let first = &shards[0];
+    let mut config = first.summary.config.clone();
+    config.shard = None;
+    let started = shards
+        .iter()
+        .map(|s| s.summary.started.clone())
+        .min_by(|a, b| match (parse_time(a), parse_time(b)) {
+            (Some(x), Some(y)) => x.cmp(&y),
+            _ => a.cmp(b),
+        })
+        .unwrap_or_default();
+    let sources = shards
+        .iter()
+        .map(|s| MergedShard {
+            run_id: s.summary.run_id.clone(),
+            dir: s.dir.display().to_string(),
+            index: s.shard.index,
+            started: s.summary.started.clone(),
+            wall_time_s: s.summary.totals.wall_time_s,
+            results: s.results.len(),
+            environment: s.summary.environment.clone(),
+        })
+        .collect();
+    Ok(Combined {
+        config,
+        started,
+        environment: first.summary.environment.clone(),
+        manifest_issues: first.summary.manifest_issues.clone(),
+        results,
+        wall_time_s: shards.iter().map(|s| s.summary.totals.wall_time_s).sum(),
+        sources,
+        header: first.header.clone(),
+    })
+}
+
+/// Each shard index of the count once, none missing (`shards` sorted by index).
+fn check_all_once(shards: &[ShardRun]) -> Result<(), MergeError> {
     for w in shards.windows(2) {
         if w[0].shard.index == w[1].shard.index {
             return Err(MergeError::DuplicateShard {
@@ -203,7 +243,13 @@ pub fn combine(mut shards: Vec<ShardRun>) -> Result<Combined, MergeError> {
             count,
         });
     }
+    Ok(())
+}
 
+/// The shards' results in the unsharded run's order, after checking that each shard holds
+/// every result of its documents and no document is in two shards.
+fn interleave(shards: &[ShardRun]) -> Result<Vec<DocumentResult>, MergeError> {
+    let count = shards[0].shard.count;
     let selected = shards[0].shard.selected_documents;
     let dpis = shards[0].summary.config.dpis.len();
     let mut owner: HashMap<String, usize> = HashMap::new();
@@ -247,40 +293,35 @@ pub fn combine(mut shards: Vec<ShardRun>) -> Result<Combined, MergeError> {
     for p in 0..selected {
         results.extend(iters[p % count].next().expect("counted above"));
     }
+    Ok(results)
+}
 
-    let first = &shards[0];
-    let mut config = first.summary.config.clone();
-    config.shard = None;
-    let started = shards
-        .iter()
-        .map(|s| s.summary.started.clone())
-        .min_by(|a, b| match (parse_time(a), parse_time(b)) {
-            (Some(x), Some(y)) => x.cmp(&y),
-            _ => a.cmp(b),
-        })
-        .unwrap_or_default();
-    let sources = shards
-        .iter()
-        .map(|s| MergedShard {
-            run_id: s.summary.run_id.clone(),
-            dir: s.dir.display().to_string(),
-            index: s.shard.index,
-            started: s.summary.started.clone(),
-            wall_time_s: s.summary.totals.wall_time_s,
-            results: s.results.len(),
-            environment: s.summary.environment.clone(),
-        })
-        .collect();
-    Ok(Combined {
-        config,
-        started,
-        environment: first.summary.environment.clone(),
-        manifest_issues: first.summary.manifest_issues.clone(),
-        results,
-        wall_time_s: shards.iter().map(|s| s.summary.totals.wall_time_s).sum(),
-        sources,
-        header: first.header.clone(),
-    })
+/// Writes the merged folder's journal like a run's, every per-document result in it, under
+/// a header naming this command (`argv` and `cwd` as [`super::plan::invocation`] reads
+/// them) and the whole selection rather than the first shard's slice.
+pub fn write_journal(
+    out: &Path,
+    combined: &Combined,
+    run_id: &str,
+    started: &str,
+    (argv, cwd): (Vec<String>, PathBuf),
+) -> Result<(), JournalError> {
+    let header = JournalHeader {
+        journal_version: super::journal::JOURNAL_VERSION,
+        argv,
+        cwd,
+        base_id: run_id.to_string(),
+        run_id: run_id.to_string(),
+        started: started.to_string(),
+        planned: combined.results.len(),
+        shard: None,
+        ..combined.header.clone()
+    };
+    let mut journal = Journal::create(out, &header)?;
+    for r in &combined.results {
+        journal.append(r, combined.wall_time_s)?;
+    }
+    Ok(())
 }
 
 /// The merged run's summary, computed as an unsharded run's is; `profiles` must be the

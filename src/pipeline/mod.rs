@@ -9,7 +9,9 @@ mod extract;
 pub mod journal;
 pub mod memory;
 pub mod merge;
+pub mod plan;
 mod recorder;
+pub mod resume;
 pub mod shard;
 
 pub use aggregate::{document_errors, summarize};
@@ -17,7 +19,9 @@ pub use clinical::{summarize_clinical, Privacy};
 pub use dpi_study::dpi_study;
 pub use environment::Environment;
 pub use journal::{Journal, JournalError, JournalHeader};
+pub use plan::{RunPlan, RunProgress, RunSettings};
 pub use recorder::Recorder;
+pub use resume::ResumeFrom;
 pub use shard::{ResolvedShard, Shard, ShardError, ShardSpec};
 
 use crate::dataset::{Dataset, Document};

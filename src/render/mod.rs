@@ -132,10 +132,93 @@ pub(crate) fn check_document_budget(
     Ok(())
 }
 
+/// Highest DPI anything here renders at: past it a page is mostly pixel budget (A4 at
+/// 2400 DPI is 556 MP) and no OCR engine reads better.
+pub const MAX_DPI: f32 = 2400.0;
+
 pub(crate) fn check_dpi(dpi: f32) -> Result<(), RenderError> {
-    if dpi.is_finite() && dpi > 0.0 && dpi <= 2400.0 {
-        Ok(())
-    } else {
-        Err(RenderError::BadDpi { dpi })
+    Dpi::new(dpi)
+        .map(|_| ())
+        .map_err(|_| RenderError::BadDpi { dpi })
+}
+
+/// A render resolution known to be valid: finite, positive and at most [`MAX_DPI`]. The
+/// command line parses `--dpi` into it, so every command checks the same limit.
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
+pub struct Dpi(f32);
+
+/// Why a DPI (or a list of them) is refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum DpiError {
+    #[error("a DPI must be a positive number up to {MAX_DPI} (72, 150, 300, 600 are typical)")]
+    OutOfRange,
+    #[error("not a number")]
+    NotANumber,
+    #[error("{0} is given twice; list each DPI once")]
+    Repeated(f32),
+}
+
+impl Dpi {
+    pub fn new(dpi: f32) -> Result<Dpi, DpiError> {
+        if dpi.is_finite() && dpi > 0.0 && dpi <= MAX_DPI {
+            Ok(Dpi(dpi))
+        } else {
+            Err(DpiError::OutOfRange)
+        }
+    }
+
+    pub fn get(self) -> f32 {
+        self.0
+    }
+
+    /// The values of a DPI list in which each DPI appears once (a repeat would run and
+    /// report the same setting twice).
+    pub fn distinct(dpis: &[Dpi]) -> Result<Vec<f32>, DpiError> {
+        for (i, d) in dpis.iter().enumerate() {
+            if dpis[..i].contains(d) {
+                return Err(DpiError::Repeated(d.0));
+            }
+        }
+        Ok(dpis.iter().map(|d| d.0).collect())
+    }
+}
+
+impl std::str::FromStr for Dpi {
+    type Err = DpiError;
+
+    fn from_str(s: &str) -> Result<Dpi, DpiError> {
+        let dpi: f32 = s.trim().parse().map_err(|_| DpiError::NotANumber)?;
+        Dpi::new(dpi)
+    }
+}
+
+impl std::fmt::Display for Dpi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dpi_is_positive_finite_and_at_most_the_limit() {
+        assert_eq!("300".parse::<Dpi>().map(Dpi::get), Ok(300.0));
+        assert_eq!(" 72.5 ".parse::<Dpi>().map(Dpi::get), Ok(72.5));
+        assert_eq!("2400".parse::<Dpi>().map(Dpi::get), Ok(MAX_DPI));
+        for bad in ["0", "-5", "2400.5", "inf", "NaN"] {
+            assert_eq!(bad.parse::<Dpi>(), Err(DpiError::OutOfRange), "{bad}");
+        }
+        assert_eq!("dpi".parse::<Dpi>(), Err(DpiError::NotANumber));
+        assert!(check_dpi(0.0).is_err() && check_dpi(600.0).is_ok());
+    }
+
+    #[test]
+    fn a_dpi_list_names_its_first_repeat() {
+        let dpis = |v: &[f32]| v.iter().map(|&d| Dpi::new(d).unwrap()).collect::<Vec<_>>();
+        assert_eq!(Dpi::distinct(&dpis(&[72.0, 150.0])), Ok(vec![72.0, 150.0]));
+        let e = Dpi::distinct(&dpis(&[72.0, 150.0, 72.0])).unwrap_err();
+        assert_eq!(e.to_string(), "72 is given twice; list each DPI once");
     }
 }

@@ -14,6 +14,7 @@
 
 use super::hardware::Hardware;
 use super::spec::{ModelSpec, Precision};
+use super::RooflineError;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -21,6 +22,19 @@ use serde::Serialize;
 pub enum Phase {
     Prefill,
     Decode,
+}
+
+/// `decode` or `prefill`, any case (the `--phase` flag).
+impl std::str::FromStr for Phase {
+    type Err = RooflineError;
+
+    fn from_str(s: &str) -> Result<Phase, RooflineError> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "decode" => Ok(Phase::Decode),
+            "prefill" => Ok(Phase::Prefill),
+            other => Err(RooflineError::UnknownPhase(other.to_string())),
+        }
+    }
 }
 
 impl Phase {
@@ -122,6 +136,37 @@ pub struct RoofRow {
     pub bound: Bound,
     pub tokens_per_s: f64,
     pub step_ms: f64,
+}
+
+/// Every combination of device, precision, phase and batch size, in that nesting order, at
+/// one context length (`kv`: attention and the KV cache counted).
+pub fn analyze_grid(
+    hardware: &[Hardware],
+    spec: &ModelSpec,
+    precisions: &[Precision],
+    phases: &[Phase],
+    batches: &[usize],
+    context: usize,
+    kv: bool,
+) -> Vec<RoofRow> {
+    let mut rows = Vec::new();
+    for hw in hardware {
+        for &precision in precisions {
+            for &phase in phases {
+                for &batch in batches {
+                    let w = Workload {
+                        phase,
+                        precision,
+                        batch,
+                        context,
+                        kv,
+                    };
+                    rows.push(analyze(hw, spec, &w));
+                }
+            }
+        }
+    }
+    rows
 }
 
 /// Prices one step of `w` on `hw`.

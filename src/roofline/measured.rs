@@ -110,6 +110,44 @@ pub fn place_measurement(
     })
 }
 
+/// A bench's measurements placed on the roofline of the devices they ran on (a CPU bench
+/// on `hardware`'s `cpu`, a GPU bench on the others), at FP32 (the built-in model computes
+/// in FP32 on both backends). An engine is priced with `spec` when given, else with its
+/// checkpoint's shape; those with neither (Tesseract) are returned by name, unplaced.
+pub fn place_bench(
+    bench: &crate::bench::BenchReport,
+    spec: Option<&ModelSpec>,
+    hardware: &[Hardware],
+    decode_batch: Option<usize>,
+    context: usize,
+) -> (Vec<MeasuredPoint>, Vec<String>) {
+    let mut points = Vec::new();
+    let mut skipped = Vec::new();
+    for entry in &bench.engines {
+        let settings = &entry.info.settings;
+        let spec = match spec {
+            Some(s) => Some(s.clone()),
+            None => settings
+                .get("model_dir")
+                .and_then(|d| ModelSpec::from_checkpoint(std::path::Path::new(d)).ok()),
+        };
+        let Some(spec) = spec else {
+            skipped.push(entry.info.name.clone());
+            continue;
+        };
+        let on_cpu = settings.get("device").is_none_or(|d| d == "cpu");
+        let decode_batch = decode_batch
+            .or_else(|| settings.get("batch_size").and_then(|b| b.parse().ok()))
+            .unwrap_or(1);
+        for hw in hardware.iter().filter(|h| (h.key == "cpu") == on_cpu) {
+            points.extend(bench.of_engine(&entry.info.name).filter_map(|m| {
+                place_measurement(hw, &spec, m, decode_batch, context, Precision::Fp32)
+            }));
+        }
+    }
+    (points, skipped)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,9 +17,9 @@ pub mod hardware;
 pub mod measured;
 pub mod spec;
 
-pub use analysis::{analyze, Bound, Phase, RoofRow, StepCost, Workload};
+pub use analysis::{analyze, analyze_grid, Bound, Phase, RoofRow, StepCost, Workload};
 pub use hardware::{measure_cpu, preset, presets, Hardware};
-pub use measured::{place, place_measurement, MeasuredPoint};
+pub use measured::{place, place_bench, place_measurement, MeasuredPoint};
 pub use spec::{ModelSpec, Precision};
 
 use std::path::PathBuf;
@@ -31,6 +31,8 @@ pub enum RooflineError {
     UnknownHardware(String, String),
     #[error("unknown precision `{0}` (known: fp32, fp16, bf16, int8, int4)")]
     UnknownPrecision(String),
+    #[error("unknown phase `{0}` (known: decode, prefill)")]
+    UnknownPhase(String),
     #[error("cannot read {path}: {source}")]
     Io {
         path: PathBuf,

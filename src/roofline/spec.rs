@@ -22,6 +22,15 @@ pub enum Precision {
     Int4,
 }
 
+/// The `--precision` flag.
+impl std::str::FromStr for Precision {
+    type Err = RooflineError;
+
+    fn from_str(s: &str) -> Result<Precision, RooflineError> {
+        Precision::parse(s)
+    }
+}
+
 impl Precision {
     /// FP32 4 B, FP16/BF16 2 B, INT8 1 B, INT4 0.5 B (scales and zero points not counted).
     pub fn bytes_per_param(self) -> f64 {

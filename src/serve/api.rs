@@ -280,9 +280,7 @@ pub fn decode(
             None
         };
         let dpi = request_dpi.or(png_dpi).unwrap_or(default_dpi);
-        if !(dpi.is_finite() && dpi > 0.0 && dpi <= 2400.0) {
-            return Err(format!("dpi {dpi}: expected a positive number up to 2400"));
-        }
+        crate::render::Dpi::new(dpi).map_err(|e| format!("dpi {dpi}: {e}"))?;
         // `into_luma8` keeps a grayscale image as decoded, without a second copy.
         let image = image::load_from_memory(&e.bytes)
             .map_err(|err| format!("image {}: {err}", index + 1))?

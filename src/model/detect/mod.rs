@@ -732,4 +732,83 @@ mod tests {
         let counts: Vec<usize> = d.lines.iter().map(|l| l.segments.len()).collect();
         assert_eq!(counts, vec![1, 1], "lines {:?}", d.lines);
     }
+
+    /// FNV-1a over everything a detection returns.
+    fn fingerprint(d: &Detection) -> u64 {
+        let mut hash = 0xCBF2_9CE4_8422_2325u64;
+        let mut eat = |bytes: &[u8]| {
+            for &b in bytes {
+                hash ^= u64::from(b);
+                hash = hash.wrapping_mul(0x0000_0100_0000_01B3);
+            }
+        };
+        eat(&d.image.width().to_le_bytes());
+        eat(&d.image.height().to_le_bytes());
+        eat(d.image.as_raw());
+        eat(&d.skew_degrees.to_bits().to_le_bytes());
+        for v in d.to_image.m {
+            eat(&v.to_bits().to_le_bytes());
+        }
+        for l in &d.lines {
+            eat(&[l.y0, l.y1].map(u32::to_le_bytes).concat());
+            for s in &l.segments {
+                eat(&[s.x0, s.y0, s.x1, s.y1].map(u32::to_le_bytes).concat());
+            }
+            eat(b"|");
+        }
+        hash
+    }
+
+    /// Pins detection output on a busy page (cells, a rule, shading, skew, noise) and on a
+    /// photo of it (the page sheared onto a dark background), so restructuring the pipeline
+    /// cannot change what the recogniser is handed.
+    #[test]
+    fn detection_is_pinned() {
+        let dpi = 150.0;
+        let pt = dpi / 72.0;
+        let mut page = GrayImage::from_pixel(1240, 900, Luma([250]));
+        for y in 90..150 {
+            for x in 90..400 {
+                page.put_pixel(x, y, Luma([205]));
+            }
+        }
+        draw(&mut page, "환자성명 홍길동", 10.0 * pt, 110, 100);
+        draw(&mut page, "등록번호 12345678", 10.0 * pt, 700, 100);
+        for x in 80..1150 {
+            page.put_pixel(x, 200, Luma([0]));
+            page.put_pixel(x, 201, Luma([0]));
+        }
+        draw(&mut page, "아모잘탄정 5/50mg", 11.0 * pt, 110, 240);
+        draw(&mut page, "1", 11.0 * pt, 700, 240);
+        draw(&mut page, "진단명: 본태성 고혈압 (I10)", 10.0 * pt, 110, 400);
+        draw(&mut page, "처 방 전", 20.0 * pt, 450, 600);
+        let mut page = rotate_gray(&page, -0.8, 250);
+        let mut seed = 777u64;
+        for p in page.pixels_mut() {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let n = ((seed >> 33) % 21) as i32 - 10;
+            p.0[0] = (p.0[0] as i32 + n).clamp(0, 255) as u8;
+        }
+        let photo = GrayImage::from_fn(1500, 1150, |x, y| {
+            let (x, y) = (x as f32, y as f32);
+            let sx = x - 120.0 - 0.03 * (y - 120.0);
+            let sy = y - 120.0 + 0.02 * (x - 120.0);
+            if sx >= 0.0 && sy >= 0.0 && sx < 1240.0 && sy < 900.0 {
+                *page.get_pixel(sx as u32, sy as u32)
+            } else {
+                Luma([60])
+            }
+        });
+        let scan = detect_lines(&page, dpi, &DetectOptions::default());
+        let photo = detect_lines(&photo, dpi, &DetectOptions::default());
+        assert!(!scan.lines.is_empty() && !photo.lines.is_empty());
+        assert_ne!(photo.to_image.m, Transform::IDENTITY.m, "the photo is rectified");
+        assert_eq!(
+            (fingerprint(&scan), fingerprint(&photo)),
+            (0xadcc_38cf_f1a2_bf00, 0x1730_edb2_b39c_c814),
+            "detection output changed"
+        );
+    }
 }

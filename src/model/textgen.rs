@@ -1,9 +1,11 @@
 //! A sampler of Korean medical text lines, used for training until (and alongside) the
 //! project's synthetic document generator: field labels, names, hospitals, drugs with doses,
 //! diagnoses with KCD codes, lab rows, dates, narrative phrases, plus random KS X 1001
-//! syllables and ASCII so that every character of the vocabulary is seen.
+//! syllables and ASCII so that every character of the vocabulary is seen. Drugs, lab tests
+//! and diagnoses come from the document generator's content (`dataset::synth::content`), so
+//! training text names what the evaluation documents name.
 
-use crate::dataset::synth::content::people::SURNAMES;
+use crate::dataset::synth::content::{self, drugs, people::SURNAMES};
 use crate::dataset::synth::ksx1001::HANGUL as KSX1001_HANGUL;
 use rand::seq::IndexedRandom;
 use rand::Rng;
@@ -41,113 +43,6 @@ const HOSPITAL_KINDS: &[&str] = &[
     "신경과의원",
     "안과의원",
     "산부인과의원",
-];
-const DRUGS: &[&str] = &[
-    "아모잘탄정",
-    "타이레놀정",
-    "아스피린프로텍트정",
-    "리피토정",
-    "크레스토정",
-    "노바스크정",
-    "디아미크롱서방정",
-    "다이아벡스정",
-    "자누비아정",
-    "아마릴정",
-    "글루코파지엑스알서방정",
-    "란스톤엘에프디티정",
-    "넥시움정",
-    "가스모틴정",
-    "무코스타정",
-    "스티렌투엑스정",
-    "알마겔정",
-    "오구멘틴정",
-    "아목시실린캡슐",
-    "세파클러캡슐",
-    "클래리시드정",
-    "레보프라이드정",
-    "크라비트정",
-    "씨프로바이정",
-    "록소닌정",
-    "세레브렉스캡슐",
-    "애니펜정",
-    "울트라셋이알서방정",
-    "코대원포르테시럽",
-    "코푸시럽",
-    "뮤코펙트정",
-    "씨잘정",
-    "지르텍정",
-    "알레그라정",
-    "싱귤레어정",
-    "소론도정",
-    "메치론정",
-    "덱사메타손정",
-    "와파린정",
-    "플라빅스정",
-    "엘리퀴스정",
-    "자렐토정",
-    "콩코르정",
-    "딜라트렌정",
-    "라식스정",
-    "알닥톤필름코팅정",
-    "코자정",
-    "디오반필름코팅정",
-    "트윈스타정",
-    "엑스포지정",
-    "자이프렉사정",
-    "리스페달정",
-    "졸로푸트정",
-    "렉사프로정",
-    "스틸녹스정",
-    "자낙스정",
-    "리보트릴정",
-    "뉴론틴캡슐",
-    "리리카캡슐",
-    "란투스솔로스타주",
-    "노보래피드플렉스펜주",
-    "생리식염주사액",
-    "5%포도당주사액",
-    "세프트리악손나트륨주",
-    "반코마이신염산염주",
-    "케토롤락트로메타민주",
-    "페치딘염산염주사액",
-    "온단세트론주",
-    "판토프라졸나트륨주",
-    "메트포르민염산염정",
-    "아토르바스타틴칼슘정",
-    "로수바스타틴칼슘정",
-    "암로디핀베실산염정",
-    "로사르탄칼륨정",
-    "에소메프라졸마그네슘정",
-    "레바미피드정",
-    "아세트아미노펜정",
-    "이부프로펜정",
-    "세티리진염산염정",
-    "몬테루카스트나트륨정",
-    "프레드니솔론정",
-    "트라마돌염산염",
-    "글리메피리드정",
-    "시타글립틴인산염",
-    "엠파글리플로진정",
-    "다파글리플로진정",
-    "베타히스틴정",
-    "레보티록신나트륨정",
-    "씬지로이드정",
-    "알프라졸람정",
-    "졸피뎀타르타르산염정",
-    "후시딘연고",
-    "마데카솔케어연고",
-    "베타딘액",
-    "훼스탈플러스정",
-    "둘코락스에스장용정",
-    "마그밀정",
-    "락토핏생유산균",
-];
-const DOSES: &[&str] = &[
-    "500mg", "250mg", "100mg", "10mg", "5mg", "20mg", "40mg", "50mg", "2.5mg", "0.5mg", "1g",
-    "30mg", "75mg", "625mg", "80mg", "160mg", "5/50mg", "10/20mg", "5/80mg", "40/5mg", "1000mg",
-    "0.25mg", "6.25mg", "15mg", "300mg", "200mg", "100IU/mL", "10mL", "100mL", "500mL", "1T", "2T",
-    "0.5T", "1C", "1포", "3g", "5㎎", "10㎎", "0.1㎎", "20㎖", "2.5㎖", "25μg", "50㎍", "1 tab",
-    "2 cap",
 ];
 const FREQS: &[&str] = &[
     "1일 3회 식후 30분",
@@ -262,98 +157,6 @@ const LABELS: &[&str] = &[
     "(인)",
     "작성자",
     "확인자",
-];
-const LABS: &[(&str, &str, &str)] = &[
-    ("WBC", "10³/μL", "4.0-10.0"),
-    ("RBC", "10⁶/μL", "4.2-5.4"),
-    ("Hb", "g/dL", "12.0-16.0"),
-    ("Hct", "%", "36-48"),
-    ("PLT", "10³/μL", "150-400"),
-    ("MCV", "fL", "80-100"),
-    ("MCH", "pg", "27-33"),
-    ("MCHC", "g/dL", "32-36"),
-    ("AST(GOT)", "U/L", "0-40"),
-    ("ALT(GPT)", "U/L", "0-40"),
-    ("ALP", "IU/L", "40-129"),
-    ("γ-GTP", "U/L", "8-61"),
-    ("T-Bil", "mg/dL", "0.2-1.2"),
-    ("Total Protein", "g/dL", "6.6-8.3"),
-    ("Albumin", "g/dL", "3.5-5.2"),
-    ("BUN", "mg/dL", "8-23"),
-    ("Creatinine", "mg/dL", "0.7-1.2"),
-    ("eGFR", "mL/min/1.73㎡", "> 60"),
-    ("Na", "mmol/L", "136-145"),
-    ("K", "mmol/L", "3.5-5.1"),
-    ("Cl", "mmol/L", "98-107"),
-    ("Ca", "mg/dL", "8.6-10.2"),
-    ("Glucose", "mg/dL", "70-99"),
-    ("HbA1c", "%", "4.0-6.0"),
-    ("Total Cholesterol", "mg/dL", "< 200"),
-    ("HDL-C", "mg/dL", "> 40"),
-    ("LDL-C", "mg/dL", "< 130"),
-    ("TG", "mg/dL", "< 150"),
-    ("CRP", "mg/dL", "0-0.5"),
-    ("ESR", "mm/hr", "0-20"),
-    ("TSH", "μIU/mL", "0.27-4.2"),
-    ("Free T4", "ng/dL", "0.93-1.7"),
-    ("PT(INR)", "", "0.8-1.2"),
-    ("aPTT", "sec", "25-35"),
-    ("요산", "mg/dL", "3.4-7.0"),
-    ("혈색소", "g/dL", "13.0-17.0"),
-    ("백혈구", "×10³/㎕", "4.0-10.0"),
-    ("혈소판", "×10³/㎕", "150-450"),
-    ("공복혈당", "mg/dL", "70-100"),
-    ("당화혈색소", "%", "< 5.7"),
-    ("총콜레스테롤", "mg/dL", "< 200"),
-    ("중성지방", "mg/dL", "< 150"),
-    ("크레아티닌", "mg/dL", "0.5-1.2"),
-    ("요단백", "", "음성"),
-    ("요잠혈", "", "음성"),
-    ("요당", "", "음성"),
-    ("비중", "", "1.005-1.030"),
-    ("pH", "", "5.0-8.0"),
-];
-const DIAGNOSES: &[(&str, &str)] = &[
-    ("본태성(원발성) 고혈압", "I10"),
-    ("인슐린-비의존 당뇨병", "E11.9"),
-    ("제2형 당뇨병", "E11.9"),
-    ("고지혈증", "E78.5"),
-    ("급성 기관지염", "J20.9"),
-    ("급성 비인두염[감기]", "J00"),
-    ("위-식도역류병", "K21.9"),
-    ("요통, 요추부", "M54.5"),
-    ("감염성 위장염 및 결장염", "A09"),
-    ("상세불명의 폐렴", "J18.9"),
-    ("뇌경색증", "I63.9"),
-    ("협심증", "I20.9"),
-    ("골다공증", "M81.9"),
-    ("만성 신장병", "N18.9"),
-    ("아토피피부염", "L20.9"),
-    ("알레르기비염", "J30.4"),
-    ("편두통", "G43.9"),
-    ("우울병 에피소드", "F32.9"),
-    ("불면증", "G47.0"),
-    ("갑상선기능저하증", "E03.9"),
-    ("급성 충수염", "K35.8"),
-    ("담석증", "K80.2"),
-    ("대상포진", "B02.9"),
-    ("급성 방광염", "N30.0"),
-    ("요로감염", "N39.0"),
-    ("철결핍성 빈혈", "D50.9"),
-    ("천식", "J45.9"),
-    ("만성 폐쇄성 폐질환", "J44.9"),
-    ("심방세동", "I48.9"),
-    ("무릎관절증", "M17.9"),
-    ("손목의 골절", "S62.8"),
-    ("발목의 염좌", "S93.4"),
-    ("급성 편도염", "J03.9"),
-    ("결막염", "H10.9"),
-    ("중이염", "H66.9"),
-    ("두드러기", "L50.9"),
-    ("위염", "K29.7"),
-    ("과민대장증후군", "K58.9"),
-    ("경추간판장애", "M50.2"),
-    ("어깨의 유착성 관절낭염", "M75.0"),
 ];
 const SYMPTOMS: &[&str] = &[
     "발열",
@@ -525,12 +328,69 @@ fn phrase<R: Rng>(rng: &mut R) -> String {
         let rep = match key {
             "{n}" => rng.random_range(1..15).to_string(),
             "{s}" => pick(rng, SYMPTOMS).to_string(),
-            "{d}" => pick(rng, DRUGS).to_string(),
+            "{d}" => drug_brand(rng).to_string(),
             _ => format!("{:.1}", rng.random_range(0.5..30.0f32)),
         };
         s.replace_range(i..i + 3, &rep);
     }
     s
+}
+
+/// A drug's brand and form, as prose names it (without strength).
+fn drug_brand<R: Rng>(rng: &mut R) -> &'static str {
+    content::drug_products().choose(rng).map_or("", |p| p.base)
+}
+
+/// A drug as a prescription prints it: the name alone, with its dose, or its whole row.
+fn drug<R: Rng>(rng: &mut R) -> String {
+    let d = content::sample_drug(rng.random());
+    let line = match rng.random_range(0..3) {
+        0 => d.name,
+        1 => format!("{} {}", d.name, d.dose.unwrap_or_default()),
+        _ => drugs::row(&d).join(" "),
+    };
+    line.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// A lab result row; printouts mark out-of-range values with a letter, an arrow or a star.
+fn lab<R: Rng>(rng: &mut R) -> String {
+    let row = content::sample_lab_row(rng.random());
+    let flag = row
+        .flag
+        .as_deref()
+        .map(|f| match (rng.random_range(0..4), f) {
+            (0, _) => "*",
+            (1, "H") => "▲",
+            (1, _) => "▼",
+            (_, f) => f,
+        });
+    let cells = [
+        row.item.as_str(),
+        &format!(
+            "{}{}",
+            row.value,
+            flag.map_or(String::new(), |f| format!(" {f}"))
+        ),
+        row.unit.as_deref().unwrap_or(""),
+        row.reference_range.as_deref().unwrap_or(""),
+    ];
+    cells
+        .join(" ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A diagnosis with its KCD code, before or after the name.
+fn diagnosis<R: Rng>(rng: &mut R) -> String {
+    let Some(k) = content::diagnoses().choose(rng) else {
+        return String::new();
+    };
+    if rng.random_bool(0.5) {
+        format!("{} ({})", k.name, k.code)
+    } else {
+        format!("{} {}", k.code, k.name)
+    }
 }
 
 /// One "cell" of medical content.
@@ -541,24 +401,10 @@ fn field<R: Rng>(rng: &mut R) -> String {
         0 | 16 => name(rng),
         17 => date(rng),
         1 => hospital(rng),
-        2 => format!("{} {}", pick(rng, DRUGS), pick(rng, DOSES)),
+        2 => drug(rng),
         3 => pick(rng, FREQS).to_string(),
-        4 => {
-            let (item, unit, range) = *LABS.choose(rng).unwrap();
-            let flag = ["", "", " H", " L", " ▲", " ▼", " *"][rng.random_range(0..7)];
-            format!("{item} {}{flag} {unit} {range}", number(rng))
-                .split_whitespace()
-                .collect::<Vec<_>>()
-                .join(" ")
-        }
-        5 => {
-            let (d, code) = *DIAGNOSES.choose(rng).unwrap();
-            if rng.random_bool(0.5) {
-                format!("{d} ({code})")
-            } else {
-                format!("{code} {d}")
-            }
-        }
+        4 => lab(rng),
+        5 => diagnosis(rng),
         6 => date(rng),
         7 => number(rng),
         8 => phrase(rng),
@@ -612,5 +458,61 @@ pub fn sample_line<R: Rng>(rng: &mut R, min_chars: usize, max_chars: usize) -> S
         "0".to_string()
     } else {
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    /// Every drug, lab test and diagnosis textgen writes is one the evaluation documents can
+    /// contain: the names come from `dataset::synth::content`, not from a list of its own.
+    #[test]
+    fn drugs_labs_and_diagnoses_come_from_the_document_content() {
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        let products = content::drug_products();
+        for _ in 0..500 {
+            let brand = drug_brand(&mut rng);
+            assert!(products.iter().any(|p| p.base == brand), "{brand}");
+            let line = drug(&mut rng);
+            let name = line.split(' ').next().unwrap_or_default();
+            assert!(
+                products.iter().any(|p| {
+                    name.strip_prefix(&format!("{}{}", p.base, p.strength))
+                        .is_some_and(|unit| unit.chars().all(|c| !c.is_ascii_digit()))
+                }),
+                "{line}"
+            );
+            let line = lab(&mut rng);
+            assert!(
+                content::lab_tests()
+                    .flat_map(|t| t.names)
+                    .any(|n| line.starts_with(&format!("{n} "))),
+                "{line}"
+            );
+            let line = diagnosis(&mut rng);
+            assert!(
+                content::diagnoses().iter().any(|k| {
+                    line == format!("{} ({})", k.name, k.code)
+                        || line == format!("{} {}", k.code, k.name)
+                }),
+                "{line}"
+            );
+        }
+    }
+
+    /// No drug or KCD code is spelled out in this file: a private list would drift from the
+    /// documents again.
+    #[test]
+    fn keeps_no_list_of_its_own() {
+        let source = include_str!("textgen.rs");
+        for p in content::drug_products() {
+            assert!(!source.contains(p.base), "{} listed in textgen.rs", p.base);
+        }
+        for k in content::diagnoses() {
+            assert!(!source.contains(&format!("\"{}\"", k.code)), "{}", k.code);
+        }
     }
 }

@@ -232,8 +232,7 @@ pub fn rotate_gray(img: &GrayImage, deg: f32, fill: u8) -> GrayImage {
 
 /// Detects the text lines of a page rendered at `dpi`.
 pub fn detect_lines(page: &GrayImage, dpi: f32, opts: &DetectOptions) -> Detection {
-    let (w, h) = (page.width() as usize, page.height() as usize);
-    if w < 4 || h < 4 {
+    if page.width() < 4 || page.height() < 4 {
         return Detection {
             image: page.clone(),
             lines: Vec::new(),
@@ -241,6 +240,39 @@ pub fn detect_lines(page: &GrayImage, dpi: f32, opts: &DetectOptions) -> Detecti
             to_image: Transform::IDENTITY,
         };
     }
+    let mut p = prepare(page, dpi, opts);
+    erase_rules_and_specks(&mut p, dpi);
+    let (w, h) = (p.w, p.h);
+    let rows: Vec<usize> = (0..h)
+        .map(|y| p.mask[y * w..(y + 1) * w].iter().filter(|&&m| m).count())
+        .collect();
+    let lines = line_bands(&rows, w, dpi / 72.0)
+        .into_iter()
+        .filter_map(|band| segment_band(&p.mask, w, h, band, opts.segment_gap))
+        .collect();
+    Detection {
+        image: p.work,
+        lines,
+        skew_degrees: p.skew,
+        to_image: p.to_image,
+    }
+}
+
+/// A page on its way through detection: the cleaned working image and its ink mask.
+struct Prepared {
+    work: GrayImage,
+    mask: Vec<bool>,
+    w: usize,
+    h: usize,
+    skew: f32,
+    to_image: Transform,
+}
+
+/// Paper level rules and specks are painted over with (the background is flattened to white).
+const PAPER: u8 = 255;
+
+/// Rectifies a photo, flattens the background, binarises and deskews the page.
+fn prepare(page: &GrayImage, dpi: f32, opts: &DetectOptions) -> Prepared {
     // A photo: the page against its background, warped upright.
     const INSET: f32 = 0.005;
     let quad = perspective::find_page(page);
@@ -252,43 +284,55 @@ pub fn detect_lines(page: &GrayImage, dpi: f32, opts: &DetectOptions) -> Detecti
     let (w, h) = (page.width() as usize, page.height() as usize);
     let mut work = background::flatten(page, dpi);
     let t = otsu(&work);
-    let paper = 255;
     let mut mask = ink_mask(&work, t);
     // Deskew before erasing rules: on a tilted scan a rule is a staircase of short runs that
     // no run-length test catches, and erasing part of it first would leave fragments that
     // read as garbage lines. Straight rules also sharpen the skew estimate.
     let skew = estimate_skew(&mask, w, h, opts.max_skew);
     if skew.abs() >= 0.05 {
-        work = rotate_gray(&work, skew, paper);
+        work = rotate_gray(&work, skew, PAPER);
         mask = ink_mask(&work, t);
         to_image = rotation_transform(w, h, skew).after(&to_image);
     }
+    Prepared {
+        work,
+        mask,
+        w,
+        h,
+        skew,
+        to_image,
+    }
+}
+
+/// Erases table rules and specks from the mask and the working image.
+fn erase_rules_and_specks(p: &mut Prepared, dpi: f32) {
+    let (w, h) = (p.w, p.h);
     // Rules: longer than any glyph (half an inch across, a quarter inch down), with breaks of
     // up to 0.02 in (dashed by thresholding).
     let (min_h, min_v) = ((dpi * 0.5) as usize, (dpi * 0.25) as usize);
     let bridge = ((dpi * 0.02).round() as usize).max(1);
-    let rules = rules::find_rules(&mask, w, h, min_h.max(12), min_v.max(8), bridge);
-    erase(&mut mask, &mut work, &rules, paper);
+    let rules = rules::find_rules(&p.mask, w, h, min_h.max(12), min_v.max(8), bridge);
+    erase(&mut p.mask, &mut p.work, &rules, PAPER);
     // Specks: components smaller than a 1 pt square with no character and little other ink
     // within 5 pt (half an em of 10 pt text: the dashes of a `- 1 -` page number are a space
     // away from the digit).
     let pt = dpi / 72.0;
     let small = (pt.powi(2).round() as usize).max(2);
     let radius = ((5.0 * pt).round() as usize).max(2);
-    let specks = components::specks(&mask, w, h, small, radius);
-    erase(&mut mask, &mut work, &specks, paper);
+    let specks = components::specks(&p.mask, w, h, small, radius);
+    erase(&mut p.mask, &mut p.work, &specks, PAPER);
+}
 
-    // Row projection → bands.
+/// Line bands `(y0, y1)` from the ink count of each row (`pt` pixels per point): runs of
+/// inked rows, merged across tiny gaps, specks dropped, touching lines split.
+fn line_bands(rows: &[usize], w: usize, pt: f32) -> Vec<(usize, usize)> {
     let min_count = (w / 2000).max(1);
-    let rows: Vec<usize> = (0..h)
-        .map(|y| mask[y * w..(y + 1) * w].iter().filter(|&&m| m).count())
-        .collect();
     let mut bands: Vec<(usize, usize)> = Vec::new();
     let mut y = 0;
-    while y < h {
+    while y < rows.len() {
         if rows[y] >= min_count {
             let s = y;
-            while y < h && rows[y] >= min_count {
+            while y < rows.len() && rows[y] >= min_count {
                 y += 1;
             }
             bands.push((s, y));
@@ -308,88 +352,90 @@ pub fn detect_lines(page: &GrayImage, dpi: f32, opts: &DetectOptions) -> Detecti
         merged.push(b);
     }
     let min_h_band = (2.0 * pt).max(3.0) as usize;
-    let mut bands: Vec<(usize, usize)> = merged
+    let bands: Vec<(usize, usize)> = merged
         .into_iter()
         .filter(|b| b.1 - b.0 >= min_h_band)
         .collect();
-    // Split bands much taller than the median (touching lines) at the weakest row.
-    if !bands.is_empty() {
-        let mut hs: Vec<usize> = bands.iter().map(|b| b.1 - b.0).collect();
-        hs.sort_unstable();
-        let median = hs[hs.len() / 2].max(1);
-        let mut out = Vec::new();
-        for b in bands {
-            split_tall(b, median, &rows, &mut out);
-        }
-        bands = out;
+    if bands.is_empty() {
+        return bands;
     }
+    // Split bands much taller than the median (touching lines) at the weakest row.
+    let mut hs: Vec<usize> = bands.iter().map(|b| b.1 - b.0).collect();
+    hs.sort_unstable();
+    let median = hs[hs.len() / 2].max(1);
+    let mut out = Vec::new();
+    for b in bands {
+        split_tall(b, median, rows, &mut out);
+    }
+    out
+}
 
-    let mut lines = Vec::new();
-    for (y0, y1) in bands {
-        let bh = y1 - y0;
-        let cols: Vec<bool> = (0..w).map(|x| (y0..y1).any(|y| mask[y * w + x])).collect();
-        let mut runs: Vec<(usize, usize)> = Vec::new();
-        let mut x = 0;
-        while x < w {
-            if cols[x] {
-                let s = x;
-                while x < w && cols[x] {
-                    x += 1;
-                }
-                runs.push((s, x));
-            } else {
+/// The segments of one band: inked column runs joined across gaps narrower than `gap_bands`
+/// band heights, with margins. `None` when the band has no ink left.
+fn segment_band(
+    mask: &[bool],
+    w: usize,
+    h: usize,
+    (y0, y1): (usize, usize),
+    gap_bands: f32,
+) -> Option<TextLine> {
+    let bh = y1 - y0;
+    let cols: Vec<bool> = (0..w).map(|x| (y0..y1).any(|y| mask[y * w + x])).collect();
+    let mut runs: Vec<(usize, usize)> = Vec::new();
+    let mut x = 0;
+    while x < w {
+        if cols[x] {
+            let s = x;
+            while x < w && cols[x] {
                 x += 1;
             }
+            runs.push((s, x));
+        } else {
+            x += 1;
         }
-        if runs.is_empty() {
-            continue;
+    }
+    if runs.is_empty() {
+        return None;
+    }
+    let gap = gap_bands * bh as f32;
+    let mut pieces: Vec<(usize, usize)> = Vec::new();
+    for r in runs {
+        match pieces.last_mut() {
+            Some(p) if ((r.0 - p.1) as f32) < gap => p.1 = r.1,
+            _ => pieces.push(r),
         }
-        let gap = opts.segment_gap * bh as f32;
-        let mut pieces: Vec<(usize, usize)> = Vec::new();
-        for r in runs {
-            match pieces.last_mut() {
-                Some(p) if ((r.0 - p.1) as f32) < gap => p.1 = r.1,
-                _ => pieces.push(r),
+    }
+    let vm = (bh as f32 * 0.12).round() as usize;
+    let hm = (bh as f32 * 0.25).round() as usize;
+    let (cy0, cy1) = (y0.saturating_sub(vm), (y1 + vm).min(h));
+    let segments = pieces
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            // Margins, but never past the middle of the gap to a neighbour.
+            let left_lim = if i > 0 {
+                (pieces[i - 1].1 + p.0) / 2
+            } else {
+                0
+            };
+            let right_lim = if i + 1 < pieces.len() {
+                (p.1 + pieces[i + 1].0) / 2
+            } else {
+                w
+            };
+            Segment {
+                x0: p.0.saturating_sub(hm).max(left_lim) as u32,
+                x1: (p.1 + hm).min(right_lim) as u32,
+                y0: cy0 as u32,
+                y1: cy1 as u32,
             }
-        }
-        let vm = (bh as f32 * 0.12).round() as usize;
-        let hm = (bh as f32 * 0.25).round() as usize;
-        let (cy0, cy1) = (y0.saturating_sub(vm), (y1 + vm).min(h));
-        let segments = pieces
-            .iter()
-            .enumerate()
-            .map(|(i, p)| {
-                // Margins, but never past the middle of the gap to a neighbour.
-                let left_lim = if i > 0 {
-                    (pieces[i - 1].1 + p.0) / 2
-                } else {
-                    0
-                };
-                let right_lim = if i + 1 < pieces.len() {
-                    (p.1 + pieces[i + 1].0) / 2
-                } else {
-                    w
-                };
-                Segment {
-                    x0: p.0.saturating_sub(hm).max(left_lim) as u32,
-                    x1: (p.1 + hm).min(right_lim) as u32,
-                    y0: cy0 as u32,
-                    y1: cy1 as u32,
-                }
-            })
-            .collect();
-        lines.push(TextLine {
-            y0: y0 as u32,
-            y1: y1 as u32,
-            segments,
-        });
-    }
-    Detection {
-        image: work,
-        lines,
-        skew_degrees: skew,
-        to_image,
-    }
+        })
+        .collect();
+    Some(TextLine {
+        y0: y0 as u32,
+        y1: y1 as u32,
+        segments,
+    })
 }
 
 /// The map [`rotate_gray`] applies to a `w`×`h` image, source pixels → rotated pixels
@@ -731,5 +777,94 @@ mod tests {
         let d = detect_lines(&page, dpi, &DetectOptions::default());
         let counts: Vec<usize> = d.lines.iter().map(|l| l.segments.len()).collect();
         assert_eq!(counts, vec![1, 1], "lines {:?}", d.lines);
+    }
+
+    /// FNV-1a over everything a detection returns.
+    fn fingerprint(d: &Detection) -> u64 {
+        let mut hash = 0xCBF2_9CE4_8422_2325u64;
+        let mut eat = |bytes: &[u8]| {
+            for &b in bytes {
+                hash ^= u64::from(b);
+                hash = hash.wrapping_mul(0x0000_0100_0000_01B3);
+            }
+        };
+        eat(&d.image.width().to_le_bytes());
+        eat(&d.image.height().to_le_bytes());
+        eat(d.image.as_raw());
+        eat(&d.skew_degrees.to_bits().to_le_bytes());
+        for v in d.to_image.m {
+            eat(&v.to_bits().to_le_bytes());
+        }
+        for l in &d.lines {
+            eat(&[l.y0, l.y1].map(u32::to_le_bytes).concat());
+            for s in &l.segments {
+                eat(&[s.x0, s.y0, s.x1, s.y1].map(u32::to_le_bytes).concat());
+            }
+            eat(b"|");
+        }
+        hash
+    }
+
+    /// Pins detection output on a busy page (cells, a rule, shading, skew, noise) and on a
+    /// photo of it (the page sheared onto a dark background), so restructuring the pipeline
+    /// cannot change what the recogniser is handed.
+    #[test]
+    fn detection_is_pinned() {
+        let dpi = 150.0;
+        let pt = dpi / 72.0;
+        let mut page = GrayImage::from_pixel(1240, 900, Luma([250]));
+        for y in 90..150 {
+            for x in 90..400 {
+                page.put_pixel(x, y, Luma([205]));
+            }
+        }
+        draw(&mut page, "환자성명 홍길동", 10.0 * pt, 110, 100);
+        draw(&mut page, "등록번호 12345678", 10.0 * pt, 700, 100);
+        for x in 80..1150 {
+            page.put_pixel(x, 200, Luma([0]));
+            page.put_pixel(x, 201, Luma([0]));
+        }
+        draw(&mut page, "아모잘탄정 5/50mg", 11.0 * pt, 110, 240);
+        draw(&mut page, "1", 11.0 * pt, 700, 240);
+        draw(
+            &mut page,
+            "진단명: 본태성 고혈압 (I10)",
+            10.0 * pt,
+            110,
+            400,
+        );
+        draw(&mut page, "처 방 전", 20.0 * pt, 450, 600);
+        let mut page = rotate_gray(&page, -0.8, 250);
+        let mut seed = 777u64;
+        for p in page.pixels_mut() {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let n = ((seed >> 33) % 21) as i32 - 10;
+            p.0[0] = (p.0[0] as i32 + n).clamp(0, 255) as u8;
+        }
+        let photo = GrayImage::from_fn(1500, 1150, |x, y| {
+            let (x, y) = (x as f32, y as f32);
+            let sx = x - 120.0 - 0.03 * (y - 120.0);
+            let sy = y - 120.0 + 0.02 * (x - 120.0);
+            if sx >= 0.0 && sy >= 0.0 && sx < 1240.0 && sy < 900.0 {
+                *page.get_pixel(sx as u32, sy as u32)
+            } else {
+                Luma([60])
+            }
+        });
+        let scan = detect_lines(&page, dpi, &DetectOptions::default());
+        let photo = detect_lines(&photo, dpi, &DetectOptions::default());
+        assert!(!scan.lines.is_empty() && !photo.lines.is_empty());
+        assert_ne!(
+            photo.to_image.m,
+            Transform::IDENTITY.m,
+            "the photo is rectified"
+        );
+        assert_eq!(
+            (fingerprint(&scan), fingerprint(&photo)),
+            (0xadcc_38cf_f1a2_bf00, 0x1730_edb2_b39c_c814),
+            "detection output changed"
+        );
     }
 }

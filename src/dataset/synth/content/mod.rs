@@ -44,6 +44,42 @@ pub fn document(doc_type: DocType, seed: u64) -> SynthDocument {
     draft.finish(seed)
 }
 
+/// Every drug product the documents prescribe: the one drug list other text samplers (the
+/// built-in model's training text) draw from, so they cannot drift from the documents.
+pub fn drug_products() -> &'static [drugs::Product] {
+    drugs::PRODUCTS
+}
+
+/// Every laboratory test the documents report, panel by panel.
+pub fn lab_tests() -> impl Iterator<Item = &'static labs::Test> {
+    labs::PANELS.iter().flat_map(|p| p.tests)
+}
+
+/// Every diagnosis (KCD code and Korean name) the documents cite.
+pub fn diagnoses() -> &'static [kcd::Kcd] {
+    kcd::ALL
+}
+
+/// One drug printed as a prescription prints it (name with strength, dose, frequency, days,
+/// 용법), drawn from `seed` with its own generator: documents' draws are untouched.
+pub fn sample_drug(seed: u64) -> crate::dataset::Drug {
+    let mut rng = Rng::new(seed);
+    let style = drugs::PrintStyle::draw(&mut rng);
+    let class = rng.choose(drugs::PRODUCTS).class;
+    drugs::prescribe(&mut rng, class, style, None)
+}
+
+/// One laboratory result row (name, value, flag, unit, range in one document's print style),
+/// drawn from `seed` with its own generator.
+pub fn sample_lab_row(seed: u64) -> crate::dataset::LabRow {
+    let mut rng = Rng::new(seed);
+    let tests: Vec<&labs::Test> = lab_tests().collect();
+    let test = *rng.choose(&tests);
+    let style = labs::LabStyle::draw(&mut rng);
+    let sex = rng.pick(&[people::Sex::Male, people::Sex::Female]);
+    labs::result(&mut rng, test, sex, style, 0.25)
+}
+
 /// Draws the look of a document: family, sizes, margins, rules, date style.
 fn draw_style(rng: &mut Rng, doc_type: DocType) -> Style {
     let long = matches!(doc_type, DocType::DischargeSummary | DocType::MedicalRecord);

@@ -10,13 +10,13 @@ use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use medocr::bench::{
-    self, batch, export, load, long, overhead, single, soak, sweep, Arrival, BenchReport,
-    BenchSettings, Control, EngineEntry, LoadConfig, Measurement, PreparedDoc, Repeats, Sample,
-    Scenario, Slo,
+    self, batch, load, long, overhead, single, soak, sweep, Arrival, BenchReport, BenchSettings,
+    Control, EngineEntry, LoadConfig, Measurement, PreparedDoc, Repeats, Sample, Scenario, Slo,
 };
 use medocr::dataset::{load_manifest, DocType, Document};
 use medocr::engine::Engine;
 use medocr::pipeline::{render_timed, Environment, RunOptions};
+use medocr::report::bench as export;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -664,7 +664,7 @@ fn console_summary(r: &BenchReport) -> String {
         "pages/s",
         "RSS MiB"
     );
-    for c in export::compare_engines(r) {
+    for c in bench::compare_engines(r) {
         let mut engine = if c.batch_mode == bench::BatchMode::Sequential {
             format!("{} (sequential)", c.engine)
         } else {

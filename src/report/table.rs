@@ -214,10 +214,10 @@ mod tests {
     fn console_pads_by_characters_and_aligns_numbers_right() {
         assert_eq!(
             sample().console(true),
-            "type     CER     key\n\
-             -------------------\n\
+            "type        CER  key\n\
+             --------------------\n\
              a|b <x>   1.00%  k|1\n\
-             처방전   12.50%  —\n"
+             처방전      12.50%  —\n"
         );
         assert!(!sample().console(false).contains("---"));
     }

@@ -12,7 +12,7 @@
 //! scheduled), and rendering is reported on its own (`PreparedDoc::render_ms`).
 
 pub mod batch;
-pub mod export;
+pub mod comparison;
 pub mod load;
 pub mod long;
 pub mod overhead;
@@ -24,6 +24,7 @@ pub mod sweep;
 
 mod measure;
 
+pub use comparison::{compare_engines, ComparisonRow};
 pub use load::{arrival_times, Arrival, LoadConfig, Slo};
 pub use measure::{measure, timed_request, MeasureInput};
 pub use plan::{BenchProgress, Plan};

@@ -12,13 +12,14 @@ use clap::Args;
 use indicatif::ProgressBar;
 use medocr::bench::plan::{Bench, BenchDataset, Header, Tick};
 use medocr::bench::{
-    self, export, Arrival, BenchProgress, BenchReport, EngineEntry, LoadConfig, Measurement, Plan,
+    self, Arrival, BenchProgress, BenchReport, EngineEntry, LoadConfig, Measurement, Plan,
     Repeats, Scenario, Slo,
 };
 use medocr::dataset::{load_manifest, Dataset, DocType, Document};
 use medocr::engine::{Engine, EngineKind};
 use medocr::pipeline::plan::dataset_source;
 use medocr::render::Dpi;
+use medocr::report::bench as export;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Mutex;
@@ -435,7 +436,7 @@ fn console_summary(r: &BenchReport) -> String {
         "pages/s",
         "RSS MiB"
     );
-    for c in export::compare_engines(r) {
+    for c in bench::compare_engines(r) {
         let mut engine = if c.batch_mode == bench::BatchMode::Sequential {
             format!("{} (sequential)", c.engine)
         } else {

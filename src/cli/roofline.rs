@@ -4,7 +4,9 @@
 use super::out::outln;
 use anyhow::{bail, Context};
 use clap::Args;
-use medocr::bench::{export, BenchReport};
+use medocr::bench::BenchReport;
+use medocr::report::bench as export;
+use medocr::report::chart::roofline as roof_chart;
 use medocr::roofline::{self, Hardware, MeasuredPoint, ModelSpec, Phase, Precision, RoofRow};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -317,24 +319,25 @@ fn write_chart(
         .iter()
         .find(|h| h.key == points[0].hardware)
         .expect("points come from these devices");
-    let marks: Vec<export::svg::RoofPoint> = points
+    let marks: Vec<roof_chart::RoofPoint> = points
         .iter()
         .filter(|p| p.hardware == hw.key)
         // The legend has room for about seven series besides the roof.
         .take(7)
-        .map(|p| export::svg::RoofPoint {
+        .map(|p| roof_chart::RoofPoint {
             label: format!("{} {}", p.engine, p.label),
             intensity: p.intensity,
             flops_per_s: p.achieved_tflops * 1e12,
         })
         .collect();
-    let chart = export::svg::roofline(
+    let chart = roof_chart::roofline(
         &format!("Roofline of {} with measured decode points", hw.name),
         hw.peak_flops(),
         hw.bandwidth_bytes(),
         &marks,
     );
-    std::fs::write(svg_path, chart).with_context(|| format!("writing {}", svg_path.display()))?;
+    medocr::report::write_atomic(svg_path, chart.as_bytes())
+        .with_context(|| format!("writing {}", svg_path.display()))?;
     outln!("wrote {}", svg_path.display());
     Ok(())
 }

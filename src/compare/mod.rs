@@ -90,7 +90,7 @@ pub use gate::{judge, Direction, Margins, MarginsError, Verdict};
 pub use lines::{LineView, Regression};
 pub use load::{LoadedRun, PredictionRecord};
 pub use metrics::{GroupComparison, MetricComparison, MetricKind, PairScore, SideScore};
-pub use render::{console, junit, markdown};
+pub use render::{console, junit, markdown, CompareJson, CompareMarkdown};
 
 use crate::dataset::{load_manifest, Dataset, DatasetError, Document};
 use crate::report::ReportError;
@@ -345,26 +345,8 @@ pub fn compare(
 /// Writes `compare.json` and `compare.md` into `dir` (created) atomically; returns the
 /// paths.
 pub fn write_comparison(dir: &Path, comparison: &Comparison) -> Result<Vec<PathBuf>, ReportError> {
-    std::fs::create_dir_all(dir).map_err(|source| ReportError::Write {
-        path: dir.to_path_buf(),
-        source,
-    })?;
-    let mut json = serde_json::to_vec_pretty(comparison).map_err(|e| ReportError::Encode {
-        what: "compare.json".into(),
-        message: e.to_string(),
-    })?;
-    json.push(b'\n');
-    let files = [
-        ("compare.json", json),
-        ("compare.md", markdown(comparison).into_bytes()),
-    ];
-    let mut out = Vec::new();
-    for (name, bytes) in files {
-        let path = dir.join(name);
-        crate::report::write_atomic(&path, &bytes)?;
-        out.push(path);
-    }
-    Ok(out)
+    crate::report::atomic::create_dir(dir)?;
+    crate::report::export::write_all(dir, comparison, &[&CompareJson, &CompareMarkdown])
 }
 
 fn dpis_of(records: &[&PredictionRecord]) -> Vec<f32> {

@@ -1,10 +1,42 @@
-//! The console table and `compare.md` of a comparison (strings; the CLI prints).
+//! The console table, `compare.md` and `compare.json` of a comparison, through the
+//! report layer: exporters ([`CompareJson`], [`CompareMarkdown`]), its table model and its
+//! Markdown escaper (strings; the CLI prints).
 
 use super::gate::{Direction, Margins, Verdict};
 use super::metrics::{GroupComparison, MetricComparison, MetricKind};
 use super::{Comparison, Pairing, RunInfo};
+use crate::report::escape;
+use crate::report::export::pretty_json;
+use crate::report::table::{Align, Cell, Table};
+use crate::report::{Exporter, ReportError};
 use crate::stats::ConfidenceInterval;
 use std::fmt::Write;
+
+/// `compare.json`: the whole comparison.
+pub struct CompareJson;
+
+impl Exporter<Comparison> for CompareJson {
+    fn file_name(&self) -> String {
+        "compare.json".into()
+    }
+
+    fn render(&self, c: &Comparison) -> Result<Vec<u8>, ReportError> {
+        pretty_json("compare.json", c)
+    }
+}
+
+/// `compare.md`.
+pub struct CompareMarkdown;
+
+impl Exporter<Comparison> for CompareMarkdown {
+    fn file_name(&self) -> String {
+        "compare.md".into()
+    }
+
+    fn render(&self, c: &Comparison) -> Result<Vec<u8>, ReportError> {
+        Ok(markdown(c).into_bytes())
+    }
+}
 
 fn value(kind: MetricKind, v: Option<f64>) -> String {
     match v {
@@ -206,7 +238,6 @@ fn no_difference_line(c: &Comparison) -> Option<String> {
 
 /// The console report: settings, one table of metrics, failures, regressions, verdict.
 pub fn console(c: &Comparison) -> String {
-    let margins = &c.settings.margins;
     let mut out = String::new();
     let _ = writeln!(out, "baseline   {}", run_line(&c.baseline));
     let _ = writeln!(out, "candidate  {}", run_line(&c.candidate));
@@ -217,10 +248,21 @@ pub fn console(c: &Comparison) -> String {
         c.settings.resamples,
         c.settings.confidence * 100.0,
         c.settings.seed,
-        margins_line(margins)
+        margins_line(&c.settings.margins)
     );
     out.push('\n');
-    let mut rows: Vec<[String; 8]> = vec![HEADER.map(String::from)];
+    out.push_str(&console_table(c).console(true));
+    out.push('\n');
+    console_verdicts(&mut out, c);
+    out
+}
+
+/// The metrics the console shows: every metric of `all`; per document type (when there
+/// are several) only the latencies measured and the field accuracies that got worse.
+fn console_table(c: &Comparison) -> Table {
+    use Align::{Left as L, Right as R};
+    let align = [L, L, R, R, R, R, R, L];
+    let mut t = Table::new(HEADER.into_iter().zip(align));
     let types = c.groups.iter().filter(|g| g.doc_type.is_some()).count();
     for g in &c.groups {
         if g.doc_type.is_some() && types == 1 {
@@ -236,33 +278,15 @@ pub fn console(c: &Comparison) -> String {
             let latency_unmeasured =
                 g.doc_type.is_some() && m.metric.is_latency() && m.verdict == Verdict::NotMeasured;
             if shown && !latency_unmeasured {
-                rows.push(row(g, m, margins));
+                t.row(row(g, m, &c.settings.margins));
             }
         }
     }
-    let widths: Vec<usize> = (0..8)
-        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
-        .collect();
-    for (n, r) in rows.iter().enumerate() {
-        let mut line = String::new();
-        for (i, cell) in r.iter().enumerate() {
-            let pad = widths[i] - cell.chars().count();
-            if i < 2 || i == 7 {
-                line.push_str(cell);
-                line.push_str(&" ".repeat(pad));
-            } else {
-                line.push_str(&" ".repeat(pad));
-                line.push_str(cell);
-            }
-            line.push_str("  ");
-        }
-        let _ = writeln!(out, "{}", line.trim_end());
-        if n == 0 {
-            let total: usize = widths.iter().sum::<usize>() + 2 * 7;
-            let _ = writeln!(out, "{}", "-".repeat(total));
-        }
-    }
-    out.push('\n');
+    t
+}
+
+/// Unpaired documents, failed gates per group, the most regressed documents and the gate.
+fn console_verdicts(out: &mut String, c: &Comparison) {
     let u = &c.unmatched;
     for (what, ids) in [
         ("only in the baseline", &u.baseline_only),
@@ -307,7 +331,6 @@ pub fn console(c: &Comparison) -> String {
         let _ = writeln!(out, "{l}");
     }
     let _ = writeln!(out, "{}", gate_line(c));
-    out
 }
 
 fn list_ids(ids: &[String], max: usize) -> String {
@@ -318,13 +341,8 @@ fn list_ids(ids: &[String], max: usize) -> String {
     s
 }
 
-fn md_cell(s: &str) -> String {
-    s.replace('|', "\\|")
-}
-
 /// `compare.md`: everything of `compare.json`, for a reviewer.
 pub fn markdown(c: &Comparison) -> String {
-    let margins = &c.settings.margins;
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -333,31 +351,7 @@ pub fn markdown(c: &Comparison) -> String {
         c.candidate.run_id,
         if c.passed { "PASS" } else { "FAIL" }
     );
-    let _ = writeln!(out, "| | |\n|---|---|");
-    let _ = writeln!(out, "| baseline | {} |", md_cell(&run_line(&c.baseline)));
-    let _ = writeln!(out, "| candidate | {} |", md_cell(&run_line(&c.candidate)));
-    let _ = writeln!(
-        out,
-        "| dataset | `{}` (manifest sha256 `{}`) |",
-        md_cell(&c.dataset),
-        c.manifest_sha256
-    );
-    let _ = writeln!(out, "| pairing | {} |", pairing_line(c));
-    let _ = writeln!(
-        out,
-        "| scoring | both runs re-scored; fold width: {}; formulary: `{}`; codes: `{}` |",
-        c.settings.fold_width,
-        md_cell(&c.settings.formulary),
-        md_cell(&c.settings.codes)
-    );
-    let _ = writeln!(
-        out,
-        "| bootstrap | {} paired resamples over documents, {:.0}% percentile interval, ChaCha8 seed {} |",
-        c.settings.resamples,
-        c.settings.confidence * 100.0,
-        c.settings.seed
-    );
-    let _ = writeln!(out, "| margins | {} |\n", margins_line(margins));
+    let _ = writeln!(out, "{}", settings(c).markdown());
     let _ = writeln!(out, "{}\n", gate_line(c));
     if let Some(l) = no_difference_line(c) {
         let _ = writeln!(out, "{l}.\n");
@@ -366,96 +360,145 @@ pub fn markdown(c: &Comparison) -> String {
     if !failures.is_empty() {
         let _ = writeln!(out, "## Failed gates\n");
         for (g, m) in failures {
-            let _ = writeln!(out, "- `{}`", failure_line(g, m, margins));
+            let _ = writeln!(out, "- `{}`", failure_line(g, m, &c.settings.margins));
         }
         out.push('\n');
     }
+    unpaired(&mut out, c);
+    metrics(&mut out, c);
+    regressions(&mut out, c);
+    out
+}
+
+/// The two runs, the dataset, pairing, scoring, bootstrap and margins.
+fn settings(c: &Comparison) -> Table {
+    let code = |s: &str| format!("`{}`", escape::markdown_code(s));
+    let mut t = Table::left(["", ""]);
+    t.row(["baseline".into(), Cell::from(run_line(&c.baseline))]);
+    t.row(["candidate".into(), Cell::from(run_line(&c.candidate))]);
+    t.row([
+        "dataset".into(),
+        Cell::Raw(format!(
+            "{} (manifest sha256 {})",
+            code(&c.dataset),
+            code(&c.manifest_sha256)
+        )),
+    ]);
+    t.row(["pairing".into(), Cell::from(pairing_line(c))]);
+    t.row([
+        "scoring".into(),
+        Cell::Raw(format!(
+            "both runs re-scored; fold width: {}; formulary: {}; codes: {}",
+            c.settings.fold_width,
+            code(&c.settings.formulary),
+            code(&c.settings.codes)
+        )),
+    ]);
+    t.row([
+        "bootstrap".into(),
+        Cell::from(format!(
+            "{} paired resamples over documents, {:.0}% percentile interval, ChaCha8 seed {}",
+            c.settings.resamples,
+            c.settings.confidence * 100.0,
+            c.settings.seed
+        )),
+    ]);
+    t.row([
+        "margins".into(),
+        Cell::from(margins_line(&c.settings.margins)),
+    ]);
+    t
+}
+
+/// Documents left out because only one side (or neither dataset) has them.
+fn unpaired(out: &mut String, c: &Comparison) {
     let u = &c.unmatched;
-    if !(u.baseline_only.is_empty() && u.candidate_only.is_empty() && u.not_in_dataset.is_empty()) {
-        let _ = writeln!(out, "## Unpaired documents (left out)\n");
-        for (what, ids) in [
-            ("only in the baseline", &u.baseline_only),
-            ("only in the candidate", &u.candidate_only),
-            ("not in the dataset", &u.not_in_dataset),
-        ] {
-            if !ids.is_empty() {
-                let _ = writeln!(out, "- {what} ({}): {}", ids.len(), list_ids(ids, 50));
-            }
-        }
-        out.push('\n');
+    if u.baseline_only.is_empty() && u.candidate_only.is_empty() && u.not_in_dataset.is_empty() {
+        return;
     }
+    let _ = writeln!(out, "## Unpaired documents (left out)\n");
+    for (what, ids) in [
+        ("only in the baseline", &u.baseline_only),
+        ("only in the candidate", &u.candidate_only),
+        ("not in the dataset", &u.not_in_dataset),
+    ] {
+        if !ids.is_empty() {
+            let _ = writeln!(out, "- {what} ({}): {}", ids.len(), list_ids(ids, 50));
+        }
+    }
+    out.push('\n');
+}
+
+/// One table of every metric per group.
+fn metrics(out: &mut String, c: &Comparison) {
+    use Align::{Left as L, Right as R};
     let _ = writeln!(
         out,
         "## Metrics\n\nΔ = candidate − baseline; rates in percent, differences in percentage points (pp).\n"
     );
+    let align = [L, R, R, R, R, R, L];
     for g in &c.groups {
         let _ = writeln!(
             out,
             "### {} ({} documents, {} pairs)\n",
             g.group, g.documents, g.pairs
         );
-        let _ = writeln!(out, "| {} |", HEADER[1..].join(" | "));
-        let _ = writeln!(out, "|---|--:|--:|--:|--:|--:|---|");
+        let mut t = Table::new(HEADER[1..].iter().copied().zip(align));
         for m in &g.metrics {
-            let r = row(g, m, margins);
-            let _ = writeln!(
-                out,
-                "| {} |",
-                r[1..]
-                    .iter()
-                    .map(|s| md_cell(s))
-                    .collect::<Vec<_>>()
-                    .join(" | ")
-            );
+            t.row(row(g, m, &c.settings.margins).into_iter().skip(1));
         }
-        out.push('\n');
+        let _ = writeln!(out, "{}", t.markdown());
     }
-    if !c.regressions.is_empty() {
+}
+
+/// The documents that regressed most, with their most changed lines aligned.
+fn regressions(out: &mut String, c: &Comparison) {
+    if c.regressions.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "## Documents that regressed most\n\nRanked by Δ edits / N of the CER; per document the lines where the candidate made the most extra edits ({}).\n",
+        if c.settings.phi_shown {
+            "patient identifiers shown (--show-phi)"
+        } else {
+            "patient identifiers masked"
+        }
+    );
+    for r in &c.regressions {
         let _ = writeln!(
             out,
-            "## Documents that regressed most\n\nRanked by Δ edits / N of the CER; per document the lines where the candidate made the most extra edits ({}).\n",
-            if c.settings.phi_shown {
-                "patient identifiers shown (--show-phi)"
-            } else {
-                "patient identifiers masked"
-            }
+            "### {} ({}, {} → {} DPI): CER {:.2}% → {:.2}% ({:+.2} pp)\n",
+            r.id,
+            r.doc_type,
+            r.baseline_dpi,
+            r.candidate_dpi,
+            r.baseline_cer * 100.0,
+            r.candidate_cer * 100.0,
+            r.delta * 100.0
         );
-        for r in &c.regressions {
+        if let Some(e) = &r.candidate_error {
+            let _ = writeln!(out, "The candidate failed on it: {}\n", escape::markdown(e));
+        }
+        if r.lines.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "~~~text");
+        for l in &r.lines {
+            let _ = writeln!(out, "reference  {}", l.reference);
             let _ = writeln!(
                 out,
-                "### {} ({}, {} → {} DPI): CER {:.2}% → {:.2}% ({:+.2} pp)\n",
-                r.id,
-                r.doc_type,
-                r.baseline_dpi,
-                r.candidate_dpi,
-                r.baseline_cer * 100.0,
-                r.candidate_cer * 100.0,
-                r.delta * 100.0
+                "baseline   {}   [{} edits]",
+                l.baseline, l.baseline_edits
             );
-            if let Some(e) = &r.candidate_error {
-                let _ = writeln!(out, "The candidate failed on it: {}\n", md_cell(e));
-            }
-            if r.lines.is_empty() {
-                continue;
-            }
-            let _ = writeln!(out, "~~~text");
-            for l in &r.lines {
-                let _ = writeln!(out, "reference  {}", l.reference);
-                let _ = writeln!(
-                    out,
-                    "baseline   {}   [{} edits]",
-                    l.baseline, l.baseline_edits
-                );
-                let _ = writeln!(
-                    out,
-                    "candidate  {}   [{} edits]\n",
-                    l.candidate, l.candidate_edits
-                );
-            }
-            let _ = writeln!(out, "~~~\n");
+            let _ = writeln!(
+                out,
+                "candidate  {}   [{} edits]\n",
+                l.candidate, l.candidate_edits
+            );
         }
+        let _ = writeln!(out, "~~~\n");
     }
-    out
 }
 
 /// The gates as JUnit XML (`compare --junit`): one test suite per group (`all`, then each

@@ -1,6 +1,7 @@
 //! The console table: one row per (DPI, document type) and one PASS/FAIL line per type.
 //! Returns a string; the CLI prints it.
 
+use super::table::{Align, Table};
 use super::{GroupResult, RunSummary};
 use crate::sla::{Check, Status};
 use std::fmt::Write;
@@ -28,7 +29,6 @@ pub(crate) fn measured(c: &Check) -> String {
     }
 }
 
-/// Lowest accuracy over the group's field types, with its name.
 /// The cells of one row of the latency table (report.md and report.html): DPI, type, n,
 /// p50/p95/p99 E2E, p50 TTFT, p50 TPOT, pages/s, tokens/s and a note that warns when the
 /// p99 rests on fewer than 100 samples.
@@ -60,6 +60,7 @@ pub(crate) fn latency_row(g: &GroupResult) -> [String; 11] {
     ]
 }
 
+/// Lowest accuracy over the group's field types, with its name.
 pub(crate) fn worst_field(g: &GroupResult) -> String {
     g.fields
         .iter()
@@ -69,26 +70,28 @@ pub(crate) fn worst_field(g: &GroupResult) -> String {
         .unwrap_or_else(|| "—".into())
 }
 
+/// The console report: one row per group, a PASS/FAIL line per verdict, the totals,
+/// extraction and errors.
 pub fn table(summary: &RunSummary) -> String {
-    let mut rows: Vec<[String; 13]> = vec![[
-        "DPI",
-        "type",
-        "docs",
-        "fail",
-        "CER",
-        "WER",
-        "any-order",
-        "order",
-        "worst field",
-        "critical",
-        "p50 E2E",
-        "p95 E2E",
-        "p50 TTFT",
-    ]
-    .map(String::from)];
+    use Align::{Left as L, Right as R};
+    let mut t = Table::new([
+        ("DPI", R),
+        ("type", L),
+        ("docs", R),
+        ("fail", R),
+        ("CER", R),
+        ("WER", R),
+        ("any-order", R),
+        ("order", R),
+        ("worst field", L),
+        ("critical", R),
+        ("p50 E2E", R),
+        ("p95 E2E", R),
+        ("p50 TTFT", R),
+    ]);
     for g in &summary.groups {
         let e2e = g.latency.e2e_ms.as_ref();
-        rows.push([
+        t.row([
             format!("{}", g.dpi),
             g.doc_type.to_string(),
             g.documents.to_string(),
@@ -104,27 +107,7 @@ pub fn table(summary: &RunSummary) -> String {
             ms(g.latency.ttft_ms.as_ref().map(|s| s.p50)),
         ]);
     }
-    let widths: Vec<usize> = (0..13)
-        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
-        .collect();
-    let mut out = String::new();
-    for (i, r) in rows.iter().enumerate() {
-        for (c, cell) in r.iter().enumerate() {
-            let pad = widths[c] - cell.chars().count();
-            // Text columns left-aligned, numbers right-aligned.
-            if c == 1 || c == 8 {
-                let _ = write!(out, "{cell}{}  ", " ".repeat(pad));
-            } else {
-                let _ = write!(out, "{}{cell}  ", " ".repeat(pad));
-            }
-        }
-        out.truncate(out.trim_end().len());
-        out.push('\n');
-        if i == 0 {
-            out.push_str(&"-".repeat(widths.iter().sum::<usize>() + 2 * 12));
-            out.push('\n');
-        }
-    }
+    let mut out = t.console(true);
     out.push('\n');
     for gv in &summary.verdicts {
         let v = &gv.verdict;
@@ -231,20 +214,24 @@ pub fn dpi_study(summary: &RunSummary) -> String {
         "DPI study ({}): * = Pareto front of (CER, p95 E2E), => = lowest DPI meeting the SLA",
         summary.config.engine.name
     );
-    let header = [
-        "type",
-        "DPI",
-        "CER",
-        "worst field",
-        "critical",
-        "p50 E2E",
-        "p95 E2E",
-        "peak RSS",
-        "px/page",
-        "tokens/page",
-        "SLA",
-    ];
-    let mut rows: Vec<Vec<String>> = vec![header.iter().map(|s| s.to_string()).collect()];
+    let mut table = Table::new(
+        [
+            "type",
+            "DPI",
+            "CER",
+            "worst field",
+            "critical",
+            "p50 E2E",
+            "p95 E2E",
+            "peak RSS",
+            "px/page",
+            "tokens/page",
+            "SLA",
+        ]
+        .into_iter()
+        .enumerate()
+        .map(|(i, name)| (name, if i == 0 { Align::Left } else { Align::Right })),
+    );
     for t in &summary.dpi_study {
         for p in &t.points {
             let mark = if Some(p.dpi) == t.recommended_dpi {
@@ -252,7 +239,7 @@ pub fn dpi_study(summary: &RunSummary) -> String {
             } else {
                 ""
             };
-            rows.push(vec![
+            table.row([
                 t.doc_type.to_string(),
                 format!("{mark}{}{}", p.dpi, if p.pareto { "*" } else { "" }),
                 pct(p.cer),
@@ -273,21 +260,7 @@ pub fn dpi_study(summary: &RunSummary) -> String {
             ]);
         }
     }
-    let widths: Vec<usize> = (0..header.len())
-        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
-        .collect();
-    for r in &rows {
-        for (c, cell) in r.iter().enumerate() {
-            let pad = " ".repeat(widths[c] - cell.chars().count());
-            if c == 0 {
-                let _ = write!(out, "{cell}{pad}  ");
-            } else {
-                let _ = write!(out, "{pad}{cell}  ");
-            }
-        }
-        out.truncate(out.trim_end().len());
-        out.push('\n');
-    }
+    out.push_str(&table.console(false));
     for t in &summary.dpi_study {
         let _ = writeln!(
             out,

@@ -1,4 +1,4 @@
-//! `report.html`: one self-contained page (inline CSS, inline SVG charts from [`super::svg`],
+//! `report.html`: one self-contained page (inline CSS, inline SVG charts from [`super::chart`],
 //! no scripts, no external resources) with the run summary, the SLA table per document
 //! type, DPI trade-off charts, latency CDFs, field accuracy, clinical errors, character
 //! confusions, error examples as aligned diffs and the environment.
@@ -7,11 +7,14 @@
 //! supply the latency samples of the CDFs. Every text is escaped. Error examples arrive
 //! already redacted unless the run was asked to show patient data.
 
-use super::console::{latency_row, measured, ms, pct};
-use super::svg::{
-    esc, Axis, Bar, BarChart, BarRow, LineChart, Point, Rule, Series, Style, Unit, PALETTE,
+use super::chart::{
+    Axis, Bar, BarChart, BarRow, LineChart, Point, Rule, Series, Style, Unit, PALETTE,
 };
-use super::{DocumentResult, GroupResult, RunSummary};
+use super::console::{latency_row, measured, ms, pct};
+use super::escape::html as esc;
+use super::markdown::latency_table;
+use super::table::{Align, Cell, Table};
+use super::{DocumentResult, Exporter, GroupResult, ReportError, Run, RunSummary};
 use crate::dataset::DocType;
 use crate::score::{aligned_diff, DiffKind, FieldType};
 use crate::sla::{Check, Status, Verdict};
@@ -64,6 +67,19 @@ details summary{cursor:pointer;color:#0969da;margin:6px 0}
 footer{color:var(--muted);font-size:12px;text-align:center;margin:24px 0}
 @media print{body{background:#fff}section,header.run{break-inside:avoid-page;border:none}nav.toc{display:none}}
 "#;
+
+/// `report.html`.
+pub struct ReportHtml;
+
+impl Exporter<Run<'_>> for ReportHtml {
+    fn file_name(&self) -> String {
+        "report.html".into()
+    }
+
+    fn render(&self, run: &Run) -> Result<Vec<u8>, ReportError> {
+        Ok(report(run.summary, run.documents).into_bytes())
+    }
+}
 
 /// The whole page.
 pub fn report(s: &RunSummary, docs: &[DocumentResult]) -> String {
@@ -327,44 +343,62 @@ fn sla(o: &mut String, s: &RunSummary) {
 }
 
 fn accuracy(o: &mut String, s: &RunSummary) {
+    use Align::{Left as L, Right as R};
     o.push_str(r#"<section id="accuracy"><h2>Accuracy</h2><p class="note">Micro averages over documents: (S + D + I) / N. Failed documents count as empty output.</p>"#);
-    o.push_str(r#"<table><tr><th>DPI</th><th>type</th><th>docs</th><th>failed</th><th>CER</th><th>CER (no spaces)</th><th>jamo CER</th><th>WER</th><th>CER (any order)</th><th>reading order</th><th>N chars</th></tr>"#);
+    let mut t = Table::new([
+        ("DPI", R),
+        ("type", L),
+        ("docs", R),
+        ("failed", R),
+        ("CER", R),
+        ("CER (no spaces)", R),
+        ("jamo CER", R),
+        ("WER", R),
+        ("CER (any order)", R),
+        ("reading order", R),
+        ("N chars", R),
+    ]);
     for g in &s.groups {
-        let _ = write!(
-            o,
-            r#"<tr><td class="num">{}</td><td>{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td></tr>"#,
-            g.dpi,
-            esc(g.doc_type.as_str()),
-            g.documents,
-            g.failed,
+        t.row([
+            g.dpi.to_string(),
+            g.doc_type.as_str().to_string(),
+            g.documents.to_string(),
+            g.failed.to_string(),
             pct(g.cer.rate),
             pct(g.cer_no_space.rate),
             pct(g.cer_jamo.rate),
             pct(g.wer.rate),
             pct(g.cer_unordered()),
             pct(g.reading_order()),
-            g.cer.reference_units
-        );
+            g.cer.reference_units.to_string(),
+        ]);
     }
-    o.push_str("</table>");
+    o.push_str(&t.html());
     if s.groups.iter().any(|g| g.tables.is_some()) {
-        o.push_str(r#"<h3>Tables</h3><p class="note">Documents whose answer holds tables (Markdown or HTML): TEDS (tree-edit-distance similarity, mean over reference tables) and cell accuracy (reference cells read right at their row and column).</p><table><tr><th>DPI</th><th>type</th><th>reference tables</th><th>answer tables</th><th>TEDS</th><th>cell accuracy</th><th>cells</th></tr>"#);
+        o.push_str(r#"<h3>Tables</h3><p class="note">Documents whose answer holds tables (Markdown or HTML): TEDS (tree-edit-distance similarity, mean over reference tables) and cell accuracy (reference cells read right at their row and column).</p>"#);
+        let mut t = Table::new([
+            ("DPI", R),
+            ("type", L),
+            ("reference tables", R),
+            ("answer tables", R),
+            ("TEDS", R),
+            ("cell accuracy", R),
+            ("cells", R),
+        ]);
         for g in &s.groups {
-            if let Some(t) = &g.tables {
-                let _ = write!(
-                    o,
-                    r#"<tr><td class="num">{}</td><td>{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td></tr>"#,
-                    g.dpi,
-                    esc(g.doc_type.as_str()),
-                    t.reference_tables,
-                    t.answer_tables,
-                    pct(t.teds),
-                    pct(t.cell_accuracy),
-                    t.cells
-                );
+            if let Some(x) = &g.tables {
+                t.row([
+                    g.dpi.to_string(),
+                    g.doc_type.as_str().to_string(),
+                    x.reference_tables.to_string(),
+                    x.answer_tables.to_string(),
+                    pct(x.teds),
+                    pct(x.cell_accuracy),
+                    x.cells.to_string(),
+                ]);
             }
         }
-        o.push_str("</table>");
+        o.push_str(&t.html());
     }
     o.push_str("</section>\n");
 }
@@ -397,123 +431,136 @@ fn tradeoff(o: &mut String, s: &RunSummary) {
         }
         let _ = write!(o, "<h3>{}</h3><div class=\"charts\">", esc(&type_name(t)));
         let x = Axis::log_at("DPI", &all);
-        let point = |g: &GroupResult, v: f64, what: &str, shown: String| Point {
-            x: f64::from(g.dpi),
-            y: v,
-            tip: format!("{} DPI, {} docs: {what} {shown}", g.dpi, g.documents),
-        };
-        let cer: Vec<Point> = gs
-            .iter()
-            .filter_map(|g| g.cer.rate.map(|v| point(g, v, "CER", pct(Some(v)))))
-            .collect();
-        let cer_ns: Vec<Point> = gs
-            .iter()
-            .filter_map(|g| {
-                g.cer_no_space
-                    .rate
-                    .map(|v| point(g, v, "CER (no spaces)", pct(Some(v))))
-            })
-            .collect();
-        let cer_limit = limit(s, t, "accuracy.max_cer");
-        if cer.is_empty() {
-            nodata(o, "CER vs DPI", "No reference text to score.");
-        } else {
-            let values = cer
-                .iter()
-                .chain(&cer_ns)
-                .map(|p| p.y)
-                .chain(cer_limit.as_ref().map(|c| c.threshold));
-            let chart = LineChart {
-                title: format!("{}: CER vs DPI", t.as_str()),
-                x: x.clone(),
-                y: Axis::linear("CER", values, true, 0.01, Unit::Percent),
-                series: vec![
-                    Series {
-                        name: "CER".into(),
-                        color: PALETTE[0],
-                        style: Style::Line,
-                        dashed: false,
-                        points: cer,
-                    },
-                    Series {
-                        name: "CER (no spaces)".into(),
-                        color: PALETTE[2],
-                        style: Style::Line,
-                        dashed: true,
-                        points: cer_ns,
-                    },
-                ],
-                rules: cer_limit
-                    .iter()
-                    .map(|c| Rule {
-                        value: c.threshold,
-                        vertical: false,
-                        label: c.limit.clone(),
-                    })
-                    .collect(),
-            };
-            figure(o, "CER vs DPI", &chart.render());
-        }
-
-        let p = |f: fn(&crate::stats::Summary) -> f64, what: &str| -> Vec<Point> {
-            gs.iter()
-                .filter_map(|g| {
-                    g.latency
-                        .e2e_ms
-                        .as_ref()
-                        .map(|e| point(g, f(e), what, ms(Some(f(e)))))
-                })
-                .collect()
-        };
-        let (p50, p95) = (p(|e| e.p50, "p50 E2E"), p(|e| e.p95, "p95 E2E"));
-        let e2e_limit = limit(s, t, "latency.max_e2e_ms");
-        if p50.is_empty() {
-            nodata(
-                o,
-                "E2E latency vs DPI",
-                "Not timed: the engine's output carries no timing (replayed predictions).",
-            );
-        } else {
-            let values = p50
-                .iter()
-                .chain(&p95)
-                .map(|p| p.y)
-                .chain(e2e_limit.as_ref().map(|c| c.threshold));
-            let chart = LineChart {
-                title: format!("{}: E2E latency vs DPI", t.as_str()),
-                x,
-                y: Axis::linear("E2E latency (ms)", values, true, 10.0, Unit::Plain),
-                series: vec![
-                    Series {
-                        name: "p50 E2E".into(),
-                        color: PALETTE[0],
-                        style: Style::Line,
-                        dashed: false,
-                        points: p50,
-                    },
-                    Series {
-                        name: "p95 E2E".into(),
-                        color: PALETTE[1],
-                        style: Style::Line,
-                        dashed: false,
-                        points: p95,
-                    },
-                ],
-                rules: e2e_limit
-                    .iter()
-                    .map(|c| Rule {
-                        value: c.threshold,
-                        vertical: false,
-                        label: c.limit.clone(),
-                    })
-                    .collect(),
-            };
-            figure(o, "E2E latency (p50, p95) vs DPI", &chart.render());
-        }
+        cer_vs_dpi(o, s, t, &gs, x.clone());
+        e2e_vs_dpi(o, s, t, &gs, x);
         o.push_str("</div>");
         study_table(o, s, t);
     }
     o.push_str("</section>\n");
+}
+
+/// A group's figure at its DPI, with a tooltip.
+fn dpi_point(g: &GroupResult, v: f64, what: &str, shown: String) -> Point {
+    Point {
+        x: f64::from(g.dpi),
+        y: v,
+        tip: format!("{} DPI, {} docs: {what} {shown}", g.dpi, g.documents),
+    }
+}
+
+/// CER and CER without spaces against DPI, with the type's CER limit.
+fn cer_vs_dpi(o: &mut String, s: &RunSummary, t: DocType, gs: &[&GroupResult], x: Axis) {
+    let cer: Vec<Point> = gs
+        .iter()
+        .filter_map(|g| g.cer.rate.map(|v| dpi_point(g, v, "CER", pct(Some(v)))))
+        .collect();
+    let cer_ns: Vec<Point> = gs
+        .iter()
+        .filter_map(|g| {
+            g.cer_no_space
+                .rate
+                .map(|v| dpi_point(g, v, "CER (no spaces)", pct(Some(v))))
+        })
+        .collect();
+    let cer_limit = limit(s, t, "accuracy.max_cer");
+    if cer.is_empty() {
+        nodata(o, "CER vs DPI", "No reference text to score.");
+    } else {
+        let values = cer
+            .iter()
+            .chain(&cer_ns)
+            .map(|p| p.y)
+            .chain(cer_limit.as_ref().map(|c| c.threshold));
+        let chart = LineChart {
+            title: format!("{}: CER vs DPI", t.as_str()),
+            x,
+            y: Axis::linear("CER", values, true, 0.01, Unit::Percent),
+            series: vec![
+                Series {
+                    name: "CER".into(),
+                    color: PALETTE[0],
+                    style: Style::Line,
+                    dashed: false,
+                    points: cer,
+                },
+                Series {
+                    name: "CER (no spaces)".into(),
+                    color: PALETTE[2],
+                    style: Style::Line,
+                    dashed: true,
+                    points: cer_ns,
+                },
+            ],
+            rules: cer_limit
+                .iter()
+                .map(|c| Rule {
+                    value: c.threshold,
+                    vertical: false,
+                    label: c.limit.clone(),
+                })
+                .collect(),
+        };
+        figure(o, "CER vs DPI", &chart.render());
+    }
+}
+
+/// p50 and p95 E2E latency against DPI, with the type's E2E limit.
+fn e2e_vs_dpi(o: &mut String, s: &RunSummary, t: DocType, gs: &[&GroupResult], x: Axis) {
+    let p = |f: fn(&crate::stats::Summary) -> f64, what: &str| -> Vec<Point> {
+        gs.iter()
+            .filter_map(|g| {
+                g.latency
+                    .e2e_ms
+                    .as_ref()
+                    .map(|e| dpi_point(g, f(e), what, ms(Some(f(e)))))
+            })
+            .collect()
+    };
+    let (p50, p95) = (p(|e| e.p50, "p50 E2E"), p(|e| e.p95, "p95 E2E"));
+    let e2e_limit = limit(s, t, "latency.max_e2e_ms");
+    if p50.is_empty() {
+        nodata(
+            o,
+            "E2E latency vs DPI",
+            "Not timed: the engine's output carries no timing (replayed predictions).",
+        );
+    } else {
+        let values = p50
+            .iter()
+            .chain(&p95)
+            .map(|p| p.y)
+            .chain(e2e_limit.as_ref().map(|c| c.threshold));
+        let chart = LineChart {
+            title: format!("{}: E2E latency vs DPI", t.as_str()),
+            x,
+            y: Axis::linear("E2E latency (ms)", values, true, 10.0, Unit::Plain),
+            series: vec![
+                Series {
+                    name: "p50 E2E".into(),
+                    color: PALETTE[0],
+                    style: Style::Line,
+                    dashed: false,
+                    points: p50,
+                },
+                Series {
+                    name: "p95 E2E".into(),
+                    color: PALETTE[1],
+                    style: Style::Line,
+                    dashed: false,
+                    points: p95,
+                },
+            ],
+            rules: e2e_limit
+                .iter()
+                .map(|c| Rule {
+                    value: c.threshold,
+                    vertical: false,
+                    label: c.limit.clone(),
+                })
+                .collect(),
+        };
+        figure(o, "E2E latency (p50, p95) vs DPI", &chart.render());
+    }
 }
 
 /// The DPI study of one type (multi-DPI runs): every DPI with its cost, the recommended
@@ -633,21 +680,12 @@ fn latency(o: &mut String, s: &RunSummary, docs: &[DocumentResult]) {
     }
     o.push_str("</div>");
 
-    o.push_str(r#"<table><tr><th>DPI</th><th>type</th><th>n</th><th>p50 E2E</th><th>p95 E2E</th><th>p99 E2E</th><th>p50 TTFT</th><th>p50 TPOT</th><th>pages/s</th><th>tokens/s</th><th>note</th></tr>"#);
+    let mut t = latency_table();
     for g in &s.groups {
-        o.push_str("<tr>");
-        for (i, cell) in latency_row(g).iter().enumerate() {
-            // Type and note are text; every other cell is a number.
-            let class = if i == 1 || i == 10 {
-                ""
-            } else {
-                r#" class="num""#
-            };
-            let _ = write!(o, "<td{class}>{}</td>", esc(cell));
-        }
-        o.push_str("</tr>");
+        t.row(latency_row(g));
     }
-    o.push_str("</table></section>\n");
+    o.push_str(&t.html());
+    o.push_str("</section>\n");
 }
 
 /// Field accuracy per type (bars per DPI, SLA minimum ticks) and the exact numbers.
@@ -663,100 +701,133 @@ fn fields(o: &mut String, s: &RunSummary) {
                     .any(|g| g.fields.iter().any(|a| a.field_type == *f))
             })
             .collect();
-        if types.is_empty() {
-            continue;
+        if !types.is_empty() {
+            field_chart(o, s, t, &gs, &types, &all);
         }
-        let rows = types
-            .iter()
-            .map(|f| BarRow {
-                label: f.as_str().to_string(),
-                limit: limit(s, t, &format!("accuracy.fields.{}", f.as_str())).map(|c| c.threshold),
-                bars: gs
-                    .iter()
-                    .map(|g| {
-                        let a = g.fields.iter().find(|a| a.field_type == *f);
-                        Bar {
-                            value: a.and_then(|a| a.accuracy),
-                            color: dpi_color(&all, g.dpi),
-                            tip: match a {
-                                Some(a) => format!(
-                                    "{} @ {} DPI: {} ({} of {} located correct, {} read)",
-                                    f.as_str(),
-                                    g.dpi,
-                                    pct(a.accuracy),
-                                    a.correct,
-                                    a.scored,
-                                    a.read
-                                ),
-                                None => format!(
-                                    "{} @ {} DPI: not in these documents",
-                                    f.as_str(),
-                                    g.dpi
-                                ),
-                            },
-                        }
-                    })
-                    .collect(),
-            })
-            .collect();
-        let chart = BarChart {
-            title: format!("{}: field accuracy", t.as_str()),
-            axis_label: "accuracy (correct / located)".into(),
-            legend: gs
-                .iter()
-                .map(|g| (format!("{} DPI", g.dpi), dpi_color(&all, g.dpi)))
-                .collect(),
-            rows,
-        };
-        figure(
-            o,
-            &format!("{}: field accuracy", type_name(t)),
-            &chart.render(),
-        );
     }
     o.push_str("</div><details><summary>Field and set tables</summary>");
-    o.push_str(r#"<table><tr><th>DPI</th><th>type</th><th>field</th><th>correct</th><th>read</th><th>located</th><th>accuracy</th><th>precision</th><th>F1</th></tr>"#);
+    field_tables(o, s);
+    o.push_str("</details></section>\n");
+}
+
+/// One type's field accuracy: a row of bars (one per DPI) per field type.
+fn field_chart(
+    o: &mut String,
+    s: &RunSummary,
+    t: DocType,
+    gs: &[&GroupResult],
+    types: &[FieldType],
+    all: &[f32],
+) {
+    let rows = types
+        .iter()
+        .map(|f| BarRow {
+            label: f.as_str().to_string(),
+            limit: limit(s, t, &format!("accuracy.fields.{}", f.as_str())).map(|c| c.threshold),
+            bars: gs
+                .iter()
+                .map(|g| {
+                    let a = g.fields.iter().find(|a| a.field_type == *f);
+                    Bar {
+                        value: a.and_then(|a| a.accuracy),
+                        color: dpi_color(all, g.dpi),
+                        tip: match a {
+                            Some(a) => format!(
+                                "{} @ {} DPI: {} ({} of {} located correct, {} read)",
+                                f.as_str(),
+                                g.dpi,
+                                pct(a.accuracy),
+                                a.correct,
+                                a.scored,
+                                a.read
+                            ),
+                            None => {
+                                format!("{} @ {} DPI: not in these documents", f.as_str(), g.dpi)
+                            }
+                        },
+                    }
+                })
+                .collect(),
+        })
+        .collect();
+    let chart = BarChart {
+        title: format!("{}: field accuracy", t.as_str()),
+        axis_label: "accuracy (correct / located)".into(),
+        legend: gs
+            .iter()
+            .map(|g| (format!("{} DPI", g.dpi), dpi_color(all, g.dpi)))
+            .collect(),
+        rows,
+    };
+    figure(
+        o,
+        &format!("{}: field accuracy", type_name(t)),
+        &chart.render(),
+    );
+}
+
+/// The field-type and set-score tables behind the charts.
+fn field_tables(o: &mut String, s: &RunSummary) {
+    use Align::{Left as L, Right as R};
+    let mut fields = Table::new([
+        ("DPI", R),
+        ("type", L),
+        ("field", L),
+        ("correct", R),
+        ("read", R),
+        ("located", R),
+        ("accuracy", R),
+        ("precision", R),
+        ("F1", R),
+    ]);
     for g in &s.groups {
         for f in &g.fields {
-            let _ = write!(
-                o,
-                r#"<tr><td class="num">{}</td><td>{}</td><td><code>{}</code></td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td></tr>"#,
-                g.dpi,
-                esc(g.doc_type.as_str()),
-                f.field_type.as_str(),
-                f.correct,
-                f.read,
-                f.scored,
-                pct(f.accuracy),
-                pct(f.precision),
-                pct(f.f1)
-            );
+            fields.row([
+                g.dpi.to_string().into(),
+                g.doc_type.as_str().into(),
+                Cell::code(f.field_type.as_str()),
+                f.correct.to_string().into(),
+                f.read.to_string().into(),
+                f.scored.to_string().into(),
+                pct(f.accuracy).into(),
+                pct(f.precision).into(),
+                pct(f.f1).into(),
+            ]);
         }
     }
-    o.push_str("</table>");
-    o.push_str(r#"<p class="note">Diagnosis codes and drug names as sets per document (micro over documents); <code>diagnosis_category</code> gives partial credit to the right 3-character category.</p><table><tr><th>DPI</th><th>type</th><th>set</th><th>TP</th><th>FP</th><th>FN</th><th>precision</th><th>recall</th><th>F1</th></tr>"#);
+    o.push_str(&fields.html());
+    o.push_str(r#"<p class="note">Diagnosis codes and drug names as sets per document (micro over documents); <code>diagnosis_category</code> gives partial credit to the right 3-character category.</p>"#);
+    let mut sets = Table::new([
+        ("DPI", R),
+        ("type", L),
+        ("set", L),
+        ("TP", R),
+        ("FP", R),
+        ("FN", R),
+        ("precision", R),
+        ("recall", R),
+        ("F1", R),
+    ]);
     for g in &s.groups {
         for set in g
             .field_sets
             .iter()
             .filter(|x| x.true_positives + x.false_negatives > 0)
         {
-            let _ = write!(
-                o,
-                r#"<tr><td class="num">{}</td><td>{}</td><td><code>{}</code></td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td></tr>"#,
-                g.dpi,
-                esc(g.doc_type.as_str()),
-                set.set.as_str(),
-                set.true_positives,
-                set.false_positives,
-                set.false_negatives,
-                pct(set.precision),
-                pct(set.recall),
-                pct(set.f1)
-            );
+            sets.row([
+                g.dpi.to_string().into(),
+                g.doc_type.as_str().into(),
+                Cell::code(set.set.as_str()),
+                set.true_positives.to_string().into(),
+                set.false_positives.to_string().into(),
+                set.false_negatives.to_string().into(),
+                pct(set.precision).into(),
+                pct(set.recall).into(),
+                pct(set.f1).into(),
+            ]);
         }
     }
-    o.push_str("</table></details></section>\n");
+    o.push_str(&sets.html());
 }
 
 fn clinical(o: &mut String, s: &RunSummary) {

@@ -1,15 +1,33 @@
 //! `summary.json` (the whole result model) and `predictions.jsonl` (engine output per
 //! document, in the replay engine's format so a run can be re-scored).
 
-use super::{DocumentResult, ReportError, RunSummary};
+use super::export::pretty_json;
+use super::{DocumentResult, Exporter, ReportError, Run};
 
-pub fn summary(summary: &RunSummary) -> Result<Vec<u8>, ReportError> {
-    let mut bytes = serde_json::to_vec_pretty(summary).map_err(|e| ReportError::Encode {
-        what: "summary.json".into(),
-        message: e.to_string(),
-    })?;
-    bytes.push(b'\n');
-    Ok(bytes)
+/// `summary.json`: the whole result model.
+pub struct SummaryJson;
+
+impl Exporter<Run<'_>> for SummaryJson {
+    fn file_name(&self) -> String {
+        "summary.json".into()
+    }
+
+    fn render(&self, run: &Run) -> Result<Vec<u8>, ReportError> {
+        pretty_json("summary.json", run.summary)
+    }
+}
+
+/// `predictions.jsonl`: raw engine output (patient data, written 0600).
+pub struct Predictions;
+
+impl Exporter<Run<'_>> for Predictions {
+    fn file_name(&self) -> String {
+        "predictions.jsonl".into()
+    }
+
+    fn render(&self, run: &Run) -> Result<Vec<u8>, ReportError> {
+        predictions(run.documents)
+    }
 }
 
 /// One `{"id", "dpi", "text", "error"}` line per document and DPI, with `raw` (the

@@ -1,12 +1,30 @@
 //! `report.md`: the run summary, the SLA table per document type, accuracy, fields,
-//! latency and the environment, readable on any Git host.
+//! latency and the environment, readable on any Git host. Every table goes through the
+//! report table model ([`super::table`]), which escapes its cells.
 
 use super::console::{latency_row, measured, ms, pct};
-use super::{GroupResult, RunSummary};
+use super::escape;
+use super::table::{Align, Cell, Table};
+use super::{Exporter, GroupResult, ReportError, Run, RunSummary};
 use crate::score::{FieldAggregate, SetScore};
 use crate::sla::Status;
 use std::fmt::Write;
+use Align::{Left as L, Right as R};
 
+/// `report.md`.
+pub struct ReportMarkdown;
+
+impl Exporter<Run<'_>> for ReportMarkdown {
+    fn file_name(&self) -> String {
+        "report.md".into()
+    }
+
+    fn render(&self, run: &Run) -> Result<Vec<u8>, ReportError> {
+        Ok(report(run.summary).into_bytes())
+    }
+}
+
+/// The whole report.
 pub fn report(s: &RunSummary) -> String {
     let mut o = String::new();
     let c = &s.config;
@@ -27,120 +45,167 @@ pub fn report(s: &RunSummary) -> String {
     provenance(&mut o, s);
     let overall = if s.any_failed() { "FAIL" } else { "PASS" };
     let _ = writeln!(o, "**Overall: {overall}**\n");
+    let _ = write!(o, "## SLA per document type\n\n{}", sla(s).markdown());
+    errors(&mut o, s);
+    dpi_study(&mut o, s);
+    accuracy(&mut o, s);
+    fields(&mut o, s);
+    clinical(&mut o, s);
+    extraction(&mut o, s);
+    latency(&mut o, s);
+    reproducibility(&mut o, s);
+    o
+}
 
-    let _ = writeln!(o, "## SLA per document type\n");
-    let _ = writeln!(
-        o,
-        "| DPI | type | status | limit | measured | samples | note |"
-    );
-    let _ = writeln!(o, "|---:|---|---|---|---:|---:|---|");
+/// A table of `columns`, given as (name, alignment).
+fn table<const N: usize>(columns: [(&str, Align); N]) -> Table {
+    Table::new(columns)
+}
+
+fn sla(s: &RunSummary) -> Table {
+    let mut t = table([
+        ("DPI", R),
+        ("type", L),
+        ("status", L),
+        ("limit", L),
+        ("measured", R),
+        ("samples", R),
+        ("note", L),
+    ]);
     for gv in &s.verdicts {
         for chk in &gv.verdict.checks {
-            let measured = measured(chk);
             let status = match chk.status {
                 Status::Pass => "PASS",
                 Status::Fail => "**FAIL**",
                 Status::NotMeasured => "n/a",
             };
-            let _ = writeln!(
-                o,
-                "| {} | {} | {} | {} | {} | {} | {} |",
-                gv.dpi,
-                gv.verdict.doc_type,
-                status,
-                chk.limit,
-                measured,
-                chk.samples,
-                chk.note.clone().unwrap_or_default()
-            );
+            t.row([
+                gv.dpi.to_string(),
+                gv.verdict.doc_type.to_string(),
+                status.to_string(),
+                chk.limit.clone(),
+                measured(chk),
+                chk.samples.to_string(),
+                chk.note.clone().unwrap_or_default(),
+            ]);
         }
     }
+    t
+}
 
-    errors(&mut o, s);
-
-    dpi_study(&mut o, s);
-
+/// Accuracy per group, and table scores where answers hold tables.
+fn accuracy(o: &mut String, s: &RunSummary) {
     let _ = writeln!(o, "\n## Accuracy\n");
     let _ = writeln!(
         o,
         "Micro averages over documents: (S + D + I) / N. Failed documents count as empty output.\n"
     );
-    let _ = writeln!(
-        o,
-        "| DPI | type | docs | failed | CER | CER (no spaces) | jamo CER | WER | CER (any order) | reading order | N chars |"
-    );
-    let _ = writeln!(o, "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let mut t = table([
+        ("DPI", R),
+        ("type", L),
+        ("docs", R),
+        ("failed", R),
+        ("CER", R),
+        ("CER (no spaces)", R),
+        ("jamo CER", R),
+        ("WER", R),
+        ("CER (any order)", R),
+        ("reading order", R),
+        ("N chars", R),
+    ]);
     for g in &s.groups {
-        let _ = writeln!(
-            o,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-            g.dpi,
-            g.doc_type,
-            g.documents,
-            g.failed,
+        t.row([
+            g.dpi.to_string(),
+            g.doc_type.to_string(),
+            g.documents.to_string(),
+            g.failed.to_string(),
             pct(g.cer.rate),
             pct(g.cer_no_space.rate),
             pct(g.cer_jamo.rate),
             pct(g.wer.rate),
             pct(g.cer_unordered()),
             pct(g.reading_order()),
-            g.cer.reference_units
-        );
+            g.cer.reference_units.to_string(),
+        ]);
     }
-
-    if s.groups.iter().any(|g| g.tables.is_some()) {
-        let _ = writeln!(o, "\n## Tables\n");
-        let _ = writeln!(
-            o,
-            "Documents whose answer holds tables (Markdown or HTML): TEDS (tree-edit-distance similarity, mean over reference tables) and cell accuracy (reference cells read right at their row and column).\n"
-        );
-        let _ = writeln!(
-            o,
-            "| DPI | type | reference tables | answer tables | TEDS | cell accuracy | cells |"
-        );
-        let _ = writeln!(o, "|---:|---|---:|---:|---:|---:|---:|");
-        for g in &s.groups {
-            if let Some(t) = &g.tables {
-                let _ = writeln!(
-                    o,
-                    "| {} | {} | {} | {} | {} | {} | {} |",
-                    g.dpi,
-                    g.doc_type,
-                    t.reference_tables,
-                    t.answer_tables,
-                    pct(t.teds),
-                    pct(t.cell_accuracy),
-                    t.cells
-                );
-            }
-        }
+    o.push_str(&t.markdown());
+    if !s.groups.iter().any(|g| g.tables.is_some()) {
+        return;
     }
-
-    let _ = writeln!(o, "\n## Fields\n");
-    let _ = writeln!(o, "Each field type, projected through the character alignment and judged by its clinical matcher. Accuracy = recall = correct / located; precision = correct / read (located and not empty).\n");
+    let _ = writeln!(o, "\n## Tables\n");
     let _ = writeln!(
         o,
-        "| DPI | type | field | correct | read | located | accuracy | precision | F1 |"
+        "Documents whose answer holds tables (Markdown or HTML): TEDS (tree-edit-distance similarity, mean over reference tables) and cell accuracy (reference cells read right at their row and column).\n"
     );
-    let _ = writeln!(o, "|---:|---|---|---:|---:|---:|---:|---:|---:|");
+    let mut t = table([
+        ("DPI", R),
+        ("type", L),
+        ("reference tables", R),
+        ("answer tables", R),
+        ("TEDS", R),
+        ("cell accuracy", R),
+        ("cells", R),
+    ]);
     for g in &s.groups {
-        for f in &g.fields {
-            field_row(&mut o, g, f);
+        if let Some(x) = &g.tables {
+            t.row([
+                g.dpi.to_string(),
+                g.doc_type.to_string(),
+                x.reference_tables.to_string(),
+                x.answer_tables.to_string(),
+                pct(x.teds),
+                pct(x.cell_accuracy),
+                x.cells.to_string(),
+            ]);
         }
     }
+    o.push_str(&t.markdown());
+}
 
-    clinical(&mut o, s);
-    extraction(&mut o, s);
+/// Field accuracy per group and field type.
+fn fields(o: &mut String, s: &RunSummary) {
+    let _ = writeln!(o, "\n## Fields\n");
+    let _ = writeln!(o, "Each field type, projected through the character alignment and judged by its clinical matcher. Accuracy = recall = correct / located; precision = correct / read (located and not empty).\n");
+    let mut t = field_table("read", "located");
+    for g in &s.groups {
+        for f in &g.fields {
+            t.row(field_row(g, f));
+        }
+    }
+    o.push_str(&t.markdown());
+}
 
+/// Per group, the latency percentiles and throughput.
+fn latency(o: &mut String, s: &RunSummary) {
     let _ = writeln!(o, "\n## Latency\n");
     let _ = writeln!(o, "Per document, from request start (rendering included). Percentiles interpolate linearly between order statistics; n is the sample count.\n");
-    let _ = writeln!(o, "| DPI | type | n | p50 E2E | p95 E2E | p99 E2E | p50 TTFT | p50 TPOT | pages/s | tokens/s | note |");
-    let _ = writeln!(o, "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+    let mut t = latency_table();
     for g in &s.groups {
-        let _ = writeln!(o, "| {} |", latency_row(g).join(" | "));
+        t.row(latency_row(g));
     }
+    o.push_str(&t.markdown());
+}
 
-    let e = &s.environment;
+/// The columns of [`latency_row`]: DPI, type, the figures, a note.
+pub(crate) fn latency_table() -> Table {
+    table([
+        ("DPI", R),
+        ("type", L),
+        ("n", R),
+        ("p50 E2E", R),
+        ("p95 E2E", R),
+        ("p99 E2E", R),
+        ("p50 TTFT", R),
+        ("p50 TPOT", R),
+        ("pages/s", R),
+        ("tokens/s", R),
+        ("note", L),
+    ])
+}
+
+/// Tool, engine, checkpoint, dataset, profiles and machine; manifest issues.
+fn reproducibility(o: &mut String, s: &RunSummary) {
+    let (c, e) = (&s.config, &s.environment);
     let _ = writeln!(o, "\n## Reproducibility\n");
     let _ = writeln!(
         o,
@@ -187,7 +252,6 @@ pub fn report(s: &RunSummary) -> String {
             let _ = writeln!(o, "- {}{}", if i.rejected { "rejected: " } else { "" }, i);
         }
     }
-    o
 }
 
 /// Failed documents: counted in the error rate and scored as empty output, never dropped.
@@ -211,55 +275,83 @@ fn errors(o: &mut String, s: &RunSummary) {
         pct(t.error_rate),
         kinds.join(", ")
     );
-    let _ = writeln!(o, "| document | type | DPI | kind | error |");
-    let _ = writeln!(o, "|---|---|---:|---|---|");
+    let mut list = table([
+        ("document", L),
+        ("type", L),
+        ("DPI", R),
+        ("kind", L),
+        ("error", L),
+    ]);
     for e in &s.errors {
-        let _ = writeln!(
-            o,
-            "| {} | {} | {} | {} | {} |",
-            e.id,
-            e.doc_type,
-            e.dpi,
-            e.kind.as_str(),
-            e.message.replace('|', "\\|").replace('\n', " ")
-        );
+        list.row([
+            e.id.clone(),
+            e.doc_type.to_string(),
+            e.dpi.to_string(),
+            e.kind.as_str().to_string(),
+            e.message.clone(),
+        ]);
     }
+    o.push_str(&list.markdown());
 }
 
-/// Set scores, clinical error counts, examples and character confusions.
-/// One row of a field-type table: `| DPI | type | field | correct | read | scored | accuracy
-/// | precision | F1 |`.
-fn field_row(o: &mut String, g: &GroupResult, f: &FieldAggregate) {
-    let _ = writeln!(
-        o,
-        "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-        g.dpi,
-        g.doc_type,
-        f.field_type.as_str(),
-        f.correct,
-        f.read,
-        f.scored,
+/// The columns of a field-type table; `read` and `scored` name the two counts.
+fn field_table(read: &str, scored: &str) -> Table {
+    table([
+        ("DPI", R),
+        ("type", L),
+        ("field", L),
+        ("correct", R),
+        (read, R),
+        (scored, R),
+        ("accuracy", R),
+        ("precision", R),
+        ("F1", R),
+    ])
+}
+
+/// One row of a field-type table.
+fn field_row(g: &GroupResult, f: &FieldAggregate) -> [String; 9] {
+    [
+        g.dpi.to_string(),
+        g.doc_type.to_string(),
+        f.field_type.as_str().to_string(),
+        f.correct.to_string(),
+        f.read.to_string(),
+        f.scored.to_string(),
         pct(f.accuracy),
         pct(f.precision),
-        pct(f.f1)
-    );
+        pct(f.f1),
+    ]
 }
 
-/// One row of a set-score table: `| DPI | type | set | TP | FP | FN | precision | recall | F1 |`.
-fn set_row(o: &mut String, g: &GroupResult, set: &SetScore) {
-    let _ = writeln!(
-        o,
-        "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-        g.dpi,
-        g.doc_type,
-        set.set.as_str(),
-        set.true_positives,
-        set.false_positives,
-        set.false_negatives,
+/// The columns of a set-score table.
+fn set_table() -> Table {
+    table([
+        ("DPI", R),
+        ("type", L),
+        ("set", L),
+        ("TP", R),
+        ("FP", R),
+        ("FN", R),
+        ("precision", R),
+        ("recall", R),
+        ("F1", R),
+    ])
+}
+
+/// One row of a set-score table.
+fn set_row(g: &GroupResult, set: &SetScore) -> [String; 9] {
+    [
+        g.dpi.to_string(),
+        g.doc_type.to_string(),
+        set.set.as_str().to_string(),
+        set.true_positives.to_string(),
+        set.false_positives.to_string(),
+        set.false_negatives.to_string(),
         pct(set.precision),
         pct(set.recall),
-        pct(set.f1)
-    );
+        pct(set.f1),
+    ]
 }
 
 /// `--task extract`: the fields the engine answered as JSON, judged directly.
@@ -269,125 +361,134 @@ fn extraction(o: &mut String, s: &RunSummary) {
     }
     let _ = writeln!(o, "\n## Structured extraction\n");
     let _ = writeln!(o, "The engine was asked for each document's fields as JSON (`--task extract`, prompts `{}`), and every ground-truth field was judged against its answer by the clinical matchers, beside the transcription's field scores above. An answer that is not valid JSON (`invalid_json`) or is cut off (`truncated_json`) is a failed request and gets no field right.\n", s.config.extract.as_ref().map_or("bundled", |x| x.prompts.as_str()));
-    let _ = writeln!(o, "| DPI | type | docs | failed | fields right | accuracy | critical | major | minor | p50 E2E |");
-    let _ = writeln!(o, "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let mut t = table([
+        ("DPI", R),
+        ("type", L),
+        ("docs", R),
+        ("failed", R),
+        ("fields right", R),
+        ("accuracy", R),
+        ("critical", R),
+        ("major", R),
+        ("minor", R),
+        ("p50 E2E", R),
+    ]);
+    let (mut fields, mut sets) = (field_table("answered", "total"), set_table());
     for g in &s.groups {
         let Some(x) = &g.extraction else { continue };
-        let _ = writeln!(
-            o,
-            "| {} | {} | {} | {} | {} / {} | {} | {} | {} | {} | {} |",
-            g.dpi,
-            g.doc_type,
-            x.documents,
-            x.failed,
-            x.right,
-            x.total,
+        t.row([
+            g.dpi.to_string(),
+            g.doc_type.to_string(),
+            x.documents.to_string(),
+            x.failed.to_string(),
+            format!("{} / {}", x.right, x.total),
             pct(x.accuracy),
-            x.clinical.critical,
-            x.clinical.major,
-            x.clinical.minor,
-            ms(x.e2e_ms.as_ref().map(|l| l.p50))
-        );
-    }
-    let _ = writeln!(
-        o,
-        "\n| DPI | type | field | correct | answered | total | accuracy | precision | F1 |"
-    );
-    let _ = writeln!(o, "|---:|---|---|---:|---:|---:|---:|---:|---:|");
-    for g in &s.groups {
-        let Some(x) = &g.extraction else { continue };
+            x.clinical.critical.to_string(),
+            x.clinical.major.to_string(),
+            x.clinical.minor.to_string(),
+            ms(x.e2e_ms.as_ref().map(|l| l.p50)),
+        ]);
         for f in &x.fields {
-            field_row(o, g, f);
+            fields.row(field_row(g, f));
+        }
+        for set in &x.field_sets {
+            sets.row(set_row(g, set));
         }
     }
+    let _ = write!(o, "{}\n{}", t.markdown(), fields.markdown());
     let _ = writeln!(
         o,
         "\nAs sets (extracted entries with no ground-truth partner are false positives):\n"
     );
-    let _ = writeln!(
-        o,
-        "| DPI | type | set | TP | FP | FN | precision | recall | F1 |"
-    );
-    let _ = writeln!(o, "|---:|---|---|---:|---:|---:|---:|---:|---:|");
+    o.push_str(&sets.markdown());
+    extraction_examples(o, s);
+}
+
+fn extraction_examples(o: &mut String, s: &RunSummary) {
+    let mut t = table([
+        ("DPI", R),
+        ("document", L),
+        ("field", L),
+        ("severity", L),
+        ("rule", L),
+        ("expected", L),
+        ("extracted", L),
+    ]);
     for g in &s.groups {
         let Some(x) = &g.extraction else { continue };
-        for set in &x.field_sets {
-            set_row(o, g, set);
+        for e in &x.clinical.examples {
+            t.row([
+                g.dpi.to_string().into(),
+                e.document.clone().into(),
+                Cell::code(e.key.clone()),
+                e.severity.to_string().into(),
+                Cell::code(e.rule.clone()),
+                e.expected.clone().into(),
+                e.found.clone().into(),
+            ]);
         }
     }
-    let examples: Vec<_> = s
-        .groups
-        .iter()
-        .filter_map(|g| Some((g, g.extraction.as_ref()?)))
-        .flat_map(|(g, x)| x.clinical.examples.iter().map(move |e| (g, e)))
-        .collect();
-    if !examples.is_empty() {
-        let _ = writeln!(o, "\n### Extraction error examples\n");
-        let _ = writeln!(
-            o,
-            "| DPI | document | field | severity | rule | expected | extracted |"
-        );
-        let _ = writeln!(o, "|---:|---|---|---|---|---|---|");
-        for (g, e) in examples {
-            let _ = writeln!(
-                o,
-                "| {} | {} | `{}` | {} | `{}` | {} | {} |",
-                g.dpi,
-                e.document,
-                e.key,
-                e.severity,
-                e.rule,
-                cell(&e.expected),
-                cell(&e.found)
-            );
-        }
+    if !t.is_empty() {
+        let _ = write!(o, "\n### Extraction error examples\n\n{}", t.markdown());
     }
 }
 
+/// Set scores of codes and drugs, clinical error counts, examples and confusions.
 fn clinical(o: &mut String, s: &RunSummary) {
     let _ = writeln!(o, "\n## Diagnosis codes and drug names\n");
     let _ = writeln!(o, "Micro set scores over documents; `diagnosis_category` gives partial credit to the right 3-character category.\n");
-    let _ = writeln!(
-        o,
-        "| DPI | type | set | TP | FP | FN | precision | recall | F1 |"
-    );
-    let _ = writeln!(o, "|---:|---|---|---:|---:|---:|---:|---:|---:|");
+    let mut t = set_table();
     for g in &s.groups {
         for set in g
             .field_sets
             .iter()
             .filter(|x| x.true_positives + x.false_negatives > 0)
         {
-            set_row(o, g, set);
+            t.row(set_row(g, set));
         }
     }
+    o.push_str(&t.markdown());
+    clinical_errors(o, s);
+    clinical_examples(o, s);
+    confusions(o, s);
+}
 
+/// Severity counts and the most frequent rules per group, then the matcher notes.
+fn clinical_errors(o: &mut String, s: &RunSummary) {
     let _ = writeln!(o, "\n## Clinical errors\n");
     let _ = writeln!(o, "Every wrong field carries a severity and the rule that assigned it (docs/metrics.md lists the rules).\n");
-    let _ = writeln!(o, "| DPI | type | docs | critical | major | minor | critical / 1,000 docs | most frequent rules |");
-    let _ = writeln!(o, "|---:|---|---:|---:|---:|---:|---:|---|");
+    let mut t = table([
+        ("DPI", R),
+        ("type", L),
+        ("docs", R),
+        ("critical", R),
+        ("major", R),
+        ("minor", R),
+        ("critical / 1,000 docs", R),
+        ("most frequent rules", L),
+    ]);
     for g in &s.groups {
         let c = &g.clinical;
         let rules: Vec<String> = c
             .rules
             .iter()
             .take(4)
-            .map(|r| format!("`{}` ×{}", r.rule, r.count))
+            .map(|r| format!("`{}` ×{}", escape::markdown_code(&r.rule), r.count))
             .collect();
-        let _ = writeln!(
-            o,
-            "| {} | {} | {} | {} | {} | {} | {} | {} |",
-            g.dpi,
-            g.doc_type,
-            g.documents,
-            c.critical,
-            c.major,
-            c.minor,
+        t.row([
+            g.dpi.to_string().into(),
+            g.doc_type.to_string().into(),
+            g.documents.to_string().into(),
+            c.critical.to_string().into(),
+            c.major.to_string().into(),
+            c.minor.to_string().into(),
             c.critical_per_1000_docs
-                .map_or("—".into(), |v| format!("{v:.0}")),
-            rules.join(", ")
-        );
+                .map_or("—".into(), |v| format!("{v:.0}"))
+                .into(),
+            Cell::Raw(rules.join(", ")),
+        ]);
     }
+    o.push_str(&t.markdown());
     let noted: Vec<String> = s
         .groups
         .iter()
@@ -406,61 +507,66 @@ fn clinical(o: &mut String, s: &RunSummary) {
     if !noted.is_empty() {
         let _ = writeln!(o, "\nMatcher notes (not errors by themselves: glyph confusions behind wrong codes, error-prone dose notation such as trailing zeros):\n\n{}", noted.join("\n"));
     }
-    let examples: Vec<_> = s
-        .groups
-        .iter()
-        .flat_map(|g| g.clinical.examples.iter().map(move |e| (g, e)))
-        .collect();
-    if !examples.is_empty() {
-        let redacted = if s.config.phi_shown {
-            "Patient identifiers are shown (`--show-phi`)."
-        } else {
-            "Patient names and identifier numbers are masked."
-        };
-        let _ = writeln!(o, "\n### Error examples\n\n{redacted}\n");
-        let _ = writeln!(o, "| DPI | document | field | severity | rule | expected | read | line (reference / read) |");
-        let _ = writeln!(o, "|---:|---|---|---|---|---|---|---|");
-        for (g, e) in examples {
+}
+
+/// Redacted error examples with the aligned line they came from.
+fn clinical_examples(o: &mut String, s: &RunSummary) {
+    let mut t = table([
+        ("DPI", R),
+        ("document", L),
+        ("field", L),
+        ("severity", L),
+        ("rule", L),
+        ("expected", L),
+        ("read", L),
+        ("line (reference / read)", L),
+    ]);
+    for g in &s.groups {
+        for e in &g.clinical.examples {
             let line = e.context.as_ref().map_or(String::new(), |c| {
-                format!("{}<br>{}", cell(&c.reference), cell(&c.recognised))
+                format!(
+                    "{}<br>{}",
+                    escape::markdown(&c.reference),
+                    escape::markdown(&c.recognised)
+                )
             });
-            let _ = writeln!(
-                o,
-                "| {} | {} | `{}` | {} | `{}` | {} | {} | {} |",
-                g.dpi,
-                e.document,
-                e.key,
-                e.severity,
-                e.rule,
-                cell(&e.expected),
-                cell(&e.found),
-                line
-            );
+            t.row([
+                g.dpi.to_string().into(),
+                e.document.clone().into(),
+                Cell::code(e.key.clone()),
+                e.severity.to_string().into(),
+                Cell::code(e.rule.clone()),
+                e.expected.clone().into(),
+                e.found.clone().into(),
+                Cell::Raw(line),
+            ]);
         }
     }
+    if t.is_empty() {
+        return;
+    }
+    let redacted = if s.config.phi_shown {
+        "Patient identifiers are shown (`--show-phi`)."
+    } else {
+        "Patient names and identifier numbers are masked."
+    };
+    let _ = write!(o, "\n### Error examples\n\n{redacted}\n\n{}", t.markdown());
+}
 
+/// The most frequent character confusions per group.
+fn confusions(o: &mut String, s: &RunSummary) {
     let _ = writeln!(o, "\n## Character confusions\n");
     let _ = writeln!(
         o,
         "Most frequent reference → recognised pairs of the CER alignment (∅: nothing).\n"
     );
-    let _ = writeln!(o, "| DPI | type | confusions |");
-    let _ = writeln!(o, "|---:|---|---|");
+    let mut t = table([("DPI", R), ("type", L), ("confusions", L)]);
     for g in &s.groups {
         let pairs: Vec<String> = g
             .confusions
             .iter()
             .take(10)
             .map(|c| {
-                let show = |t: &str| {
-                    if t.is_empty() {
-                        "∅".to_string()
-                    } else if t == " " {
-                        "␠".to_string()
-                    } else {
-                        cell(t)
-                    }
-                };
                 format!(
                     "{}→{} ×{}",
                     show(&c.reference),
@@ -469,13 +575,18 @@ fn clinical(o: &mut String, s: &RunSummary) {
                 )
             })
             .collect();
-        let _ = writeln!(o, "| {} | {} | {} |", g.dpi, g.doc_type, pairs.join(", "));
+        t.row([g.dpi.to_string(), g.doc_type.to_string(), pairs.join(", ")]);
     }
+    o.push_str(&t.markdown());
 }
 
-/// Text made safe for a Markdown table cell.
-fn cell(t: &str) -> String {
-    t.replace('|', "\\|").replace('\n', " ")
+/// A grapheme as a confusion shows it: `∅` for nothing, `␠` for a space.
+fn show(t: &str) -> &str {
+    match t {
+        "" => "∅",
+        " " => "␠",
+        t => t,
+    }
 }
 
 /// The DPI trade-off of a multi-DPI run.
@@ -485,27 +596,35 @@ fn dpi_study(o: &mut String, s: &RunSummary) {
     }
     let _ = writeln!(o, "\n## DPI trade-off\n");
     let _ = writeln!(o, "Per document type and DPI. **Recommended** is the lowest DPI whose SLA verdict passes; *Pareto* marks the DPIs no other DPI beats on both CER and p95 E2E. Peak RSS is the whole process while a document ran.\n");
-    let _ = writeln!(o, "| type | DPI | CER | worst field | critical | p50 E2E | p95 E2E | p50 TTFT | peak RSS | MP/page | tokens/page | SLA | Pareto |");
-    let _ = writeln!(
-        o,
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"
-    );
-    for t in &s.dpi_study {
-        for p in &t.points {
-            let dpi = if Some(p.dpi) == t.recommended_dpi {
+    let mut t = table([
+        ("type", L),
+        ("DPI", R),
+        ("CER", R),
+        ("worst field", R),
+        ("critical", R),
+        ("p50 E2E", R),
+        ("p95 E2E", R),
+        ("p50 TTFT", R),
+        ("peak RSS", R),
+        ("MP/page", R),
+        ("tokens/page", R),
+        ("SLA", L),
+        ("Pareto", L),
+    ]);
+    for st in &s.dpi_study {
+        for p in &st.points {
+            let dpi = if Some(p.dpi) == st.recommended_dpi {
                 format!("**{}** (recommended)", p.dpi)
             } else {
                 p.dpi.to_string()
             };
             let r = &p.resources;
-            let _ = writeln!(
-                o,
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-                t.doc_type,
+            t.row([
+                st.doc_type.to_string(),
                 dpi,
                 pct(p.cer),
                 pct(p.worst_field_accuracy),
-                p.critical_errors,
+                p.critical_errors.to_string(),
                 ms(p.p50_e2e_ms),
                 ms(p.p95_e2e_ms),
                 ms(p.p50_ttft_ms),
@@ -514,17 +633,18 @@ fn dpi_study(o: &mut String, s: &RunSummary) {
                     .map_or("—".into(), |v| format!("{:.2}", v / 1e6)),
                 r.image_tokens_per_page
                     .map_or("—".into(), |v| format!("{v:.0}")),
-                p.sla.map_or("—", |st| st.label()),
-                if p.pareto { "yes" } else { "" }
-            );
+                p.sla.map_or("—", |x| x.label()).to_string(),
+                if p.pareto { "yes" } else { "" }.to_string(),
+            ]);
         }
     }
-    for t in &s.dpi_study {
+    o.push_str(&t.markdown());
+    for st in &s.dpi_study {
         let _ = writeln!(
             o,
             "\n- {}: recommended DPI {}",
-            t.doc_type,
-            t.recommended_dpi
+            st.doc_type,
+            st.recommended_dpi
                 .map_or("— none meets the SLA".to_string(), |d| d.to_string())
         );
     }

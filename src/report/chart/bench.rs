@@ -1,29 +1,15 @@
-//! SVG charts of a bench, drawn with the report's chart primitives ([`crate::report::svg`])
-//! and made standalone (namespace, font) so each opens on its own:
+//! SVG charts of a bench, drawn with the report's chart primitives and made standalone
+//! ([`super::standalone`]) so each opens on its own:
 //!
 //! - `latency_cdf.svg`: empirical CDF of E2E per measurement (every scenario);
 //! - `throughput_vs_batch.svg`: output tokens/s against batch size (`batch`, `sweep`);
 //! - `latency_vs_rate.svg`: p50 and p99 E2E against the requested rate (`load`);
 //! - `long_context.svg`: p50 TTFT and E2E against pages per document (`long`);
 //! - `soak.svg`: p50 and p99 E2E per time window (`soak`);
-//! - [`roofline`]: the roofline with measured points (written by `medocr roofline --bench`).
 
+use super::{color, standalone, Axis, LineChart, Point, Rule, Series, Style, Unit, PALETTE};
 use crate::bench::{BenchReport, Measurement, Scenario};
-use crate::report::svg::{Axis, LineChart, Point, Series, Style, Unit, PALETTE};
-
-/// Makes an inline chart a standalone SVG file.
-pub fn standalone(svg: &str) -> String {
-    let body = svg.replacen(
-        "<svg ",
-        r#"<svg xmlns="http://www.w3.org/2000/svg" font-family="sans-serif" font-size="11" "#,
-        1,
-    );
-    format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{body}\n")
-}
-
-fn color(i: usize) -> &'static str {
-    PALETTE[i % PALETTE.len()]
-}
+use crate::report::{Exporter, ReportError};
 
 /// Every x and every y of the series' points: the data the axes are fitted to.
 fn coordinates(series: &[Series]) -> (Vec<f64>, Vec<f64>) {
@@ -38,35 +24,69 @@ fn p(m: &Measurement, q: fn(&crate::stats::Summary) -> f64) -> Option<f64> {
     m.latency.e2e_ms.as_ref().map(|s| q(&s.summary))
 }
 
-/// Every chart that applies to the report, as (file name, standalone SVG).
-pub fn charts(r: &BenchReport) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    if let Some(c) = latency_cdf(r) {
-        out.push(("latency_cdf.svg".to_string(), standalone(&c.render())));
+/// One chart file of a bench.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BenchChart {
+    LatencyCdf,
+    ThroughputVsBatch,
+    LatencyVsRate,
+    LongContext,
+    Soak,
+}
+
+impl BenchChart {
+    /// Every chart, in the order they are written.
+    pub const ALL: [BenchChart; 5] = [
+        BenchChart::LatencyCdf,
+        BenchChart::ThroughputVsBatch,
+        BenchChart::LatencyVsRate,
+        BenchChart::LongContext,
+        BenchChart::Soak,
+    ];
+
+    /// The chart, or `None` when the report has no data for it.
+    fn chart(self, r: &BenchReport) -> Option<LineChart> {
+        match self {
+            BenchChart::LatencyCdf => latency_cdf(r),
+            BenchChart::ThroughputVsBatch => Some(throughput_vs_batch(r)),
+            BenchChart::LatencyVsRate => Some(latency_vs_rate(r)),
+            BenchChart::LongContext => Some(long_context(r)),
+            BenchChart::Soak => Some(soak(r)),
+        }
     }
-    let by = |s: Scenario| r.measurements.iter().any(|m| m.scenario == s);
-    if by(Scenario::Batch) || by(Scenario::Sweep) {
-        out.push((
-            "throughput_vs_batch.svg".into(),
-            standalone(&throughput_vs_batch(r).render()),
-        ));
+}
+
+impl Exporter<BenchReport> for BenchChart {
+    fn file_name(&self) -> String {
+        match self {
+            BenchChart::LatencyCdf => "latency_cdf.svg",
+            BenchChart::ThroughputVsBatch => "throughput_vs_batch.svg",
+            BenchChart::LatencyVsRate => "latency_vs_rate.svg",
+            BenchChart::LongContext => "long_context.svg",
+            BenchChart::Soak => "soak.svg",
+        }
+        .into()
     }
-    if by(Scenario::Load) {
-        out.push((
-            "latency_vs_rate.svg".into(),
-            standalone(&latency_vs_rate(r).render()),
-        ));
+
+    /// The CDF needs a timed measurement; the others their scenario.
+    fn applies(&self, r: &BenchReport) -> bool {
+        let by = |s: Scenario| r.measurements.iter().any(|m| m.scenario == s);
+        match self {
+            BenchChart::LatencyCdf => r.measurements.iter().any(|m| m.latency.e2e_ms.is_some()),
+            BenchChart::ThroughputVsBatch => by(Scenario::Batch) || by(Scenario::Sweep),
+            BenchChart::LatencyVsRate => by(Scenario::Load),
+            BenchChart::LongContext => by(Scenario::Long),
+            BenchChart::Soak => by(Scenario::Soak),
+        }
     }
-    if by(Scenario::Long) {
-        out.push((
-            "long_context.svg".into(),
-            standalone(&long_context(r).render()),
-        ));
+
+    fn render(&self, r: &BenchReport) -> Result<Vec<u8>, ReportError> {
+        Ok(self
+            .chart(r)
+            .map(|c| standalone(&c.render()))
+            .unwrap_or_default()
+            .into_bytes())
     }
-    if by(Scenario::Soak) {
-        out.push(("soak.svg".into(), standalone(&soak(r).render())));
-    }
-    out
 }
 
 /// E2E empirical CDF, one step series per measurement (the first eight).
@@ -227,7 +247,7 @@ fn latency_vs_rate(r: &BenchReport) -> LineChart {
     let (xs, ys) = coordinates(&series);
     let mut rules = Vec::new();
     if let Some(c) = r.load_capacity.first() {
-        rules.push(crate::report::svg::Rule {
+        rules.push(Rule {
             value: c.p99_limit_ms,
             vertical: false,
             label: format!("p99 limit {:.0} ms", c.p99_limit_ms),
@@ -343,125 +363,5 @@ fn soak(r: &BenchReport) -> LineChart {
         y: Axis::linear("E2E latency (ms)", ys, true, 1.0, Unit::Plain),
         series,
         rules: Vec::new(),
-    }
-}
-
-/// A measured point on a roofline: arithmetic intensity (FLOP/byte), achieved FLOP/s.
-pub struct RoofPoint {
-    pub label: String,
-    pub intensity: f64,
-    pub flops_per_s: f64,
-}
-
-/// The roofline of a device (`min(peak, AI × bandwidth)`, log–log, GFLOP/s) with measured
-/// points, as a standalone SVG.
-pub fn roofline(title: &str, peak_flops: f64, bandwidth: f64, points: &[RoofPoint]) -> String {
-    let ridge = peak_flops / bandwidth;
-    let ais: Vec<f64> = points
-        .iter()
-        .map(|p| p.intensity)
-        .chain([ridge])
-        .filter(|v| v.is_finite() && *v > 0.0)
-        .collect();
-    let lo = ais.iter().copied().fold(f64::INFINITY, f64::min) / 4.0;
-    let hi = ais.iter().copied().fold(0.0, f64::max) * 4.0;
-    let decades = |lo: f64, hi: f64| -> Vec<f64> {
-        let (a, b) = (lo.log10().floor() as i32, hi.log10().ceil() as i32);
-        (a..=b)
-            .map(|e| 10f64.powi(e))
-            .filter(|&t| t >= lo && t <= hi && t >= 1.0)
-            .collect()
-    };
-    let g = |f: f64| f / 1e9;
-    let ys: Vec<f64> = points
-        .iter()
-        .map(|p| g(p.flops_per_s))
-        .chain([g(peak_flops), g(lo * bandwidth)])
-        .filter(|v| v.is_finite() && *v > 0.0)
-        .collect();
-    let ylo = ys.iter().copied().fold(f64::INFINITY, f64::min) / 2.0;
-    let yhi = ys.iter().copied().fold(0.0, f64::max) * 2.0;
-    let roof = Series {
-        name: "roof".into(),
-        color: "#555",
-        style: Style::Line,
-        dashed: false,
-        points: [lo, ridge, hi]
-            .iter()
-            .map(|&x| Point {
-                x,
-                y: g((x * bandwidth).min(peak_flops)),
-                tip: format!(
-                    "AI {x:.2} FLOP/B: attainable {:.1} GFLOP/s",
-                    g((x * bandwidth).min(peak_flops))
-                ),
-            })
-            .collect(),
-    };
-    let mut series = vec![roof];
-    for (i, pt) in points.iter().enumerate() {
-        series.push(Series {
-            name: pt.label.clone(),
-            color: color(i),
-            style: Style::Line,
-            dashed: false,
-            points: vec![Point {
-                x: pt.intensity,
-                y: g(pt.flops_per_s),
-                tip: format!(
-                    "{}: AI {:.2} FLOP/B, {:.2} GFLOP/s = {:.1}% of the bound",
-                    pt.label,
-                    pt.intensity,
-                    g(pt.flops_per_s),
-                    100.0 * pt.flops_per_s / (pt.intensity * bandwidth).min(peak_flops)
-                ),
-            }],
-        });
-    }
-    let chart = LineChart {
-        title: title.to_string(),
-        x: Axis {
-            label: "arithmetic intensity (FLOP/byte)".into(),
-            lo,
-            hi,
-            log: true,
-            ticks: decades(lo, hi),
-            unit: Unit::Plain,
-        },
-        y: Axis {
-            label: "GFLOP/s".into(),
-            lo: ylo,
-            hi: yhi,
-            log: true,
-            ticks: decades(ylo, yhi),
-            unit: Unit::Plain,
-        },
-        series,
-        rules: Vec::new(),
-    };
-    standalone(&chart.render())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn roofline_chart_is_standalone_svg_with_points() {
-        let svg = roofline(
-            "cpu",
-            100e9,
-            10e9,
-            &[RoofPoint {
-                label: "builtin B=1".into(),
-                intensity: 0.5,
-                flops_per_s: 1e9,
-            }],
-        );
-        assert!(svg.contains(r#"xmlns="http://www.w3.org/2000/svg""#));
-        assert!(svg.contains("builtin B=1"));
-        // 1 GFLOP/s against a bound of 0.5 × 10 GB/s = 5 GFLOP/s.
-        assert!(svg.contains("20.0% of the bound"), "{svg}");
-        assert!(svg.trim_end().ends_with("</svg>"));
     }
 }

@@ -1,60 +1,9 @@
-//! Bench reports, one file per format: `bench.json` (everything, every sample),
-//! `bench.csv` (one row per request), `bench.md` (tables to read) and SVG charts.
-
-pub mod csv;
-pub mod json;
-pub mod markdown;
-pub mod svg;
+//! The engine-comparison table of a bench: per setting, one row of headline figures per
+//! engine. Computed here, in the bench library, so the exporters and the console only
+//! format it.
 
 use super::{BatchMode, BenchReport, Measurement};
 use serde::Serialize;
-use std::path::{Path, PathBuf};
-
-#[derive(Debug, thiserror::Error)]
-pub enum ExportError {
-    #[error("cannot write {path}: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("cannot serialise the bench report: {0}")]
-    Json(#[from] serde_json::Error),
-    #[error("cannot write CSV {path}: {source}")]
-    Csv {
-        path: PathBuf,
-        #[source]
-        source: ::csv::Error,
-    },
-}
-
-pub(crate) fn write_file(path: &Path, text: &str) -> Result<(), ExportError> {
-    std::fs::write(path, text).map_err(|source| ExportError::Io {
-        path: path.to_path_buf(),
-        source,
-    })
-}
-
-/// Writes every report format into `dir` (created if needed); returns the files written.
-pub fn write_all(dir: &Path, report: &BenchReport) -> Result<Vec<PathBuf>, ExportError> {
-    std::fs::create_dir_all(dir).map_err(|source| ExportError::Io {
-        path: dir.to_path_buf(),
-        source,
-    })?;
-    let mut files = vec![
-        json::write(&dir.join("bench.json"), report)?,
-        csv::write(&dir.join("bench.csv"), report)?,
-    ];
-    let md = dir.join("bench.md");
-    write_file(&md, &markdown::render(report))?;
-    files.push(md);
-    for (name, chart) in svg::charts(report) {
-        let path = dir.join(name);
-        write_file(&path, &chart)?;
-        files.push(path);
-    }
-    Ok(files)
-}
 
 /// One engine's figures at one setting: a row of the engine-comparison table.
 #[derive(Debug, Clone, PartialEq, Serialize)]

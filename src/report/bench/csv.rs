@@ -3,10 +3,9 @@
 //! metrics the request does not have (TPOT of a whole-text engine, queue time outside
 //! `load`).
 
-use super::ExportError;
 use crate::bench::{BenchReport, Sample};
 use crate::engine::Stage;
-use std::path::{Path, PathBuf};
+use crate::report::{Exporter, ReportError};
 
 pub const HEADER: [&str; 24] = [
     "engine",
@@ -74,26 +73,26 @@ fn row(m: &crate::bench::Measurement, s: &Sample) -> Vec<String> {
     ]
 }
 
-pub fn to_string(report: &BenchReport) -> Result<String, ExportError> {
-    let mut w = ::csv::Writer::from_writer(Vec::new());
-    let err = |source| ExportError::Csv {
-        path: "bench.csv".into(),
-        source,
-    };
-    w.write_record(HEADER).map_err(err)?;
-    for m in &report.measurements {
-        for s in &m.samples {
-            w.write_record(row(m, s)).map_err(err)?;
-        }
-    }
-    let bytes = w.into_inner().map_err(|e| ExportError::Io {
-        path: "bench.csv".into(),
-        source: e.into_error(),
-    })?;
-    Ok(String::from_utf8_lossy(&bytes).into_owned())
-}
+/// `bench.csv`.
+pub struct BenchCsv;
 
-pub fn write(path: &Path, report: &BenchReport) -> Result<PathBuf, ExportError> {
-    super::write_file(path, &to_string(report)?)?;
-    Ok(path.to_path_buf())
+impl Exporter<BenchReport> for BenchCsv {
+    fn file_name(&self) -> String {
+        "bench.csv".into()
+    }
+
+    fn render(&self, report: &BenchReport) -> Result<Vec<u8>, ReportError> {
+        let err = |e: &dyn std::fmt::Display| ReportError::Encode {
+            what: "bench.csv".into(),
+            message: e.to_string(),
+        };
+        let mut w = ::csv::Writer::from_writer(Vec::new());
+        w.write_record(HEADER).map_err(|e| err(&e))?;
+        for m in &report.measurements {
+            for s in &m.samples {
+                w.write_record(row(m, s)).map_err(|e| err(&e))?;
+            }
+        }
+        w.into_inner().map_err(|e| err(e.error()))
+    }
 }

@@ -8,128 +8,187 @@
 /// single-component baseline JPEG without restart markers (the only kind written here),
 /// or is malformed; callers then keep the original bytes.
 pub fn optimize(jpeg: &[u8]) -> Option<Vec<u8>> {
-    let mut pos = 2;
-    if jpeg.get(..2)? != [0xFF, 0xD8] {
-        return None;
-    }
-    let mut head: Vec<u8> = vec![0xFF, 0xD8];
-    let mut tables: [Option<Table>; 8] = Default::default();
-    let (mut width, mut height) = (0usize, 0usize);
-    let mut component = 1u8;
-    let scan_tables = loop {
-        if jpeg.get(pos)? != &0xFF {
+    let header = Header::parse(jpeg)?;
+    let dc = header.tables[header.scan_tables.0].as_ref()?;
+    let ac = header.tables[header.scan_tables.1].as_ref()?;
+    let blocks = header.width.div_ceil(8) * header.height.div_ceil(8);
+    let scan = Scan::decode(&jpeg[header.scan_start..], blocks, dc, ac)?;
+    scan.encode(header.head, header.component)
+}
+
+/// What precedes the entropy-coded data of a baseline greyscale JPEG.
+struct Header {
+    /// SOI and every segment to keep (all but DHT and SOS), as in the file.
+    head: Vec<u8>,
+    /// Huffman tables by slot: class × 4 + id (DC 0–3, AC 4–7).
+    tables: [Option<Table>; 8],
+    width: usize,
+    height: usize,
+    /// The frame's component id.
+    component: u8,
+    /// The scan's (DC, AC) table slots.
+    scan_tables: (usize, usize),
+    /// Where the entropy-coded data starts.
+    scan_start: usize,
+}
+
+impl Header {
+    /// Reads the segments up to SOS; `None` for anything but one baseline component
+    /// sampled 1×1, or a malformed file.
+    fn parse(jpeg: &[u8]) -> Option<Header> {
+        let mut pos = 2;
+        if jpeg.get(..2)? != [0xFF, 0xD8] {
             return None;
         }
-        let marker = *jpeg.get(pos + 1)?;
-        let len = usize::from(u16::from_be_bytes([
-            *jpeg.get(pos + 2)?,
-            *jpeg.get(pos + 3)?,
-        ]));
-        let body = jpeg.get(pos + 4..pos + 2 + len)?;
-        match marker {
-            // SOF0 only: progressive, arithmetic or multi-component frames are left alone.
-            0xC0 => {
-                if body.len() < 9 || body[5] != 1 || body[0] != 8 {
-                    return None;
-                }
-                height = usize::from(u16::from_be_bytes([body[1], body[2]]));
-                width = usize::from(u16::from_be_bytes([body[3], body[4]]));
-                // Sampling factors must be 1×1 for one block per MCU.
-                if body[7] != 0x11 {
-                    return None;
-                }
-                component = body[6];
-                head.extend_from_slice(&jpeg[pos..pos + 2 + len]);
+        let mut head: Vec<u8> = vec![0xFF, 0xD8];
+        let mut tables: [Option<Table>; 8] = Default::default();
+        let (mut width, mut height) = (0usize, 0usize);
+        let mut component = 1u8;
+        let scan_tables = loop {
+            if jpeg.get(pos)? != &0xFF {
+                return None;
             }
-            0xC1..=0xC3 | 0xC5..=0xCF | 0xDD => return None,
-            0xC4 => {
-                let mut b = body;
-                while !b.is_empty() {
-                    let class_id = b[0];
-                    let counts: [u8; 16] = b.get(1..17)?.try_into().ok()?;
-                    let n: usize = counts.iter().map(|&c| usize::from(c)).sum();
-                    let values = b.get(17..17 + n)?.to_vec();
-                    let slot = usize::from(class_id >> 4) * 4 + usize::from(class_id & 3);
-                    tables[slot] = Some(Table::new(&counts, values));
-                    b = &b[17 + n..];
+            let marker = *jpeg.get(pos + 1)?;
+            let len = usize::from(u16::from_be_bytes([
+                *jpeg.get(pos + 2)?,
+                *jpeg.get(pos + 3)?,
+            ]));
+            let body = jpeg.get(pos + 4..pos + 2 + len)?;
+            match marker {
+                // SOF0 only: progressive, arithmetic or multi-component frames are left alone.
+                0xC0 => {
+                    if body.len() < 9 || body[5] != 1 || body[0] != 8 {
+                        return None;
+                    }
+                    height = usize::from(u16::from_be_bytes([body[1], body[2]]));
+                    width = usize::from(u16::from_be_bytes([body[3], body[4]]));
+                    // Sampling factors must be 1×1 for one block per MCU.
+                    if body[7] != 0x11 {
+                        return None;
+                    }
+                    component = body[6];
+                    head.extend_from_slice(&jpeg[pos..pos + 2 + len]);
                 }
-            }
-            0xDA => {
-                if body.first() != Some(&1) || body.len() < 6 {
-                    return None;
+                0xC1..=0xC3 | 0xC5..=0xCF | 0xDD => return None,
+                0xC4 => read_tables(body, &mut tables)?,
+                0xDA => {
+                    if body.first() != Some(&1) || body.len() < 6 {
+                        return None;
+                    }
+                    let t = body[2];
+                    pos += 2 + len;
+                    break (usize::from(t >> 4), 4 + usize::from(t & 15));
                 }
-                let t = body[2];
-                pos += 2 + len;
-                break (usize::from(t >> 4), 4 + usize::from(t & 15));
+                _ => head.extend_from_slice(&jpeg[pos..pos + 2 + len]),
             }
-            _ => head.extend_from_slice(&jpeg[pos..pos + 2 + len]),
-        }
-        pos += 2 + len;
-    };
-    let dc = tables[scan_tables.0].as_ref()?;
-    let ac = tables[scan_tables.1].as_ref()?;
-    let blocks = width.div_ceil(8) * height.div_ceil(8);
+            pos += 2 + len;
+        };
+        Some(Header {
+            head,
+            tables,
+            width,
+            height,
+            component,
+            scan_tables,
+            scan_start: pos,
+        })
+    }
+}
 
-    // Decode the symbols (with their extra bits) of every block.
-    let mut reader = BitReader::new(&jpeg[pos..]);
-    let mut symbols: Vec<(bool, u8, u16)> = Vec::with_capacity(blocks * 8);
-    let mut freq_dc = [0u32; 257];
-    let mut freq_ac = [0u32; 257];
-    for _ in 0..blocks {
-        let s = dc.decode(&mut reader)?;
-        let extra = reader.bits(s & 15)?;
-        symbols.push((false, s, extra));
-        freq_dc[usize::from(s)] += 1;
-        let mut k = 1;
-        while k < 64 {
-            let rs = ac.decode(&mut reader)?;
-            let size = rs & 15;
-            let extra = reader.bits(size)?;
-            symbols.push((true, rs, extra));
-            freq_ac[usize::from(rs)] += 1;
-            match rs {
-                0x00 => break,
-                0xF0 => k += 16,
-                _ => k += usize::from(rs >> 4) + 1,
+/// The Huffman tables of one DHT segment's body, into their slots.
+fn read_tables(mut b: &[u8], tables: &mut [Option<Table>; 8]) -> Option<()> {
+    while !b.is_empty() {
+        let class_id = b[0];
+        let counts: [u8; 16] = b.get(1..17)?.try_into().ok()?;
+        let n: usize = counts.iter().map(|&c| usize::from(c)).sum();
+        let values = b.get(17..17 + n)?.to_vec();
+        let slot = usize::from(class_id >> 4) * 4 + usize::from(class_id & 3);
+        tables[slot] = Some(Table::new(&counts, values));
+        b = &b[17 + n..];
+    }
+    Some(())
+}
+
+/// The decoded symbols of a scan, with their extra bits, and how often each occurs.
+struct Scan {
+    /// (is AC, symbol, extra bits), in file order.
+    symbols: Vec<(bool, u8, u16)>,
+    freq_dc: [u32; 257],
+    freq_ac: [u32; 257],
+}
+
+impl Scan {
+    /// Decodes the symbols (with their extra bits) of every block.
+    fn decode(data: &[u8], blocks: usize, dc: &Table, ac: &Table) -> Option<Scan> {
+        let mut reader = BitReader::new(data);
+        let mut symbols: Vec<(bool, u8, u16)> = Vec::with_capacity(blocks * 8);
+        let mut freq_dc = [0u32; 257];
+        let mut freq_ac = [0u32; 257];
+        for _ in 0..blocks {
+            let s = dc.decode(&mut reader)?;
+            let extra = reader.bits(s & 15)?;
+            symbols.push((false, s, extra));
+            freq_dc[usize::from(s)] += 1;
+            let mut k = 1;
+            while k < 64 {
+                let rs = ac.decode(&mut reader)?;
+                let size = rs & 15;
+                let extra = reader.bits(size)?;
+                symbols.push((true, rs, extra));
+                freq_ac[usize::from(rs)] += 1;
+                match rs {
+                    0x00 => break,
+                    0xF0 => k += 16,
+                    _ => k += usize::from(rs >> 4) + 1,
+                }
+            }
+            if k > 64 {
+                return None;
             }
         }
-        if k > 64 {
-            return None;
-        }
+        Some(Scan {
+            symbols,
+            freq_dc,
+            freq_ac,
+        })
     }
 
-    let (dc_counts, dc_values) = optimal_table(&freq_dc);
-    let (ac_counts, ac_values) = optimal_table(&freq_ac);
-    let dc_new = Table::new(&dc_counts, dc_values.clone());
-    let ac_new = Table::new(&ac_counts, ac_values.clone());
+    /// `head`, then a DHT of tables fitted to the symbols, the SOS and the re-encoded
+    /// data, then EOI.
+    fn encode(self, head: Vec<u8>, component: u8) -> Option<Vec<u8>> {
+        let (dc_counts, dc_values) = optimal_table(&self.freq_dc);
+        let (ac_counts, ac_values) = optimal_table(&self.freq_ac);
+        let dc_new = Table::new(&dc_counts, dc_values.clone());
+        let ac_new = Table::new(&ac_counts, ac_values.clone());
 
-    let mut out = head;
-    let mut dht = Vec::new();
-    for (class_id, counts, values) in [
-        (0x00u8, &dc_counts, &dc_values),
-        (0x10, &ac_counts, &ac_values),
-    ] {
-        dht.push(class_id);
-        dht.extend_from_slice(counts);
-        dht.extend_from_slice(values);
+        let mut out = head;
+        let mut dht = Vec::new();
+        for (class_id, counts, values) in [
+            (0x00u8, &dc_counts, &dc_values),
+            (0x10, &ac_counts, &ac_values),
+        ] {
+            dht.push(class_id);
+            dht.extend_from_slice(counts);
+            dht.extend_from_slice(values);
+        }
+        out.extend_from_slice(&[0xFF, 0xC4]);
+        out.extend_from_slice(&((dht.len() + 2) as u16).to_be_bytes());
+        out.extend_from_slice(&dht);
+        // SOS: the one component with tables 0/0, spectral selection 0–63, no approximation.
+        out.extend_from_slice(&[
+            0xFF, 0xDA, 0x00, 0x08, 0x01, component, 0x00, 0x00, 0x3F, 0x00,
+        ]);
+        let mut writer = BitWriter::default();
+        for (is_ac, s, extra) in self.symbols {
+            let table = if is_ac { &ac_new } else { &dc_new };
+            let (code, len) = table.codes[usize::from(s)]?;
+            writer.put(u32::from(code), len);
+            writer.put(u32::from(extra), s & 15);
+        }
+        out.extend_from_slice(&writer.finish());
+        out.extend_from_slice(&[0xFF, 0xD9]);
+        Some(out)
     }
-    out.extend_from_slice(&[0xFF, 0xC4]);
-    out.extend_from_slice(&((dht.len() + 2) as u16).to_be_bytes());
-    out.extend_from_slice(&dht);
-    // SOS: the one component with tables 0/0, spectral selection 0–63, no approximation.
-    out.extend_from_slice(&[
-        0xFF, 0xDA, 0x00, 0x08, 0x01, component, 0x00, 0x00, 0x3F, 0x00,
-    ]);
-    let mut writer = BitWriter::default();
-    for (is_ac, s, extra) in symbols {
-        let table = if is_ac { &ac_new } else { &dc_new };
-        let (code, len) = table.codes[usize::from(s)]?;
-        writer.put(u32::from(code), len);
-        writer.put(u32::from(extra), s & 15);
-    }
-    out.extend_from_slice(&writer.finish());
-    out.extend_from_slice(&[0xFF, 0xD9]);
-    Some(out)
 }
 
 /// A Huffman table: canonical codes per symbol, and the decoder's per-length ranges.

@@ -385,12 +385,31 @@ pub fn fax(page: &GrayImage, dpi: f32, seed: u64) -> Variant {
         f64::from(h) / 2.0,
     );
     let grey = warp(&img, &rot, w, h, |_, _| 255.0);
+    let mut bits = FaxBits {
+        bits: threshold(&grey, w, &p, &mut rng),
+        w,
+        h,
+    };
+    bits.specks(&p, &mut rng);
+    bits.blobs(&p, &mut rng);
+    bits.streaks(&p, &mut rng);
+    let raw = bits.bits.iter().map(|&b| if b { 0 } else { 255 }).collect();
+    Variant {
+        image: GrayImage::from_raw(w, h, raw).expect("buffer matches the dimensions"),
+        dpi: FAX_DPI,
+        transform: rot.after(&scale),
+        angle_deg: p.angle_deg,
+    }
+}
+
+/// Black (`true`) or white per pixel of the warped grey page: noisy threshold, and grey
+/// areas as an ordered-dither dot screen in halftone mode.
+fn threshold(grey: &[f32], w: u32, p: &FaxParams, rng: &mut Rng) -> Vec<bool> {
     // 4×4 Bayer matrix: a grey of level v prints about (1 - v/255) of its dots.
     const BAYER: [f32; 16] = [
         0.0, 8.0, 2.0, 10.0, 12.0, 4.0, 14.0, 6.0, 3.0, 11.0, 1.0, 9.0, 15.0, 7.0, 13.0, 5.0,
     ];
-    let mut bits: Vec<bool> = grey
-        .iter()
+    grey.iter()
         .enumerate()
         .map(|(i, &clean)| {
             let v = clean + p.edge_noise * rng.normal() as f32 * 0.5;
@@ -406,80 +425,99 @@ pub fn fax(page: &GrayImage, dpi: f32, seed: u64) -> Variant {
             // Light greys are screened a little denser than their level, as toner spreads.
             (1.0 - clean / 255.0) * 1.4 > level
         })
-        .collect();
-    let idx = |x: u32, y: u32| (y as usize) * (w as usize) + x as usize;
+        .collect()
+}
 
-    // Salt and pepper: isolated 1–2 px specks.
-    let mp = f64::from(w) * f64::from(h) / 1e6;
-    let specks = (f64::from(p.specks_per_mp) * mp) as usize;
-    for i in 0..specks + specks / 4 {
-        let black = i < specks;
-        let (x, y) = (rng.below(w as usize) as u32, rng.below(h as usize) as u32);
-        let size = 1 + rng.below(2) as u32;
-        for dy in 0..size {
-            for dx in 0..size {
-                if x + dx < w && y + dy < h {
-                    bits[idx(x + dx, y + dy)] = black;
-                }
-            }
-        }
+/// A fax page as black (`true`) and white pixels, row by row.
+struct FaxBits {
+    bits: Vec<bool>,
+    w: u32,
+    h: u32,
+}
+
+impl FaxBits {
+    fn idx(&self, x: u32, y: u32) -> usize {
+        (y as usize) * (self.w as usize) + x as usize
     }
-    // Blobs: small irregular ink dots (toner, dirt on the glass).
-    for _ in 0..p.blobs {
-        let (cx, cy) = (
-            rng.uniform(0.0, f64::from(w)),
-            rng.uniform(0.0, f64::from(h)),
-        );
-        let r = rng.uniform(1.5, 4.5);
-        let (rx, ry) = (r * rng.uniform(0.7, 1.3), r * rng.uniform(0.7, 1.3));
-        let x0 = (cx - rx - 1.0).max(0.0) as u32;
-        let y0 = (cy - ry - 1.0).max(0.0) as u32;
-        let x1 = ((cx + rx + 1.0) as u32).min(w - 1);
-        let y1 = ((cy + ry + 1.0) as u32).min(h - 1);
-        for y in y0..=y1 {
-            for x in x0..=x1 {
-                let dx = (f64::from(x) + 0.5 - cx) / rx;
-                let dy = (f64::from(y) + 0.5 - cy) / ry;
-                if dx * dx + dy * dy <= 1.0 + 0.3 * rng.unit() {
-                    bits[idx(x, y)] = true;
-                }
-            }
-        }
-    }
-    // Streaks: a thin dark line with gaps across part of the page, or a white dropout row.
-    for _ in 0..p.streaks {
-        let y = rng.below(h as usize) as u32;
-        let thick = 1 + rng.below(2) as u32;
-        let x_start = rng.below((w / 3).max(1) as usize) as u32;
-        let x_end = w - rng.below((w / 3).max(1) as usize) as u32;
-        let dark = rng.chance(0.7);
-        let mut on = true;
-        let mut run = 0u32;
-        for x in x_start..x_end {
-            if run == 0 {
-                on = !on || !dark;
-                run = if on {
-                    rng.range(20, 300) as u32
-                } else {
-                    rng.range(2, 30) as u32
-                };
-            }
-            run -= 1;
-            if on {
-                for dy in 0..thick {
-                    if y + dy < h {
-                        bits[idx(x, y + dy)] = dark;
+
+    /// Salt and pepper: isolated 1–2 px specks.
+    fn specks(&mut self, p: &FaxParams, rng: &mut Rng) {
+        let (w, h) = (self.w, self.h);
+        let mp = f64::from(w) * f64::from(h) / 1e6;
+        let specks = (f64::from(p.specks_per_mp) * mp) as usize;
+        for i in 0..specks + specks / 4 {
+            let black = i < specks;
+            let (x, y) = (rng.below(w as usize) as u32, rng.below(h as usize) as u32);
+            let size = 1 + rng.below(2) as u32;
+            for dy in 0..size {
+                for dx in 0..size {
+                    if x + dx < w && y + dy < h {
+                        let k = self.idx(x + dx, y + dy);
+                        self.bits[k] = black;
                     }
                 }
             }
         }
     }
-    let raw = bits.iter().map(|&b| if b { 0 } else { 255 }).collect();
-    Variant {
-        image: GrayImage::from_raw(w, h, raw).expect("buffer matches the dimensions"),
-        dpi: FAX_DPI,
-        transform: rot.after(&scale),
-        angle_deg: p.angle_deg,
+
+    /// Blobs: small irregular ink dots (toner, dirt on the glass).
+    fn blobs(&mut self, p: &FaxParams, rng: &mut Rng) {
+        let (w, h) = (self.w, self.h);
+        for _ in 0..p.blobs {
+            let (cx, cy) = (
+                rng.uniform(0.0, f64::from(w)),
+                rng.uniform(0.0, f64::from(h)),
+            );
+            let r = rng.uniform(1.5, 4.5);
+            let (rx, ry) = (r * rng.uniform(0.7, 1.3), r * rng.uniform(0.7, 1.3));
+            let x0 = (cx - rx - 1.0).max(0.0) as u32;
+            let y0 = (cy - ry - 1.0).max(0.0) as u32;
+            let x1 = ((cx + rx + 1.0) as u32).min(w - 1);
+            let y1 = ((cy + ry + 1.0) as u32).min(h - 1);
+            for y in y0..=y1 {
+                for x in x0..=x1 {
+                    let dx = (f64::from(x) + 0.5 - cx) / rx;
+                    let dy = (f64::from(y) + 0.5 - cy) / ry;
+                    if dx * dx + dy * dy <= 1.0 + 0.3 * rng.unit() {
+                        let k = self.idx(x, y);
+                        self.bits[k] = true;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Streaks: a thin dark line with gaps across part of the page, or a white dropout row.
+    fn streaks(&mut self, p: &FaxParams, rng: &mut Rng) {
+        let (w, h) = (self.w, self.h);
+        for _ in 0..p.streaks {
+            let y = rng.below(h as usize) as u32;
+            let thick = 1 + rng.below(2) as u32;
+            let x_start = rng.below((w / 3).max(1) as usize) as u32;
+            let x_end = w - rng.below((w / 3).max(1) as usize) as u32;
+            let dark = rng.chance(0.7);
+            let mut on = true;
+            let mut run = 0u32;
+            for x in x_start..x_end {
+                if run == 0 {
+                    on = !on || !dark;
+                    run = if on {
+                        rng.range(20, 300) as u32
+                    } else {
+                        rng.range(2, 30) as u32
+                    };
+                }
+                run -= 1;
+                if on {
+                    for dy in 0..thick {
+                        if y + dy < h {
+                            let k = self.idx(x, y + dy);
+                            self.bits[k] = dark;
+                        }
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -567,40 +605,115 @@ pub fn photo(page: &GrayImage, dpi: f32, seed: u64) -> Variant {
     let p = PhotoParams::draw(seed);
     let mut rng = Rng::new(mix(seed, 0xF071));
     let (img, scale) = resample(page, dpi, PHOTO_DPI);
-    let (pw, ph) = (f64::from(img.width()), f64::from(img.height()));
-    let (bx, by) = (pw * f64::from(p.border), ph * f64::from(p.border));
-    let (w, h) = (
-        (pw + 2.0 * bx).round() as u32,
-        (ph + 2.0 * by).round() as u32,
-    );
-    let page_corners = [(0.0, 0.0), (pw, 0.0), (pw, ph), (0.0, ph)];
-    let mut dst = [(0.0, 0.0); 4];
-    for (k, (&(x, y), &(ox, oy))) in page_corners.iter().zip(&p.corners).enumerate() {
-        dst[k] = (
-            (bx + x + f64::from(ox) * pw).clamp(2.0, f64::from(w) - 2.0),
-            (by + y + f64::from(oy) * ph).clamp(2.0, f64::from(h) - 2.0),
-        );
+    let g = PhotoGeometry::new(&img, &p);
+    let (w, h) = (g.w, g.h);
+    let desk = Desk {
+        objects: desk_objects(&mut rng, w, h),
+        seed: mix(seed, 0xDE5C),
+        grain_dir: (p.grain_dir.cos(), p.grain_dir.sin()),
+        p: &p,
+        inv: g.persp.inverse().unwrap_or(Transform::IDENTITY),
+        page: (g.pw, g.ph),
+    };
+    let paper = p.paper;
+    let mut px = {
+        // Page white becomes the paper tone; ink stays ink.
+        let toned = image::ImageBuffer::from_fn(img.width(), img.height(), |x, y| {
+            let v = f32::from(img.get_pixel(x, y).0[0]);
+            image::Luma([(v * paper / 255.0).round().clamp(0.0, 255.0) as u8])
+        });
+        warp(&toned, &g.persp, w, h, |x, y| desk.tone(x, y))
+    };
+    light(&mut px, w, h, &p);
+    let mut out = gaussian_blur(&to_gray(w, h, &px), p.blur);
+    for v in out.pixels_mut() {
+        let n = f32::from(v.0[0]) + p.noise * rng.normal() as f32;
+        v.0[0] = n.round().clamp(0.0, 255.0) as u8;
     }
-    let persp = Transform::from_quads(page_corners, dst).unwrap_or(Transform {
-        m: [1.0, 0.0, bx, 0.0, 1.0, by, 0.0, 0.0, 1.0],
-    });
-    let inv = persp.inverse().unwrap_or(Transform::IDENTITY);
+    let (effective, tilt) = g.effective_dpi_and_tilt();
+    Variant {
+        image: out,
+        dpi: effective as f32,
+        transform: g.persp.after(&scale),
+        angle_deg: -tilt.to_degrees() as f32,
+    }
+}
 
-    // Clutter on the desk: a few flat objects (a pen, a phone, another sheet's edge).
-    struct Object {
-        cx: f64,
-        cy: f64,
-        hw: f64,
-        hh: f64,
-        cos: f64,
-        sin: f64,
-        tone: f32,
+/// Where the page lies in a photo: the photo's size (page plus desk border), the page's
+/// corners in it, and the perspective map from page to photo.
+struct PhotoGeometry {
+    /// The page's size, pixels at [`PHOTO_DPI`].
+    pw: f64,
+    ph: f64,
+    w: u32,
+    h: u32,
+    /// Page corners in the photo: top-left, top-right, bottom-right, bottom-left.
+    dst: [(f64, f64); 4],
+    persp: Transform,
+}
+
+impl PhotoGeometry {
+    fn new(img: &GrayImage, p: &PhotoParams) -> PhotoGeometry {
+        let (pw, ph) = (f64::from(img.width()), f64::from(img.height()));
+        let (bx, by) = (pw * f64::from(p.border), ph * f64::from(p.border));
+        let (w, h) = (
+            (pw + 2.0 * bx).round() as u32,
+            (ph + 2.0 * by).round() as u32,
+        );
+        let page_corners = [(0.0, 0.0), (pw, 0.0), (pw, ph), (0.0, ph)];
+        let mut dst = [(0.0, 0.0); 4];
+        for (k, (&(x, y), &(ox, oy))) in page_corners.iter().zip(&p.corners).enumerate() {
+            dst[k] = (
+                (bx + x + f64::from(ox) * pw).clamp(2.0, f64::from(w) - 2.0),
+                (by + y + f64::from(oy) * ph).clamp(2.0, f64::from(h) - 2.0),
+            );
+        }
+        let persp = Transform::from_quads(page_corners, dst).unwrap_or(Transform {
+            m: [1.0, 0.0, bx, 0.0, 1.0, by, 0.0, 0.0, 1.0],
+        });
+        PhotoGeometry {
+            pw,
+            ph,
+            w,
+            h,
+            dst,
+            persp,
+        }
     }
+
+    /// Effective DPI (the mean length of the page's edges in the photo over its inches)
+    /// and the mean tilt of its top and bottom edges, radians.
+    fn effective_dpi_and_tilt(&self) -> (f64, f64) {
+        let (dst, pw, ph) = (&self.dst, self.pw, self.ph);
+        let len = |a: (f64, f64), b: (f64, f64)| ((a.0 - b.0).powi(2) + (a.1 - b.1).powi(2)).sqrt();
+        let across = (len(dst[0], dst[1]) + len(dst[3], dst[2])) / 2.0 / pw;
+        let down = (len(dst[0], dst[3]) + len(dst[1], dst[2])) / 2.0 / ph;
+        let effective = f64::from(PHOTO_DPI) * (across + down) / 2.0;
+        let tilt = ((dst[1].1 - dst[0].1).atan2(dst[1].0 - dst[0].0)
+            + (dst[2].1 - dst[3].1).atan2(dst[2].0 - dst[3].0))
+            / 2.0;
+        (effective, tilt)
+    }
+}
+
+/// A flat object on the desk (a pen, a phone, another sheet's edge): a rotated box.
+struct DeskObject {
+    cx: f64,
+    cy: f64,
+    hw: f64,
+    hh: f64,
+    cos: f64,
+    sin: f64,
+    tone: f32,
+}
+
+/// Clutter on the desk: a few flat objects.
+fn desk_objects(rng: &mut Rng, w: u32, h: u32) -> Vec<DeskObject> {
     let n_objects = rng.range(1, 4) as usize;
-    let objects: Vec<Object> = (0..n_objects)
+    (0..n_objects)
         .map(|_| {
             let a = rng.uniform(0.0, std::f64::consts::PI);
-            Object {
+            DeskObject {
                 cx: rng.uniform(0.0, f64::from(w)),
                 cy: rng.uniform(0.0, f64::from(h)),
                 hw: rng.uniform(0.02, 0.25) * f64::from(w),
@@ -610,46 +723,57 @@ pub fn photo(page: &GrayImage, dpi: f32, seed: u64) -> Variant {
                 tone: rng.uniform(20.0, 230.0) as f32,
             }
         })
-        .collect();
-    let desk_seed = mix(seed, 0xDE5C);
-    let (gdx, gdy) = (p.grain_dir.cos(), p.grain_dir.sin());
-    let desk = |x: u32, y: u32| -> f32 {
+        .collect()
+}
+
+/// The desk around the page: wood grain, blotches, objects and the page's cast shadow.
+struct Desk<'a> {
+    objects: Vec<DeskObject>,
+    seed: u64,
+    /// Grain direction (cos, sin).
+    grain_dir: (f32, f32),
+    p: &'a PhotoParams,
+    /// Photo pixels → page pixels.
+    inv: Transform,
+    /// The page's size, pixels.
+    page: (f64, f64),
+}
+
+impl Desk<'_> {
+    /// The desk's grey at photo pixel (x, y).
+    fn tone(&self, x: u32, y: u32) -> f32 {
         let (fx, fy) = (x as f32, y as f32);
-        for o in &objects {
+        let desk_seed = self.seed;
+        for o in &self.objects {
             let (dx, dy) = (f64::from(fx) - o.cx, f64::from(fy) - o.cy);
             let (u, v) = (dx * o.cos + dy * o.sin, -dx * o.sin + dy * o.cos);
             if u.abs() <= o.hw && v.abs() <= o.hh {
                 return o.tone + 6.0 * value_noise(desk_seed ^ 1, fx, fy, 9.0);
             }
         }
+        let (gdx, gdy) = self.grain_dir;
         let along = fx * gdx + fy * gdy;
         let across = -fx * gdy + fy * gdx;
         // Wood grain: fine stripes along one direction, gently bent.
         let wobble = 4.0 * value_noise(desk_seed, along * 0.3, across, 400.0);
-        let grain = (across * 0.11 + wobble).sin() * p.grain;
+        let grain = (across * 0.11 + wobble).sin() * self.p.grain;
         let blotch = 18.0 * (value_noise(desk_seed ^ 2, fx, fy, 220.0) - 0.5)
             + 8.0 * (value_noise(desk_seed ^ 3, fx, fy, 40.0) - 0.5);
         // The page's own shadow on the desk, just outside its edges.
-        let (sx, sy) = inv.apply(f64::from(fx) + 0.5, f64::from(fy) + 0.5);
+        let (pw, ph) = self.page;
+        let (sx, sy) = self.inv.apply(f64::from(fx) + 0.5, f64::from(fy) + 0.5);
         let out = (-sx).max(sx - pw).max(0.0).max((-sy).max(sy - ph).max(0.0));
         let cast = if out < 14.0 {
             0.55 + 0.45 * (out / 14.0) as f32
         } else {
             1.0
         };
-        (p.desk + grain + blotch) * cast
-    };
-    let paper = p.paper;
-    let mut px = {
-        // Page white becomes the paper tone; ink stays ink.
-        let toned = image::ImageBuffer::from_fn(img.width(), img.height(), |x, y| {
-            let v = f32::from(img.get_pixel(x, y).0[0]);
-            image::Luma([(v * paper / 255.0).round().clamp(0.0, 255.0) as u8])
-        });
-        warp(&toned, &persp, w, h, desk)
-    };
+        (self.p.desk + grain + blotch) * cast
+    }
+}
 
-    // Lighting: gradient × vignette × shadow, over page and desk alike.
+/// Lighting: gradient × vignette × shadow, over page and desk alike.
+fn light(px: &mut [f32], w: u32, h: u32, p: &PhotoParams) {
     let (cx, cy) = (f64::from(w) / 2.0, f64::from(h) / 2.0);
     let diag = (cx * cx + cy * cy).sqrt();
     let (gx, gy) = (
@@ -672,26 +796,6 @@ pub fn photo(page: &GrayImage, dpi: f32, seed: u64) -> Variant {
             let i = (y * w + x) as usize;
             px[i] *= (grad * vig * shade) as f32;
         }
-    }
-    let mut out = gaussian_blur(&to_gray(w, h, &px), p.blur);
-    for v in out.pixels_mut() {
-        let n = f32::from(v.0[0]) + p.noise * rng.normal() as f32;
-        v.0[0] = n.round().clamp(0.0, 255.0) as u8;
-    }
-
-    // Effective DPI: the mean length of the page's edges in the photo over its inches.
-    let len = |a: (f64, f64), b: (f64, f64)| ((a.0 - b.0).powi(2) + (a.1 - b.1).powi(2)).sqrt();
-    let across = (len(dst[0], dst[1]) + len(dst[3], dst[2])) / 2.0 / pw;
-    let down = (len(dst[0], dst[3]) + len(dst[1], dst[2])) / 2.0 / ph;
-    let effective = f64::from(PHOTO_DPI) * (across + down) / 2.0;
-    let tilt = ((dst[1].1 - dst[0].1).atan2(dst[1].0 - dst[0].0)
-        + (dst[2].1 - dst[3].1).atan2(dst[2].0 - dst[3].0))
-        / 2.0;
-    Variant {
-        image: out,
-        dpi: effective as f32,
-        transform: persp.after(&scale),
-        angle_deg: -tilt.to_degrees() as f32,
     }
 }
 

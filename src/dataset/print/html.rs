@@ -8,7 +8,8 @@
 use std::fmt::Write;
 
 use super::layout::{
-    Align, Block, Class, Grid, GridKind, HeadingLook, Sheet, TableLook, TextLine, Title, TitleLook,
+    Align, Barcode, Block, Class, Grid, GridKind, HeadingLook, Look, Seal, Sheet, SheetPage,
+    TableLook, TextLine, Title, TitleLook,
 };
 
 /// HTML text escaping.
@@ -32,6 +33,18 @@ fn pt(v: f32) -> String {
 
 /// The whole document.
 pub fn render(sheet: &Sheet) -> String {
+    let css = stylesheet(sheet);
+    let mut body = String::new();
+    for (pi, page) in sheet.pages.iter().enumerate() {
+        page_html(&mut body, sheet, pi, page);
+    }
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"ko\">\n<head>\n<meta charset=\"utf-8\">\n<title></title>\n<style>\n{css}</style>\n</head>\n<body>\n{body}</body>\n</html>\n"
+    )
+}
+
+/// The style sheet: page box, fonts, table looks and shades of this printout.
+fn stylesheet(sheet: &Sheet) -> String {
     let l = &sheet.look;
     let f = &sheet.fonts;
     let bold_family = f.bold.clone().unwrap_or_else(|| f.regular.clone());
@@ -109,80 +122,89 @@ pub fn render(sheet: &Sheet) -> String {
         );
     }
 
-    let mut body = String::new();
-    for (pi, page) in sheet.pages.iter().enumerate() {
-        body.push_str("<div class=\"page\">\n");
-        if !page.header.is_empty() {
-            body.push_str("<div class=\"hdr\">\n");
-            for line in &page.header {
-                body.push_str(&text_line(line));
-            }
-            body.push_str("</div>\n");
-        }
-        for b in &page.blocks {
-            match b {
-                Block::Title(t) => body.push_str(&title(t, sheet)),
-                Block::Line(line) => body.push_str(&text_line_styled(line, sheet)),
-                Block::Grid(g) => body.push_str(&grid(g, sheet)),
-            }
-        }
-        body.push_str("<div class=\"ftr\">\n");
-        for line in &page.footer {
+    css
+}
+
+/// One page: header, blocks, footer, then the positioned barcode and seal.
+fn page_html(body: &mut String, sheet: &Sheet, pi: usize, page: &SheetPage) {
+    body.push_str("<div class=\"page\">\n");
+    if !page.header.is_empty() {
+        body.push_str("<div class=\"hdr\">\n");
+        for line in &page.header {
             body.push_str(&text_line(line));
         }
         body.push_str("</div>\n");
-        if let Some(bc) = &sheet.barcode {
-            let top = (l.margin[0] - bc.height - 4.0).max(4.0);
-            let _ = write!(
-                body,
-                "<svg style=\"position:absolute; top:{}; right:{}; width:{}; height:{}\" viewBox=\"0 0 {} 10\" preserveAspectRatio=\"none\">",
-                pt(top),
-                pt(l.margin[1]),
-                pt(bc.width),
-                pt(bc.height),
-                bc.modules
-            );
-            for (x, w) in &bc.bars {
-                let _ = write!(
-                    body,
-                    "<rect x=\"{x}\" y=\"0\" width=\"{w}\" height=\"10\" fill=\"#000\"/>"
-                );
-            }
-            body.push_str("</svg>\n");
-        }
-        if let Some(s) = sheet.seal.as_ref().filter(|s| s.page == pi) {
-            let _ = write!(
-                body,
-                "<svg style=\"position:absolute; left:{}; top:{}; width:{}; height:{}; opacity:0.82; transform: rotate({:.1}deg)\" viewBox=\"0 0 100 100\">",
-                pt(s.x),
-                pt(s.y),
-                pt(s.size),
-                pt(s.size),
-                s.rotate
-            );
-            let red = "#c8102e";
-            if s.square {
-                let _ = write!(body, "<rect x=\"6\" y=\"6\" width=\"88\" height=\"88\" rx=\"4\" fill=\"none\" stroke=\"{red}\" stroke-width=\"6\"/>");
-            } else {
-                let _ = write!(body, "<circle cx=\"50\" cy=\"50\" r=\"44\" fill=\"none\" stroke=\"{red}\" stroke-width=\"6\"/><circle cx=\"50\" cy=\"50\" r=\"36\" fill=\"none\" stroke=\"{red}\" stroke-width=\"2\"/>");
-            }
-            for (x0, y0, x1, y1) in &s.strokes {
-                let _ = write!(
-                    body,
-                    "<line x1=\"{:.1}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\" stroke=\"{red}\" stroke-width=\"5\" stroke-linecap=\"square\"/>",
-                    x0 * 100.0,
-                    y0 * 100.0,
-                    x1 * 100.0,
-                    y1 * 100.0
-                );
-            }
-            body.push_str("</svg>\n");
-        }
-        body.push_str("</div>\n");
     }
-    format!(
-        "<!DOCTYPE html>\n<html lang=\"ko\">\n<head>\n<meta charset=\"utf-8\">\n<title></title>\n<style>\n{css}</style>\n</head>\n<body>\n{body}</body>\n</html>\n"
-    )
+    for b in &page.blocks {
+        match b {
+            Block::Title(t) => body.push_str(&title(t, sheet)),
+            Block::Line(line) => body.push_str(&text_line_styled(line, sheet)),
+            Block::Grid(g) => body.push_str(&grid(g, sheet)),
+        }
+    }
+    body.push_str("<div class=\"ftr\">\n");
+    for line in &page.footer {
+        body.push_str(&text_line(line));
+    }
+    body.push_str("</div>\n");
+    if let Some(bc) = &sheet.barcode {
+        barcode_svg(body, bc, &sheet.look);
+    }
+    if let Some(s) = sheet.seal.as_ref().filter(|s| s.page == pi) {
+        seal_svg(body, s);
+    }
+    body.push_str("</div>\n");
+}
+
+/// The barcode, top right above the top margin.
+fn barcode_svg(body: &mut String, bc: &Barcode, l: &Look) {
+    let top = (l.margin[0] - bc.height - 4.0).max(4.0);
+    let _ = write!(
+        body,
+        "<svg style=\"position:absolute; top:{}; right:{}; width:{}; height:{}\" viewBox=\"0 0 {} 10\" preserveAspectRatio=\"none\">",
+        pt(top),
+        pt(l.margin[1]),
+        pt(bc.width),
+        pt(bc.height),
+        bc.modules
+    );
+    for (x, w) in &bc.bars {
+        let _ = write!(
+            body,
+            "<rect x=\"{x}\" y=\"0\" width=\"{w}\" height=\"10\" fill=\"#000\"/>"
+        );
+    }
+    body.push_str("</svg>\n");
+}
+
+/// The red seal: a ring or a rounded square with pseudo-glyph strokes inside.
+fn seal_svg(body: &mut String, s: &Seal) {
+    let _ = write!(
+        body,
+        "<svg style=\"position:absolute; left:{}; top:{}; width:{}; height:{}; opacity:0.82; transform: rotate({:.1}deg)\" viewBox=\"0 0 100 100\">",
+        pt(s.x),
+        pt(s.y),
+        pt(s.size),
+        pt(s.size),
+        s.rotate
+    );
+    let red = "#c8102e";
+    if s.square {
+        let _ = write!(body, "<rect x=\"6\" y=\"6\" width=\"88\" height=\"88\" rx=\"4\" fill=\"none\" stroke=\"{red}\" stroke-width=\"6\"/>");
+    } else {
+        let _ = write!(body, "<circle cx=\"50\" cy=\"50\" r=\"44\" fill=\"none\" stroke=\"{red}\" stroke-width=\"6\"/><circle cx=\"50\" cy=\"50\" r=\"36\" fill=\"none\" stroke=\"{red}\" stroke-width=\"2\"/>");
+    }
+    for (x0, y0, x1, y1) in &s.strokes {
+        let _ = write!(
+            body,
+            "<line x1=\"{:.1}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\" stroke=\"{red}\" stroke-width=\"5\" stroke-linecap=\"square\"/>",
+            x0 * 100.0,
+            y0 * 100.0,
+            x1 * 100.0,
+            y1 * 100.0
+        );
+    }
+    body.push_str("</svg>\n");
 }
 
 fn justify(a: Align) -> &'static str {

@@ -583,67 +583,7 @@ pub fn build(doc: &SynthDocument, lib: &FontLibrary) -> Result<Sheet, PrintError
     let look = Look::draw(&mut rng.fork(), doc.doc_type);
     let furn = furniture(doc, &mut rng.fork());
     let (print_chars, hand_chars) = characters(doc, &furn);
-
-    // Fonts: a print family whose stack covers the document, a hand family for notes.
-    let mut body_families: Vec<&'static str> = lib
-        .families()
-        .into_iter()
-        .filter(|f| !is_hand_family(f))
-        .collect();
-    shuffle(&mut rng, &mut body_families);
-    let mut regular = None;
-    for fam in &body_families {
-        if let Some(s) = lib.stack(fam, 400, &print_chars) {
-            regular = Some(s);
-            break;
-        }
-    }
-    let regular = regular.ok_or_else(|| PrintError::Coverage {
-        doc: doc.doc_type.as_str().to_string(),
-        families: body_families.join(", "),
-        missing: missing_chars(lib, &body_families, &print_chars),
-    })?;
-    let primary = regular.faces[0].family;
-    let bold = if lib.has_bold(primary) {
-        lib.stack(primary, 700, &print_chars)
-    } else {
-        None
-    };
-    let mut hand_families: Vec<&'static str> = lib
-        .families()
-        .into_iter()
-        .filter(|f| is_hand_family(f))
-        .collect();
-    shuffle(&mut rng, &mut hand_families);
-    let mut hand = None;
-    if !hand_chars.is_empty() {
-        for fam in &hand_families {
-            if let Some(s) = lib.stack(fam, 400, &hand_chars) {
-                hand = Some(s);
-                break;
-            }
-        }
-    }
-    let hand = match hand {
-        Some(h) => h,
-        // No hand face covers the notes: they are printed in the body face, in pen colour.
-        None => regular.clone(),
-    };
-    let mut ps_names: BTreeSet<String> = regular.faces.iter().map(|f| f.ps_name.clone()).collect();
-    ps_names.extend(hand.faces.iter().map(|f| f.ps_name.clone()));
-    if let Some(b) = &bold {
-        ps_names.extend(b.faces.iter().map(|f| f.ps_name.clone()));
-    }
-    let fonts = SheetFonts {
-        regular: regular.css(),
-        bold: bold.as_ref().map(Stack::css),
-        hand: hand.css(),
-        ps_names,
-        body_family: primary.to_string(),
-        hand_family: hand.primary().to_string(),
-    };
-    let m = Measure { regular, bold };
-    let hand_stack = hand;
+    let (fonts, m, hand_stack) = choose_fonts(doc, lib, &mut rng, &print_chars, &hand_chars)?;
 
     let mut lay = Layout {
         look: &look,
@@ -672,36 +612,15 @@ pub fn build(doc: &SynthDocument, lib: &FontLibrary) -> Result<Sheet, PrintError
         pages = force_two_pages(pages);
     }
     let total = pages.len();
-    let mut sheet_pages = Vec::new();
-    for (i, body) in pages.into_iter().enumerate() {
-        let footer = furn
-            .footer_cells
-            .iter()
-            .map(|cells| {
-                let cells: Vec<String> = cells.iter().map(|c| fill_page(c, i + 1, total)).collect();
-                let align = match cells.len() {
-                    1 if cells[0].contains(':') || cells[0].starts_with("인쇄") => Align::Right,
-                    1 => Align::Center,
-                    _ => Align::Spread,
-                };
-                TextLine {
-                    cells,
-                    align,
-                    class: Class::Footer,
-                    size: look.small_size,
-                    height: look.small_size * look.lead,
-                    bold: false,
-                    space_before: 0.0,
-                    first_bold: false,
-                }
-            })
-            .collect();
-        sheet_pages.push(SheetPage {
+    let sheet_pages: Vec<SheetPage> = pages
+        .into_iter()
+        .enumerate()
+        .map(|(i, body)| SheetPage {
             header: header.clone(),
             blocks: body,
-            footer,
-        });
-    }
+            footer: footer(&furn, &look, i + 1, total),
+        })
+        .collect();
     // Every printout has a barcode, a seal or both (a seal needs a signature to sit on).
     let seal = if look.seal || !look.barcode {
         seal(&sheet_pages, &look, &m, header_height, &mut rng)
@@ -719,6 +638,97 @@ pub fn build(doc: &SynthDocument, lib: &FontLibrary) -> Result<Sheet, PrintError
         header_height,
         footer_height,
     })
+}
+
+/// The printout's fonts: a print family (in shuffled order) whose stack covers the
+/// document, its bold when the family has one, and a hand family for the notes. Returns
+/// the stacks as CSS, the print measure and the hand stack.
+fn choose_fonts<'a>(
+    doc: &SynthDocument,
+    lib: &'a FontLibrary,
+    rng: &mut Rng,
+    print_chars: &BTreeSet<char>,
+    hand_chars: &BTreeSet<char>,
+) -> Result<(SheetFonts, Measure<'a>, Stack<'a>), PrintError> {
+    let mut body_families: Vec<&'static str> = lib
+        .families()
+        .into_iter()
+        .filter(|f| !is_hand_family(f))
+        .collect();
+    shuffle(rng, &mut body_families);
+    let regular =
+        first_stack(lib, &body_families, print_chars).ok_or_else(|| PrintError::Coverage {
+            doc: doc.doc_type.as_str().to_string(),
+            families: body_families.join(", "),
+            missing: missing_chars(lib, &body_families, print_chars),
+        })?;
+    let primary = regular.faces[0].family;
+    let bold = if lib.has_bold(primary) {
+        lib.stack(primary, 700, print_chars)
+    } else {
+        None
+    };
+    let mut hand_families: Vec<&'static str> = lib
+        .families()
+        .into_iter()
+        .filter(|f| is_hand_family(f))
+        .collect();
+    shuffle(rng, &mut hand_families);
+    let hand = if hand_chars.is_empty() {
+        None
+    } else {
+        first_stack(lib, &hand_families, hand_chars)
+    };
+    // No hand face covers the notes: they are printed in the body face, in pen colour.
+    let hand = hand.unwrap_or_else(|| regular.clone());
+    let mut ps_names: BTreeSet<String> = regular.faces.iter().map(|f| f.ps_name.clone()).collect();
+    ps_names.extend(hand.faces.iter().map(|f| f.ps_name.clone()));
+    if let Some(b) = &bold {
+        ps_names.extend(b.faces.iter().map(|f| f.ps_name.clone()));
+    }
+    let fonts = SheetFonts {
+        regular: regular.css(),
+        bold: bold.as_ref().map(Stack::css),
+        hand: hand.css(),
+        ps_names,
+        body_family: primary.to_string(),
+        hand_family: hand.primary().to_string(),
+    };
+    Ok((fonts, Measure { regular, bold }, hand))
+}
+
+/// The regular-weight stack of the first of `families` that covers `chars`.
+fn first_stack<'a>(
+    lib: &'a FontLibrary,
+    families: &[&'static str],
+    chars: &BTreeSet<char>,
+) -> Option<Stack<'a>> {
+    families.iter().find_map(|fam| lib.stack(fam, 400, chars))
+}
+
+/// The footer lines of page `page` of `total`.
+fn footer(furn: &Furniture, look: &Look, page: usize, total: usize) -> Vec<TextLine> {
+    furn.footer_cells
+        .iter()
+        .map(|cells| {
+            let cells: Vec<String> = cells.iter().map(|c| fill_page(c, page, total)).collect();
+            let align = match cells.len() {
+                1 if cells[0].contains(':') || cells[0].starts_with("인쇄") => Align::Right,
+                1 => Align::Center,
+                _ => Align::Spread,
+            };
+            TextLine {
+                cells,
+                align,
+                class: Class::Footer,
+                size: look.small_size,
+                height: look.small_size * look.lead,
+                bold: false,
+                space_before: 0.0,
+                first_bold: false,
+            }
+        })
+        .collect()
 }
 
 fn missing_chars(lib: &FontLibrary, families: &[&str], chars: &BTreeSet<char>) -> String {
@@ -868,80 +878,28 @@ impl Layout<'_> {
         while i < src.len() {
             let b = &src[i];
             match b.kind {
-                LineKind::Title => {
-                    let text = b.text();
-                    let size = rng.pick(&[16.0, 17.0, 18.0, 19.0, 20.0, 22.0]);
-                    let look = rng.pick(&[
-                        TitleLook::Boxed,
-                        TitleLook::Boxed,
-                        TitleLook::Underlined,
-                        TitleLook::DoubleUnderlined,
-                        TitleLook::Banded,
-                        TitleLook::Plain,
-                    ]);
-                    let align = if rng.chance(0.8) {
-                        Align::Center
-                    } else {
-                        Align::Left
-                    };
-                    out.push(Block::Title(Title {
-                        height: size * 1.3 + 2.0 * 5.0 + 4.0 + 14.0,
-                        text,
-                        size,
-                        look,
-                        align,
-                    }));
-                    i += 1;
-                }
+                LineKind::Title => out.push(Block::Title(title(b.text(), rng))),
                 LineKind::Meta | LineKind::PageHeader | LineKind::PageFooter => {
                     let align = if b.cells.len() > 1 {
                         Align::Spread
                     } else {
                         Align::Left
                     };
-                    let mut lines = self.cells_or_wrapped(&b.cells, Class::Meta, align);
-                    if let Some(f) = lines.first_mut() {
-                        f.space_before = 2.0;
-                    }
-                    out.extend(lines.into_iter().map(Block::Line));
-                    i += 1;
+                    let lines = self.cells_or_wrapped(&b.cells, Class::Meta, align);
+                    out.extend(spaced(lines, 2.0).map(Block::Line));
                 }
                 LineKind::Heading => {
                     let mut line = self.line(vec![b.text()], Class::Heading, Align::Left);
                     line.space_before = l.body_size * 0.8;
                     line.height = line.size * 1.45 + 3.0;
                     out.push(Block::Line(line));
-                    i += 1;
                 }
                 LineKind::Body | LineKind::Handwritten => {
-                    let class = if b.kind == LineKind::Body {
-                        Class::Body
-                    } else {
-                        Class::Hand
-                    };
-                    let proto = self.line(Vec::new(), class, Align::Left);
-                    let indent = if class == Class::Hand {
-                        l.body_size
-                    } else {
-                        0.0
-                    };
-                    let lines = self.wrap(&b.text(), proto.size, class, l.content_width() - indent);
-                    for (k, t) in lines.into_iter().enumerate() {
-                        let mut line = self.line(vec![t], class, Align::Left);
-                        if k == 0 {
-                            line.space_before = l.body_size * 0.15;
-                        }
-                        out.push(Block::Line(line));
-                    }
-                    i += 1;
+                    out.extend(self.prose(b).into_iter().map(Block::Line));
                 }
                 LineKind::Signature => {
-                    let mut lines = self.cells_or_wrapped(&b.cells, Class::Signature, Align::Right);
-                    if let Some(f) = lines.first_mut() {
-                        f.space_before = l.body_size * 0.8;
-                    }
-                    out.extend(lines.into_iter().map(Block::Line));
-                    i += 1;
+                    let lines = self.cells_or_wrapped(&b.cells, Class::Signature, Align::Right);
+                    out.extend(spaced(lines, l.body_size * 0.8).map(Block::Line));
                 }
                 LineKind::Field => {
                     let end = (i..src.len())
@@ -953,6 +911,7 @@ impl Layout<'_> {
                         .collect();
                     out.push(Block::Grid(self.form(&pairs)?));
                     i = end;
+                    continue;
                 }
                 LineKind::TableHeader | LineKind::TableRow => {
                     let end = (i + 1..src.len())
@@ -960,10 +919,34 @@ impl Layout<'_> {
                         .unwrap_or(src.len());
                     out.push(Block::Grid(self.table(&src[i..end])?));
                     i = end;
+                    continue;
                 }
             }
+            i += 1;
         }
         Ok(out)
+    }
+
+    /// A body paragraph or a hand-written note (indented), wrapped to the content width.
+    fn prose(&self, b: &SynthLine) -> Vec<TextLine> {
+        let l = self.look;
+        let class = if b.kind == LineKind::Body {
+            Class::Body
+        } else {
+            Class::Hand
+        };
+        let proto = self.line(Vec::new(), class, Align::Left);
+        let indent = if class == Class::Hand {
+            l.body_size
+        } else {
+            0.0
+        };
+        let lines = self.wrap(&b.text(), proto.size, class, l.content_width() - indent);
+        let lines = lines
+            .into_iter()
+            .map(|t| self.line(vec![t], class, Align::Left))
+            .collect();
+        spaced(lines, l.body_size * 0.15).collect()
     }
 
     fn row_height(&self, size: f32) -> f32 {
@@ -1007,6 +990,7 @@ impl Layout<'_> {
         }
     }
 
+    /// The form with `k` pairs to a row at `size`, if its natural width fits `width`.
     fn try_form(
         &self,
         pairs: &[(String, String)],
@@ -1025,48 +1009,9 @@ impl Layout<'_> {
                 + pad
         };
         let vw = |s: &str| self.m.width(s, size, false) * 1.02 + pad;
-        // Pack pairs into rows; a pair too wide for its share of the row is alone.
-        let share = width / k as f32;
-        let mut rows: Vec<Vec<&(String, String)>> = Vec::new();
-        let mut cur: Vec<&(String, String)> = Vec::new();
-        for p in pairs {
-            let wide = lw(&label_text(&p.0)) + vw(&p.1) > share;
-            if wide && k > 1 {
-                if !cur.is_empty() {
-                    rows.push(std::mem::take(&mut cur));
-                }
-                rows.push(vec![p]);
-                continue;
-            }
-            cur.push(p);
-            if cur.len() == k {
-                rows.push(std::mem::take(&mut cur));
-            }
-        }
-        if !cur.is_empty() {
-            rows.push(cur);
-        }
-        // Natural column widths from the cells that do not span.
-        let mut cols = vec![0.0f32; 2 * k];
-        for r in &rows {
-            for (j, p) in r.iter().enumerate() {
-                cols[2 * j] = cols[2 * j].max(lw(&label_text(&p.0)));
-                if j + 1 < r.len() || r.len() == k {
-                    cols[2 * j + 1] = cols[2 * j + 1].max(vw(&p.1));
-                }
-            }
-        }
-        // Spanning values: widen the last column when the span is short.
-        for r in &rows {
-            if r.len() < k {
-                let j = r.len() - 1;
-                let span: f32 = cols[2 * j + 1..].iter().sum();
-                let need = vw(&r[j].1);
-                if need > span {
-                    cols[2 * k - 1] += need - span;
-                }
-            }
-        }
+        let label_w = |p: &(String, String)| lw(&label_text(&p.0));
+        let rows = pack_pairs(pairs, k, width / k as f32, &|p| label_w(p) + vw(&p.1));
+        let mut cols = form_columns(&rows, k, &label_w, &vw);
         let natural: f32 = cols.iter().sum();
         if natural > width {
             return None;
@@ -1079,30 +1024,7 @@ impl Layout<'_> {
         }
         let grid_rows = rows
             .iter()
-            .map(|r| {
-                let mut cells = Vec::new();
-                for (j, p) in r.iter().enumerate() {
-                    cells.push(Cell {
-                        text: label_text(&p.0),
-                        span: 1,
-                        shaded: kind == GridKind::Form,
-                        align: Align::Left,
-                        flag: false,
-                    });
-                    let span = if j + 1 == r.len() { 2 * (k - j) - 1 } else { 1 };
-                    cells.push(Cell {
-                        text: p.1.clone(),
-                        span,
-                        shaded: false,
-                        align: Align::Left,
-                        flag: false,
-                    });
-                }
-                Row {
-                    cells,
-                    header: false,
-                }
-            })
+            .map(|r| form_row(r, k, kind, label_text))
             .collect();
         Some(Grid {
             kind,
@@ -1120,101 +1042,22 @@ impl Layout<'_> {
         let l = self.look;
         let width = l.content_width();
         let ncols = src.iter().map(|r| r.cells.len()).max().unwrap_or(1);
-        let is_number = |s: &str| {
-            let t = s.trim();
-            !t.is_empty()
-                && t.chars()
-                    .next()
-                    .is_some_and(|c| c.is_ascii_digit() || c == '<' || c == '>')
-                && t.chars()
-                    .all(|c| c.is_ascii_digit() || ".-~<>,/".contains(c))
-        };
         let mut size = l.table_size;
         loop {
-            let pad = 2.0 * l.pad_h + l.rule_pt() + 1.5;
-            let mut cols = vec![0.0f32; ncols];
-            for r in src {
-                let header = r.kind == LineKind::TableHeader;
-                for (j, c) in r.cells.iter().enumerate() {
-                    let w = self.m.width(c.trim(), size, header && self.has_bold) * 1.02 + pad;
-                    cols[j] = cols[j].max(w);
-                }
-            }
+            let mut cols = self.table_columns(src, ncols, size);
             let natural: f32 = cols.iter().sum();
             if natural <= width {
-                // One alignment per column: numbers right (or centred), short codes
-                // (flags, %) centred, text left.
-                let data: Vec<&SynthLine> = src
-                    .iter()
-                    .filter(|r| r.kind != LineKind::TableHeader)
-                    .collect();
-                let col_align: Vec<Align> = (0..ncols)
-                    .map(|j| {
-                        let cells: Vec<&str> = data
-                            .iter()
-                            .filter_map(|r| r.cells.get(j))
-                            .map(|c| c.trim())
-                            .filter(|c| !c.is_empty())
-                            .collect();
-                        let numbers = cells.iter().filter(|c| is_number(c)).count();
-                        if j == 0 || cells.is_empty() {
-                            Align::Left
-                        } else if numbers * 10 >= cells.len() * 6 {
-                            if l.center_numbers {
-                                Align::Center
-                            } else {
-                                Align::Right
-                            }
-                        } else if cells.iter().all(|c| c.chars().count() <= 2) {
-                            Align::Center
-                        } else {
-                            Align::Left
-                        }
-                    })
-                    .collect();
+                let col_align = column_alignments(src, ncols, l.center_numbers);
                 if l.full_width {
                     let extra = width - natural;
                     for c in &mut cols {
                         *c += extra * *c / natural;
                     }
                 }
-                let rows = src
-                    .iter()
-                    .map(|r| {
-                        let header = r.kind == LineKind::TableHeader;
-                        let mut cells: Vec<Cell> = r
-                            .cells
-                            .iter()
-                            .enumerate()
-                            .map(|(j, c)| {
-                                let t = c.trim().to_string();
-                                let align = if header { Align::Center } else { col_align[j] };
-                                let flag = !header && (t == "H" || t == "L");
-                                Cell {
-                                    text: t,
-                                    span: 1,
-                                    shaded: header,
-                                    align,
-                                    flag,
-                                }
-                            })
-                            .collect();
-                        while cells.len() < ncols {
-                            cells.push(Cell {
-                                text: String::new(),
-                                span: 1,
-                                shaded: header,
-                                align: Align::Left,
-                                flag: false,
-                            });
-                        }
-                        Row { cells, header }
-                    })
-                    .collect();
                 return Ok(Grid {
                     kind: GridKind::Table,
                     cols,
-                    rows,
+                    rows: table_rows(src, ncols, &col_align),
                     size,
                     row_height: self.row_height(size),
                     space_before: l.body_size * 0.6,
@@ -1229,6 +1072,226 @@ impl Layout<'_> {
             size = (size - 0.5).max(7.0);
         }
     }
+
+    /// Natural column widths at `size`: each column's widest cell, padding included.
+    fn table_columns(&self, src: &[SynthLine], ncols: usize, size: f32) -> Vec<f32> {
+        let l = self.look;
+        let pad = 2.0 * l.pad_h + l.rule_pt() + 1.5;
+        let mut cols = vec![0.0f32; ncols];
+        for r in src {
+            let header = r.kind == LineKind::TableHeader;
+            for (j, c) in r.cells.iter().enumerate() {
+                let w = self.m.width(c.trim(), size, header && self.has_bold) * 1.02 + pad;
+                cols[j] = cols[j].max(w);
+            }
+        }
+        cols
+    }
+}
+
+/// The title block: size, look and alignment drawn from `rng`.
+fn title(text: String, rng: &mut Rng) -> Title {
+    let size = rng.pick(&[16.0, 17.0, 18.0, 19.0, 20.0, 22.0]);
+    let look = rng.pick(&[
+        TitleLook::Boxed,
+        TitleLook::Boxed,
+        TitleLook::Underlined,
+        TitleLook::DoubleUnderlined,
+        TitleLook::Banded,
+        TitleLook::Plain,
+    ]);
+    let align = if rng.chance(0.8) {
+        Align::Center
+    } else {
+        Align::Left
+    };
+    Title {
+        height: size * 1.3 + 2.0 * 5.0 + 4.0 + 14.0,
+        text,
+        size,
+        look,
+        align,
+    }
+}
+
+/// `lines` with `space` before the first.
+fn spaced(mut lines: Vec<TextLine>, space: f32) -> impl Iterator<Item = TextLine> {
+    if let Some(first) = lines.first_mut() {
+        first.space_before = space;
+    }
+    lines.into_iter()
+}
+
+/// Packs label/value pairs `k` to a row; a pair wider than `share` gets a row of its own.
+fn pack_pairs<'p>(
+    pairs: &'p [(String, String)],
+    k: usize,
+    share: f32,
+    pair_width: &dyn Fn(&(String, String)) -> f32,
+) -> Vec<Vec<&'p (String, String)>> {
+    let mut rows: Vec<Vec<&(String, String)>> = Vec::new();
+    let mut cur: Vec<&(String, String)> = Vec::new();
+    for p in pairs {
+        let wide = pair_width(p) > share;
+        if wide && k > 1 {
+            if !cur.is_empty() {
+                rows.push(std::mem::take(&mut cur));
+            }
+            rows.push(vec![p]);
+            continue;
+        }
+        cur.push(p);
+        if cur.len() == k {
+            rows.push(std::mem::take(&mut cur));
+        }
+    }
+    if !cur.is_empty() {
+        rows.push(cur);
+    }
+    rows
+}
+
+/// Natural column widths (label, value, label, value, …) of a form's rows: the widest
+/// cell that does not span, then the last column widened for short spans.
+fn form_columns(
+    rows: &[Vec<&(String, String)>],
+    k: usize,
+    label_w: &dyn Fn(&(String, String)) -> f32,
+    value_w: &dyn Fn(&str) -> f32,
+) -> Vec<f32> {
+    let mut cols = vec![0.0f32; 2 * k];
+    for r in rows {
+        for (j, p) in r.iter().enumerate() {
+            cols[2 * j] = cols[2 * j].max(label_w(p));
+            if j + 1 < r.len() || r.len() == k {
+                cols[2 * j + 1] = cols[2 * j + 1].max(value_w(&p.1));
+            }
+        }
+    }
+    // Spanning values: widen the last column when the span is short.
+    for r in rows {
+        if r.len() < k {
+            let j = r.len() - 1;
+            let span: f32 = cols[2 * j + 1..].iter().sum();
+            let need = value_w(&r[j].1);
+            if need > span {
+                cols[2 * k - 1] += need - span;
+            }
+        }
+    }
+    cols
+}
+
+/// One form row: label and value cells, the last value spanning the remaining columns.
+fn form_row(
+    r: &[&(String, String)],
+    k: usize,
+    kind: GridKind,
+    label_text: &dyn Fn(&str) -> String,
+) -> Row {
+    let mut cells = Vec::new();
+    for (j, p) in r.iter().enumerate() {
+        cells.push(Cell {
+            text: label_text(&p.0),
+            span: 1,
+            shaded: kind == GridKind::Form,
+            align: Align::Left,
+            flag: false,
+        });
+        let span = if j + 1 == r.len() { 2 * (k - j) - 1 } else { 1 };
+        cells.push(Cell {
+            text: p.1.clone(),
+            span,
+            shaded: false,
+            align: Align::Left,
+            flag: false,
+        });
+    }
+    Row {
+        cells,
+        header: false,
+    }
+}
+
+/// Whether a table cell reads as a number (or a range or bound of numbers).
+fn is_number(s: &str) -> bool {
+    let t = s.trim();
+    !t.is_empty()
+        && t.chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_digit() || c == '<' || c == '>')
+        && t.chars()
+            .all(|c| c.is_ascii_digit() || ".-~<>,/".contains(c))
+}
+
+/// One alignment per column: numbers right (or centred), short codes (flags, %)
+/// centred, text left.
+fn column_alignments(src: &[SynthLine], ncols: usize, center_numbers: bool) -> Vec<Align> {
+    let data: Vec<&SynthLine> = src
+        .iter()
+        .filter(|r| r.kind != LineKind::TableHeader)
+        .collect();
+    (0..ncols)
+        .map(|j| {
+            let cells: Vec<&str> = data
+                .iter()
+                .filter_map(|r| r.cells.get(j))
+                .map(|c| c.trim())
+                .filter(|c| !c.is_empty())
+                .collect();
+            let numbers = cells.iter().filter(|c| is_number(c)).count();
+            if j == 0 || cells.is_empty() {
+                Align::Left
+            } else if numbers * 10 >= cells.len() * 6 {
+                if center_numbers {
+                    Align::Center
+                } else {
+                    Align::Right
+                }
+            } else if cells.iter().all(|c| c.chars().count() <= 2) {
+                Align::Center
+            } else {
+                Align::Left
+            }
+        })
+        .collect()
+}
+
+/// A table's rows: header cells centred and shaded, H/L flags marked, short rows padded
+/// with empty cells.
+fn table_rows(src: &[SynthLine], ncols: usize, col_align: &[Align]) -> Vec<Row> {
+    src.iter()
+        .map(|r| {
+            let header = r.kind == LineKind::TableHeader;
+            let mut cells: Vec<Cell> = r
+                .cells
+                .iter()
+                .enumerate()
+                .map(|(j, c)| {
+                    let t = c.trim().to_string();
+                    let align = if header { Align::Center } else { col_align[j] };
+                    let flag = !header && (t == "H" || t == "L");
+                    Cell {
+                        text: t,
+                        span: 1,
+                        shaded: header,
+                        align,
+                        flag,
+                    }
+                })
+                .collect();
+            while cells.len() < ncols {
+                cells.push(Cell {
+                    text: String::new(),
+                    span: 1,
+                    shaded: header,
+                    align: Align::Left,
+                    flag: false,
+                });
+            }
+            Row { cells, header }
+        })
+        .collect()
 }
 
 impl Block {

@@ -260,18 +260,8 @@ pub fn generate(
     rasterise: Option<Rasteriser>,
 ) -> Result<PrintSummary, PrintError> {
     validate(opts, rasterise.is_some())?;
-    let mut types: Vec<DocType> = Vec::new();
-    for t in &opts.types {
-        if !types.contains(t) {
-            types.push(*t);
-        }
-    }
-    let mut variants: Vec<VariantKind> = Vec::new();
-    for v in &opts.variants {
-        if !variants.contains(v) {
-            variants.push(*v);
-        }
-    }
+    let types = unique(&opts.types);
+    let variants = unique(&opts.variants);
     let browser = Chromium::find()?;
     let lib = FontLibrary::load(&opts.font_dir, opts.fonts.role())?;
     let fc = FontConfig::new(&lib)?;
@@ -288,25 +278,7 @@ pub fn generate(
             jobs.push((format!("{}-{i:03}", t.as_str()), printout(t, seed, &lib)?));
         }
     }
-
-    // Print and check, a few browsers at once.
-    let next = AtomicUsize::new(0);
-    let results: Mutex<BTreeMap<usize, Result<Duration, PrintError>>> = Mutex::new(BTreeMap::new());
-    std::thread::scope(|s| {
-        for _ in 0..opts.jobs.min(jobs.len()) {
-            s.spawn(|| loop {
-                let k = next.fetch_add(1, Ordering::Relaxed);
-                let Some((id, p)) = jobs.get(k) else { break };
-                let pdf = out_dir.join(format!("{id}.pdf"));
-                let r = print_checked(id, p, &pdf, &browser, &fc);
-                results
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .insert(k, r);
-            });
-        }
-    });
-    let results = results.into_inner().unwrap_or_else(|e| e.into_inner());
+    let results = print_all(&jobs, opts.jobs, out_dir, &browser, &fc);
 
     let mut summary = PrintSummary {
         manifest: out_dir.join("manifest.jsonl"),
@@ -337,22 +309,64 @@ pub fn generate(
             }
         }
     }
+    summary.bytes += write_manifest(&summary.manifest, &summary.documents)?;
+    Ok(summary)
+}
 
+/// `items` without repeats, in first-seen order.
+fn unique<T: PartialEq + Copy>(items: &[T]) -> Vec<T> {
+    let mut out: Vec<T> = Vec::new();
+    for t in items {
+        if !out.contains(t) {
+            out.push(*t);
+        }
+    }
+    out
+}
+
+/// Prints and checks every job, `browsers` at once; results keyed by job index.
+fn print_all(
+    jobs: &[(String, Printout)],
+    browsers: usize,
+    out_dir: &Path,
+    browser: &Chromium,
+    fc: &FontConfig,
+) -> BTreeMap<usize, Result<Duration, PrintError>> {
+    let next = AtomicUsize::new(0);
+    let results: Mutex<BTreeMap<usize, Result<Duration, PrintError>>> = Mutex::new(BTreeMap::new());
+    std::thread::scope(|s| {
+        for _ in 0..browsers.min(jobs.len()) {
+            s.spawn(|| loop {
+                let k = next.fetch_add(1, Ordering::Relaxed);
+                let Some((id, p)) = jobs.get(k) else { break };
+                let pdf = out_dir.join(format!("{id}.pdf"));
+                let r = print_checked(id, p, &pdf, browser, fc);
+                results
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(k, r);
+            });
+        }
+    });
+    results.into_inner().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Writes `manifest.jsonl` (one entry a line); returns its size in bytes.
+fn write_manifest(path: &Path, documents: &[Document]) -> Result<u64, PrintError> {
     let mut manifest = String::new();
-    for d in &summary.documents {
+    for d in documents {
         let line = serde_json::to_string(d).map_err(|e| PrintError::Io {
-            path: summary.manifest.clone(),
+            path: path.to_path_buf(),
             source: std::io::Error::other(e),
         })?;
         manifest.push_str(&line);
         manifest.push('\n');
     }
-    std::fs::write(&summary.manifest, manifest.as_bytes()).map_err(|source| PrintError::Io {
-        path: summary.manifest.clone(),
+    std::fs::write(path, manifest.as_bytes()).map_err(|source| PrintError::Io {
+        path: path.to_path_buf(),
         source,
     })?;
-    summary.bytes += manifest.len() as u64;
-    Ok(summary)
+    Ok(manifest.len() as u64)
 }
 
 /// One variant of a printed document as written.

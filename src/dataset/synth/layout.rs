@@ -275,74 +275,10 @@ fn text_row(
 
 /// Rows for a non-boxed line (titles, headings, prose, signatures).
 fn text_rows(line: &SynthLine, m: &Metrics) -> Vec<Row> {
-    let full = |anchor, x| Slot {
-        x,
-        anchor,
-        max_width: m.width,
-    };
     match line.kind {
-        LineKind::Title => {
-            let size = m.body * 1.75;
-            let mut r = text_row(
-                line.kind,
-                line.cells.clone(),
-                size,
-                Face::Bold,
-                size * 2.2,
-                vec![full(Anchor::Center, m.left + m.width / 2.0)],
-            );
-            r.keep_with_next = true;
-            // Forms space the title's syllables out widely (`처 방 전`).
-            if letter_spaced(&line.text()) {
-                r.tracking = size * 0.35;
-            }
-            vec![r]
-        }
-        LineKind::Heading => {
-            let size = m.body + 1.0;
-            let mut r = text_row(
-                line.kind,
-                line.cells.clone(),
-                size,
-                Face::Bold,
-                size * 1.7,
-                vec![full(Anchor::Left, m.left)],
-            );
-            r.space_before = m.body * 0.8;
-            r.keep_with_next = true;
-            vec![r]
-        }
-        LineKind::Body | LineKind::Handwritten => {
-            let (size, face, height, indent, widths) = if line.kind == LineKind::Body {
-                (m.body, Face::Regular, m.body * m.leading, 0.0, m.widths)
-            } else {
-                (
-                    m.hand(),
-                    Face::Hand,
-                    m.hand() * 1.45,
-                    m.body,
-                    &super::widths::HAND,
-                )
-            };
-            let text = line.text();
-            wrap(&text, m.width - indent, size, widths)
-                .into_iter()
-                .map(|l| {
-                    text_row(
-                        line.kind,
-                        vec![l],
-                        size,
-                        face,
-                        height,
-                        vec![Slot {
-                            x: m.left + indent,
-                            anchor: Anchor::Left,
-                            max_width: m.width - indent,
-                        }],
-                    )
-                })
-                .collect()
-        }
+        LineKind::Title => vec![title_row(line, m)],
+        LineKind::Heading => vec![heading_row(line, m)],
+        LineKind::Body | LineKind::Handwritten => prose_rows(line, m),
         LineKind::Meta | LineKind::PageHeader | LineKind::PageFooter => {
             let size = m.small();
             let slots = spread_slots(line.cells.len(), m);
@@ -355,36 +291,114 @@ fn text_rows(line: &SynthLine, m: &Metrics) -> Vec<Row> {
                 slots,
             )]
         }
-        LineKind::Signature => {
-            let size = m.body;
-            // Right-aligned, cells laid out from the right margin leftwards.
-            let gap = size * 1.5;
-            let mut x = m.right();
-            let mut slots = Vec::new();
-            for cell in line.cells.iter().rev() {
-                let w = text_width(cell, size, m.widths);
-                slots.push(Slot {
-                    x,
-                    anchor: Anchor::Right,
-                    max_width: w.min(m.width),
-                });
-                x -= w + gap;
-            }
-            slots.reverse();
-            let mut r = text_row(
-                line.kind,
-                line.cells.clone(),
-                size,
-                Face::Regular,
-                size * 2.0,
-                slots,
-            );
-            r.space_before = size * 0.4;
-            vec![r]
-        }
+        LineKind::Signature => vec![signature_row(line, m)],
         // Boxed kinds are handled by table_rows / form_rows.
         LineKind::Field | LineKind::TableHeader | LineKind::TableRow => Vec::new(),
     }
+}
+
+/// A slot as wide as the text area.
+fn full_slot(anchor: Anchor, x: f32, m: &Metrics) -> Slot {
+    Slot {
+        x,
+        anchor,
+        max_width: m.width,
+    }
+}
+
+/// The big title, centred and kept with the next line.
+fn title_row(line: &SynthLine, m: &Metrics) -> Row {
+    let size = m.body * 1.75;
+    let mut r = text_row(
+        line.kind,
+        line.cells.clone(),
+        size,
+        Face::Bold,
+        size * 2.2,
+        vec![full_slot(Anchor::Center, m.left + m.width / 2.0, m)],
+    );
+    r.keep_with_next = true;
+    // Forms space the title's syllables out widely (`처 방 전`).
+    if letter_spaced(&line.text()) {
+        r.tracking = size * 0.35;
+    }
+    r
+}
+
+fn heading_row(line: &SynthLine, m: &Metrics) -> Row {
+    let size = m.body + 1.0;
+    let mut r = text_row(
+        line.kind,
+        line.cells.clone(),
+        size,
+        Face::Bold,
+        size * 1.7,
+        vec![full_slot(Anchor::Left, m.left, m)],
+    );
+    r.space_before = m.body * 0.8;
+    r.keep_with_next = true;
+    r
+}
+
+/// Body text or a hand-written note (indented, in the pen face), wrapped to the width.
+fn prose_rows(line: &SynthLine, m: &Metrics) -> Vec<Row> {
+    let (size, face, height, indent, widths) = if line.kind == LineKind::Body {
+        (m.body, Face::Regular, m.body * m.leading, 0.0, m.widths)
+    } else {
+        (
+            m.hand(),
+            Face::Hand,
+            m.hand() * 1.45,
+            m.body,
+            &super::widths::HAND,
+        )
+    };
+    let text = line.text();
+    wrap(&text, m.width - indent, size, widths)
+        .into_iter()
+        .map(|l| {
+            text_row(
+                line.kind,
+                vec![l],
+                size,
+                face,
+                height,
+                vec![Slot {
+                    x: m.left + indent,
+                    anchor: Anchor::Left,
+                    max_width: m.width - indent,
+                }],
+            )
+        })
+        .collect()
+}
+
+/// Signature cells, right-aligned, laid out from the right margin leftwards.
+fn signature_row(line: &SynthLine, m: &Metrics) -> Row {
+    let size = m.body;
+    let gap = size * 1.5;
+    let mut x = m.right();
+    let mut slots = Vec::new();
+    for cell in line.cells.iter().rev() {
+        let w = text_width(cell, size, m.widths);
+        slots.push(Slot {
+            x,
+            anchor: Anchor::Right,
+            max_width: w.min(m.width),
+        });
+        x -= w + gap;
+    }
+    slots.reverse();
+    let mut r = text_row(
+        line.kind,
+        line.cells.clone(),
+        size,
+        Face::Regular,
+        size * 2.0,
+        slots,
+    );
+    r.space_before = size * 0.4;
+    r
 }
 
 /// Left / centre / right slots for 1–3 cells; more cells are spread evenly.

@@ -154,28 +154,8 @@ pub fn generate(
             .push(entry(id.clone(), doc, pdf_name, None));
 
         if let (true, Some(rasterise), 1) = (opts.scans, rasterise, doc.page_count()) {
-            let pages =
-                rasterise(&pdf_path, opts.scan_dpi).map_err(|reason| GenError::Rasterise {
-                    path: pdf_path.clone(),
-                    reason,
-                })?;
-            let page = pages.first().ok_or_else(|| GenError::Rasterise {
-                path: pdf_path.clone(),
-                reason: "the rasteriser returned no page".to_string(),
-            })?;
-            let seed = rng::mix(doc.seed, SCAN_SALT);
-            let params = ScanParams::draw(seed, opts.scan_dpi);
-            let image = degrade(page, &params, seed);
-            let scan_name = format!("{id}-scan.jpg");
-            let scan_path = out_dir.join(&scan_name);
-            let jpeg =
-                encode_jpeg(&image, params.jpeg_quality, opts.scan_dpi).map_err(|reason| {
-                    GenError::Encode {
-                        path: scan_path.clone(),
-                        reason,
-                    }
-                })?;
-            summary.bytes += write(&scan_path, &jpeg)?;
+            let (scan_name, bytes) = write_scan(id, doc, &pdf_path, out_dir, opts, rasterise)?;
+            summary.bytes += bytes;
             summary.scans += 1;
             summary.documents.push(entry(
                 format!("{id}-scan"),
@@ -198,6 +178,39 @@ pub fn generate(
     }
     summary.bytes += write(&summary.manifest, manifest.as_bytes())?;
     Ok(summary)
+}
+
+/// Renders the one-page PDF at `pdf_path` and writes its degraded scan `<id>-scan.jpg`.
+/// Returns the scan's file name and size.
+fn write_scan(
+    id: &str,
+    doc: &SynthDocument,
+    pdf_path: &Path,
+    out_dir: &Path,
+    opts: &GenOptions,
+    rasterise: Rasteriser,
+) -> Result<(String, u64), GenError> {
+    let pages = rasterise(pdf_path, opts.scan_dpi).map_err(|reason| GenError::Rasterise {
+        path: pdf_path.to_path_buf(),
+        reason,
+    })?;
+    let page = pages.first().ok_or_else(|| GenError::Rasterise {
+        path: pdf_path.to_path_buf(),
+        reason: "the rasteriser returned no page".to_string(),
+    })?;
+    let seed = rng::mix(doc.seed, SCAN_SALT);
+    let params = ScanParams::draw(seed, opts.scan_dpi);
+    let image = degrade(page, &params, seed);
+    let scan_name = format!("{id}-scan.jpg");
+    let scan_path = out_dir.join(&scan_name);
+    let jpeg = encode_jpeg(&image, params.jpeg_quality, opts.scan_dpi).map_err(|reason| {
+        GenError::Encode {
+            path: scan_path.clone(),
+            reason,
+        }
+    })?;
+    let bytes = write(&scan_path, &jpeg)?;
+    Ok((scan_name, bytes))
 }
 
 /// Writes one PDF for `doc` (fonts from `font_dir`) and returns its bytes, e.g. to render

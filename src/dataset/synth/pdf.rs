@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use super::document::SynthDocument;
 use super::error::GenError;
 use super::fonts::{FontBook, HAND_FILE};
-use super::layout::{Anchor, Face, PlacedText, PAGE_HEIGHT, PAGE_WIDTH};
+use super::layout::{Anchor, Face, Page, PlacedText, PAGE_HEIGHT, PAGE_WIDTH};
 use super::widths::MIN_SPACE_EM;
 
 /// Which font file prints a run, and whether bold is simulated by stroking the outline.
@@ -40,71 +40,29 @@ struct Embedded {
 /// by the clock, so the same document always gives the same bytes.
 pub fn write_pdf(doc: &SynthDocument, book: &mut FontBook) -> Result<Vec<u8>, GenError> {
     // 1. Decide each run's font; collect the chars every font must carry.
-    let mut resolved: Vec<Vec<Vec<Resolved>>> = Vec::with_capacity(doc.pages.len());
-    let mut chars: BTreeMap<&'static str, BTreeSet<char>> = BTreeMap::new();
-    for page in &doc.pages {
-        let mut page_res = Vec::new();
-        for line in &page.lines {
-            let mut line_res = Vec::new();
-            for item in &line.items {
-                let r = resolve(item, doc, book)?;
-                chars.entry(r.file).or_default().extend(item.text.chars());
-                line_res.push(r);
-            }
-            page_res.push(line_res);
-        }
-        resolved.push(page_res);
-    }
+    let (resolved, chars) = resolve_runs(doc, book)?;
 
     // 2. Subset and embed every font.
     let mut pdf = Pdf::new();
-    let mut next = 1;
-    let mut alloc = || {
-        let r = Ref::new(next);
-        next += 1;
-        r
-    };
-    let catalog_id = alloc();
-    let tree_id = alloc();
-    let info_id = alloc();
+    let mut refs = Refs::default();
+    let catalog_id = refs.next();
+    let tree_id = refs.next();
+    let info_id = refs.next();
     let mut fonts: BTreeMap<&'static str, (Embedded, Ref)> = BTreeMap::new();
     for (i, (file, set)) in chars.iter().enumerate() {
-        let font_ref = alloc();
-        let refs = [alloc(), alloc(), alloc(), alloc()];
-        let embedded = embed_font(&mut pdf, book, file, set, i, font_ref, refs)?;
+        let font_ref = refs.next();
+        let objects = [refs.next(), refs.next(), refs.next(), refs.next()];
+        let embedded = embed_font(&mut pdf, book, file, set, i, font_ref, objects)?;
         fonts.insert(file, (embedded, font_ref));
     }
 
     // 3. Pages: shading, rules, then text.
     let mut page_ids = Vec::new();
     for (page, page_res) in doc.pages.iter().zip(&resolved) {
-        let page_id = alloc();
-        let content_id = alloc();
+        let page_id = refs.next();
+        let content_id = refs.next();
         page_ids.push(page_id);
-        let mut c = Content::new();
-        for s in &page.shades {
-            c.set_fill_gray(s.gray);
-            c.rect(s.x, PAGE_HEIGHT - s.y - s.h, s.w, s.h);
-            c.fill_nonzero();
-        }
-        c.set_fill_gray(0.0);
-        c.set_stroke_gray(0.0);
-        for r in &page.rules {
-            c.set_line_width(r.width);
-            c.move_to(r.x0, PAGE_HEIGHT - r.y0);
-            c.line_to(r.x1, PAGE_HEIGHT - r.y1);
-            c.stroke();
-        }
-        let mut pen = Pen::default();
-        c.begin_text();
-        for (line, line_res) in page.lines.iter().zip(page_res) {
-            for (item, res) in line.items.iter().zip(line_res) {
-                let (font, _) = &fonts[res.file];
-                pen.show(&mut c, item, *res, font);
-            }
-        }
-        c.end_text();
-        let content = compress(&c.finish());
+        let content = page_content(page, page_res, &fonts);
         pdf.stream(content_id, &content).filter(Filter::FlateDecode);
 
         let mut p = pdf.page(page_id);
@@ -123,6 +81,87 @@ pub fn write_pdf(doc: &SynthDocument, book: &mut FontBook) -> Result<Vec<u8>, Ge
     pdf.catalog(catalog_id).pages(tree_id);
 
     // 4. Metadata: dated by the document's issue date, never by the clock.
+    write_info(&mut pdf, info_id, doc);
+    Ok(pdf.finish())
+}
+
+/// The font of every run (page → line → item), and the chars each font file must carry.
+type ResolvedRuns = (
+    Vec<Vec<Vec<Resolved>>>,
+    BTreeMap<&'static str, BTreeSet<char>>,
+);
+
+fn resolve_runs(doc: &SynthDocument, book: &mut FontBook) -> Result<ResolvedRuns, GenError> {
+    let mut resolved: Vec<Vec<Vec<Resolved>>> = Vec::with_capacity(doc.pages.len());
+    let mut chars: BTreeMap<&'static str, BTreeSet<char>> = BTreeMap::new();
+    for page in &doc.pages {
+        let mut page_res = Vec::new();
+        for line in &page.lines {
+            let mut line_res = Vec::new();
+            for item in &line.items {
+                let r = resolve(item, doc, book)?;
+                chars.entry(r.file).or_default().extend(item.text.chars());
+                line_res.push(r);
+            }
+            page_res.push(line_res);
+        }
+        resolved.push(page_res);
+    }
+    Ok((resolved, chars))
+}
+
+/// Object numbers, handed out in order from 1.
+struct Refs(i32);
+
+impl Default for Refs {
+    fn default() -> Self {
+        Refs(1)
+    }
+}
+
+impl Refs {
+    fn next(&mut self) -> Ref {
+        let r = Ref::new(self.0);
+        self.0 += 1;
+        r
+    }
+}
+
+/// One page's content stream, compressed: shading, rules, then text.
+fn page_content(
+    page: &Page,
+    page_res: &[Vec<Resolved>],
+    fonts: &BTreeMap<&'static str, (Embedded, Ref)>,
+) -> Vec<u8> {
+    let mut c = Content::new();
+    for s in &page.shades {
+        c.set_fill_gray(s.gray);
+        c.rect(s.x, PAGE_HEIGHT - s.y - s.h, s.w, s.h);
+        c.fill_nonzero();
+    }
+    c.set_fill_gray(0.0);
+    c.set_stroke_gray(0.0);
+    for r in &page.rules {
+        c.set_line_width(r.width);
+        c.move_to(r.x0, PAGE_HEIGHT - r.y0);
+        c.line_to(r.x1, PAGE_HEIGHT - r.y1);
+        c.stroke();
+    }
+    let mut pen = Pen::default();
+    c.begin_text();
+    for (line, line_res) in page.lines.iter().zip(page_res) {
+        for (item, res) in line.items.iter().zip(line_res) {
+            let (font, _) = &fonts[res.file];
+            pen.show(&mut c, item, *res, font);
+        }
+    }
+    c.end_text();
+    compress(&c.finish())
+}
+
+/// The document information dictionary, dated by the document's issue date (or its
+/// first date), never by the clock.
+fn write_info(pdf: &mut Pdf, info_id: Ref, doc: &SynthDocument) {
     let mut info = pdf.document_info(info_id);
     info.title(TextStr(&doc.title));
     info.producer(TextStr("medocr synthetic document generator"));
@@ -141,7 +180,6 @@ pub fn write_pdf(doc: &SynthDocument, book: &mut FontBook) -> Result<Vec<u8>, Ge
         info.modified_date(d);
     }
     info.finish();
-    Ok(pdf.finish())
 }
 
 /// Picks the font file for a run: the family's face, a stroked regular face when the

@@ -2,7 +2,7 @@
 //! with KCD codes, 발병일 / 진단일, the physician's opinion on treatment (prose), 용도,
 //! and the issuing institution and physician.
 
-use chrono::Duration;
+use chrono::{Duration, NaiveDate};
 
 use super::{fill, josa, kcd, people, recent_date, Draft};
 use crate::dataset::synth::dates::DateFormat;
@@ -191,31 +191,85 @@ const PURPOSES: &[&str] = &[
     "본인 보관용",
 ];
 
+/// What a certificate draws before anything is written: the case, who and when.
+struct Certificate {
+    case: &'static Case,
+    issued: NaiveDate,
+    patient: people::Person,
+    hospital: people::Institution,
+    doctor: people::Doctor,
+    /// Nights in hospital (0 for outpatient cases).
+    stay: i64,
+    diagnosed: NaiveDate,
+    onset: NaiveDate,
+    main: kcd::Kcd,
+    secondary: Vec<kcd::Kcd>,
+}
+
+impl Certificate {
+    fn draw(rng: &mut Rng) -> Certificate {
+        let case = rng.choose(CASES);
+        let issued = recent_date(rng);
+        let patient = people::patient(rng, issued, case.ages.0, case.ages.1);
+        let clinic = rng.chance(0.4) && !case.admitted;
+        let hospital = people::institution(rng, clinic);
+        let doctor = people::doctor(rng, case.department);
+
+        // Timeline: onset, then diagnosis, then (for admissions) the stay, then the certificate.
+        let stay = if case.admitted { rng.range(4, 14) } else { 0 };
+        let diagnosed = issued - Duration::days(stay + rng.range(0, 20));
+        let onset = diagnosed - Duration::days(rng.range(0, 10));
+        let main = kcd::get(case.code);
+        let n_secondary = rng.below(case.secondary.len() + 1);
+        let secondary: Vec<_> = rng
+            .sample(case.secondary, n_secondary)
+            .into_iter()
+            .map(|c| kcd::get(c))
+            .collect();
+        Certificate {
+            case,
+            issued,
+            patient,
+            hospital,
+            doctor,
+            stay,
+            diagnosed,
+            onset,
+            main,
+            secondary,
+        }
+    }
+}
+
 pub(super) fn build(d: &mut Draft, rng: &mut Rng) {
-    let case = rng.choose(CASES);
-    let issued = recent_date(rng);
-    let patient = people::patient(rng, issued, case.ages.0, case.ages.1);
-    let clinic = rng.chance(0.4) && !case.admitted;
-    let hospital = people::institution(rng, clinic);
-    let doctor = people::doctor(rng, case.department);
+    let c = Certificate::draw(rng);
+    patient_boxes(d, rng, &c);
+    let diagnosed_text = diagnosis_boxes(d, rng, &c);
+    d.heading("치료 내용 및 향후 치료에 대한 소견");
+    opinion(d, rng, &c);
+    let period = if c.case.admitted {
+        let admission = c.issued - Duration::days(c.stay + rng.range(0, 3));
+        let discharge = admission + Duration::days(c.stay);
+        let a = d.date("admission", admission);
+        let b = d.date("discharge", discharge);
+        format!("입원 {a}부터 {b}까지 ({}일간)", c.stay + 1)
+    } else {
+        format!("외래 {diagnosed_text}부터 현재까지")
+    };
+    d.field(&["입원·외래 일자", &period]);
+    d.field(&["용도", rng.pick(PURPOSES), "비고", ""]);
+    d.meta(&["의료법 제17조 및 같은 법 시행규칙 제9조제1항에 따라 위와 같이 진단합니다."]);
+    issuer(d, rng, &c);
+}
 
-    // Timeline: onset, then diagnosis, then (for admissions) the stay, then the certificate.
-    let stay = if case.admitted { rng.range(4, 14) } else { 0 };
-    let diagnosed = issued - Duration::days(stay + rng.range(0, 20));
-    let onset = diagnosed - Duration::days(rng.range(0, 10));
-    let main = kcd::get(case.code);
-    let n_secondary = rng.below(case.secondary.len() + 1);
-    let secondary: Vec<_> = rng
-        .sample(case.secondary, n_secondary)
-        .into_iter()
-        .map(|c| kcd::get(c))
-        .collect();
-
+/// The form's heading, title, serial number and the patient's boxes.
+fn patient_boxes(d: &mut Draft, rng: &mut Rng, c: &Certificate) {
+    let patient = &c.patient;
     d.meta(&["의료법 시행규칙 [별지 제5호서식]"]);
     d.title("진단서", true);
     let serial = format!(
         "연번호: {}-{:05}",
-        issued.format("%Y"),
+        c.issued.format("%Y"),
         rng.range(1, 99_999)
     );
     d.meta(&[&format!("등록번호: {}", patient.chart_no), &serial]);
@@ -227,8 +281,12 @@ pub(super) fn build(d: &mut Draft, rng: &mut Rng) {
         "전화번호",
         &patient.phone,
         "성별/나이",
-        &patient.sex_age(issued),
+        &patient.sex_age(c.issued),
     ]);
+}
+
+/// 병명 with its KCD codes, onset and diagnosis dates. Returns the printed diagnosis date.
+fn diagnosis_boxes(d: &mut Draft, rng: &mut Rng, c: &Certificate) -> String {
     let final_dx = rng.chance(0.7);
     let kind = if final_dx {
         "[ ] 임상적 추정 [V] 최종 진단"
@@ -236,22 +294,26 @@ pub(super) fn build(d: &mut Draft, rng: &mut Rng) {
         "[V] 임상적 추정 [ ] 최종 진단"
     };
     d.field(&["병명", kind]);
-    d.field(&["주상병", &format!("{} {}", main.code, main.name)]);
-    for s in &secondary {
+    d.field(&["주상병", &format!("{} {}", c.main.code, c.main.name)]);
+    for s in &c.secondary {
         d.field(&["부상병", &format!("{} {}", s.code, s.name)]);
     }
-    let mut codes = vec![main.code.to_string()];
-    codes.extend(secondary.iter().map(|s| s.code.to_string()));
+    let mut codes = vec![c.main.code.to_string()];
+    codes.extend(c.secondary.iter().map(|s| s.code.to_string()));
     d.field(&["한국표준질병·사인분류", &codes.join(", ")]);
     d.fields.diagnosis_codes = codes;
-    let onset_text = d.date("onset", onset);
-    let diagnosed_text = d.date("diagnosis", diagnosed);
+    let onset_text = d.date("onset", c.onset);
+    let diagnosed_text = d.date("diagnosis", c.diagnosed);
     d.field(&["발병일", &onset_text, "진단일", &diagnosed_text]);
+    diagnosed_text
+}
 
-    d.heading("치료 내용 및 향후 치료에 대한 소견");
+/// The physician's opinion on treatment: one paragraph, or one line per sentence.
+fn opinion(d: &mut Draft, rng: &mut Rng, c: &Certificate) {
+    let case = c.case;
     let weeks = rng.range(case.weeks.0, case.weeks.1);
     let vars = [
-        ("onset", DateFormat::Korean.format(onset)),
+        ("onset", DateFormat::Korean.format(c.onset)),
         ("symptom", josa(case.symptom, "으로", "로")),
         ("dept", case.department.to_string()),
         ("exam", case.exam.to_string()),
@@ -259,7 +321,7 @@ pub(super) fn build(d: &mut Draft, rng: &mut Rng) {
         ("status", case.status.to_string()),
         ("future", josa(case.future, "이", "가")),
         ("weeks", weeks.to_string()),
-        ("dx", josa(main.name, "으로", "로")),
+        ("dx", josa(c.main.name, "으로", "로")),
     ];
     let mut opinion = vec![fill(
         rng.pick(&[
@@ -286,31 +348,22 @@ pub(super) fn build(d: &mut Draft, rng: &mut Rng) {
             d.body(o);
         }
     }
+}
 
-    let period = if case.admitted {
-        let admission = issued - Duration::days(stay + rng.range(0, 3));
-        let discharge = admission + Duration::days(stay);
-        let a = d.date("admission", admission);
-        let b = d.date("discharge", discharge);
-        format!("입원 {a}부터 {b}까지 ({}일간)", stay + 1)
-    } else {
-        format!("외래 {diagnosed_text}부터 현재까지")
-    };
-    d.field(&["입원·외래 일자", &period]);
-    d.field(&["용도", rng.pick(PURPOSES), "비고", ""]);
-    d.meta(&["의료법 제17조 및 같은 법 시행규칙 제9조제1항에 따라 위와 같이 진단합니다."]);
-
+/// The issue date, the institution's boxes and the physician's signature.
+fn issuer(d: &mut Draft, rng: &mut Rng, c: &Certificate) {
     // The issue date on certificates is usually spelled out in Korean.
     let issued_text = if rng.chance(0.6) {
         d.fields.dates.insert(
             "issued".to_string(),
-            crate::dataset::synth::dates::iso(issued),
+            crate::dataset::synth::dates::iso(c.issued),
         );
-        DateFormat::Korean.format(issued)
+        DateFormat::Korean.format(c.issued)
     } else {
-        d.date("issued", issued)
+        d.date("issued", c.issued)
     };
     d.signature(&[&format!("발행일: {issued_text}")]);
+    let hospital = &c.hospital;
     d.field(&[
         "의료기관 명칭",
         &hospital.name,
@@ -320,7 +373,7 @@ pub(super) fn build(d: &mut Draft, rng: &mut Rng) {
     d.field(&["주소", &hospital.address]);
     d.field(&["전화번호", &hospital.phone, "팩스번호", &hospital.fax]);
     d.signature(&[
-        &format!("면허번호: 제 {} 호", doctor.license),
-        &format!("의사 성명: {} (서명 또는 인)", doctor.name),
+        &format!("면허번호: 제 {} 호", c.doctor.license),
+        &format!("의사 성명: {} (서명 또는 인)", c.doctor.name),
     ]);
 }

@@ -2,7 +2,7 @@
 //! 현병력, admission findings with a lab table, several paragraphs of 입원경과, the
 //! procedure, condition at discharge, 퇴원처방 and 추후계획. Always longer than a page.
 
-use chrono::Duration;
+use chrono::{Duration, NaiveDate};
 
 use super::drugs::{self, Class, PrintStyle};
 use super::{fill, kcd, people, recent_date, Draft};
@@ -360,41 +360,128 @@ const EDUCATION: &[&str] = &[
     "복용 중인 다른 약이나 건강기능식품이 있으면 외래 방문 시 알려 주도록 안내함.",
 ];
 
-pub(super) fn build(d: &mut Draft, rng: &mut Rng) {
-    let stay = rng.choose(STAYS);
-    let discharge = recent_date(rng);
-    let length = rng.range(stay.days.0, stay.days.1);
-    let admission = discharge - Duration::days(length);
-    let patient = people::patient(rng, admission, 25, 92);
-    let hospital = people::institution(rng, false);
-    let attending = people::doctor(rng, stay.department);
-    let resident = people::doctor(rng, stay.department);
-    let style = PrintStyle::draw(rng);
-    let main = kcd::get(stay.main);
-    let n_secondary = rng.below(stay.secondary.len().min(3) + 1);
-    let secondary: Vec<_> = rng
-        .sample(stay.secondary, n_secondary)
-        .into_iter()
-        .map(|c| kcd::get(c))
-        .collect();
-    let follow_up = discharge + Duration::days(rng.range(5, 21));
+/// Template variables: name → printed value.
+type Vars = Vec<(&'static str, String)>;
 
-    // Template variables: vitals, day numbers within the stay, dates, labs.
-    let adm_text = d.date("admission", admission);
-    let dis_text = d.date("discharge", discharge);
-    let fu_text = d.date("follow_up", follow_up);
-    let d1 = rng.range(2, (length / 3).max(2));
-    let d2 = rng.range(d1 + 1, (2 * length / 3).max(d1 + 1));
-    let d3 = rng.range(d2 + 1, length.max(d2 + 1));
-    let sec_name = secondary
+/// What an admission draws before anything is written: who, where, when and why.
+struct Admission {
+    stay: &'static Stay,
+    admission: NaiveDate,
+    discharge: NaiveDate,
+    /// Nights in hospital (the summary prints `length + 1` days).
+    length: i64,
+    patient: people::Person,
+    hospital: people::Institution,
+    attending: people::Doctor,
+    resident: people::Doctor,
+    style: PrintStyle,
+    main: kcd::Kcd,
+    secondary: Vec<kcd::Kcd>,
+    follow_up: NaiveDate,
+}
+
+impl Admission {
+    fn draw(rng: &mut Rng) -> Admission {
+        let stay = rng.choose(STAYS);
+        let discharge = recent_date(rng);
+        let length = rng.range(stay.days.0, stay.days.1);
+        let admission = discharge - Duration::days(length);
+        let patient = people::patient(rng, admission, 25, 92);
+        let hospital = people::institution(rng, false);
+        let attending = people::doctor(rng, stay.department);
+        let resident = people::doctor(rng, stay.department);
+        let style = PrintStyle::draw(rng);
+        let main = kcd::get(stay.main);
+        let n_secondary = rng.below(stay.secondary.len().min(3) + 1);
+        let secondary: Vec<_> = rng
+            .sample(stay.secondary, n_secondary)
+            .into_iter()
+            .map(|c| kcd::get(c))
+            .collect();
+        let follow_up = discharge + Duration::days(rng.range(5, 21));
+        Admission {
+            stay,
+            admission,
+            discharge,
+            length,
+            patient,
+            hospital,
+            attending,
+            resident,
+            style,
+            main,
+            secondary,
+            follow_up,
+        }
+    }
+
+    /// The section number after 퇴원 시 상태: one more when a procedure section is printed.
+    fn prescription_section(&self) -> usize {
+        if self.stay.procedure.is_some() {
+            8
+        } else {
+            7
+        }
+    }
+}
+
+/// Day numbers within the stay that the course paragraphs mention, in order.
+struct StayDays {
+    d1: i64,
+    d2: i64,
+    d3: i64,
+}
+
+impl StayDays {
+    fn draw(rng: &mut Rng, length: i64) -> StayDays {
+        let d1 = rng.range(2, (length / 3).max(2));
+        let d2 = rng.range(d1 + 1, (2 * length / 3).max(d1 + 1));
+        let d3 = rng.range(d2 + 1, length.max(d2 + 1));
+        StayDays { d1, d2, d3 }
+    }
+}
+
+pub(super) fn build(d: &mut Draft, rng: &mut Rng) {
+    let a = Admission::draw(rng);
+    let adm_text = d.date("admission", a.admission);
+    let dis_text = d.date("discharge", a.discharge);
+    let fu_text = d.date("follow_up", a.follow_up);
+    let days = StayDays::draw(rng, a.length);
+    let vars = template_vars(rng, &a, &days, fu_text);
+
+    header(d, rng, &a, &adm_text, &dis_text);
+    diagnoses(d, &a);
+    presentation(d, rng, a.stay, &vars);
+    let (course_end, generic) = course(d, rng, a.stay, &vars);
+    if let Some(procedure) = a.stay.procedure {
+        d.heading("6. 수술 및 시술");
+        let op_day = a.admission + Duration::days(rng.range(0, days.d1.min(a.length)));
+        let op_text = d.date("procedure", op_day);
+        d.body(format!("{op_text} {procedure}"));
+    }
+    at_discharge(d, rng, &a, &vars);
+    let written = a.discharge + Duration::days(rng.range(0, 2));
+    let written_text = d.date("issued", written);
+    d.signature(&[
+        &format!("작성일: {written_text}"),
+        &format!("작성의: {}", a.resident.name),
+        &format!("주치의: {} (인)", a.attending.name),
+    ]);
+    lengthen(d, course_end, generic);
+}
+
+/// Template variables: vitals, day numbers within the stay, dates, labs.
+fn template_vars(rng: &mut Rng, a: &Admission, days: &StayDays, fu_text: String) -> Vars {
+    let sec_name = a
+        .secondary
         .first()
         .map(|k| k.name.to_string())
         .unwrap_or_else(|| "고혈압".to_string());
-    let mut vars: Vec<(&str, String)> = vec![
-        ("age", patient.age(admission).to_string()),
+    let mut vars: Vars = vec![
+        ("age", a.patient.age(a.admission).to_string()),
         (
             "sex",
-            if patient.sex == people::Sex::Male {
+            if a.patient.sex == people::Sex::Male {
                 "남자"
             } else {
                 "여자"
@@ -415,112 +502,134 @@ pub(super) fn build(d: &mut Draft, rng: &mut Rng) {
         ("nihss", rng.range(2, 7).to_string()),
         ("tscore", format!("-{:.1}", rng.uniform(2.5, 4.0))),
         ("kg", rng.range(2, 5).to_string()),
-        ("d1", d1.to_string()),
-        ("d2", d2.to_string()),
-        ("d3", d3.to_string()),
-        ("fu", fu_text.clone()),
+        ("d1", days.d1.to_string()),
+        ("d2", days.d2.to_string()),
+        ("d3", days.d3.to_string()),
+        ("fu", fu_text),
         ("sec", sec_name),
     ];
-    for &(name, lo, hi, dec) in stay.vars {
+    for &(name, lo, hi, dec) in a.stay.vars {
         vars.push((name, format!("{:.dec$}", rng.uniform(lo, hi))));
     }
-    let var = |name: &str| -> String {
-        vars.iter()
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
-    };
-    let paragraph = |rng: &mut Rng, p: Paragraph| -> String {
-        p.iter()
-            .map(|slot| fill(rng.pick(slot), &vars))
-            .collect::<Vec<_>>()
-            .join(" ")
-    };
+    vars
+}
 
+/// The value of template variable `name` (empty when the stay has none).
+fn var(vars: &Vars, name: &str) -> String {
+    vars.iter()
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default()
+}
+
+/// One sentence drawn from each slot of `p`, filled in and joined.
+fn paragraph(rng: &mut Rng, p: Paragraph, vars: &Vars) -> String {
+    p.iter()
+        .map(|slot| fill(rng.pick(slot), vars))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Running header, title and the boxed admission details.
+fn header(d: &mut Draft, rng: &mut Rng, a: &Admission, adm_text: &str, dis_text: &str) {
+    let patient = &a.patient;
     d.style.running_header = Some(format!(
         "{} 퇴원요약서 - {} (등록번호 {})",
-        hospital.name, patient.name, patient.chart_no
+        a.hospital.name, patient.name, patient.chart_no
     ));
-    d.meta(&[&hospital.name, &format!("등록번호: {}", patient.chart_no)]);
+    d.meta(&[&a.hospital.name, &format!("등록번호: {}", patient.chart_no)]);
     d.title("퇴원요약서", rng.chance(0.5));
     d.fields.patient_name = Some(patient.name.clone());
     d.field(&[
         "환자명",
         &patient.name,
         "성별/나이",
-        &patient.sex_age(admission),
+        &patient.sex_age(a.admission),
     ]);
-    d.field(&["입원일", &adm_text, "퇴원일", &dis_text]);
-    let room = format!("{} {}호", stay.ward, rng.range(1, 30) + 700);
-    d.field(&["진료과", stay.department, "병실", &room]);
-    d.field(&["주치의", &attending.name, "작성의", &resident.name]);
+    d.field(&["입원일", adm_text, "퇴원일", dis_text]);
+    let room = format!("{} {}호", a.stay.ward, rng.range(1, 30) + 700);
+    d.field(&["진료과", a.stay.department, "병실", &room]);
+    d.field(&["주치의", &a.attending.name, "작성의", &a.resident.name]);
     d.field(&[
         "퇴원 형태",
         rng.pick(&["자택 퇴원", "자택 퇴원", "자택 퇴원", "타 병원 전원"]),
         "재원 일수",
-        &format!("{}일", length + 1),
+        &format!("{}일", a.length + 1),
     ]);
+}
 
+/// Section 1 (진단명): the main and secondary diagnoses, also recorded as fields.
+fn diagnoses(d: &mut Draft, a: &Admission) {
     d.heading("1. 진단명");
-    d.field(&["주진단", &format!("{} {}", main.code, main.name)]);
-    for s in &secondary {
+    d.field(&["주진단", &format!("{} {}", a.main.code, a.main.name)]);
+    for s in &a.secondary {
         d.field(&["부진단", &format!("{} {}", s.code, s.name)]);
     }
-    d.fields.diagnosis_codes = std::iter::once(main.code)
-        .chain(secondary.iter().map(|s| s.code))
+    d.fields.diagnosis_codes = std::iter::once(a.main.code)
+        .chain(a.secondary.iter().map(|s| s.code))
         .map(String::from)
         .collect();
+}
 
+/// Sections 2–4: chief complaint, present illness, findings on admission with the lab
+/// table.
+fn presentation(d: &mut Draft, rng: &mut Rng, stay: &Stay, vars: &Vars) {
     d.heading("2. 주호소");
     let complaint = rng.pick(stay.complaint);
-    d.body(format!("{} ({}일 전부터)", complaint, var("days")));
+    d.body(format!("{} ({}일 전부터)", complaint, var(vars, "days")));
 
     d.heading("3. 현병력");
-    d.body(paragraph(rng, stay.history));
+    d.body(paragraph(rng, stay.history, vars));
 
     d.heading("4. 입원 당시 소견");
-    d.body(paragraph(rng, stay.findings));
+    d.body(paragraph(rng, stay.findings, vars));
     d.table_header(&["검사항목", "입원 시", "퇴원 시", "단위"]);
     for (item, a, b, unit) in stay.labs {
-        d.row(vec![item.to_string(), var(a), var(b), unit.to_string()]);
+        d.row(vec![
+            item.to_string(),
+            var(vars, a),
+            var(vars, b),
+            unit.to_string(),
+        ]);
     }
+}
 
+/// Section 5 (입원 경과): the stay's paragraphs, then generic sentences. Returns where
+/// the generic paragraph starts and the sentences it used (see [`lengthen`]).
+fn course(d: &mut Draft, rng: &mut Rng, stay: &Stay, vars: &Vars) -> (usize, Vec<&'static str>) {
     d.heading("5. 입원 경과");
     for p in stay.course {
-        d.body(paragraph(rng, p));
+        d.body(paragraph(rng, p, vars));
     }
     let course_end = d.blocks.len();
     let n_generic = 3 + rng.below(3);
-    let mut generic: Vec<&str> = rng
+    let generic: Vec<&str> = rng
         .sample(GENERIC, n_generic)
         .into_iter()
         .copied()
         .collect();
     d.body(generic.join(" "));
+    (course_end, generic)
+}
 
-    if let Some(procedure) = stay.procedure {
-        d.heading("6. 수술 및 시술");
-        let op_day = admission + Duration::days(rng.range(0, d1.min(length)));
-        let op_text = d.date("procedure", op_day);
-        d.body(format!("{op_text} {procedure}"));
-    }
-
-    d.heading(if stay.procedure.is_some() {
+/// Condition at discharge, 퇴원 처방, 추후 계획 and 환자 교육.
+fn at_discharge(d: &mut Draft, rng: &mut Rng, a: &Admission, vars: &Vars) {
+    d.heading(if a.stay.procedure.is_some() {
         "7. 퇴원 시 상태"
     } else {
         "6. 퇴원 시 상태"
     });
-    d.body(rng.pick(stay.condition));
+    d.body(rng.pick(a.stay.condition));
 
-    let n = if stay.procedure.is_some() { 8 } else { 7 };
+    let n = a.prescription_section();
     d.heading(&format!("{n}. 퇴원 처방"));
     let days = rng.pick(&[7u32, 7, 14, 14, 28, 30]);
-    let drugs = drugs::prescribe_all(rng, stay.meds, style, Some(days));
+    let drugs = drugs::prescribe_all(rng, a.stay.meds, a.style, Some(days));
     d.drug_table(&drugs::TABLE_HEADER, drugs);
 
     d.heading(&format!("{}. 추후 계획", n + 1));
-    for (i, p) in stay.plan.iter().enumerate() {
-        d.body(format!("{}) {}", i + 1, fill(p, &vars)));
+    for (i, p) in a.stay.plan.iter().enumerate() {
+        d.body(format!("{}) {}", i + 1, fill(p, vars)));
     }
 
     d.heading(&format!("{}. 환자 교육", n + 2));
@@ -528,17 +637,11 @@ pub(super) fn build(d: &mut Draft, rng: &mut Rng) {
     for (i, e) in rng.sample(EDUCATION, n_education).into_iter().enumerate() {
         d.body(format!("{}) {e}", i + 1));
     }
+}
 
-    let written = discharge + Duration::days(rng.range(0, 2));
-    let written_text = d.date("issued", written);
-    d.signature(&[
-        &format!("작성일: {written_text}"),
-        &format!("작성의: {}", resident.name),
-        &format!("주치의: {} (인)", attending.name),
-    ]);
-
-    // A discharge summary runs over more than one page: add generic course sentences
-    // (not already used) until it does.
+/// A discharge summary runs over more than one page: adds generic course sentences (not
+/// already used) after the course paragraphs until it does.
+fn lengthen(d: &mut Draft, course_end: usize, mut generic: Vec<&'static str>) {
     let mut extra = 0;
     while d.page_count() < 2 && extra < GENERIC.len() {
         let unused: Vec<&str> = GENERIC

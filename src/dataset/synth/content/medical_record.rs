@@ -3,7 +3,7 @@
 //! examination, assessment with KCD codes, plan with prescriptions, and hand-written
 //! follow-up notes (printed in the pen face).
 
-use chrono::Duration;
+use chrono::{Duration, NaiveDate};
 
 use super::drugs::{self, Class, PrintStyle};
 use super::{fill, kcd, labs, people, recent_date, Draft};
@@ -224,38 +224,90 @@ const FAMILY: &[&str] = &[
     "특이 가족력 없음",
 ];
 
-pub(super) fn build(d: &mut Draft, rng: &mut Rng) {
-    let problem = rng.choose(PROBLEMS);
-    let visit = recent_date(rng);
-    let patient = people::patient(rng, visit, problem.ages.0, problem.ages.1);
-    let small = rng.chance(0.6);
-    let clinic = people::institution(rng, small);
-    let doctor = people::doctor(rng, problem.department);
-    let style = PrintStyle::draw(rng);
-    let follow_up = visit + Duration::days(rng.pick(&[3, 7, 14, 28]));
-    let n_codes = 1 + rng.below(problem.codes.len());
-    let codes: Vec<_> = rng
-        .sample(problem.codes, n_codes)
-        .into_iter()
-        .map(|c| kcd::get(c))
-        .collect();
+/// Template variables: name → printed value.
+type Vars = Vec<(&'static str, String)>;
 
-    let visit_text = d.date("visit", visit);
+/// What a visit draws before anything is written: the problem, who and when.
+struct Visit {
+    problem: &'static Problem,
+    visit: NaiveDate,
+    patient: people::Person,
+    clinic: people::Institution,
+    doctor: people::Doctor,
+    style: PrintStyle,
+    follow_up: NaiveDate,
+    codes: Vec<kcd::Kcd>,
+}
+
+impl Visit {
+    fn draw(rng: &mut Rng) -> Visit {
+        let problem = rng.choose(PROBLEMS);
+        let visit = recent_date(rng);
+        let patient = people::patient(rng, visit, problem.ages.0, problem.ages.1);
+        let small = rng.chance(0.6);
+        let clinic = people::institution(rng, small);
+        let doctor = people::doctor(rng, problem.department);
+        let style = PrintStyle::draw(rng);
+        let follow_up = visit + Duration::days(rng.pick(&[3, 7, 14, 28]));
+        let n_codes = 1 + rng.below(problem.codes.len());
+        let codes: Vec<_> = rng
+            .sample(problem.codes, n_codes)
+            .into_iter()
+            .map(|c| kcd::get(c))
+            .collect();
+        Visit {
+            problem,
+            visit,
+            patient,
+            clinic,
+            doctor,
+            style,
+            follow_up,
+            codes,
+        }
+    }
+}
+
+pub(super) fn build(d: &mut Draft, rng: &mut Rng) {
+    let v = Visit::draw(rng);
+    let visit_text = d.date("visit", v.visit);
     // The chart is printed on the day of the visit.
-    d.date("issued", visit);
-    let fu_text = d.date("follow_up", follow_up);
+    d.date("issued", v.visit);
+    let fu_text = d.date("follow_up", v.follow_up);
     let vars = vec![
         ("days", rng.range(2, 10).to_string()),
         ("weeks", rng.range(2, 8).to_string()),
         ("months", rng.range(2, 12).to_string()),
         ("kg", rng.range(2, 5).to_string()),
         // Past diagnoses and operations fall in adulthood, before this visit.
-        ("dx_year", past_year(rng, &patient, visit, 30).to_string()),
-        ("op_year", past_year(rng, &patient, visit, 10).to_string()),
-        ("fu", fu_text.clone()),
+        (
+            "dx_year",
+            past_year(rng, &v.patient, v.visit, 30).to_string(),
+        ),
+        (
+            "op_year",
+            past_year(rng, &v.patient, v.visit, 10).to_string(),
+        ),
+        ("fu", fu_text),
     ];
 
-    d.meta(&[&clinic.name, &format!("출력일: {visit_text}")]);
+    header(d, rng, &v, &visit_text);
+    subjective(d, rng, v.problem, &vars);
+    vital_signs(d, rng);
+    d.heading("신체검진 (P/E)");
+    for line in v.problem.exam {
+        d.body(*line);
+    }
+    test_results(d, rng, &v);
+    assessment_and_plan(d, rng, &v, &vars);
+    progress_notes(d, rng, &v);
+    d.signature(&[&format!("진료의: {} (서명)", v.doctor.name)]);
+}
+
+/// The clinic, the title and the boxed patient details.
+fn header(d: &mut Draft, rng: &mut Rng, v: &Visit, visit_text: &str) {
+    let patient = &v.patient;
+    d.meta(&[&v.clinic.name, &format!("출력일: {visit_text}")]);
     d.title(
         rng.pick(&["외래 진료기록", "의무기록", "외래 경과기록지"]),
         false,
@@ -264,26 +316,29 @@ pub(super) fn build(d: &mut Draft, rng: &mut Rng) {
     d.field(&["등록번호", &patient.chart_no, "환자명", &patient.name]);
     d.field(&[
         "성별/나이",
-        &patient.sex_age(visit),
+        &patient.sex_age(v.visit),
         "생년월일",
         &d.fmt_date(patient.birth),
     ]);
-    d.field(&["진료과", problem.department, "진료의", &doctor.name]);
+    d.field(&["진료과", v.problem.department, "진료의", &v.doctor.name]);
     d.field(&[
         "진료일",
-        &visit_text,
+        visit_text,
         "진료구분",
         rng.pick(&["초진", "재진"]),
     ]);
+}
 
+/// The history: chief complaint, present illness, past, family and social history.
+fn subjective(d: &mut Draft, rng: &mut Rng, problem: &Problem, vars: &Vars) {
     d.heading("주소 (C.C.)");
-    d.body(fill(rng.pick(problem.complaint), &vars));
+    d.body(fill(rng.pick(problem.complaint), vars));
 
     d.heading("현병력 (P.I.)");
     let history: Vec<String> = problem
         .history
         .iter()
-        .map(|slot| fill(rng.pick(slot), &vars))
+        .map(|slot| fill(rng.pick(slot), vars))
         .collect();
     d.body(history.join(" "));
 
@@ -295,7 +350,7 @@ pub(super) fn build(d: &mut Draft, rng: &mut Rng) {
             1 if problem.codes.contains(&"E11.9") => group[2],
             _ => rng.pick(group),
         };
-        d.body(fill(line, &vars));
+        d.body(fill(line, vars));
     }
     d.heading("가족력 / 사회력");
     d.body(format!("가족력: {}", rng.pick(FAMILY)));
@@ -310,7 +365,10 @@ pub(super) fn build(d: &mut Draft, rng: &mut Rng) {
         "음주: 안 함".to_string()
     };
     d.body(format!("{smoke}, {drink}"));
+}
 
+/// Vital signs, boxed or as one line, and the review of systems.
+fn vital_signs(d: &mut Draft, rng: &mut Rng) {
     d.heading("활력징후 (V/S)");
     let bp = format!("{}/{} mmHg", rng.range(105, 165), rng.range(60, 100));
     let hr = format!("{}회/분", rng.range(58, 104));
@@ -328,37 +386,39 @@ pub(super) fn build(d: &mut Draft, rng: &mut Rng) {
     d.body(
         "계통문진: 발열 (-), 오한 (-), 체중 감소 (-), 흉통 (-), 호흡곤란 (-), 복통 (-), 배뇨 이상 (-)",
     );
+}
 
-    d.heading("신체검진 (P/E)");
-    for line in problem.exam {
-        d.body(*line);
-    }
-
+/// 검사 결과: a line of blood results and one imaging finding.
+fn test_results(d: &mut Draft, rng: &mut Rng, v: &Visit) {
     d.heading("검사 결과");
     let lab_style = labs::LabStyle::draw(rng);
     let mut results = Vec::new();
     for test in labs::CBC.iter().take(3).chain(&labs::CHEMISTRY[..2]) {
-        let r = labs::result(rng, test, patient.sex, lab_style, 0.1);
+        let r = labs::result(rng, test, v.patient.sex, lab_style, 0.1);
         let unit = r.unit.map(|u| format!(" {u}")).unwrap_or_default();
         let flag = r.flag.map(|f| format!(" ({f})")).unwrap_or_default();
         results.push(format!("{} {}{unit}{flag}", r.item, r.value));
     }
     d.body(format!("혈액검사: {}", results.join(", ")));
-    d.body(rng.pick(problem.imaging));
+    d.body(rng.pick(v.problem.imaging));
+}
 
+/// 평가 (A) with the KCD codes, and 계획 (P) with the prescription and advice.
+fn assessment_and_plan(d: &mut Draft, rng: &mut Rng, v: &Visit, vars: &Vars) {
     d.heading("평가 (A)");
-    for k in &codes {
+    for k in &v.codes {
         d.body(format!("# {} {}", k.code, k.name));
     }
-    d.fields.diagnosis_codes = codes.iter().map(|k| k.code.to_string()).collect();
+    d.fields.diagnosis_codes = v.codes.iter().map(|k| k.code.to_string()).collect();
 
     d.heading("계획 (P)");
+    let problem = v.problem;
     let days = if problem.meds.contains(&Class::BloodPressure) {
         None
     } else {
         Some(rng.pick(&[3u32, 5, 7, 14]))
     };
-    let drugs = drugs::prescribe_all(rng, problem.meds, style, days);
+    let drugs = drugs::prescribe_all(rng, problem.meds, v.style, days);
     d.drug_table(
         &[
             "약품명",
@@ -370,34 +430,30 @@ pub(super) fn build(d: &mut Draft, rng: &mut Rng) {
         drugs,
     );
     for p in problem.plan {
-        d.body(format!("- {}", fill(p, &vars)));
+        d.body(format!("- {}", fill(p, vars)));
     }
     d.body(rng.pick(&[
         "- 복약 방법 및 생활 습관 교정에 대해 설명하였으며 환자가 이해함.",
         "- 약물 부작용 (위장 장애, 어지럼증) 발생 시 복용을 중단하고 내원하도록 설명함.",
         "- 환자 및 보호자에게 질환의 경과와 치료 계획을 설명함.",
     ]));
+}
 
-    // Follow-up notes written by hand on the printout.
+/// Follow-up notes written by hand on the printout.
+fn progress_notes(d: &mut Draft, rng: &mut Rng, v: &Visit) {
     d.heading("경과기록");
-    let n_notes = 2 + rng.below(problem.notes.len() - 1);
-    let mut day = follow_up;
-    for note in rng.sample(problem.notes, n_notes) {
+    let n_notes = 2 + rng.below(v.problem.notes.len() - 1);
+    let mut day = v.follow_up;
+    for note in rng.sample(v.problem.notes, n_notes) {
         let date = d.fmt_date(day);
         let extra = rng.pick(HAND_EXTRA);
         d.hand(format!("{date} {note}. {extra}"));
         day += Duration::days(rng.pick(&[7, 14, 28]));
     }
-    d.signature(&[&format!("진료의: {} (서명)", doctor.name)]);
 }
 
 /// A year between the patient's `min_age` birthday and the year before `visit`.
-fn past_year(
-    rng: &mut Rng,
-    patient: &people::Person,
-    visit: chrono::NaiveDate,
-    min_age: i32,
-) -> i64 {
+fn past_year(rng: &mut Rng, patient: &people::Person, visit: NaiveDate, min_age: i32) -> i64 {
     use chrono::Datelike;
     let last = i64::from(visit.year()) - 1;
     let first = (i64::from(patient.birth.year()) + i64::from(min_age)).min(last);

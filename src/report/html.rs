@@ -23,7 +23,7 @@ use std::fmt::Write;
 const CSS: &str = r#"
 :root{--pass:#1a7f37;--fail:#cf222e;--na:#6e7781;--line:#d0d7de;--muted:#57606a}
 *{box-sizing:border-box}
-body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI","Noto Sans CJK KR","Noto Sans KR","NanumGothic","Malgun Gothic","Apple SD Gothic Neo",sans-serif;color:#1f2328;background:#f6f8fa}
+body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI","NanumGothic","Malgun Gothic","Apple SD Gothic Neo",sans-serif;color:#1f2328;background:#f6f8fa}
 main{max-width:1200px;margin:0 auto;padding:24px}
 header.run{background:#fff;border:1px solid var(--line);border-radius:8px;padding:16px 20px;display:flex;gap:20px;align-items:center;flex-wrap:wrap}
 header.run h1{font-size:20px;margin:0 0 4px}
@@ -49,7 +49,7 @@ figure{margin:0;border:1px solid var(--line);border-radius:6px;padding:6px;backg
 figcaption{font-size:13px;font-weight:600;margin:0 0 2px 4px}
 svg.chart{display:block;max-width:100%;height:auto;font-size:11px;fill:#444}
 svg .tick{fill:#57606a}svg .axis-label{fill:#1f2328;font-size:12px}
-code,.mono{font-family:ui-monospace,"D2Coding","NanumGothicCoding",monospace;font-size:12px}
+code,.mono{font-family:ui-monospace,"D2Coding",monospace;font-size:12px}
 .sev{display:inline-block;border-radius:4px;padding:0 6px;font-size:12px;font-weight:600;color:#fff}
 .sev.critical{background:var(--fail)}.sev.major{background:#bc4c00}.sev.minor{background:#6e7781}
 .chip{display:inline-block;border:1px solid var(--line);border-radius:4px;padding:0 5px;margin:1px 2px;font-size:12px;white-space:nowrap}
@@ -1312,6 +1312,20 @@ mod tests {
         }))
         .unwrap();
         (summary, results)
+    }
+
+    /// The page's font stacks name no family reserved for the built-in engine's
+    /// acceptance test (nor Noto's Korean web cut of the same design).
+    #[test]
+    fn css_names_no_reserved_font() {
+        let families: Vec<&str> = CSS.split('"').skip(1).step_by(2).collect();
+        assert!(families.contains(&"NanumGothic"), "{families:?}");
+        for f in families {
+            assert!(
+                !crate::dataset::font_pool::is_reserved_family(f) && !f.starts_with("Noto"),
+                "{f}"
+            );
+        }
     }
 
     #[test]

@@ -12,8 +12,8 @@ use clap::Args;
 use indicatif::ProgressBar;
 use medocr::bench::plan::{Bench, BenchDataset, Header, Tick};
 use medocr::bench::{
-    self, Arrival, BenchProgress, BenchReport, EngineEntry, LoadConfig, Measurement, Plan,
-    Repeats, Scenario, Slo,
+    self, Arrival, BenchProgress, BenchReport, EngineEntry, LoadConfig, Measurement, Plan, Repeats,
+    Scenario, Slo,
 };
 use medocr::dataset::{load_manifest, Dataset, DocType, Document};
 use medocr::engine::{Engine, EngineKind};

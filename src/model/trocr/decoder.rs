@@ -5,8 +5,9 @@
 //! position at a time over the shared preallocated [`KvCache`].
 
 use super::config::DecoderConfig;
-use super::layers::{Attention, AttentionNames, Mlp};
+use super::layers::{load_attention, AttentionNames, Mlp};
 use super::tensors::TensorFile;
+use crate::model::attention::MultiHeadAttention;
 use crate::model::kv_cache::KvCache;
 use burn::module::{Module, Param};
 use burn::nn::{LayerNorm, Linear};
@@ -20,12 +21,59 @@ const LEARNED_OFFSET: usize = 2;
 
 #[derive(Module, Debug)]
 pub struct DecoderLayer<B: Backend> {
-    pub self_attn: Attention<B>,
+    pub self_attn: MultiHeadAttention<B>,
     pub self_norm: LayerNorm<B>,
-    pub cross_attn: Attention<B>,
+    pub cross_attn: MultiHeadAttention<B>,
     pub cross_norm: LayerNorm<B>,
     pub mlp: Mlp<B>,
     pub final_norm: LayerNorm<B>,
+}
+
+/// Hugging Face names of the decoder's attention projections.
+const DECODER_ATTENTION: AttentionNames<'static> = AttentionNames {
+    q: "q_proj",
+    k: "k_proj",
+    v: "v_proj",
+    o: "out_proj",
+};
+
+impl<B: Backend> DecoderLayer<B> {
+    /// Layer `l` (`decoder.model.decoder.layers.{i}`) of the checkpoint.
+    fn load(c: &DecoderConfig, w: &mut TensorFile, l: &str, device: &B::Device) -> Self {
+        let d = c.d_model;
+        let ln = |w: &mut TensorFile, n: &str| {
+            w.layer_norm(&format!("{l}.{n}"), d, DECODER_LN_EPS, device)
+        };
+        let attn = |w: &mut TensorFile, name: &str, kv_dim: usize| {
+            let prefix = format!("{l}.{name}");
+            load_attention(
+                w,
+                &prefix,
+                &DECODER_ATTENTION,
+                d,
+                kv_dim,
+                c.num_heads,
+                true,
+                device,
+            )
+        };
+        DecoderLayer {
+            self_attn: attn(w, "self_attn", d),
+            self_norm: ln(w, "self_attn_layer_norm"),
+            cross_attn: attn(w, "encoder_attn", c.cross_attention_hidden_size),
+            cross_norm: ln(w, "encoder_attn_layer_norm"),
+            mlp: Mlp::load(
+                w,
+                &format!("{l}.fc1"),
+                &format!("{l}.fc2"),
+                d,
+                c.ffn_dim,
+                c.activation,
+                device,
+            ),
+            final_norm: ln(w, "final_layer_norm"),
+        }
+    }
 }
 
 #[derive(Module, Debug)]
@@ -85,53 +133,8 @@ impl<B: Backend> TrocrDecoder<B> {
                 device,
             )
         });
-        let names = AttentionNames {
-            q: "q_proj",
-            k: "k_proj",
-            v: "v_proj",
-            o: "out_proj",
-        };
         let layers = (0..c.num_layers)
-            .map(|i| {
-                let l = format!("{p}.layers.{i}");
-                let ln = |w: &mut TensorFile, n: &str| {
-                    w.layer_norm(&format!("{l}.{n}"), d, DECODER_LN_EPS, device)
-                };
-                DecoderLayer {
-                    self_attn: Attention::load(
-                        w,
-                        &format!("{l}.self_attn"),
-                        &names,
-                        d,
-                        d,
-                        c.num_heads,
-                        true,
-                        device,
-                    ),
-                    self_norm: ln(w, "self_attn_layer_norm"),
-                    cross_attn: Attention::load(
-                        w,
-                        &format!("{l}.encoder_attn"),
-                        &names,
-                        d,
-                        c.cross_attention_hidden_size,
-                        c.num_heads,
-                        true,
-                        device,
-                    ),
-                    cross_norm: ln(w, "encoder_attn_layer_norm"),
-                    mlp: Mlp::load(
-                        w,
-                        &format!("{l}.fc1"),
-                        &format!("{l}.fc2"),
-                        d,
-                        c.ffn_dim,
-                        c.activation,
-                        device,
-                    ),
-                    final_norm: ln(w, "final_layer_norm"),
-                }
-            })
+            .map(|i| DecoderLayer::load(c, w, &format!("{p}.layers.{i}"), device))
             .collect();
         TrocrDecoder {
             embed_tokens,
@@ -189,8 +192,14 @@ impl<B: Backend> TrocrDecoder<B> {
     }
 
     /// One decoding step: `tokens` (one per row) at position `cache.len()`; returns the logits
-    /// `[rows, vocab]` and advances the cache.
-    pub fn step(&self, tokens: &[u32], cache: &mut KvCache<B>, device: &B::Device) -> Tensor<B, 2> {
+    /// `[rows, vocab]` and advances the cache. `key_bias` hides padded encoder positions.
+    pub fn step(
+        &self,
+        tokens: &[u32],
+        cache: &mut KvCache<B>,
+        key_bias: Option<&Tensor<B, 4>>,
+        device: &B::Device,
+    ) -> Tensor<B, 2> {
         let b = tokens.len();
         let ids: Vec<i64> = tokens.iter().map(|&t| t as i64).collect();
         let ids: Tensor<B, 1, Int> = Tensor::from_data(TensorData::new(ids, [b]), device);
@@ -208,12 +217,15 @@ impl<B: Backend> TrocrDecoder<B> {
         for (i, layer) in self.layers.iter().enumerate() {
             let (k, v) = layer.self_attn.keys_values(x.clone());
             let (k, v) = cache.append(i, k, v);
-            let h = layer.self_attn.attend(x.clone(), k, v);
+            let h = layer.self_attn.attend(x.clone(), k, v, None);
             x = layer.self_norm.forward(x + h);
             let c = &cache.layers[i];
-            let h = layer
-                .cross_attn
-                .attend(x.clone(), c.cross_k.clone(), c.cross_v.clone());
+            let h = layer.cross_attn.attend(
+                x.clone(),
+                c.cross_k.clone(),
+                c.cross_v.clone(),
+                key_bias.cloned(),
+            );
             x = layer.cross_norm.forward(x + h);
             let h = layer.mlp.forward(x.clone());
             x = layer.final_norm.forward(x + h);

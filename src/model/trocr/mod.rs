@@ -8,14 +8,15 @@
 //! - `tensors` (safetensors → f32, strict take/finish), the key map lives in the loaders of
 //!   `vit`, `decoder` and `model` and is written out in docs/hf.md
 //! - layers: `layers` (attention, MLP), `vit` (encoder), `decoder` (TrOCR decoder), `model`
-//! - inference: `preprocess` (Pillow-compatible resize, rescale, normalise), `generate`
-//!   (greedy with KV cache), `tokenizer` (tokenizer.json, streaming decode)
+//! - inference: `preprocess` (Pillow-compatible resize, rescale, normalise), `lines` (the
+//!   checkpoint as a `model::line_model::LineModel`: greedy decoding settings, batches for the
+//!   shared generator and page loop), `tokenizer` (tokenizer.json, streaming decode)
 
 pub mod config;
 pub mod decoder;
 pub mod error;
-pub mod generate;
 pub mod layers;
+pub mod lines;
 pub mod model;
 pub mod preprocess;
 pub mod tensors;

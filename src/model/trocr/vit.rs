@@ -5,8 +5,9 @@
 //! distillation included): that is what the decoder cross-attends to.
 
 use super::config::{EncoderConfig, EncoderKind};
-use super::layers::{Attention, AttentionNames, Mlp};
+use super::layers::{load_attention, AttentionNames, Mlp};
 use super::tensors::TensorFile;
+use crate::model::attention::MultiHeadAttention;
 use burn::module::{Module, Param};
 use burn::nn::{LayerNorm, Linear};
 use burn::tensor::backend::Backend;
@@ -15,14 +16,14 @@ use burn::tensor::{Tensor, TensorData};
 #[derive(Module, Debug)]
 pub struct VitLayer<B: Backend> {
     pub norm1: LayerNorm<B>,
-    pub attn: Attention<B>,
+    pub attn: MultiHeadAttention<B>,
     pub norm2: LayerNorm<B>,
     pub mlp: Mlp<B>,
 }
 
 impl<B: Backend> VitLayer<B> {
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
-        let x = x.clone() + self.attn.forward_self(self.norm1.forward(x));
+        let x = x.clone() + self.attn.forward_self(self.norm1.forward(x), None);
         x.clone() + self.mlp.forward(self.norm2.forward(x))
     }
 }
@@ -93,7 +94,7 @@ impl<B: Backend> VitEncoder<B> {
                         c.layer_norm_eps,
                         device,
                     ),
-                    attn: Attention::load(
+                    attn: load_attention(
                         w,
                         &format!("{p}.attention"),
                         &names,

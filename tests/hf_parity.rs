@@ -9,7 +9,6 @@ use burn::tensor::{Tensor, TensorData};
 use medocr::model::generate::Generator;
 use medocr::model::kv_cache::KvCache;
 use medocr::model::trocr::lines::pixel_batch;
-use medocr::model::trocr::tensors::TensorFile;
 use medocr::model::trocr::tokenizer::LineStream;
 use medocr::model::trocr::{self, LoadedHf};
 use std::path::{Path, PathBuf};
@@ -218,8 +217,12 @@ fn greedy_ids_and_texts_are_identical() {
 #[test]
 fn stored_dtypes_are_the_ones_under_test() {
     for (name, dtype) in FIXTURES.iter().zip(["F32", "F16", "BF16"]) {
-        let w = TensorFile::read(&dir(name).join("model.safetensors")).unwrap();
-        assert_eq!(w.dtypes.iter().collect::<Vec<_>>(), vec![dtype], "{name}");
+        let l = load(name);
+        assert_eq!(
+            l.weight_dtypes.iter().collect::<Vec<_>>(),
+            vec![dtype],
+            "{name}"
+        );
     }
 }
 

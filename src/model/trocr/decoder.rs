@@ -5,12 +5,11 @@
 //! position at a time over the shared preallocated [`KvCache`].
 
 use super::config::DecoderConfig;
-use super::layers::{load_attention, AttentionNames, Mlp};
-use super::tensors::TensorFile;
+use super::layers::{attention, Mlp};
 use crate::model::attention::MultiHeadAttention;
 use crate::model::kv_cache::KvCache;
 use burn::module::{Module, Param};
-use burn::nn::{LayerNorm, Linear};
+use burn::nn::{Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor, TensorData};
 
@@ -29,51 +28,24 @@ pub struct DecoderLayer<B: Backend> {
     pub final_norm: LayerNorm<B>,
 }
 
-/// Hugging Face names of the decoder's attention projections.
-const DECODER_ATTENTION: AttentionNames<'static> = AttentionNames {
-    q: "q_proj",
-    k: "k_proj",
-    v: "v_proj",
-    o: "out_proj",
-};
-
 impl<B: Backend> DecoderLayer<B> {
-    /// Layer `l` (`decoder.model.decoder.layers.{i}`) of the checkpoint.
-    fn load(c: &DecoderConfig, w: &mut TensorFile, l: &str, device: &B::Device) -> Self {
+    fn new(c: &DecoderConfig, device: &B::Device) -> Self {
         let d = c.d_model;
-        let ln = |w: &mut TensorFile, n: &str| {
-            w.layer_norm(&format!("{l}.{n}"), d, DECODER_LN_EPS, device)
-        };
-        let attn = |w: &mut TensorFile, name: &str, kv_dim: usize| {
-            let prefix = format!("{l}.{name}");
-            load_attention(
-                w,
-                &prefix,
-                &DECODER_ATTENTION,
-                d,
-                kv_dim,
-                c.num_heads,
-                true,
-                device,
-            )
-        };
         DecoderLayer {
-            self_attn: attn(w, "self_attn", d),
-            self_norm: ln(w, "self_attn_layer_norm"),
-            cross_attn: attn(w, "encoder_attn", c.cross_attention_hidden_size),
-            cross_norm: ln(w, "encoder_attn_layer_norm"),
-            mlp: Mlp::load(
-                w,
-                &format!("{l}.fc1"),
-                &format!("{l}.fc2"),
-                d,
-                c.ffn_dim,
-                c.activation,
-                device,
-            ),
-            final_norm: ln(w, "final_layer_norm"),
+            self_attn: attention(d, d, c.num_heads, true, device),
+            self_norm: layer_norm(d, device),
+            cross_attn: attention(d, c.cross_attention_hidden_size, c.num_heads, true, device),
+            cross_norm: layer_norm(d, device),
+            mlp: Mlp::new(d, c.ffn_dim, c.activation, device),
+            final_norm: layer_norm(d, device),
         }
     }
+}
+
+fn layer_norm<B: Backend>(d: usize, device: &B::Device) -> LayerNorm<B> {
+    LayerNormConfig::new(d)
+        .with_epsilon(DECODER_LN_EPS)
+        .init(device)
 }
 
 #[derive(Module, Debug)]
@@ -92,56 +64,22 @@ pub struct TrocrDecoder<B: Backend> {
 }
 
 impl<B: Backend> TrocrDecoder<B> {
-    /// Builds the decoder from the `decoder.*` tensors (key map in docs/hf.md).
-    pub fn load(c: &DecoderConfig, w: &mut TensorFile, device: &B::Device) -> Self {
+    /// The decoder `c` describes, its weights still to load (`weights`; key map in
+    /// `keymap` and docs/hf.md). A tied output projection loads from the token embeddings.
+    pub fn new(c: &DecoderConfig, device: &B::Device) -> Self {
         let d = c.d_model;
-        let p = "decoder.model.decoder";
-        let embed_name = format!("{p}.embed_tokens.weight");
-        // Tied output projection: checkpoints saved by transformers drop the duplicate.
-        let tied = c.tie_word_embeddings && !w.contains("decoder.output_projection.weight");
-        let embed = w.take(&embed_name, &[c.vocab_size, d]);
-        let output_projection = if tied {
-            Linear {
-                weight: Param::from_tensor(Tensor::from_data(
-                    TensorData::new(
-                        super::tensors::transpose(&embed, c.vocab_size, d),
-                        [d, c.vocab_size],
-                    ),
-                    device,
-                )),
-                bias: None,
-            }
-        } else {
-            w.linear("decoder.output_projection", d, c.vocab_size, false, device)
-        };
-        let embed_tokens = Param::from_tensor(Tensor::from_data(
-            TensorData::new(embed, [c.vocab_size, d]),
-            device,
-        ));
-        let learned_positions = c.learned_positions.then(|| {
-            w.param(
-                &format!("{p}.embed_positions.weight"),
-                [c.max_position_embeddings + LEARNED_OFFSET, d],
-                device,
-            )
-        });
-        let layernorm_embedding = c.layernorm_embedding.then(|| {
-            w.layer_norm(
-                &format!("{p}.layernorm_embedding"),
-                d,
-                DECODER_LN_EPS,
-                device,
-            )
-        });
-        let layers = (0..c.num_layers)
-            .map(|i| DecoderLayer::load(c, w, &format!("{p}.layers.{i}"), device))
-            .collect();
         TrocrDecoder {
-            embed_tokens,
-            learned_positions,
-            layernorm_embedding,
-            layers,
-            output_projection,
+            embed_tokens: Initializer::Zeros.init([c.vocab_size, d], device),
+            learned_positions: c.learned_positions.then(|| {
+                Initializer::Zeros.init([c.max_position_embeddings + LEARNED_OFFSET, d], device)
+            }),
+            layernorm_embedding: c.layernorm_embedding.then(|| layer_norm(d, device)),
+            layers: (0..c.num_layers)
+                .map(|_| DecoderLayer::new(c, device))
+                .collect(),
+            output_projection: LinearConfig::new(d, c.vocab_size)
+                .with_bias(false)
+                .init(device),
             embed_scale: if c.scale_embedding {
                 (d as f64).sqrt()
             } else {

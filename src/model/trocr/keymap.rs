@@ -5,6 +5,7 @@
 //! docs/hf.md writes the same map out for readers.
 
 use burn::store::KeyRemapper;
+use std::sync::LazyLock;
 
 /// (checkpoint name, module path); an entry ending in `.` renames a prefix, any other entry
 /// one whole name.
@@ -190,10 +191,13 @@ pub fn to_module() -> KeyRemapper {
     remapper(true)
 }
 
+/// Module paths → checkpoint names, compiled once (errors may name every tensor).
+static TO_CHECKPOINT: LazyLock<KeyRemapper> = LazyLock::new(|| remapper(false));
+
 /// The checkpoint name of a module path; names outside the map are returned as they are.
 pub fn to_checkpoint(module_path: &str) -> String {
     let mut name = module_path.to_string();
-    for (re, to) in remapper(false).to_regex_pairs() {
+    for (re, to) in TO_CHECKPOINT.to_regex_pairs() {
         if re.is_match(&name) {
             name = re.replace_all(&name, to.as_str()).into_owned();
         }

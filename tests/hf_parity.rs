@@ -6,9 +6,9 @@
 
 use burn::backend::Flex;
 use burn::tensor::{Tensor, TensorData};
+use medocr::model::generate::Generator;
 use medocr::model::kv_cache::KvCache;
-use medocr::model::trocr::generate::{pixel_batch, Generator};
-use medocr::model::trocr::tensors::TensorFile;
+use medocr::model::trocr::lines::pixel_batch;
 use medocr::model::trocr::tokenizer::LineStream;
 use medocr::model::trocr::{self, LoadedHf};
 use std::path::{Path, PathBuf};
@@ -111,9 +111,10 @@ fn encoder_and_first_step_logits_match() {
         println!("{name}: encoder max |diff| {diff:.2e}");
         assert!(diff < TOL, "{name}: encoder max diff {diff}");
 
-        let memory = l.model.memory(pixels);
-        let mut gen = Generator::new(&l.model, &memory, &l.generation);
-        let (shape, logits) = host(gen.step_logits());
+        let enc = l.encoded(pixels);
+        let mut gen = Generator::start(&l.model, &enc, l.decoding());
+        let start = vec![l.generation.decoder_start_token_id; e.pixels.0[0]];
+        let (shape, logits) = host(gen.step_logits(&start));
         assert_eq!(shape, e.logits0.0, "{name}: logits shape");
         let diff = max_diff(&logits, &e.logits0.1);
         println!("{name}: first-step logits max |diff| {diff:.2e}");
@@ -148,7 +149,7 @@ fn every_step_logits_match_with_kv_cache() {
             &dev,
         );
         for (s, &tok) in ids[..steps].iter().enumerate() {
-            let (_, logits) = host(l.model.decoder.step(&[tok], &mut cache, &dev));
+            let (_, logits) = host(l.model.decoder.step(&[tok], &mut cache, None, &dev));
             let diff = max_diff(&logits, &e.steps0.1[s * vocab..(s + 1) * vocab]);
             assert!(diff < TOL, "{name} step {s}: logits max diff {diff}");
         }
@@ -169,8 +170,8 @@ fn greedy_ids_and_texts_are_identical() {
             .map(|i| &e.pixels.1[i * per..(i + 1) * per])
             .collect();
         let [c, h, w] = [e.pixels.0[1], e.pixels.0[2], e.pixels.0[3]];
-        let memory = l.model.memory(pixel_batch::<Flex>(&planes, c, h, w, &dev));
-        let outputs = Generator::new(&l.model, &memory, &l.generation).run();
+        let enc = l.encoded(pixel_batch::<Flex>(&planes, c, h, w, &dev));
+        let outputs = Generator::start(&l.model, &enc, l.decoding()).run();
         for (i, out) in outputs.iter().enumerate() {
             let mut ids = vec![l.generation.decoder_start_token_id];
             ids.extend(out);
@@ -216,8 +217,12 @@ fn greedy_ids_and_texts_are_identical() {
 #[test]
 fn stored_dtypes_are_the_ones_under_test() {
     for (name, dtype) in FIXTURES.iter().zip(["F32", "F16", "BF16"]) {
-        let w = TensorFile::read(&dir(name).join("model.safetensors")).unwrap();
-        assert_eq!(w.dtypes.iter().collect::<Vec<_>>(), vec![dtype], "{name}");
+        let l = load(name);
+        assert_eq!(
+            l.weight_dtypes.iter().collect::<Vec<_>>(),
+            vec![dtype],
+            "{name}"
+        );
     }
 }
 
@@ -443,9 +448,7 @@ fn bench_speed() {
         let _ = <Flex as burn::tensor::backend::Backend>::sync(&dev);
     };
     let run_encoder = || {
-        let m = l
-            .model
-            .memory(pixel_batch::<Flex>(&[&plane], c, h, w, &dev));
+        let m = l.encoded(pixel_batch::<Flex>(&[&plane], c, h, w, &dev));
         sync();
         m
     };
@@ -458,7 +461,7 @@ fn bench_speed() {
     let t = std::time::Instant::now();
     for _ in 0..reps {
         let m = run_encoder();
-        let out = Generator::new(&l.model, &m, &l.generation).run();
+        let out = Generator::start(&l.model, &m, l.decoding()).run();
         assert_eq!(out[0].len(), steps);
     }
     let gen_ms = t.elapsed().as_secs_f64() * 1e3 / reps as f64;

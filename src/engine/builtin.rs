@@ -5,21 +5,25 @@
 use super::{
     batch_deadline, deadline_error, Engine, EngineError, EngineInfo, Request, Streaming, TokenSink,
 };
+use crate::model::builtin_lines::BuiltinLines;
 use crate::model::device::{self, DeviceChoice};
-use crate::model::recognizer::Recognizer;
+use crate::model::recognizer::{Recognizer, Stopped};
 use crate::model::weights::{self, LoadedModel};
 use crate::model::ModelError;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+/// Segments per forward pass by default.
+pub const DEFAULT_BATCH: usize = 32;
+
 /// Where `medocr run` looks for the shipped checkpoint.
 pub const DEFAULT_MODEL_DIR: &str = "models/builtin";
 
 enum Runner {
-    Cpu(Recognizer<burn::backend::Flex>),
+    Cpu(Recognizer<burn::backend::Flex, BuiltinLines<burn::backend::Flex>>),
     #[cfg(feature = "cuda")]
-    Cuda(Recognizer<burn::backend::Cuda>),
+    Cuda(Recognizer<burn::backend::Cuda, BuiltinLines<burn::backend::Cuda>>),
 }
 
 pub struct BuiltinEngine {
@@ -40,7 +44,11 @@ impl BuiltinEngine {
                 let (sha, config) = (loaded.sha256.clone(), loaded.config.clone());
                 let params = burn::module::Module::num_params(&loaded.model);
                 (
-                    Runner::Cpu(Recognizer::new(loaded, dev)),
+                    Runner::Cpu(Recognizer::new(
+                        BuiltinLines::new(loaded),
+                        dev,
+                        DEFAULT_BATCH,
+                    )),
                     sha,
                     config,
                     params,
@@ -53,7 +61,11 @@ impl BuiltinEngine {
                 let (sha, config) = (loaded.sha256.clone(), loaded.config.clone());
                 let params = burn::module::Module::num_params(&loaded.model);
                 (
-                    Runner::Cuda(Recognizer::new(loaded, dev)),
+                    Runner::Cuda(Recognizer::new(
+                        BuiltinLines::new(loaded),
+                        dev,
+                        DEFAULT_BATCH,
+                    )),
                     sha,
                     config,
                     params,
@@ -78,7 +90,7 @@ impl BuiltinEngine {
                 config.line_height
             ),
         );
-        settings.insert("batch_size".into(), "32".into());
+        settings.insert("batch_size".into(), DEFAULT_BATCH.to_string());
         settings.insert(
             "piece_width".into(),
             crate::model::recognizer::default_piece_width(&config).to_string(),
@@ -156,9 +168,9 @@ impl BuiltinEngine {
     pub fn set_piece_width(&mut self, px: usize) {
         let px = px.max(16);
         match &mut self.runner {
-            Runner::Cpu(r) => r.max_piece_width = px,
+            Runner::Cpu(r) => r.model.max_piece_width = px,
             #[cfg(feature = "cuda")]
-            Runner::Cuda(r) => r.max_piece_width = px,
+            Runner::Cuda(r) => r.model.max_piece_width = px,
         }
         self.info
             .settings
@@ -169,9 +181,9 @@ impl BuiltinEngine {
     /// checkpoint's calibrated value by default; `f32::NEG_INFINITY` keeps everything).
     pub fn set_min_confidence(&mut self, logp: f32) {
         match &mut self.runner {
-            Runner::Cpu(r) => r.min_confidence = logp,
+            Runner::Cpu(r) => r.model.min_confidence = logp,
             #[cfg(feature = "cuda")]
-            Runner::Cuda(r) => r.min_confidence = logp,
+            Runner::Cuda(r) => r.model.min_confidence = logp,
         }
         self.info
             .settings
@@ -229,9 +241,16 @@ impl Engine for BuiltinEngine {
             #[cfg(feature = "cuda")]
             Runner::Cuda(r) => r.recognize_until(&docs, sinks, deadline),
         };
-        outcome
-            .map(|_| ())
-            .map_err(|passed| deadline_error(&self.info.name, requests, passed, self.timeout))
+        match outcome {
+            Ok(_) => Ok(()),
+            Err(Stopped::Deadline(passed)) => Err(deadline_error(
+                &self.info.name,
+                requests,
+                passed,
+                self.timeout,
+            )),
+            Err(Stopped::Failed(never)) => match never {},
+        }
     }
 }
 
@@ -301,15 +320,23 @@ mod tests {
             page(&[&["처방전"], &["성명", "홍길동"]], 0),
             page(&[&["1일 3회"]], 1),
         ];
+        streams_one_document(&mut engine, &pages);
+        batches_documents(&mut engine, &pages);
+        stops_at_the_page_timeout(&mut engine, &pages);
+
+        assert!(BuiltinEngine::load(&dir.path().join("missing"), DeviceChoice::Cpu).is_err());
+        #[cfg(not(feature = "cuda"))]
+        assert!(matches!(
+            BuiltinEngine::load(dir.path(), DeviceChoice::Cuda(0)),
+            Err(ModelError::CudaNotCompiled)
+        ));
+    }
+
+    /// The tokens concatenate to the text; stages and input tokens are reported.
+    fn streams_one_document(engine: &mut BuiltinEngine, pages: &[Page]) {
         let mut rec = Recorder::default();
         engine
-            .recognize(
-                &Request {
-                    id: "t",
-                    pages: &pages,
-                },
-                &mut rec,
-            )
+            .recognize(&Request { id: "t", pages }, &mut rec)
             .unwrap();
         for s in [
             Stage::Detect,
@@ -322,28 +349,21 @@ mod tests {
         assert!(rec.input > 0);
         let mut sink = crate::engine::TextSink::default();
         engine
-            .recognize(
-                &Request {
-                    id: "t",
-                    pages: &pages,
-                },
-                &mut sink,
-            )
+            .recognize(&Request { id: "t", pages }, &mut sink)
             .unwrap();
         assert_eq!(sink.text, rec.tokens.concat());
         assert_eq!(sink.tokens, rec.tokens.len());
         // 4 segments, each at most 6 tokens, plus at most 3 separators.
         assert!(rec.tokens.len() <= 4 * 6 + 3);
+    }
 
-        // Two documents in one batched call (batches of 3 segments span both documents):
-        // each gets exactly the tokens it gets alone.
+    /// Two documents in one batched call (batches of 3 segments span both documents): each
+    /// gets exactly the tokens it gets alone.
+    fn batches_documents(engine: &mut BuiltinEngine, pages: &[Page]) {
         engine.set_batch_size(3);
         let other = [page(&[&["검사결과지", "2023.08.01"], &["WBC 5.7"]], 0)];
         let requests = [
-            Request {
-                id: "a",
-                pages: &pages,
-            },
+            Request { id: "a", pages },
             Request {
                 id: "b",
                 pages: &other,
@@ -360,14 +380,13 @@ mod tests {
             assert_eq!(batched.input, alone.input);
         }
         assert!(engine.batches_natively());
+    }
 
-        // The per-page limit: a generous one changes nothing; one that has passed before
-        // the first forward pass stops the request as a timeout on its first page.
+    /// The per-page limit: a generous one changes nothing; one that has passed before the
+    /// first forward pass stops the request as a timeout on its first page.
+    fn stops_at_the_page_timeout(engine: &mut BuiltinEngine, pages: &[Page]) {
         engine.set_batch_size(32);
-        let request = Request {
-            id: "t",
-            pages: &pages,
-        };
+        let request = Request { id: "t", pages };
         let mut unlimited = Recorder::default();
         engine.recognize(&request, &mut unlimited).unwrap();
         engine.set_timeout_per_page(Some(Duration::from_secs(3600)));
@@ -383,6 +402,14 @@ mod tests {
             "{err}"
         );
         assert!(err.to_string().contains("--timeout-per-page"), "{err}");
+        let other = [page(&[&["WBC 5.7"]], 0)];
+        let requests = [
+            request,
+            Request {
+                id: "b",
+                pages: &other,
+            },
+        ];
         let err = engine
             .recognize_batch(
                 &requests,
@@ -391,12 +418,5 @@ mod tests {
             .unwrap_err();
         assert!(matches!(err, EngineError::Timeout { .. }), "{err}");
         engine.set_timeout_per_page(None);
-
-        assert!(BuiltinEngine::load(&dir.path().join("missing"), DeviceChoice::Cpu).is_err());
-        #[cfg(not(feature = "cuda"))]
-        assert!(matches!(
-            BuiltinEngine::load(dir.path(), DeviceChoice::Cuda(0)),
-            Err(ModelError::CudaNotCompiled)
-        ));
     }
 }

@@ -1,8 +1,9 @@
 //! Hugging Face TrOCR-family checkpoints (`VisionEncoderDecoderModel`, see `model::trocr`)
 //! as an [`Engine`]: `--engine hf --model <folder>`. TrOCR models read one text line at a
-//! time, so pages go through the page pipeline's line detection (`model::detect`) first; the
-//! line segments of all requests are then read in batches (one encoder pass and one greedy
-//! decode per batch) and every generated token is streamed after the device is synchronised.
+//! time, so pages go through the shared page loop (`model::recognizer`, the one the built-in
+//! engine uses): line detection, then the line segments of all requests read in batches (one
+//! encoder pass and one greedy decode per batch), every generated token streamed after the
+//! device is synchronised.
 //!
 //! Separators, as for the built-in engine: `" "` between segments of one visual line, `"\n"`
 //! between lines and pages, each a token event of its own before the next segment's first
@@ -10,21 +11,17 @@
 //! text comes with the token that completes it.
 
 use super::{
-    batch_deadline, deadline_error, Engine, EngineError, EngineInfo, Request, Stage, Streaming,
-    TokenSink,
+    batch_deadline, deadline_error, Engine, EngineError, EngineInfo, Request, Streaming, TokenSink,
 };
-use crate::model::detect::{crop, detect_lines, DetectOptions};
 use crate::model::device::{self, DeviceChoice};
-use crate::model::recognizer::{passed, DeadlinePassed};
-use crate::model::trocr::generate::{pixel_batch, Generator};
-use crate::model::trocr::tokenizer::LineStream;
+use crate::model::recognizer::{Recognizer, Stopped};
 use crate::model::trocr::{self, HfError, LoadedHf};
 use crate::model::ModelError;
 use crate::render::Page;
 use burn::tensor::backend::Backend;
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Line segments per forward pass by default.
 pub const DEFAULT_BATCH: usize = 8;
@@ -37,189 +34,8 @@ pub enum HfEngineError {
     Device(#[from] ModelError),
 }
 
-/// One line segment to read, in reading order.
-struct Piece {
-    doc: usize,
-    page: usize,
-    line: usize,
-    pixels: Vec<f32>,
-}
-
-/// Batched line recognition with one loaded checkpoint.
-pub struct HfRecognizer<B: Backend> {
-    pub loaded: LoadedHf<B>,
-    pub device: B::Device,
-    pub batch_size: usize,
-    pub detect: DetectOptions,
-}
-
-impl<B: Backend> HfRecognizer<B> {
-    pub fn new(loaded: LoadedHf<B>, device: B::Device) -> Self {
-        HfRecognizer {
-            loaded,
-            device,
-            batch_size: DEFAULT_BATCH,
-            detect: DetectOptions::default(),
-        }
-    }
-
-    fn sync(&self) {
-        let _ = B::sync(&self.device);
-    }
-
-    /// Reads several documents together (their segments share batches); `sinks[d]` receives
-    /// document `d`'s tokens in its reading order.
-    /// Gives up once `deadline` has passed (checked after each page's detection and before
-    /// every forward pass, as the built-in model does).
-    pub fn recognize_many(
-        &self,
-        docs: &[&[Page]],
-        sinks: &mut [&mut dyn TokenSink],
-        deadline: Option<Instant>,
-    ) -> Result<(), Stopped> {
-        let l = &self.loaded;
-        let enc = &l.config.encoder;
-        let [h, w] = enc.image_size;
-        let mut pieces = Vec::new();
-        for (d, pages) in docs.iter().enumerate() {
-            let sink = &mut *sinks[d];
-            let mut input_tokens = 0;
-            for page in pages.iter() {
-                let t = Instant::now();
-                let det = detect_lines(&page.image, page.dpi, &self.detect);
-                sink.stage(Stage::Detect, t.elapsed());
-                if passed(deadline) {
-                    return Err(Stopped::Deadline(DeadlinePassed {
-                        doc: d,
-                        page: page.index,
-                    }));
-                }
-                let t = Instant::now();
-                for (li, line) in det.lines.iter().enumerate() {
-                    for seg in &line.segments {
-                        let img = crop(&det.image, seg);
-                        pieces.push(Piece {
-                            doc: d,
-                            page: page.index,
-                            line: li,
-                            pixels: l.preprocessor.pixels(&img),
-                        });
-                        input_tokens += enc.seq_len();
-                    }
-                }
-                sink.stage(Stage::Preprocess, t.elapsed());
-            }
-            sink.input_tokens(input_tokens);
-        }
-
-        let mut last_emitted: Vec<Option<(usize, usize)>> = vec![None; docs.len()];
-        for chunk in pieces.chunks(self.batch_size.max(1)) {
-            // The documents in this batch, as contiguous ranges [start, end) of `chunk`.
-            let mut ranges: Vec<(usize, usize, usize)> = Vec::new();
-            for (i, p) in chunk.iter().enumerate() {
-                match ranges.last_mut() {
-                    Some(r) if r.0 == p.doc => r.2 = i + 1,
-                    _ => ranges.push((p.doc, i, i + 1)),
-                }
-            }
-            if passed(deadline) {
-                return Err(Stopped::Deadline(DeadlinePassed {
-                    doc: chunk[0].doc,
-                    page: chunk[0].page,
-                }));
-            }
-            let t = Instant::now();
-            let planes: Vec<&[f32]> = chunk.iter().map(|p| p.pixels.as_slice()).collect();
-            let pixels = pixel_batch::<B>(&planes, enc.num_channels, h, w, &self.device);
-            let memory = l.model.memory(pixels);
-            let mut gen = Generator::new(&l.model, &memory, &l.generation);
-            self.sync();
-            let elapsed = t.elapsed();
-            for r in &ranges {
-                sinks[r.0].stage(Stage::Encode, elapsed);
-            }
-
-            let mut streams = vec![LineStream::default(); chunk.len()];
-            let mut emitted = vec![0usize; chunk.len()];
-            let mut cursors: Vec<usize> = ranges.iter().map(|r| r.1).collect();
-            loop {
-                if passed(deadline) {
-                    let c = (0..chunk.len()).find(|&c| !gen.finished()[c]).unwrap_or(0);
-                    return Err(Stopped::Deadline(DeadlinePassed {
-                        doc: chunk[c].doc,
-                        page: chunk[c].page,
-                    }));
-                }
-                let t = Instant::now();
-                let step = gen.step();
-                let elapsed = t.elapsed();
-                for (r, cursor) in ranges.iter().zip(cursors.iter_mut()) {
-                    let (d, end) = (r.0, r.2);
-                    if *cursor >= end {
-                        continue;
-                    }
-                    let sink = &mut *sinks[d];
-                    sink.stage(Stage::Decode, elapsed);
-                    // Flush everything of this document that is final in its reading order.
-                    while *cursor < end {
-                        let c = *cursor;
-                        let out = &gen.outputs()[c];
-                        let p = &chunk[c];
-                        let done = gen.finished()[c] || step.is_none();
-                        while emitted[c] < out.len() {
-                            let id = out[emitted[c]];
-                            emitted[c] += 1;
-                            let last = done && emitted[c] == out.len();
-                            let eos = gen.is_eos(id);
-                            let piece = streams[c].push(&l.tokenizer, id, last || eos)?;
-                            if eos && piece.is_empty() {
-                                continue;
-                            }
-                            if streams[c].text().len() == piece.len() && !piece.is_empty() {
-                                // First text of this segment: the separator goes first.
-                                let sep = match last_emitted[d] {
-                                    None => "",
-                                    Some((pg, ln)) if pg == p.page && ln == p.line => " ",
-                                    Some(_) => "\n",
-                                };
-                                if !sep.is_empty() {
-                                    sink.token(sep);
-                                }
-                                last_emitted[d] = Some((p.page, p.line));
-                            }
-                            sink.token(&piece);
-                        }
-                        if done {
-                            *cursor += 1;
-                        } else {
-                            break;
-                        }
-                    }
-                }
-                if step.is_none() {
-                    break;
-                }
-            }
-        }
-        for sink in sinks.iter_mut() {
-            sink.stage(Stage::Postprocess, Duration::ZERO);
-        }
-        Ok(())
-    }
-}
-
-/// Why [`HfRecognizer::recognize_many`] stopped before the end.
-#[derive(Debug)]
-pub enum Stopped {
-    Failed(HfError),
-    Deadline(DeadlinePassed),
-}
-
-impl From<HfError> for Stopped {
-    fn from(e: HfError) -> Self {
-        Stopped::Failed(e)
-    }
-}
+/// Batched line recognition with one loaded checkpoint: the shared page loop.
+type HfRecognizer<B> = Recognizer<B, LoadedHf<B>>;
 
 enum Runner {
     Cpu(HfRecognizer<burn::backend::Flex>),
@@ -307,14 +123,14 @@ impl HfEngine {
                 let dev = Default::default();
                 let l = trocr::load::<burn::backend::Flex>(dir, &dev)?;
                 let info = describe(&l, dir, device);
-                (Runner::Cpu(HfRecognizer::new(l, dev)), info)
+                (Runner::Cpu(Recognizer::new(l, dev, DEFAULT_BATCH)), info)
             }
             #[cfg(feature = "cuda")]
             DeviceChoice::Cuda(i) => {
                 let dev = burn::backend::cuda::CudaDevice::new(i);
                 let l = trocr::load::<burn::backend::Cuda>(dir, &dev)?;
                 let info = describe(&l, dir, device);
-                (Runner::Cuda(HfRecognizer::new(l, dev)), info)
+                (Runner::Cuda(Recognizer::new(l, dev, DEFAULT_BATCH)), info)
             }
             #[cfg(not(feature = "cuda"))]
             DeviceChoice::Cuda(_) => return Err(ModelError::CudaNotCompiled.into()),
@@ -353,12 +169,12 @@ impl HfEngine {
         let docs: Vec<&[Page]> = requests.iter().map(|r| r.pages).collect();
         let deadline = batch_deadline(self.timeout, requests);
         let outcome = match &self.runner {
-            Runner::Cpu(r) => r.recognize_many(&docs, sinks, deadline),
+            Runner::Cpu(r) => r.recognize_until(&docs, sinks, deadline),
             #[cfg(feature = "cuda")]
-            Runner::Cuda(r) => r.recognize_many(&docs, sinks, deadline),
+            Runner::Cuda(r) => r.recognize_until(&docs, sinks, deadline),
         };
         match outcome {
-            Ok(()) => Ok(()),
+            Ok(_) => Ok(()),
             Err(Stopped::Deadline(passed)) => Err(deadline_error(
                 &self.info.name,
                 requests,
@@ -408,7 +224,7 @@ impl Engine for HfEngine {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::TextSink;
+    use crate::engine::{Stage, TextSink};
     use image::{GrayImage, Luma};
 
     use crate::engine::RecordingSink as Recorder;

@@ -1,6 +1,8 @@
 //! Multi-head scaled dot-product attention with separate query/key/value/output projections,
 //! so keys and values can be computed once (cross-attention) or appended step by step
-//! (self-attention with a KV cache).
+//! (self-attention with a KV cache). One module for both recognisers: the built-in model
+//! scales the scores, TrOCR checkpoints scale the queries before the product (as
+//! `transformers` does), and the two orders round differently, so each keeps its own.
 
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
@@ -18,17 +20,29 @@ pub struct MultiHeadAttention<B: Backend> {
     pub value: Linear<B>,
     pub output: Linear<B>,
     n_heads: usize,
+    /// Scale the queries by `1/√head_dim` before the product (TrOCR) rather than the scores.
+    #[module(skip)]
+    scale_queries: bool,
 }
 
 impl<B: Backend> MultiHeadAttention<B> {
+    /// The built-in model's attention: `d_model` wide throughout, scores scaled.
     pub fn new(d_model: usize, n_heads: usize, device: &B::Device) -> Self {
         let lin = || LinearConfig::new(d_model, d_model).init(device);
+        Self::from_parts([lin(), lin(), lin(), lin()], n_heads, false)
+    }
+
+    /// From loaded projections `[query, key, value, output]` (keys and values may read a
+    /// wider input, as cross-attention over another model's states does).
+    pub fn from_parts(parts: [Linear<B>; 4], n_heads: usize, scale_queries: bool) -> Self {
+        let [query, key, value, output] = parts;
         MultiHeadAttention {
-            query: lin(),
-            key: lin(),
-            value: lin(),
-            output: lin(),
+            query,
+            key,
+            value,
+            output,
             n_heads,
+            scale_queries,
         }
     }
 
@@ -58,9 +72,13 @@ impl<B: Backend> MultiHeadAttention<B> {
         let q = self.split_heads(self.query.forward(x));
         let [b, h, lq, dh] = q.dims();
         let lk = k.dims()[2];
-        let mut scores = q
-            .matmul(k.swap_dims(2, 3))
-            .mul_scalar(1.0 / (dh as f32).sqrt());
+        let mut scores = if self.scale_queries {
+            q.mul_scalar((dh as f64).powf(-0.5))
+                .matmul(k.swap_dims(2, 3))
+        } else {
+            q.matmul(k.swap_dims(2, 3))
+                .mul_scalar(1.0 / (dh as f32).sqrt())
+        };
         if let Some(bias) = bias {
             scores = scores + bias.expand([b, h, lq, lk]);
         }

@@ -6,14 +6,18 @@
 //! One concept per file:
 //! - `config`, `tokenizer` (over `dataset::synth::ksx1001`), `error`, `device`
 //! - layers: `attention`, `kv_cache`, `encoder`, `decoder`, `ocr` (the whole model)
-//! - inference: `preprocess` (crop → model input), `generate` (greedy decoding),
-//!   `detect` (text lines and segments on a page), `recognizer` (batched page recognition)
+//! - inference: `line_model` (what a line recogniser provides: the built-in model in
+//!   `builtin_lines`, Hugging Face checkpoints in `trocr`), `preprocess` (crop → model input),
+//!   `splitter` (wide segments cut at column gaps), `generate` (greedy decoding, one loop for
+//!   both), `detect` (text lines and segments on a page), `recognizer` (batched page
+//!   recognition, one loop for both)
 //! - weights: `weights` (safetensors + config.json + tokenizer.json)
 //! - training: `fonts`, `line_render`, `augment`, `textgen`, `page_crops` (crops cut from
 //!   whole pages by the pipeline), `data`, `cer`, `eval`, `checkpoint`, `train`
 
 pub mod attention;
 pub mod augment;
+pub mod builtin_lines;
 pub mod checkpoint;
 pub mod config;
 pub mod data;
@@ -26,12 +30,14 @@ pub mod eval;
 pub mod fonts;
 pub mod generate;
 pub mod kv_cache;
+pub mod line_model;
 pub mod line_render;
 pub mod ocr;
 pub mod page_crops;
 pub mod positional;
 pub mod preprocess;
 pub mod recognizer;
+pub mod splitter;
 pub mod textgen;
 pub mod tokenizer;
 pub mod train;

@@ -1,12 +1,15 @@
 //! The checkpoint's `config.json` (a `VisionEncoderDecoderModel`: ViT or DeiT encoder, TrOCR
 //! decoder) and generation settings (`generation_config.json`, else `config.json`).
 //!
-//! Keys that change the computation are read and checked; a value this implementation does
-//! not support is an error naming the key. Keys that only matter for training or for other
+//! Keys that change the computation are read (serde, with `serde_path_to_error` so a value of
+//! the wrong type names its key) and checked; a value this implementation does not support
+//! is an error naming the key. Keys that only matter for training or for other
 //! frameworks (dropout, `torchscript`, `initializer_range` …) are ignored. Beam-search
 //! settings are recorded but not applied: decoding is greedy.
 
 use super::error::HfError;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -141,14 +144,86 @@ pub fn read_json(path: &Path) -> Result<Value, HfError> {
     })
 }
 
-/// Typed access to one JSON object, with the key path for messages.
-struct Obj<'a> {
-    path: &'a Path,
-    prefix: &'a str,
-    v: &'a Value,
+/// Deserialises `v` (the contents of `path`); a value of the wrong type is an error naming
+/// its key, `prefix` included.
+pub(super) fn typed<T: DeserializeOwned>(
+    v: &Value,
+    path: &Path,
+    prefix: &str,
+) -> Result<T, HfError> {
+    serde_path_to_error::deserialize(v).map_err(|e| {
+        let at = e.path().to_string();
+        HfError::Config {
+            path: path.to_path_buf(),
+            key: if at == "." {
+                prefix.trim_end_matches('.').to_string()
+            } else {
+                format!("{prefix}{at}")
+            },
+            message: e.into_inner().to_string(),
+        }
+    })
 }
 
-impl<'a> Obj<'a> {
+/// An int or a `[height, width]` pair.
+#[derive(Deserialize, Clone, Copy)]
+#[serde(untagged)]
+enum Size {
+    Square(usize),
+    Pair([usize; 2]),
+}
+
+/// `config.json`'s encoder section: only the keys that change the computation.
+#[derive(Deserialize)]
+struct RawEncoder {
+    model_type: Option<String>,
+    image_size: Option<Size>,
+    patch_size: Option<Size>,
+    num_channels: Option<usize>,
+    hidden_size: Option<usize>,
+    num_hidden_layers: Option<usize>,
+    num_attention_heads: Option<usize>,
+    intermediate_size: Option<usize>,
+    hidden_act: Option<String>,
+    layer_norm_eps: Option<f64>,
+    qkv_bias: Option<bool>,
+    use_mask_token: Option<bool>,
+}
+
+/// `config.json`'s decoder section.
+#[derive(Deserialize)]
+struct RawDecoder {
+    model_type: Option<String>,
+    is_decoder: Option<bool>,
+    d_model: Option<usize>,
+    cross_attention_hidden_size: Option<usize>,
+    vocab_size: Option<usize>,
+    decoder_layers: Option<usize>,
+    decoder_attention_heads: Option<usize>,
+    decoder_ffn_dim: Option<usize>,
+    activation_function: Option<String>,
+    max_position_embeddings: Option<usize>,
+    use_learned_position_embeddings: Option<bool>,
+    layernorm_embedding: Option<bool>,
+    scale_embedding: Option<bool>,
+    tie_word_embeddings: Option<bool>,
+    pad_token_id: Option<u32>,
+}
+
+#[derive(Deserialize)]
+struct RawConfig {
+    model_type: Option<String>,
+    encoder: Option<Value>,
+    decoder: Option<Value>,
+}
+
+/// Checks of one section of a config file, with the key prefix for messages.
+struct Section<'a> {
+    path: &'a Path,
+    prefix: &'a str,
+}
+
+impl Section<'_> {
     fn err(&self, key: &str, message: impl Into<String>) -> HfError {
         HfError::Config {
             path: self.path.to_path_buf(),
@@ -157,66 +232,31 @@ impl<'a> Obj<'a> {
         }
     }
 
-    fn get(&self, key: &str) -> Option<&'a Value> {
-        self.v.get(key).filter(|v| !v.is_null())
+    fn required<'v>(&self, key: &str, v: &'v Option<String>) -> Result<&'v str, HfError> {
+        v.as_deref().ok_or_else(|| self.err(key, "missing"))
     }
 
-    fn usize_or(&self, key: &str, default: Option<usize>) -> Result<usize, HfError> {
-        match self.get(key) {
-            Some(v) => v
-                .as_u64()
-                .map(|n| n as usize)
-                .ok_or_else(|| self.err(key, format!("expected a non-negative integer, got {v}"))),
-            None => default.ok_or_else(|| self.err(key, "missing")),
+    fn positive(&self, key: &str, v: Option<usize>, default: usize) -> Result<usize, HfError> {
+        match v.unwrap_or(default) {
+            0 => Err(self.err(key, "must be positive")),
+            n => Ok(n),
         }
     }
 
-    fn positive(&self, key: &str, default: Option<usize>) -> Result<usize, HfError> {
-        let n = self.usize_or(key, default)?;
-        if n == 0 {
-            return Err(self.err(key, "must be positive"));
+    fn pair(&self, key: &str, v: Option<Size>, default: usize) -> Result<[usize; 2], HfError> {
+        let [h, w] = match v {
+            Some(Size::Pair(p)) => p,
+            Some(Size::Square(n)) => [n, n],
+            None => [default, default],
+        };
+        if h == 0 || w == 0 {
+            return Err(self.err(key, "expected two positive integers [height, width]"));
         }
-        Ok(n)
+        Ok([h, w])
     }
 
-    fn bool_or(&self, key: &str, default: bool) -> Result<bool, HfError> {
-        match self.get(key) {
-            Some(v) => v
-                .as_bool()
-                .ok_or_else(|| self.err(key, format!("expected true or false, got {v}"))),
-            None => Ok(default),
-        }
-    }
-
-    fn str_or(&self, key: &str, default: Option<&'a str>) -> Result<&'a str, HfError> {
-        match self.get(key) {
-            Some(v) => v
-                .as_str()
-                .ok_or_else(|| self.err(key, format!("expected a string, got {v}"))),
-            None => default.ok_or_else(|| self.err(key, "missing")),
-        }
-    }
-
-    /// An int or a `[height, width]` pair.
-    fn pair(&self, key: &str, default: Option<usize>) -> Result<[usize; 2], HfError> {
-        match self.get(key) {
-            Some(Value::Array(a)) if a.len() == 2 => {
-                let h = a[0].as_u64().filter(|&n| n > 0);
-                let w = a[1].as_u64().filter(|&n| n > 0);
-                match (h, w) {
-                    (Some(h), Some(w)) => Ok([h as usize, w as usize]),
-                    _ => Err(self.err(key, "expected two positive integers [height, width]")),
-                }
-            }
-            Some(_) | None => {
-                let n = self.positive(key, default)?;
-                Ok([n, n])
-            }
-        }
-    }
-
-    fn activation(&self, key: &str, default: &str) -> Result<Activation, HfError> {
-        let name = self.str_or(key, Some(default))?;
+    fn activation(&self, key: &str, v: &Option<String>) -> Result<Activation, HfError> {
+        let name = v.as_deref().unwrap_or("gelu");
         Activation::parse(name).ok_or_else(|| {
             self.err(
                 key,
@@ -224,29 +264,14 @@ impl<'a> Obj<'a> {
             )
         })
     }
-
-    fn object(&self, key: &str) -> Result<Obj<'a>, HfError> {
-        match self.get(key) {
-            Some(v @ Value::Object(_)) => Ok(Obj {
-                path: self.path,
-                prefix: if key == "encoder" {
-                    "encoder."
-                } else {
-                    "decoder."
-                },
-                v,
-            }),
-            _ => Err(self.err(key, "missing or not an object")),
-        }
-    }
 }
 
-fn parse_encoder(o: &Obj) -> Result<EncoderConfig, HfError> {
-    let kind = match o.str_or("model_type", None)? {
+fn parse_encoder(s: &Section, r: RawEncoder) -> Result<EncoderConfig, HfError> {
+    let kind = match s.required("model_type", &r.model_type)? {
         "vit" => EncoderKind::Vit,
         "deit" => EncoderKind::Deit,
         other => {
-            return Err(o.err(
+            return Err(s.err(
                 "model_type",
                 format!("encoder '{other}' is not supported (supported: vit, deit)"),
             ))
@@ -254,28 +279,26 @@ fn parse_encoder(o: &Obj) -> Result<EncoderConfig, HfError> {
     };
     let c = EncoderConfig {
         kind,
-        image_size: o.pair("image_size", Some(224))?,
-        patch_size: o.pair("patch_size", Some(16))?,
-        num_channels: o.positive("num_channels", Some(3))?,
-        hidden_size: o.positive("hidden_size", Some(768))?,
-        num_layers: o.usize_or("num_hidden_layers", Some(12))?,
-        num_heads: o.positive("num_attention_heads", Some(12))?,
-        intermediate_size: o.positive("intermediate_size", Some(3072))?,
-        activation: o.activation("hidden_act", "gelu")?,
-        layer_norm_eps: match o.get("layer_norm_eps") {
-            Some(v) => v
-                .as_f64()
-                .filter(|e| *e > 0.0)
-                .ok_or_else(|| o.err("layer_norm_eps", "expected a positive number"))?,
+        image_size: s.pair("image_size", r.image_size, 224)?,
+        patch_size: s.pair("patch_size", r.patch_size, 16)?,
+        num_channels: s.positive("num_channels", r.num_channels, 3)?,
+        hidden_size: s.positive("hidden_size", r.hidden_size, 768)?,
+        num_layers: r.num_hidden_layers.unwrap_or(12),
+        num_heads: s.positive("num_attention_heads", r.num_attention_heads, 12)?,
+        intermediate_size: s.positive("intermediate_size", r.intermediate_size, 3072)?,
+        activation: s.activation("hidden_act", &r.hidden_act)?,
+        layer_norm_eps: match r.layer_norm_eps {
+            Some(e) if e > 0.0 => e,
+            Some(_) => return Err(s.err("layer_norm_eps", "expected a positive number")),
             None => 1e-12,
         },
-        qkv_bias: o.bool_or("qkv_bias", true)?,
+        qkv_bias: r.qkv_bias.unwrap_or(true),
     };
     if !matches!(c.num_channels, 1 | 3) {
-        return Err(o.err("num_channels", "only 1 or 3 input channels are supported"));
+        return Err(s.err("num_channels", "only 1 or 3 input channels are supported"));
     }
     if c.hidden_size % c.num_heads != 0 {
-        return Err(o.err(
+        return Err(s.err(
             "num_attention_heads",
             format!(
                 "hidden_size {} is not a multiple of {}",
@@ -284,10 +307,10 @@ fn parse_encoder(o: &Obj) -> Result<EncoderConfig, HfError> {
         ));
     }
     if c.patch_size[0] > c.image_size[0] || c.patch_size[1] > c.image_size[1] {
-        return Err(o.err("patch_size", "larger than image_size"));
+        return Err(s.err("patch_size", "larger than image_size"));
     }
-    if o.bool_or("use_mask_token", false)? {
-        return Err(o.err(
+    if r.use_mask_token.unwrap_or(false) {
+        return Err(s.err(
             "use_mask_token",
             "mask tokens (masked image modelling) are not supported",
         ));
@@ -295,57 +318,63 @@ fn parse_encoder(o: &Obj) -> Result<EncoderConfig, HfError> {
     Ok(c)
 }
 
-fn parse_decoder(o: &Obj, encoder_hidden: usize) -> Result<(DecoderConfig, bool), HfError> {
-    let model_type = o.str_or("model_type", None)?;
+fn parse_decoder(
+    s: &Section,
+    r: RawDecoder,
+    encoder_hidden: usize,
+) -> Result<(DecoderConfig, bool), HfError> {
+    let model_type = s.required("model_type", &r.model_type)?;
     if model_type != "trocr" {
-        return Err(o.err(
+        return Err(s.err(
             "model_type",
             format!("decoder '{model_type}' is not supported (supported: trocr)"),
         ));
     }
-    if !o.bool_or("is_decoder", true)? {
-        return Err(o.err(
+    if !r.is_decoder.unwrap_or(true) {
+        return Err(s.err(
             "is_decoder",
             "must be true: without it the TrOCR decoder has no cross-attention to the image",
         ));
     }
-    let d_model = o.positive("d_model", Some(1024))?;
-    let cross = match o.get("cross_attention_hidden_size") {
-        Some(_) => Some(o.positive("cross_attention_hidden_size", None)?),
+    let d_model = s.positive("d_model", r.d_model, 1024)?;
+    let cross = match r.cross_attention_hidden_size {
+        Some(c) => Some(s.positive("cross_attention_hidden_size", Some(c), c)?),
         None => None,
     };
-    if let Some(c) = cross {
-        if c != encoder_hidden {
-            return Err(o.err(
-                "cross_attention_hidden_size",
-                format!("{c} differs from encoder.hidden_size {encoder_hidden}"),
-            ));
-        }
+    if let Some(c) = cross.filter(|&c| c != encoder_hidden) {
+        return Err(s.err(
+            "cross_attention_hidden_size",
+            format!("{c} differs from encoder.hidden_size {encoder_hidden}"),
+        ));
     }
     // As in VisionEncoderDecoderModel: a projection when widths differ and the decoder does
     // not read the encoder width itself.
     let proj = cross.is_none() && encoder_hidden != d_model;
     let c = DecoderConfig {
-        vocab_size: o.positive("vocab_size", Some(50265))?,
+        vocab_size: s.positive("vocab_size", r.vocab_size, 50265)?,
         d_model,
-        num_layers: o.usize_or("decoder_layers", Some(12))?,
-        num_heads: o.positive("decoder_attention_heads", Some(16))?,
-        ffn_dim: o.positive("decoder_ffn_dim", Some(4096))?,
-        activation: o.activation("activation_function", "gelu")?,
-        max_position_embeddings: o.positive("max_position_embeddings", Some(512))?,
-        learned_positions: o.bool_or("use_learned_position_embeddings", true)?,
-        layernorm_embedding: o.bool_or("layernorm_embedding", true)?,
-        scale_embedding: o.bool_or("scale_embedding", false)?,
+        num_layers: r.decoder_layers.unwrap_or(12),
+        num_heads: s.positive("decoder_attention_heads", r.decoder_attention_heads, 16)?,
+        ffn_dim: s.positive("decoder_ffn_dim", r.decoder_ffn_dim, 4096)?,
+        activation: s.activation("activation_function", &r.activation_function)?,
+        max_position_embeddings: s.positive(
+            "max_position_embeddings",
+            r.max_position_embeddings,
+            512,
+        )?,
+        learned_positions: r.use_learned_position_embeddings.unwrap_or(true),
+        layernorm_embedding: r.layernorm_embedding.unwrap_or(true),
+        scale_embedding: r.scale_embedding.unwrap_or(false),
         cross_attention_hidden_size: if proj {
             d_model
         } else {
             cross.unwrap_or(encoder_hidden)
         },
-        tie_word_embeddings: o.bool_or("tie_word_embeddings", true)?,
-        pad_token_id: o.usize_or("pad_token_id", Some(1))? as u32,
+        tie_word_embeddings: r.tie_word_embeddings.unwrap_or(true),
+        pad_token_id: r.pad_token_id.unwrap_or(1),
     };
     if c.d_model % c.num_heads != 0 {
-        return Err(o.err(
+        return Err(s.err(
             "decoder_attention_heads",
             format!("d_model {} is not a multiple of {}", c.d_model, c.num_heads),
         ));
@@ -361,12 +390,9 @@ impl HfConfig {
     }
 
     pub fn from_value(v: &Value, path: &Path) -> Result<Self, HfError> {
-        let top = Obj {
-            path,
-            prefix: "",
-            v,
-        };
-        let mt = top.str_or("model_type", None)?;
+        let top = Section { path, prefix: "" };
+        let raw: RawConfig = typed(v, path, "")?;
+        let mt = top.required("model_type", &raw.model_type)?;
         if mt != "vision-encoder-decoder" {
             return Err(top.err(
                 "model_type",
@@ -375,14 +401,87 @@ impl HfConfig {
                 ),
             ));
         }
-        let encoder = parse_encoder(&top.object("encoder")?)?;
-        let (decoder, enc_to_dec_proj) =
-            parse_decoder(&top.object("decoder")?, encoder.hidden_size)?;
+        let section = |key: &str, v: &Option<Value>| match v {
+            Some(v @ Value::Object(_)) => Ok(v.clone()),
+            _ => Err(top.err(key, "missing or not an object")),
+        };
+        let (encoder, decoder) = (
+            section("encoder", &raw.encoder)?,
+            section("decoder", &raw.decoder)?,
+        );
+        let enc = Section {
+            path,
+            prefix: "encoder.",
+        };
+        let encoder = parse_encoder(&enc, typed(&encoder, path, enc.prefix)?)?;
+        let dec = Section {
+            path,
+            prefix: "decoder.",
+        };
+        let (decoder, enc_to_dec_proj) = parse_decoder(
+            &dec,
+            typed(&decoder, path, dec.prefix)?,
+            encoder.hidden_size,
+        )?;
         Ok(HfConfig {
             encoder,
             decoder,
             enc_to_dec_proj,
         })
+    }
+}
+
+/// A token id or a list of them.
+#[derive(Deserialize, Clone)]
+#[serde(untagged)]
+enum TokenIds {
+    One(u32),
+    Many(Vec<u32>),
+}
+
+impl TokenIds {
+    fn into_vec(self) -> Vec<u32> {
+        match self {
+            TokenIds::One(id) => vec![id],
+            TokenIds::Many(ids) => ids,
+        }
+    }
+}
+
+/// The generation keys of one source (generation_config.json, config.json or its decoder).
+#[derive(Deserialize, Default)]
+struct RawGeneration {
+    decoder_start_token_id: Option<TokenIds>,
+    eos_token_id: Option<TokenIds>,
+    max_new_tokens: Option<Value>,
+    max_length: Option<Value>,
+    num_beams: Option<Value>,
+    no_repeat_ngram_size: Option<Value>,
+    length_penalty: Option<Value>,
+    repetition_penalty: Option<Value>,
+    do_sample: Option<Value>,
+}
+
+impl RawGeneration {
+    /// The beam-search and sampling keys of this source (not applied: decoding is greedy).
+    fn not_applied(&self) -> [(&'static str, Option<&Value>); 5] {
+        [
+            ("num_beams", self.num_beams.as_ref()),
+            ("no_repeat_ngram_size", self.no_repeat_ngram_size.as_ref()),
+            ("length_penalty", self.length_penalty.as_ref()),
+            ("repetition_penalty", self.repetition_penalty.as_ref()),
+            ("do_sample", self.do_sample.as_ref()),
+        ]
+    }
+}
+
+/// Whether a beam-search or sampling value is what greedy decoding does anyway.
+fn is_greedy_default(key: &str, v: &Value) -> bool {
+    match key {
+        "num_beams" => v.as_u64() == Some(1),
+        "no_repeat_ngram_size" => v.as_u64() == Some(0),
+        "do_sample" => matches!(v, Value::Bool(false)),
+        _ => v.as_f64() == Some(1.0),
     }
 }
 
@@ -393,87 +492,72 @@ pub fn load_generation(dir: &Path) -> Result<GenerationSettings, HfError> {
     let config = read_json(&config_path)?;
     let gen_path = dir.join("generation_config.json");
     let gen = if gen_path.exists() {
-        Some(read_json(&gen_path)?)
+        Some(typed::<RawGeneration>(
+            &read_json(&gen_path)?,
+            &gen_path,
+            "",
+        )?)
     } else {
         None
     };
-    let sources: Vec<(&Path, &Value, &str)> = gen
-        .iter()
-        .map(|g| (gen_path.as_path(), g, ""))
-        .chain([(config_path.as_path(), &config, "")])
-        .chain(
-            config
-                .get("decoder")
-                .map(|d| (config_path.as_path(), d, "decoder.")),
-        )
+    let decoder = match config.get("decoder") {
+        Some(d) => typed(d, &config_path, "decoder.")?,
+        None => RawGeneration::default(),
+    };
+    // The sources in reading order, with the key prefix of each.
+    let sources: Vec<(&str, RawGeneration)> = gen
+        .into_iter()
+        .map(|g| ("", g))
+        .chain([
+            ("", typed(&config, &config_path, "")?),
+            ("decoder.", decoder),
+        ])
         .collect();
-    let find = |key: &str| -> Option<(&Path, &Value, String)> {
-        sources.iter().find_map(|(p, v, prefix)| {
-            v.get(key)
-                .filter(|x| !x.is_null())
-                .map(|x| (*p, x, format!("{prefix}{key}")))
-        })
+    let first = |pick: fn(&RawGeneration) -> Option<&Value>| {
+        sources
+            .iter()
+            .find_map(|(prefix, g)| pick(g).map(|v| (*prefix, v)))
     };
-    let token = |key: &str| -> Result<Option<Vec<u32>>, HfError> {
-        let Some((p, v, k)) = find(key) else {
-            return Ok(None);
-        };
-        let bad = || HfError::Config {
-            path: p.to_path_buf(),
-            key: k.clone(),
-            message: format!("expected a token id or a list of token ids, got {v}"),
-        };
-        match v {
-            Value::Array(a) => a
-                .iter()
-                .map(|x| x.as_u64().map(|n| n as u32).ok_or_else(bad))
-                .collect::<Result<Vec<_>, _>>()
-                .map(Some),
-            x => x.as_u64().map(|n| Some(vec![n as u32])).ok_or_else(bad),
-        }
-    };
-    let start = token("decoder_start_token_id")?
-        .and_then(|v| v.first().copied())
+    let start = sources
+        .iter()
+        .find_map(|(_, g)| g.decoder_start_token_id.clone())
+        .and_then(|t| t.into_vec().first().copied())
         .ok_or_else(|| HfError::Config {
             path: config_path.clone(),
             key: "decoder_start_token_id".into(),
             message: "missing (in generation_config.json and config.json)".into(),
         })?;
-    let eos = token("eos_token_id")?.unwrap_or_default();
-    let max_new = find("max_new_tokens").and_then(|(_, v, _)| v.as_u64());
-    let max_length = match max_new {
+    let eos = sources
+        .iter()
+        .find_map(|(_, g)| g.eos_token_id.clone())
+        .map(TokenIds::into_vec)
+        .unwrap_or_default();
+    let max_length = match first(|g| g.max_new_tokens.as_ref()).and_then(|(_, v)| v.as_u64()) {
         Some(n) => n as usize + 1,
-        None => find("max_length")
-            .and_then(|(_, v, _)| v.as_u64())
+        None => first(|g| g.max_length.as_ref())
+            .and_then(|(_, v)| v.as_u64())
             .map(|n| n as usize)
             .unwrap_or(20), // the transformers default
     };
-    let mut ignored = Vec::new();
-    for key in [
-        "num_beams",
-        "no_repeat_ngram_size",
-        "length_penalty",
-        "repetition_penalty",
-        "do_sample",
-    ] {
-        if let Some((_, v, k)) = find(key) {
-            let default = matches!(
-                (key, v),
-                ("num_beams", Value::Number(_)) if v.as_u64() == Some(1)
-            ) || matches!((key, v), ("no_repeat_ngram_size", _) if v.as_u64() == Some(0))
-                || matches!((key, v), ("do_sample", Value::Bool(false)))
-                || matches!((key, v), ("length_penalty" | "repetition_penalty", _) if v.as_f64() == Some(1.0));
-            if !default {
-                ignored.push(format!("{k}={v}"));
-            }
-        }
-    }
+    let ignored = (0..5)
+        .filter_map(|k| {
+            let (prefix, (key, v)) = sources.iter().find_map(|(prefix, g)| {
+                let (key, v) = g.not_applied()[k];
+                v.map(|v| (*prefix, (key, v)))
+            })?;
+            (!is_greedy_default(key, v)).then(|| format!("{prefix}{key}={v}"))
+        })
+        .collect();
     Ok(GenerationSettings {
         decoder_start_token_id: start,
         eos_token_ids: eos,
         max_length,
         ignored,
-        source: if gen.is_some() { gen_path } else { config_path },
+        source: if gen_path.exists() {
+            gen_path
+        } else {
+            config_path
+        },
     })
 }
 

@@ -5,11 +5,11 @@
 //! position at a time over the shared preallocated [`KvCache`].
 
 use super::config::DecoderConfig;
-use super::layers::{Attention, AttentionNames, Mlp};
-use super::tensors::TensorFile;
+use super::layers::{attention, Mlp};
+use crate::model::attention::MultiHeadAttention;
 use crate::model::kv_cache::KvCache;
 use burn::module::{Module, Param};
-use burn::nn::{LayerNorm, Linear};
+use burn::nn::{Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor, TensorData};
 
@@ -20,12 +20,32 @@ const LEARNED_OFFSET: usize = 2;
 
 #[derive(Module, Debug)]
 pub struct DecoderLayer<B: Backend> {
-    pub self_attn: Attention<B>,
+    pub self_attn: MultiHeadAttention<B>,
     pub self_norm: LayerNorm<B>,
-    pub cross_attn: Attention<B>,
+    pub cross_attn: MultiHeadAttention<B>,
     pub cross_norm: LayerNorm<B>,
     pub mlp: Mlp<B>,
     pub final_norm: LayerNorm<B>,
+}
+
+impl<B: Backend> DecoderLayer<B> {
+    fn new(c: &DecoderConfig, device: &B::Device) -> Self {
+        let d = c.d_model;
+        DecoderLayer {
+            self_attn: attention(d, d, c.num_heads, true, device),
+            self_norm: layer_norm(d, device),
+            cross_attn: attention(d, c.cross_attention_hidden_size, c.num_heads, true, device),
+            cross_norm: layer_norm(d, device),
+            mlp: Mlp::new(d, c.ffn_dim, c.activation, device),
+            final_norm: layer_norm(d, device),
+        }
+    }
+}
+
+fn layer_norm<B: Backend>(d: usize, device: &B::Device) -> LayerNorm<B> {
+    LayerNormConfig::new(d)
+        .with_epsilon(DECODER_LN_EPS)
+        .init(device)
 }
 
 #[derive(Module, Debug)]
@@ -44,101 +64,22 @@ pub struct TrocrDecoder<B: Backend> {
 }
 
 impl<B: Backend> TrocrDecoder<B> {
-    /// Builds the decoder from the `decoder.*` tensors (key map in docs/hf.md).
-    pub fn load(c: &DecoderConfig, w: &mut TensorFile, device: &B::Device) -> Self {
+    /// The decoder `c` describes, its weights still to load (`weights`; key map in
+    /// `keymap` and docs/hf.md). A tied output projection loads from the token embeddings.
+    pub fn new(c: &DecoderConfig, device: &B::Device) -> Self {
         let d = c.d_model;
-        let p = "decoder.model.decoder";
-        let embed_name = format!("{p}.embed_tokens.weight");
-        // Tied output projection: checkpoints saved by transformers drop the duplicate.
-        let tied = c.tie_word_embeddings && !w.contains("decoder.output_projection.weight");
-        let embed = w.take(&embed_name, &[c.vocab_size, d]);
-        let output_projection = if tied {
-            Linear {
-                weight: Param::from_tensor(Tensor::from_data(
-                    TensorData::new(
-                        super::tensors::transpose(&embed, c.vocab_size, d),
-                        [d, c.vocab_size],
-                    ),
-                    device,
-                )),
-                bias: None,
-            }
-        } else {
-            w.linear("decoder.output_projection", d, c.vocab_size, false, device)
-        };
-        let embed_tokens = Param::from_tensor(Tensor::from_data(
-            TensorData::new(embed, [c.vocab_size, d]),
-            device,
-        ));
-        let learned_positions = c.learned_positions.then(|| {
-            w.param(
-                &format!("{p}.embed_positions.weight"),
-                [c.max_position_embeddings + LEARNED_OFFSET, d],
-                device,
-            )
-        });
-        let layernorm_embedding = c.layernorm_embedding.then(|| {
-            w.layer_norm(
-                &format!("{p}.layernorm_embedding"),
-                d,
-                DECODER_LN_EPS,
-                device,
-            )
-        });
-        let names = AttentionNames {
-            q: "q_proj",
-            k: "k_proj",
-            v: "v_proj",
-            o: "out_proj",
-        };
-        let layers = (0..c.num_layers)
-            .map(|i| {
-                let l = format!("{p}.layers.{i}");
-                let ln = |w: &mut TensorFile, n: &str| {
-                    w.layer_norm(&format!("{l}.{n}"), d, DECODER_LN_EPS, device)
-                };
-                DecoderLayer {
-                    self_attn: Attention::load(
-                        w,
-                        &format!("{l}.self_attn"),
-                        &names,
-                        d,
-                        d,
-                        c.num_heads,
-                        true,
-                        device,
-                    ),
-                    self_norm: ln(w, "self_attn_layer_norm"),
-                    cross_attn: Attention::load(
-                        w,
-                        &format!("{l}.encoder_attn"),
-                        &names,
-                        d,
-                        c.cross_attention_hidden_size,
-                        c.num_heads,
-                        true,
-                        device,
-                    ),
-                    cross_norm: ln(w, "encoder_attn_layer_norm"),
-                    mlp: Mlp::load(
-                        w,
-                        &format!("{l}.fc1"),
-                        &format!("{l}.fc2"),
-                        d,
-                        c.ffn_dim,
-                        c.activation,
-                        device,
-                    ),
-                    final_norm: ln(w, "final_layer_norm"),
-                }
-            })
-            .collect();
         TrocrDecoder {
-            embed_tokens,
-            learned_positions,
-            layernorm_embedding,
-            layers,
-            output_projection,
+            embed_tokens: Initializer::Zeros.init([c.vocab_size, d], device),
+            learned_positions: c.learned_positions.then(|| {
+                Initializer::Zeros.init([c.max_position_embeddings + LEARNED_OFFSET, d], device)
+            }),
+            layernorm_embedding: c.layernorm_embedding.then(|| layer_norm(d, device)),
+            layers: (0..c.num_layers)
+                .map(|_| DecoderLayer::new(c, device))
+                .collect(),
+            output_projection: LinearConfig::new(d, c.vocab_size)
+                .with_bias(false)
+                .init(device),
             embed_scale: if c.scale_embedding {
                 (d as f64).sqrt()
             } else {
@@ -189,8 +130,14 @@ impl<B: Backend> TrocrDecoder<B> {
     }
 
     /// One decoding step: `tokens` (one per row) at position `cache.len()`; returns the logits
-    /// `[rows, vocab]` and advances the cache.
-    pub fn step(&self, tokens: &[u32], cache: &mut KvCache<B>, device: &B::Device) -> Tensor<B, 2> {
+    /// `[rows, vocab]` and advances the cache. `key_bias` hides padded encoder positions.
+    pub fn step(
+        &self,
+        tokens: &[u32],
+        cache: &mut KvCache<B>,
+        key_bias: Option<&Tensor<B, 4>>,
+        device: &B::Device,
+    ) -> Tensor<B, 2> {
         let b = tokens.len();
         let ids: Vec<i64> = tokens.iter().map(|&t| t as i64).collect();
         let ids: Tensor<B, 1, Int> = Tensor::from_data(TensorData::new(ids, [b]), device);
@@ -208,12 +155,15 @@ impl<B: Backend> TrocrDecoder<B> {
         for (i, layer) in self.layers.iter().enumerate() {
             let (k, v) = layer.self_attn.keys_values(x.clone());
             let (k, v) = cache.append(i, k, v);
-            let h = layer.self_attn.attend(x.clone(), k, v);
+            let h = layer.self_attn.attend(x.clone(), k, v, None);
             x = layer.self_norm.forward(x + h);
             let c = &cache.layers[i];
-            let h = layer
-                .cross_attn
-                .attend(x.clone(), c.cross_k.clone(), c.cross_v.clone());
+            let h = layer.cross_attn.attend(
+                x.clone(),
+                c.cross_k.clone(),
+                c.cross_v.clone(),
+                key_bias.cloned(),
+            );
             x = layer.cross_norm.forward(x + h);
             let h = layer.mlp.forward(x.clone());
             x = layer.final_norm.forward(x + h);

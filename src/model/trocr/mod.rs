@@ -5,22 +5,26 @@
 //!
 //! One concept per file:
 //! - `config` (config.json, generation settings), `error`
-//! - `tensors` (safetensors → f32, strict take/finish), the key map lives in the loaders of
-//!   `vit`, `decoder` and `model` and is written out in docs/hf.md
+//! - weights through `burn::store`: `keymap` (checkpoint names ↔ module paths, also written
+//!   out in docs/hf.md), `adapters` (dtype cast, convolution kernel as a Linear), `weights`
+//!   (the strict load and its errors)
 //! - layers: `layers` (attention, MLP), `vit` (encoder), `decoder` (TrOCR decoder), `model`
-//! - inference: `preprocess` (Pillow-compatible resize, rescale, normalise), `generate`
-//!   (greedy with KV cache), `tokenizer` (tokenizer.json, streaming decode)
+//! - inference: `preprocess` (Pillow-compatible resize, rescale, normalise), `lines` (the
+//!   checkpoint as a `model::line_model::LineModel`: greedy decoding settings, batches for the
+//!   shared generator and page loop), `tokenizer` (tokenizer.json, streaming decode)
 
+pub mod adapters;
 pub mod config;
 pub mod decoder;
 pub mod error;
-pub mod generate;
+pub mod keymap;
 pub mod layers;
+pub mod lines;
 pub mod model;
 pub mod preprocess;
-pub mod tensors;
 pub mod tokenizer;
 pub mod vit;
+pub mod weights;
 
 pub use config::{GenerationSettings, HfConfig};
 pub use error::HfError;
@@ -87,10 +91,14 @@ pub fn load<B: Backend>(dir: &Path, device: &B::Device) -> Result<LoadedHf<B>, H
         HfError::io(&wpath, std::io::Error::new(e.kind(), format!("{e}{hint}")))
     })?;
     let sha256 = format!("{:x}", Sha256::digest(&bytes));
-    let tensors = tensors::TensorFile::from_bytes(&bytes, &wpath)?;
-    drop(bytes);
-    let weight_dtypes = tensors.dtypes.clone();
-    let model = TrocrModel::load(&config, tensors, device)?;
+    let mut model = TrocrModel::new(&config, device);
+    let weight_dtypes = weights::load_into(
+        &mut model,
+        bytes,
+        &wpath,
+        config.decoder.tie_word_embeddings,
+        device,
+    )?;
     Ok(LoadedHf {
         model,
         config,

@@ -2,11 +2,9 @@
 
 use super::config::HfConfig;
 use super::decoder::TrocrDecoder;
-use super::error::HfError;
-use super::tensors::TensorFile;
 use super::vit::VitEncoder;
 use burn::module::Module;
-use burn::nn::Linear;
+use burn::nn::{Linear, LinearConfig};
 use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
 
@@ -19,26 +17,15 @@ pub struct TrocrModel<B: Backend> {
 }
 
 impl<B: Backend> TrocrModel<B> {
-    /// Builds the module tree from `model.safetensors`; strict: a missing tensor, a tensor
-    /// of the wrong shape, or a tensor nothing reads is an error.
-    pub fn load(c: &HfConfig, mut w: TensorFile, device: &B::Device) -> Result<Self, HfError> {
-        let encoder = VitEncoder::load(&c.encoder, &mut w, device);
-        let enc_to_dec = c.enc_to_dec_proj.then(|| {
-            w.linear(
-                "enc_to_dec_proj",
-                c.encoder.hidden_size,
-                c.decoder.d_model,
-                true,
-                device,
-            )
-        });
-        let decoder = TrocrDecoder::load(&c.decoder, &mut w, device);
-        w.finish()?;
-        Ok(TrocrModel {
-            encoder,
-            enc_to_dec,
-            decoder,
-        })
+    /// The module tree `c` describes, its weights still to load (`weights::load_into`).
+    pub fn new(c: &HfConfig, device: &B::Device) -> Self {
+        TrocrModel {
+            encoder: VitEncoder::new(&c.encoder, device),
+            enc_to_dec: c
+                .enc_to_dec_proj
+                .then(|| LinearConfig::new(c.encoder.hidden_size, c.decoder.d_model).init(device)),
+            decoder: TrocrDecoder::new(&c.decoder, device),
+        }
     }
 
     /// The encoder's last hidden state `[b, s, encoder width]` (what `transformers` returns

@@ -8,9 +8,10 @@
 //! 22-bit fixed-point weights; each pass rounded and clipped to 8 bits), so the pixels equal
 //! the reference processor's, not just resemble them.
 
-use super::config::read_json;
+use super::config::{read_json, typed};
 use super::error::HfError;
 use image::GrayImage;
+use serde::Deserialize;
 use serde_json::Value;
 use std::path::Path;
 
@@ -206,15 +207,47 @@ pub struct Preprocessor {
     pub channels: usize,
 }
 
-fn size_of(v: &Value) -> Option<[usize; 2]> {
-    match v {
-        Value::Number(n) => n.as_u64().map(|n| [n as usize, n as usize]),
-        Value::Object(o) => Some([
-            o.get("height")?.as_u64()? as usize,
-            o.get("width")?.as_u64()? as usize,
-        ]),
-        _ => None,
+/// A size: an int (square) or `{"height", "width"}`; anything else (`shortest_edge` …) is kept
+/// to be reported.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawSize {
+    Square(usize),
+    HeightWidth { height: usize, width: usize },
+    Other(serde::de::IgnoredAny),
+}
+
+impl RawSize {
+    fn pair(&self) -> Option<[usize; 2]> {
+        match *self {
+            RawSize::Square(n) => Some([n, n]),
+            RawSize::HeightWidth { height, width } => Some([height, width]),
+            RawSize::Other(_) => None,
+        }
     }
+}
+
+/// One number for every channel, or a list.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Numbers {
+    One(f32),
+    Many(Vec<f32>),
+}
+
+/// `preprocessor_config.json`: the keys that change the pixels.
+#[derive(Deserialize)]
+struct RawPreprocessor {
+    do_resize: Option<bool>,
+    size: Option<RawSize>,
+    resample: Option<u64>,
+    do_center_crop: Option<bool>,
+    crop_size: Option<RawSize>,
+    do_rescale: Option<bool>,
+    rescale_factor: Option<f64>,
+    do_normalize: Option<bool>,
+    image_mean: Option<Numbers>,
+    image_std: Option<Numbers>,
 }
 
 impl Preprocessor {
@@ -245,30 +278,24 @@ impl Preprocessor {
                 "unknown preprocessing key: this loader cannot tell whether it changes the pixels (supported: resize, centre crop, rescale, normalise)".into(),
             ));
         }
-        let flag = |key: &str, default: bool| -> Result<bool, HfError> {
-            match obj.get(key) {
-                None | Some(Value::Null) => Ok(default),
-                Some(Value::Bool(b)) => Ok(*b),
-                Some(x) => Err(err(key, format!("expected true or false, got {x}"))),
-            }
-        };
-        if !flag("do_resize", true)? {
+        let raw: RawPreprocessor = typed(v, path, "")?;
+        if !raw.do_resize.unwrap_or(true) {
             return Err(err(
                 "do_resize",
                 "false is not supported: line crops come in every size and must be resized to the encoder's input".into(),
             ));
         }
-        let size = match obj.get("size") {
-            Some(s) => size_of(s).ok_or_else(|| {
+        let size = match &raw.size {
+            Some(s) => s.pair().ok_or_else(|| {
                 err(
                     "size",
-                    format!("expected an integer or {{\"height\", \"width\"}}, got {s} (shortest_edge resizing is not supported)"),
+                    format!("expected an integer or {{\"height\", \"width\"}}, got {} (shortest_edge resizing is not supported)", obj["size"]),
                 )
             })?,
             None => [224, 224],
         };
-        let filter = match obj.get("resample") {
-            Some(r) => r.as_u64().and_then(Filter::from_pil).ok_or_else(|| {
+        let filter = match raw.resample {
+            Some(r) => Filter::from_pil(r).ok_or_else(|| {
                 err(
                     "resample",
                     format!(
@@ -278,13 +305,17 @@ impl Preprocessor {
             })?,
             None => Filter::Bilinear,
         };
-        let crop = if flag("do_center_crop", false)? {
-            let c = obj.get("crop_size").and_then(size_of).ok_or_else(|| {
-                err(
-                    "crop_size",
-                    "expected an integer or {\"height\", \"width\"}".into(),
-                )
-            })?;
+        let crop = if raw.do_center_crop.unwrap_or(false) {
+            let c = raw
+                .crop_size
+                .as_ref()
+                .and_then(RawSize::pair)
+                .ok_or_else(|| {
+                    err(
+                        "crop_size",
+                        "expected an integer or {\"height\", \"width\"}".into(),
+                    )
+                })?;
             if c[0] > size[0] || c[1] > size[1] {
                 return Err(err(
                     "crop_size",
@@ -295,31 +326,25 @@ impl Preprocessor {
         } else {
             None
         };
-        let rescale = if flag("do_rescale", true)? {
-            Some(match obj.get("rescale_factor") {
-                Some(x) => x
-                    .as_f64()
-                    .ok_or_else(|| err("rescale_factor", format!("expected a number, got {x}")))?,
-                None => 1.0 / 255.0,
-            })
-        } else {
-            None
-        };
-        let normalize = if flag("do_normalize", true)? {
-            let vec = |key: &str| -> Result<Vec<f32>, HfError> {
-                let x = obj.get(key).cloned().unwrap_or(Value::from(vec![0.5; 3]));
-                let list: Option<Vec<f32>> = match &x {
-                    Value::Array(a) => a.iter().map(|n| n.as_f64().map(|f| f as f32)).collect(),
-                    Value::Number(n) => n.as_f64().map(|f| vec![f as f32; channels]),
-                    _ => None,
+        let rescale = raw
+            .do_rescale
+            .unwrap_or(true)
+            .then(|| raw.rescale_factor.unwrap_or(1.0 / 255.0));
+        let normalize = if raw.do_normalize.unwrap_or(true) {
+            let per_channel = |key: &str, v: Option<Numbers>| -> Result<Vec<f32>, HfError> {
+                let list = match v {
+                    None => vec![0.5; 3],
+                    Some(Numbers::One(x)) => vec![x; channels],
+                    Some(Numbers::Many(l)) => l,
                 };
                 match list {
-                    Some(l) if l.len() == channels => Ok(l),
-                    Some(l) if l.len() == 3 && channels == 1 => Ok(vec![l[0]]),
-                    _ => Err(err(key, format!("expected {channels} numbers, got {x}"))),
+                    l if l.len() == channels => Ok(l),
+                    l if l.len() == 3 && channels == 1 => Ok(vec![l[0]]),
+                    l => Err(err(key, format!("expected {channels} numbers, got {l:?}"))),
                 }
             };
-            let (mean, std) = (vec("image_mean")?, vec("image_std")?);
+            let mean = per_channel("image_mean", raw.image_mean)?;
+            let std = per_channel("image_std", raw.image_std)?;
             if std.contains(&0.0) {
                 return Err(err("image_std", "must not contain 0".into()));
             }

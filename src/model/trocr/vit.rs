@@ -5,24 +5,24 @@
 //! distillation included): that is what the decoder cross-attends to.
 
 use super::config::{EncoderConfig, EncoderKind};
-use super::layers::{Attention, AttentionNames, Mlp};
-use super::tensors::TensorFile;
+use super::layers::{attention, Mlp};
+use crate::model::attention::MultiHeadAttention;
 use burn::module::{Module, Param};
-use burn::nn::{LayerNorm, Linear};
+use burn::nn::{Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::tensor::backend::Backend;
-use burn::tensor::{Tensor, TensorData};
+use burn::tensor::Tensor;
 
 #[derive(Module, Debug)]
 pub struct VitLayer<B: Backend> {
     pub norm1: LayerNorm<B>,
-    pub attn: Attention<B>,
+    pub attn: MultiHeadAttention<B>,
     pub norm2: LayerNorm<B>,
     pub mlp: Mlp<B>,
 }
 
 impl<B: Backend> VitLayer<B> {
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
-        let x = x.clone() + self.attn.forward_self(self.norm1.forward(x));
+        let x = x.clone() + self.attn.forward_self(self.norm1.forward(x), None);
         x.clone() + self.mlp.forward(self.norm2.forward(x))
     }
 }
@@ -45,89 +45,35 @@ pub struct VitEncoder<B: Backend> {
 }
 
 impl<B: Backend> VitEncoder<B> {
-    /// Builds the encoder from the `encoder.*` tensors (key map in docs/hf.md).
-    pub fn load(c: &EncoderConfig, w: &mut TensorFile, device: &B::Device) -> Self {
+    /// The encoder `c` describes, its weights still to load (`weights`; key map in
+    /// `keymap` and docs/hf.md).
+    pub fn new(c: &EncoderConfig, device: &B::Device) -> Self {
         let d = c.hidden_size;
         let [ph, pw] = c.patch_size;
         let ch = c.num_channels;
-        // Conv weight [d, ch, ph, pw] flattened per output channel in (ch, ph, pw) order:
-        // the same order `patches` lays out the pixels of a patch.
-        let conv = w.take(
-            "encoder.embeddings.patch_embeddings.projection.weight",
-            &[d, ch, ph, pw],
-        );
-        let k = ch * ph * pw;
-        let patch = Linear {
-            weight: Param::from_tensor(Tensor::from_data(
-                TensorData::new(super::tensors::transpose(&conv, d, k), [k, d]),
-                device,
-            )),
-            bias: Some(w.param(
-                "encoder.embeddings.patch_embeddings.projection.bias",
-                [d],
-                device,
-            )),
+        let ln = || {
+            LayerNormConfig::new(d)
+                .with_epsilon(c.layer_norm_eps)
+                .init(device)
         };
-        let e = "encoder.embeddings";
-        let cls_token = w.param(&format!("{e}.cls_token"), [1, 1, d], device);
-        let dist_token = (c.kind == EncoderKind::Deit)
-            .then(|| w.param(&format!("{e}.distillation_token"), [1, 1, d], device));
-        let positions = w.param(
-            &format!("{e}.position_embeddings"),
-            [1, c.seq_len(), d],
-            device,
-        );
-        let names = AttentionNames {
-            q: "attention.query",
-            k: "attention.key",
-            v: "attention.value",
-            o: "output.dense",
-        };
+        let token = || Initializer::Zeros.init([1, 1, d], device);
         let layers = (0..c.num_layers)
-            .map(|i| {
-                let p = format!("encoder.encoder.layer.{i}");
-                VitLayer {
-                    norm1: w.layer_norm(
-                        &format!("{p}.layernorm_before"),
-                        d,
-                        c.layer_norm_eps,
-                        device,
-                    ),
-                    attn: Attention::load(
-                        w,
-                        &format!("{p}.attention"),
-                        &names,
-                        d,
-                        d,
-                        c.num_heads,
-                        c.qkv_bias,
-                        device,
-                    ),
-                    norm2: w.layer_norm(
-                        &format!("{p}.layernorm_after"),
-                        d,
-                        c.layer_norm_eps,
-                        device,
-                    ),
-                    mlp: Mlp::load(
-                        w,
-                        &format!("{p}.intermediate.dense"),
-                        &format!("{p}.output.dense"),
-                        d,
-                        c.intermediate_size,
-                        c.activation,
-                        device,
-                    ),
-                }
+            .map(|_| VitLayer {
+                norm1: ln(),
+                attn: attention(d, d, c.num_heads, c.qkv_bias, device),
+                norm2: ln(),
+                mlp: Mlp::new(d, c.intermediate_size, c.activation, device),
             })
             .collect();
         VitEncoder {
-            patch,
-            cls_token,
-            dist_token,
-            positions,
+            // The stride-`patch` convolution as a matrix product (its kernel flattened by
+            // `adapters::ConvAsLinear`).
+            patch: LinearConfig::new(ch * ph * pw, d).init(device),
+            cls_token: token(),
+            dist_token: (c.kind == EncoderKind::Deit).then(token),
+            positions: Initializer::Zeros.init([1, c.seq_len(), d], device),
             layers,
-            norm: w.layer_norm("encoder.layernorm", d, c.layer_norm_eps, device),
+            norm: ln(),
             patch_size: c.patch_size,
             grid: c.grid(),
             channels: ch,

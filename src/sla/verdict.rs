@@ -161,35 +161,21 @@ impl Check {
 /// The text limits: CER, WER, order-free CER and reading order.
 fn text_checks(profile: &Profile, measured: &Measured, checks: &mut Vec<Check>) {
     let (accuracy, n) = (&profile.accuracy, measured.documents);
-    if let Some(limit) = accuracy.max_cer {
-        let limit_text = format!("CER ≤ {:.2}%", limit * 100.0);
-        checks.push(Check::at_most(
-            "accuracy.max_cer",
-            limit_text,
-            limit,
-            measured.cer,
-            n,
-        ));
-    }
-    if let Some(limit) = accuracy.max_wer {
-        let limit_text = format!("WER ≤ {:.2}%", limit * 100.0);
-        checks.push(Check::at_most(
-            "accuracy.max_wer",
-            limit_text,
-            limit,
-            measured.wer,
-            n,
-        ));
-    }
-    if let Some(limit) = accuracy.max_cer_unordered {
-        let limit_text = format!("order-free CER ≤ {:.2}%", limit * 100.0);
-        checks.push(Check::at_most(
+    let maxima = [
+        ("accuracy.max_cer", "CER", accuracy.max_cer, measured.cer),
+        ("accuracy.max_wer", "WER", accuracy.max_wer, measured.wer),
+        (
             "accuracy.max_cer_unordered",
-            limit_text,
-            limit,
+            "order-free CER",
+            accuracy.max_cer_unordered,
             measured.cer_unordered,
-            n,
-        ));
+        ),
+    ];
+    for (key, name, limit, value) in maxima {
+        if let Some(limit) = limit {
+            let limit_text = format!("{name} ≤ {:.2}%", limit * 100.0);
+            checks.push(Check::at_most(key, limit_text, limit, value, n));
+        }
     }
     if let Some(limit) = accuracy.min_reading_order {
         let limit_text = format!("reading order ≥ {:.1}%", limit * 100.0);

@@ -18,6 +18,7 @@
 use crate::engine::EngineInfo;
 use crate::model::device::DeviceChoice;
 use crate::pipeline::memory;
+use nvml_wrapper::error::NvmlError;
 use nvml_wrapper::{Device, Nvml};
 use serde::{Deserialize, Serialize};
 use std::ffi::OsStr;
@@ -162,7 +163,13 @@ fn open_nvml(index: u32) -> Result<Nvml, String> {
                 .lib_path(OsStr::new("libnvidia-ml.so"))
                 .init()
         })
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| match e {
+            // nvml-wrapper's text for this case names the loader, not what is missing.
+            NvmlError::LibloadingError(_) => {
+                "no NVIDIA driver library (libnvidia-ml.so.1) on this machine".to_string()
+            }
+            e => e.to_string(),
+        })?;
     if let Err(e) = nvml.device_by_index(index) {
         return Err(format!("no GPU {index} ({e})"));
     }

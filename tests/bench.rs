@@ -139,6 +139,7 @@ fn bench_load_shows_queueing_when_the_rate_exceeds_capacity() {
         concurrency: 1,
         requests,
         warmup: 0,
+        warmup_max: 0,
         slo: Slo {
             e2e_ms: Some(300.0),
             ..Slo::default()
@@ -211,7 +212,17 @@ fn bench_single_and_batch_on_real_engines() {
         .collect()
     };
     let mut args = common("single", "single");
-    args.extend(["--engines", "builtin", "--iterations", "4"].map(String::from));
+    args.extend(
+        [
+            "--engines",
+            "builtin",
+            "--iterations",
+            "4",
+            "--warmup-max",
+            "6",
+        ]
+        .map(String::from),
+    );
     let o = medocr(&args.iter().map(String::as_str).collect::<Vec<_>>(), root);
     let t = text(&o);
     assert!(o.status.success(), "{t}");
@@ -236,6 +247,23 @@ fn bench_single_and_batch_on_real_engines() {
         md.contains("## Harness overhead") && md.contains("p50 [95% CI]"),
         "{md}"
     );
+    // Warm-up runs until the last 3 latencies lie within 10% of their median, at most 6.
+    let w = &m["warmup"];
+    let lat: Vec<f64> = w["latencies_ms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect();
+    assert_eq!(w["requests"].as_u64().unwrap() as usize, lat.len(), "{w}");
+    assert!((1..=6).contains(&lat.len()), "{w}");
+    if w["stable"].as_bool().unwrap() {
+        assert!(medocr::bench::warmup::is_stable(&lat), "{w}");
+        assert!(!md.contains("did not settle"), "{md}");
+    } else {
+        assert_eq!(lat.len(), 6, "{w}");
+        assert!(md.contains("did not settle in 6 warm-up requests"), "{md}");
+    }
 
     let mut args = common("batch", "batch");
     args.extend(
@@ -245,6 +273,8 @@ fn bench_single_and_batch_on_real_engines() {
             "--batch-sizes",
             "1,2",
             "--iterations",
+            "1",
+            "--warmup-max",
             "1",
             "--no-overhead",
         ]

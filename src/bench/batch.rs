@@ -7,6 +7,7 @@
 //! wall time.
 
 use super::measure::{measure, MeasureInput};
+use super::warmup::{timed, warm_up};
 use super::{
     BatchMode, Control, Measurement, Params, PreparedDoc, Repeats, ResourceMonitor, Sample,
     Scenario,
@@ -82,12 +83,9 @@ pub fn run_batch(
         BatchMode::Sequential
     };
     let docs = pick(pool, size.max(1));
-    for _ in 0..repeats.warmup {
-        if control.stopped() {
-            break;
-        }
-        let _ = timed_batch(engine, &docs, Instant::now(), 0);
-    }
+    let warmup = warm_up(repeats.warmup_rule(), control, || {
+        timed(|| drop(timed_batch(engine, &docs, Instant::now(), 0)))
+    });
     let monitor = ResourceMonitor::start(super::resources::gpu_index(&info));
     let origin = Instant::now();
     let mut samples = Vec::new();
@@ -128,5 +126,6 @@ pub fn run_batch(
         samples,
     );
     m.partial = calls < repeats.iterations;
+    m.warmup = warmup;
     m
 }

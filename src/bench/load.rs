@@ -14,6 +14,7 @@
 //!   rates are compared on the same pattern of bursts (common random numbers).
 
 use super::measure::{measure, ms_between, timed_request, MeasureInput};
+use super::warmup::{timed, warm_up, Warmup, WarmupRule};
 use super::{
     BatchMode, BenchError, Control, LoadCapacity, LoadStats, Measurement, Params, PreparedDoc,
     Repeats, ResourceMonitor, Sample, Scenario,
@@ -72,14 +73,27 @@ pub struct LoadConfig {
     pub concurrency: usize,
     /// Requests sent per rate.
     pub requests: usize,
-    /// Unmeasured requests per worker before each rate.
+    /// Unmeasured requests per worker before each rate: at least this many, more until
+    /// its latency is stable (`warmup` module).
     pub warmup: usize,
+    /// At most this many warm-up requests per worker (0 in files written before the
+    /// stability rule).
+    #[serde(default)]
+    pub warmup_max: usize,
     pub slo: Slo,
     /// p99 E2E limit for the highest-rate search.
     pub p99_limit_ms: Option<f64>,
 }
 
 impl LoadConfig {
+    /// Each worker's warm-up rule (`warmup_max` never below `warmup`).
+    pub fn warmup_rule(&self) -> WarmupRule {
+        WarmupRule {
+            min: self.warmup,
+            max: self.warmup_max.max(self.warmup),
+        }
+    }
+
     pub fn validate(&self) -> Result<(), BenchError> {
         if self.rates.is_empty() || self.rates.iter().any(|r| !(r.is_finite() && *r > 0.0)) {
             return Err(BenchError::Config(
@@ -156,15 +170,15 @@ pub fn run_load(
         ));
     }
     let info = workers[0].info();
-    for w in workers.iter_mut() {
-        for _ in 0..cfg.warmup {
-            if control.stopped() {
-                break;
-            }
-            let t = Instant::now();
-            let _ = timed_request(w.as_mut(), info.streaming, &pool[0], t, t);
-        }
-    }
+    let warmups: Vec<Warmup> = workers
+        .iter_mut()
+        .filter_map(|w| {
+            warm_up(cfg.warmup_rule(), control, || {
+                let t = Instant::now();
+                timed(|| drop(timed_request(w.as_mut(), info.streaming, &pool[0], t, t)))
+            })
+        })
+        .collect();
     let schedule = arrival_times(cfg.arrival, rate, cfg.requests, cfg.seed);
     let monitor = ResourceMonitor::start(super::resources::gpu_index(&info));
     // A short lead so every worker is waiting on the queue before the first send.
@@ -205,6 +219,7 @@ pub fn run_load(
             repeats: Repeats {
                 warmup: cfg.warmup,
                 iterations: cfg.requests,
+                warmup_max: cfg.warmup_max,
             },
             wall_s,
             resources: monitor.stop(),
@@ -213,6 +228,7 @@ pub fn run_load(
         samples,
     );
     m.partial = partial;
+    m.warmup = Warmup::together(warmups);
     Ok(m)
 }
 
@@ -391,6 +407,7 @@ mod tests {
             concurrency: 1,
             requests: 5,
             warmup: 0,
+            warmup_max: 0,
             slo: Slo::default(),
             p99_limit_ms: None,
         };

@@ -103,6 +103,7 @@ pub fn measure(input: MeasureInput, mut samples: Vec<Sample>) -> Measurement {
         throughput,
         resources: input.resources,
         load: input.load,
+        warmup: None,
     }
 }
 
@@ -215,6 +216,7 @@ mod tests {
             repeats: Repeats {
                 warmup: 0,
                 iterations: 1,
+                warmup_max: 0,
             },
             wall_s,
             resources: Resources::default(),

@@ -21,6 +21,7 @@ pub mod resources;
 pub mod single;
 pub mod soak;
 pub mod sweep;
+pub mod warmup;
 
 mod measure;
 
@@ -194,10 +195,25 @@ pub fn single_pages(pool: &[PreparedDoc]) -> Vec<PreparedDoc> {
 /// Warm-up and measured repetitions of a setting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Repeats {
-    /// Runs before measuring, excluded from every figure (caches, allocator, lazy init).
+    /// Runs before measuring, excluded from every figure (caches, allocator, lazy init):
+    /// at least this many, more until the latency is stable (`warmup` module).
     pub warmup: usize,
     /// Measured runs.
     pub iterations: usize,
+    /// At most this many warm-up runs while waiting for stable latency (0 in files
+    /// written before the stability rule: they warmed up exactly `warmup` times).
+    #[serde(default)]
+    pub warmup_max: usize,
+}
+
+impl Repeats {
+    /// The warm-up rule of these repeats (`warmup_max` never below `warmup`).
+    pub fn warmup_rule(&self) -> warmup::WarmupRule {
+        warmup::WarmupRule {
+            min: self.warmup,
+            max: self.warmup_max.max(self.warmup),
+        }
+    }
 }
 
 /// How a batch was executed.
@@ -354,6 +370,10 @@ pub struct Measurement {
     pub resources: Resources,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub load: Option<LoadStats>,
+    /// The warm-up before this measurement (for `load`, every worker's together); absent
+    /// when warm-up was off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warmup: Option<warmup::Warmup>,
 }
 
 /// An engine as the bench saw it.

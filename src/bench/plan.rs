@@ -3,6 +3,7 @@
 //! drift and harness overhead of `bench.json`. Progress goes through [`BenchProgress`], so
 //! the library never prints.
 
+use super::warmup;
 use super::{
     batch, load, long, overhead, single, single_pages, soak, sweep, BenchError, BenchReport,
     BenchSettings, Control, EngineEntry, LoadConfig, Measurement, PreparedDoc, Repeats, Sample,
@@ -292,7 +293,7 @@ impl Plan {
                 ..control
             };
             let (duration, window) = (self.duration, self.window);
-            let warmup = self.repeats.warmup;
+            let warmup = self.repeats.warmup_rule();
             soak::run_soak(
                 engine,
                 &at.singles,
@@ -471,6 +472,19 @@ fn notes(scenario: Scenario, entries: &[EngineEntry], measurements: &[Measuremen
              is not in peak RSS"
                 .into(),
         );
+    }
+    for m in measurements {
+        if let Some(w) = m.warmup.as_ref().filter(|w| !w.stable) {
+            notes.push(format!(
+                "{} {}: latency did not settle in {} warm-up requests (last {} within {:.0}% of \
+                 their median); its first samples may still be cold — raise --warmup-max",
+                m.engine,
+                m.label,
+                w.requests,
+                warmup::WINDOW,
+                warmup::TOLERANCE * 100.0
+            ));
+        }
     }
     let failed: usize = measurements.iter().map(|m| m.failed).sum();
     if failed > 0 {

@@ -1,6 +1,7 @@
-//! `single`: warm-up runs (excluded), then N iterations of one page, one request at a time.
+//! `single`: warm-up runs until latency is stable (excluded), then N iterations of one page, one request at a time.
 
 use super::measure::{measure, timed_request, MeasureInput};
+use super::warmup::{timed, warm_up};
 use super::{
     BatchMode, Control, Measurement, Params, PreparedDoc, Repeats, ResourceMonitor, Scenario,
 };
@@ -17,13 +18,10 @@ pub fn run_single(
     control: Control<'_>,
 ) -> Measurement {
     let info = engine.info();
-    for _ in 0..repeats.warmup {
-        if control.stopped() {
-            break;
-        }
+    let warmup = warm_up(repeats.warmup_rule(), control, || {
         let t = Instant::now();
-        let _ = timed_request(engine, info.streaming, doc, t, t);
-    }
+        timed(|| drop(timed_request(engine, info.streaming, doc, t, t)))
+    });
     let monitor = ResourceMonitor::start(super::resources::gpu_index(&info));
     let origin = Instant::now();
     let mut samples = Vec::with_capacity(repeats.iterations);
@@ -57,5 +55,6 @@ pub fn run_single(
         samples,
     );
     m.partial = partial;
+    m.warmup = warmup;
     m
 }

@@ -7,6 +7,7 @@
 //! windows that ran are returned, the last one `partial` and cut at the stop.
 
 use super::measure::{measure, timed_request, MeasureInput};
+use super::warmup::{timed, warm_up, WarmupRule};
 use super::{
     BatchMode, BenchError, Control, Measurement, Params, PreparedDoc, Repeats, ResourceMonitor,
     Scenario, SoakDrift,
@@ -21,7 +22,7 @@ pub fn run_soak(
     dpi: f32,
     duration: Duration,
     window: Duration,
-    warmup: usize,
+    warmup: WarmupRule,
     control: Control<'_>,
 ) -> Result<Vec<Measurement>, BenchError> {
     if pool.is_empty() {
@@ -35,13 +36,11 @@ pub fn run_soak(
         ));
     }
     let info = engine.info();
-    for i in 0..warmup {
-        if control.stopped() {
-            break;
-        }
+    // Warmed on one page, so that the stability test compares like with like.
+    let mut warmup_done = warm_up(warmup, control, || {
         let t = Instant::now();
-        let _ = timed_request(engine, info.streaming, &pool[i % pool.len()], t, t);
-    }
+        timed(|| drop(timed_request(engine, info.streaming, &pool[0], t, t)))
+    });
     let origin = Instant::now();
     let n_windows = (duration.as_secs_f64() / window.as_secs_f64()).ceil() as usize;
     let mut out = Vec::with_capacity(n_windows);
@@ -89,8 +88,9 @@ pub fn run_soak(
                 },
                 batch_mode: BatchMode::Unbatched,
                 repeats: Repeats {
-                    warmup: if w == 0 { warmup } else { 0 },
+                    warmup: if w == 0 { warmup.min } else { 0 },
                     iterations: samples.len(),
+                    warmup_max: if w == 0 { warmup.max } else { 0 },
                 },
                 wall_s,
                 resources: monitor.stop(),
@@ -99,6 +99,7 @@ pub fn run_soak(
             samples,
         );
         m.partial = partial;
+        m.warmup = warmup_done.take();
         out.push(m);
         if partial {
             break;

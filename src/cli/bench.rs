@@ -60,9 +60,15 @@ pub struct BenchArgs {
     /// Render DPI; `sweep` takes a list (the input-size axis), the others use the first.
     #[arg(long, value_delimiter = ',', default_value = "150")]
     pub dpi: Vec<Dpi>,
-    /// Unmeasured runs before each measurement (per load worker before each rate).
+    /// Unmeasured runs before each measurement (per load worker before each rate): at
+    /// least this many, more until the last 3 latencies lie within 10% of their median
+    /// (0 turns warm-up off).
     #[arg(long, default_value_t = 2)]
     pub warmup: usize,
+    /// At most this many warm-up runs while waiting for stable latency (never fewer than
+    /// --warmup); a warm-up that reaches it unsettled is noted in the report.
+    #[arg(long, default_value_t = 10)]
+    pub warmup_max: usize,
     /// Measured runs per setting (single, long: requests; batch, sweep: batched calls).
     #[arg(long, default_value_t = 20)]
     pub iterations: usize,
@@ -222,6 +228,11 @@ fn plan(args: &BenchArgs) -> anyhow::Result<Plan> {
         tpot_ms: ms_opt("slo-tpot", &args.slo_tpot)?,
         e2e_ms: ms_opt("slo-e2e", &args.slo_e2e)?,
     };
+    let repeats = Repeats {
+        warmup: args.warmup,
+        iterations: args.iterations,
+        warmup_max: args.warmup_max,
+    };
     let load = LoadConfig {
         arrival: args.arrival,
         rates: args.rates.clone(),
@@ -229,6 +240,7 @@ fn plan(args: &BenchArgs) -> anyhow::Result<Plan> {
         concurrency: args.concurrency,
         requests: args.requests,
         warmup: args.warmup,
+        warmup_max: args.warmup_max,
         slo,
         p99_limit_ms: ms_opt("p99-limit", &args.p99_limit)?,
     };
@@ -242,10 +254,7 @@ fn plan(args: &BenchArgs) -> anyhow::Result<Plan> {
     let plan = Plan {
         scenario,
         dpis,
-        repeats: Repeats {
-            warmup: args.warmup,
-            iterations: args.iterations,
-        },
+        repeats,
         batch_sizes: args.batch_sizes.clone(),
         pages,
         load,

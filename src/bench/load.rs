@@ -86,12 +86,9 @@ pub struct LoadConfig {
 }
 
 impl LoadConfig {
-    /// Each worker's warm-up rule (`warmup_max` never below `warmup`).
+    /// Each worker's warm-up rule.
     pub fn warmup_rule(&self) -> WarmupRule {
-        WarmupRule {
-            min: self.warmup,
-            max: self.warmup_max.max(self.warmup),
-        }
+        WarmupRule::new(self.warmup, self.warmup_max)
     }
 
     pub fn validate(&self) -> Result<(), BenchError> {

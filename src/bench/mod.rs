@@ -207,12 +207,9 @@ pub struct Repeats {
 }
 
 impl Repeats {
-    /// The warm-up rule of these repeats (`warmup_max` never below `warmup`).
+    /// The warm-up rule of these repeats.
     pub fn warmup_rule(&self) -> warmup::WarmupRule {
-        warmup::WarmupRule {
-            min: self.warmup,
-            max: self.warmup_max.max(self.warmup),
-        }
+        warmup::WarmupRule::new(self.warmup, self.warmup_max)
     }
 }
 

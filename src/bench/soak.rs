@@ -88,9 +88,9 @@ pub fn run_soak(
                 },
                 batch_mode: BatchMode::Unbatched,
                 repeats: Repeats {
-                    warmup: if w == 0 { warmup.min } else { 0 },
+                    warmup: if w == 0 { warmup.min() } else { 0 },
                     iterations: samples.len(),
-                    warmup_max: if w == 0 { warmup.max } else { 0 },
+                    warmup_max: if w == 0 { warmup.max() } else { 0 },
                 },
                 wall_s,
                 resources: monitor.stop(),

@@ -17,11 +17,29 @@ pub const WINDOW: usize = 3;
 /// Largest spread of the window, relative to its median, that counts as stable.
 pub const TOLERANCE: f64 = 0.10;
 
-/// How a setting is warmed up: at least `min`, at most `max` requests.
+/// How a setting is warmed up: at least `min`, at most `max` requests (`max ≥ min`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WarmupRule {
-    pub min: usize,
-    pub max: usize,
+    min: usize,
+    max: usize,
+}
+
+impl WarmupRule {
+    /// At least `min` requests, at most `max`, raised to `min` when below it.
+    pub fn new(min: usize, max: usize) -> WarmupRule {
+        WarmupRule {
+            min,
+            max: max.max(min),
+        }
+    }
+
+    pub fn min(&self) -> usize {
+        self.min
+    }
+
+    pub fn max(&self) -> usize {
+        self.max
+    }
 }
 
 /// What a warm-up did, kept with the measurement it preceded.
@@ -75,7 +93,7 @@ pub fn warm_up(
     }
     let mut latencies_ms = Vec::new();
     let mut stable = false;
-    while latencies_ms.len() < rule.max.max(rule.min) && !control.stopped() {
+    while latencies_ms.len() < rule.max && !control.stopped() {
         latencies_ms.push(request());
         stable = is_stable(&latencies_ms);
         if stable && latencies_ms.len() >= rule.min {
@@ -120,14 +138,12 @@ mod tests {
     #[test]
     fn stops_once_stable_but_not_before_min_and_never_past_max() {
         let control = Control::default();
-        let off = warm_up(WarmupRule { min: 0, max: 10 }, control, || {
-            panic!("no warm-up")
-        });
+        let off = warm_up(WarmupRule::new(0, 10), control, || panic!("no warm-up"));
         assert_eq!(off, None);
 
         // Slow first request, then steady: stable after four.
         let w = warm_up(
-            WarmupRule { min: 2, max: 20 },
+            WarmupRule::new(2, 20),
             control,
             paced(&[120.0, 30.0, 31.0, 30.0]),
         )
@@ -135,12 +151,15 @@ mod tests {
         assert!(w.stable, "{w:?}");
         assert_eq!(w.requests, 4);
 
+        // A cap below the minimum is raised to it.
+        assert_eq!(WarmupRule::new(5, 2).max(), 5);
+
         // Steady from the start, but `min` asks for six.
-        let w = warm_up(WarmupRule { min: 6, max: 20 }, control, paced(&[30.0])).unwrap();
+        let w = warm_up(WarmupRule::new(6, 20), control, paced(&[30.0])).unwrap();
         assert_eq!(w.requests, 6);
 
         // Never steady: capped at `max`, recorded as not stable.
-        let w = warm_up(WarmupRule { min: 1, max: 4 }, control, paced(&[10.0, 60.0])).unwrap();
+        let w = warm_up(WarmupRule::new(1, 4), control, paced(&[10.0, 60.0])).unwrap();
         assert_eq!((w.requests, w.stable), (4, false));
     }
 }

@@ -45,6 +45,9 @@ pub trait TokenSink {
     fn stage(&mut self, stage: Stage, elapsed: Duration);
     /// Input tokens consumed (image patches + prompt), where the engine knows them.
     fn input_tokens(&mut self, _count: usize) {}
+    /// Of the input tokens, those whose encoding was reused from a prefix cache (OpenAI's
+    /// `usage.prompt_tokens_details.cached_tokens`).
+    fn cached_tokens(&mut self, _count: usize) {}
     /// The number of output tokens, for engines whose events are not single tokens
     /// (whole text, server chunks). Without it the number of `token` calls is used.
     fn output_tokens(&mut self, _count: usize) {}

@@ -159,6 +159,33 @@ fn openai_engine_through_medocr_serve_scores_like_the_builtin_engine() {
         "corpus CER differs: {} vs {}",
         s["totals"]["cer"], b["totals"]["cer"]
     );
+
+    // The page again: the server's prefix cache serves every line crop, the text is the same.
+    let first_hits = metric(&metrics, "prefix_cache_hits");
+    let o = run(
+        root,
+        &data,
+        &reports,
+        "again",
+        &[
+            "--engine",
+            "openai",
+            "--base-url",
+            &server.url,
+            "--dpi",
+            "150",
+        ],
+    );
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{}", text(&o));
+    assert_eq!(p("again"), p("openai"));
+    let input_tokens: u64 = via_server[0][8].parse().unwrap();
+    let after = get(&addr, "/metrics.json");
+    assert_eq!(
+        metric(&after, "prefix_cache_hits") - first_hits,
+        input_tokens,
+        "{after}"
+    );
+    assert_eq!(metric(&after, "prefix_cache_queries"), 2 * input_tokens);
 }
 
 /// Answers each connection in turn with the next canned response, after reading the whole

@@ -162,6 +162,11 @@ pub struct EngineArgs {
     /// -inf keeps everything.
     #[arg(long, allow_negative_numbers = true)]
     pub min_confidence: Option<f32>,
+    /// MiB of line-crop encodings the built-in model keeps and reuses when a pixel-identical
+    /// crop comes again (a page sent twice, the labels of one form template); least recently
+    /// used first out. 0 (the default here) encodes every crop.
+    #[arg(long, default_value_t = 0)]
+    pub prefix_cache_mib: usize,
     /// Predictions file for the replay engine.
     #[arg(long)]
     pub predictions: Option<PathBuf>,
@@ -237,6 +242,7 @@ impl EngineArgs {
             batch: self.batch,
             piece_width: self.piece_width,
             min_confidence: self.min_confidence,
+            prefix_cache_mib: self.prefix_cache_mib,
             predictions: self.predictions.clone(),
             max_pixels: self.max_pixels,
             timeout_per_page: Some(self.timeout_per_page),

@@ -38,6 +38,12 @@ pub struct ServeArgs {
     /// Line segments per batched forward pass of the model.
     #[arg(long, default_value_t = 32)]
     pub batch: usize,
+    /// MiB of line-crop encodings kept for reuse: a crop seen before (a page sent again, the
+    /// labels of one form template) skips the encoder. Reported as usage
+    /// `prompt_tokens_details.cached_tokens` and `medocr:prefix_cache_*` in /metrics. 0 turns
+    /// it off.
+    #[arg(long, default_value_t = 256)]
+    pub prefix_cache_mib: usize,
     /// Largest image accepted, in pixels (checked before decoding).
     #[arg(long, default_value_t = 120_000_000)]
     pub max_pixels: u64,
@@ -111,7 +117,9 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             ))
         }
     };
-    let engine = EngineSpec::builtin(args.model, args.device, args.batch).builtin_engine()?;
+    let mut spec = EngineSpec::builtin(args.model, args.device, args.batch);
+    spec.prefix_cache_mib = args.prefix_cache_mib;
+    let engine = spec.builtin_engine()?;
     let config = ServeConfig {
         model_name: args.served_model_name,
         default_dpi: args.dpi.get(),

@@ -190,6 +190,23 @@ impl BuiltinEngine {
             .insert("min_confidence".into(), logp.to_string());
     }
 
+    /// Keeps up to `bytes` of line-crop encodings for reuse (0: off); see
+    /// [`crate::model::prefix_cache`].
+    pub fn set_prefix_cache(&mut self, bytes: usize) {
+        match &mut self.runner {
+            Runner::Cpu(r) => r.set_prefix_cache(bytes),
+            #[cfg(feature = "cuda")]
+            Runner::Cuda(r) => r.set_prefix_cache(bytes),
+        }
+        if bytes > 0 {
+            self.info
+                .settings
+                .insert("prefix_cache_mib".into(), (bytes >> 20).to_string());
+        } else {
+            self.info.settings.remove("prefix_cache_mib");
+        }
+    }
+
     /// Per-page time limit. The model runs in this process and cannot be killed, so the
     /// recogniser checks the clock between pages and forward passes and gives up with
     /// [`EngineError::Timeout`]. The pages of a request share their forward passes, so a

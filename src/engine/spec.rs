@@ -35,6 +35,9 @@ pub const MAX_BATCH: usize = 1024;
 pub const MIN_PIECE_WIDTH: usize = 64;
 pub const MAX_PIECE_WIDTH: usize = 800;
 
+/// Largest prefix cache, in MiB (1 TiB: a bound that keeps the byte count in range).
+pub const MAX_PREFIX_CACHE_MIB: usize = 1 << 20;
+
 /// Longest per-page time limit, in seconds (a bound `Duration` can hold on every platform).
 pub const MAX_TIMEOUT_PER_PAGE_S: f64 = 1e9;
 
@@ -48,6 +51,8 @@ pub struct EngineSpec {
     pub batch: usize,
     pub piece_width: Option<usize>,
     pub min_confidence: Option<f32>,
+    /// MiB of crop encodings the built-in model keeps for reuse (0: no prefix cache).
+    pub prefix_cache_mib: usize,
     pub predictions: Option<PathBuf>,
     pub max_pixels: u64,
     /// Seconds; `None` leaves the built-in model unbounded (`medocr serve`).
@@ -125,6 +130,7 @@ impl EngineSpec {
             batch,
             piece_width: None,
             min_confidence: None,
+            prefix_cache_mib: 0,
             predictions: None,
             max_pixels: crate::render::RenderConfig::default().max_pixels,
             timeout_per_page: None,
@@ -195,6 +201,7 @@ impl EngineSpec {
         })?;
         engine.set_batch_size(self.batch);
         engine.set_timeout_per_page(self.timeout());
+        engine.set_prefix_cache(self.prefix_cache_mib << 20);
         if let Some(px) = self.piece_width {
             engine.set_piece_width(px);
         }
@@ -213,6 +220,12 @@ impl EngineSpec {
                     "--piece-width {px}: must be from {MIN_PIECE_WIDTH} to {MAX_PIECE_WIDTH} pixels at the model's 32 px line height (default 160)"
                 )));
             }
+        }
+        if self.prefix_cache_mib > MAX_PREFIX_CACHE_MIB {
+            return Err(invalid(format!(
+                "--prefix-cache-mib {}: must be at most {MAX_PREFIX_CACHE_MIB} (0 turns the cache off)",
+                self.prefix_cache_mib
+            )));
         }
         if let Some(c) = self.min_confidence {
             if c.is_nan() || c > 0.0 {

@@ -7,6 +7,7 @@ use super::config::ModelConfig;
 use super::encoder::Encoded;
 use super::line_model::{Decoding, LineModel};
 use super::ocr::OcrModel;
+use super::prefix_cache::Fingerprint;
 use super::preprocess::{batch_tensor, line_input, LineInput};
 use super::splitter::{default_piece_width, Splitter};
 use super::tokenizer::{Tokenizer, UNK};
@@ -77,6 +78,10 @@ impl<B: Backend> LineModel<B> for BuiltinLines<B> {
 
     fn input_width(&self, input: &LineInput) -> usize {
         input.width
+    }
+
+    fn fingerprint(&self, input: &LineInput) -> Fingerprint {
+        Fingerprint::of(&[input.height, input.width], &input.pixels)
     }
 
     fn input_tokens(&self, input: &LineInput) -> usize {

@@ -58,13 +58,24 @@ impl<'m, B: Backend, D: LineDecoder<B>> Generator<'m, B, D> {
     /// Prefill: cross-attention keys/values for every decoder layer, and an empty
     /// self-attention cache of `decoding.max_len` positions.
     pub fn start(decoder: &'m D, enc: &Encoded<B>, decoding: Decoding) -> Self {
-        let device = enc.memory.device();
-        let b = enc.memory.dims()[0];
         let cross = decoder.cross_keys_values(&enc.memory);
+        Generator::from_cross(decoder, cross, enc.key_bias.clone(), decoding)
+    }
+
+    /// Prefill from cross-attention keys/values computed before (`[b, h, s, dh]` per decoder
+    /// layer, e.g. from the prefix cache); `key_bias` `[b, 1, 1, s]` hides padded positions.
+    pub fn from_cross(
+        decoder: &'m D,
+        cross: Vec<(Tensor<B, 4>, Tensor<B, 4>)>,
+        key_bias: Option<Tensor<B, 4>>,
+        decoding: Decoding,
+    ) -> Self {
+        let device = cross[0].0.device();
+        let b = cross[0].0.dims()[0];
         Generator {
             decoder,
             cache: KvCache::new(cross, decoding.max_len, &device),
-            key_bias: enc.key_bias.clone(),
+            key_bias,
             last: vec![decoding.start; b],
             finished: vec![false; b],
             outputs: vec![Vec::new(); b],

@@ -6,6 +6,7 @@
 
 use super::encoder::Encoded;
 use super::kv_cache::KvCache;
+use super::prefix_cache::Fingerprint;
 use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
 use image::GrayImage;
@@ -71,6 +72,9 @@ pub trait LineModel<B: Backend> {
 
     /// Width in model pixels: inputs are encoded in batches of similar width.
     fn input_width(&self, input: &Self::Input) -> usize;
+
+    /// The input's identity for the prefix cache: equal only for pixel-identical inputs.
+    fn fingerprint(&self, input: &Self::Input) -> Fingerprint;
 
     /// Encoder positions of one input (its input tokens).
     fn input_tokens(&self, input: &Self::Input) -> usize;

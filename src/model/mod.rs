@@ -35,6 +35,7 @@ pub mod line_render;
 pub mod ocr;
 pub mod page_crops;
 pub mod positional;
+pub mod prefix_cache;
 pub mod preprocess;
 pub mod recognizer;
 pub mod splitter;

@@ -12,13 +12,15 @@
 //! lines and between pages. Both are vocabulary tokens, so token counts stay tokenizer counts.
 
 use super::detect::{crop, detect_lines, DetectOptions};
-use super::encoder::{padding_bias, Encoded};
+use super::encoder::padding_bias;
 use super::generate::Generator;
-use super::line_model::{Decoding, LineModel};
+use super::line_model::{Decoding, LineDecoder, LineModel};
+use super::prefix_cache::{CacheStats, Encoding, PrefixCache};
 use crate::render::Page;
 use crate::stream::{Stage, TokenSink};
 use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 pub use super::builtin_lines::{max_tokens, MIN_CHAR_ASPECT};
@@ -46,6 +48,8 @@ pub struct RecognizeStats {
     pub batches: usize,
     pub output_tokens: usize,
     pub input_tokens: usize,
+    /// Input tokens whose encoding came from the prefix cache.
+    pub cached_tokens: usize,
     pub unknown_tokens: usize,
     /// Pieces whose reading was dropped: low confidence or longer than the crop can hold.
     pub rejected_pieces: usize,
@@ -90,6 +94,8 @@ pub struct Recognizer<B: Backend, M: LineModel<B>> {
     /// Segments per forward pass.
     pub batch_size: usize,
     pub detect: DetectOptions,
+    /// Encodings of crops read before; `None`: every crop is encoded.
+    cache: Option<Mutex<PrefixCache<B>>>,
 }
 
 impl<B: Backend, M: LineModel<B>> Recognizer<B, M> {
@@ -99,7 +105,21 @@ impl<B: Backend, M: LineModel<B>> Recognizer<B, M> {
             device,
             batch_size,
             detect: DetectOptions::default(),
+            cache: None,
         }
+    }
+
+    /// Keeps up to `budget_bytes` of crop encodings for reuse (0 turns the cache off). The
+    /// text read is the same with and without it.
+    pub fn set_prefix_cache(&mut self, budget_bytes: usize) {
+        self.cache = (budget_bytes > 0).then(|| Mutex::new(PrefixCache::new(budget_bytes)));
+    }
+
+    /// What the prefix cache has done so far; `None` when it is off.
+    pub fn prefix_cache_stats(&self) -> Option<CacheStats> {
+        self.cache
+            .as_ref()
+            .map(|c| c.lock().unwrap_or_else(|e| e.into_inner()).stats())
     }
 
     fn sync(&self) {
@@ -132,27 +152,28 @@ impl<B: Backend, M: LineModel<B>> Recognizer<B, M> {
         for (d, sink) in sinks.iter_mut().enumerate() {
             sink.input_tokens(out[d].stats.input_tokens);
         }
-        let memories = if self.model.encode_ahead() {
+        let encodings = if self.model.encode_ahead() {
             let t = Instant::now();
-            let memories = self
-                .encode_sorted(&pieces, deadline)
+            let all: Vec<&Piece<M::Input>> = pieces.iter().collect();
+            let encodings = self
+                .encode_pieces(&all, true, sinks, &mut out, deadline)
                 .map_err(Stopped::Deadline)?;
             self.sync();
             let elapsed = t.elapsed();
             for sink in sinks.iter_mut() {
                 sink.stage(Stage::Encode, elapsed);
             }
-            Some(memories)
+            Some(encodings)
         } else {
             None
         };
         // Decode in reading-order batches so tokens can stream in order.
         let batch = self.batch_size.max(1);
         for (k, chunk) in pieces.chunks(batch).enumerate() {
-            let memory = memories
+            let encoded = encodings
                 .as_ref()
-                .map(|m| &m[k * batch..k * batch + chunk.len()]);
-            self.decode_batch(chunk, memory, sinks, &mut out, deadline)?;
+                .map(|e| &e[k * batch..k * batch + chunk.len()]);
+            self.decode_batch(chunk, encoded, sinks, &mut out, deadline)?;
         }
         for sink in sinks.iter_mut() {
             sink.stage(Stage::Postprocess, Duration::ZERO);
@@ -204,11 +225,11 @@ impl<B: Backend, M: LineModel<B>> Recognizer<B, M> {
     }
 
     /// Decodes one reading-order batch, streaming every document's final tokens after each
-    /// step. `memory`: the pieces' encoded features when they were encoded ahead.
+    /// step. `encoded`: the pieces' encodings when they were encoded ahead.
     fn decode_batch(
         &self,
         chunk: &[Piece<M::Input>],
-        memory: Option<&[Tensor<B, 3>]>,
+        encoded: Option<&[Encoding<B>]>,
         sinks: &mut [&mut dyn TokenSink],
         out: &mut [DocOut],
         deadline: Option<Instant>,
@@ -223,24 +244,27 @@ impl<B: Backend, M: LineModel<B>> Recognizer<B, M> {
                 page: chunk[c].page,
             })
         };
-        if memory.is_none() && passed(deadline) {
-            return Err(deadline_at(0));
-        }
         let t = Instant::now();
-        let enc = match memory {
-            Some(m) => stack_memories(m),
+        let fresh;
+        let encoded = match encoded {
+            Some(e) => e,
             None => {
-                let inputs: Vec<&M::Input> = chunk.iter().map(|p| &p.input).collect();
-                self.model.encode(&inputs, &self.device)
+                let all: Vec<&Piece<M::Input>> = chunk.iter().collect();
+                fresh = self
+                    .encode_pieces(&all, false, sinks, out, deadline)
+                    .map_err(Stopped::Deadline)?;
+                &fresh[..]
             }
         };
+        let (cross, key_bias) = stack_encodings(encoded);
         let limits = chunk
             .iter()
             .map(|p| self.model.token_limit(&p.input))
             .collect();
         let decoding = self.model.decoding();
         let mut gen =
-            Generator::start(self.model.decoder(), &enc, decoding.clone()).with_limits(limits);
+            Generator::from_cross(self.model.decoder(), cross, key_bias, decoding.clone())
+                .with_limits(limits);
         self.sync();
         let elapsed = t.elapsed();
         for r in &ranges {
@@ -361,37 +385,133 @@ impl<B: Backend, M: LineModel<B>> Recognizer<B, M> {
         Ok(())
     }
 
-    /// Runs the encoder over all pieces in width-sorted batches; returns each piece's valid
-    /// features `[1, len, d]` in the original order.
-    fn encode_sorted(
+    /// Each piece's [`Encoding`], in the given order: from the prefix cache where a
+    /// pixel-identical crop was encoded before, else from the encoder, in batches of at most
+    /// `batch_size` (width-sorted when `sorted`, so batches pad little). A crop that occurs
+    /// twice among the misses is encoded once. Cached input tokens are reported to the
+    /// pieces' sinks. Checks the deadline before each encoder batch.
+    fn encode_pieces(
         &self,
-        pieces: &[Piece<M::Input>],
+        pieces: &[&Piece<M::Input>],
+        sorted: bool,
+        sinks: &mut [&mut dyn TokenSink],
+        out: &mut [DocOut],
         deadline: Option<Instant>,
-    ) -> Result<Vec<Tensor<B, 3>>, DeadlinePassed> {
-        let mut order: Vec<usize> = (0..pieces.len()).collect();
-        order.sort_by_key(|&i| self.model.input_width(&pieces[i].input));
-        let mut out: Vec<Option<Tensor<B, 3>>> = vec![None; pieces.len()];
-        for chunk in order.chunks(self.batch_size.max(1)) {
+    ) -> Result<Vec<Encoding<B>>, DeadlinePassed> {
+        let mut found: Vec<Option<Encoding<B>>> = vec![None; pieces.len()];
+        let keys = self.lookup(pieces, &mut found);
+        // The first piece of each distinct missing crop is encoded; the others copy it.
+        let mut first_of: std::collections::HashMap<_, usize> = Default::default();
+        let mut misses: Vec<usize> = Vec::new();
+        for i in (0..pieces.len()).filter(|&i| found[i].is_none()) {
+            match keys.as_ref().map(|k| k[i]) {
+                Some(key) if first_of.contains_key(&key) => {}
+                Some(key) => {
+                    first_of.insert(key, i);
+                    misses.push(i);
+                }
+                None => misses.push(i),
+            }
+        }
+        if sorted {
+            misses.sort_by_key(|&i| self.model.input_width(&pieces[i].input));
+        }
+        for batch in misses.chunks(self.batch_size.max(1)) {
             if passed(deadline) {
-                let p = &pieces[chunk[0]];
+                let p = pieces[batch[0]];
                 return Err(DeadlinePassed {
                     doc: p.doc,
                     page: p.page,
                 });
             }
-            let inputs: Vec<&M::Input> = chunk.iter().map(|&i| &pieces[i].input).collect();
-            let enc = self.model.encode(&inputs, &self.device);
-            let d = enc.memory.dims()[2];
-            for (j, &i) in chunk.iter().enumerate() {
-                let len = enc.lengths[j];
-                out[i] = Some(enc.memory.clone().slice([j..j + 1, 0..len, 0..d]));
+            let inputs: Vec<&M::Input> = batch.iter().map(|&i| &pieces[i].input).collect();
+            for (&i, e) in batch.iter().zip(self.encode_batch(&inputs)) {
+                found[i] = Some(e);
             }
         }
-        Ok(out
+        let mut cached = vec![0usize; sinks.len()];
+        for (i, p) in pieces.iter().enumerate() {
+            let Some(keys) = &keys else { break };
+            let first = first_of.get(&keys[i]).copied();
+            match first {
+                Some(f) if f != i => {
+                    found[i] = found[f].clone();
+                    cached[p.doc] += self.model.input_tokens(&p.input);
+                }
+                Some(_) => {}
+                None => cached[p.doc] += self.model.input_tokens(&p.input),
+            }
+        }
+        self.store(&first_of, &found);
+        for (d, n) in cached.into_iter().enumerate().filter(|&(_, n)| n > 0) {
+            out[d].stats.cached_tokens += n;
+            sinks[d].cached_tokens(n);
+        }
+        Ok(found
             .into_iter()
-            .map(|m| m.expect("every piece encoded"))
+            .map(|e| e.expect("every piece encoded"))
             .collect())
     }
+
+    /// With the cache on: every piece's fingerprint, and the encodings already stored.
+    fn lookup(
+        &self,
+        pieces: &[&Piece<M::Input>],
+        found: &mut [Option<Encoding<B>>],
+    ) -> Option<Vec<super::prefix_cache::Fingerprint>> {
+        let mut cache = self
+            .cache
+            .as_ref()?
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let keys: Vec<_> = pieces
+            .iter()
+            .map(|p| self.model.fingerprint(&p.input))
+            .collect();
+        for (slot, key) in found.iter_mut().zip(&keys) {
+            *slot = cache.get(key);
+        }
+        Some(keys)
+    }
+
+    /// Stores the freshly encoded crops (`first_of`: fingerprint → the piece encoded for it).
+    fn store(
+        &self,
+        first_of: &std::collections::HashMap<super::prefix_cache::Fingerprint, usize>,
+        found: &[Option<Encoding<B>>],
+    ) {
+        let Some(cache) = &self.cache else { return };
+        let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
+        for (key, &i) in first_of {
+            if let Some(e) = &found[i] {
+                cache.put(*key, e.clone());
+            }
+        }
+    }
+
+    /// Runs the encoder over one batch and projects it to every decoder layer's
+    /// cross-attention keys/values; returns each input's valid part.
+    fn encode_batch(&self, inputs: &[&M::Input]) -> Vec<Encoding<B>> {
+        let enc = self.model.encode(inputs, &self.device);
+        let cross = self.model.decoder().cross_keys_values(&enc.memory);
+        enc.lengths
+            .iter()
+            .enumerate()
+            .map(|(j, &len)| Encoding {
+                len,
+                cross: cross
+                    .iter()
+                    .map(|(k, v)| (row(k, j, len), row(v, j, len)))
+                    .collect(),
+            })
+            .collect()
+    }
+}
+
+/// Row `j`'s first `len` positions of `[b, h, s, dh]` keys or values.
+fn row<B: Backend>(t: &Tensor<B, 4>, j: usize, len: usize) -> Tensor<B, 4> {
+    let [_, h, _, dh] = t.dims();
+    t.clone().slice([j..j + 1, 0..h, 0..len, 0..dh])
 }
 
 /// One decode step's view, shared by the documents of the batch.
@@ -433,26 +553,33 @@ pub(crate) fn passed(deadline: Option<Instant>) -> bool {
     deadline.is_some_and(|d| Instant::now() >= d)
 }
 
-/// Pads per-segment features to a common length and stacks them, with the padding mask.
-fn stack_memories<B: Backend>(memories: &[Tensor<B, 3>]) -> Encoded<B> {
-    let lengths: Vec<usize> = memories.iter().map(|m| m.dims()[1]).collect();
+/// Stacks per-piece cross-attention keys/values into one batch, each padded with zeros to
+/// the longest, with the padding mask.
+#[allow(clippy::type_complexity)]
+fn stack_encodings<B: Backend>(
+    encoded: &[Encoding<B>],
+) -> (Vec<(Tensor<B, 4>, Tensor<B, 4>)>, Option<Tensor<B, 4>>) {
+    let lengths: Vec<usize> = encoded.iter().map(|e| e.len).collect();
     let s = lengths.iter().copied().max().unwrap_or(1);
-    let d = memories.first().map(|m| m.dims()[2]).unwrap_or(1);
-    let device = memories[0].device();
-    let padded: Vec<Tensor<B, 3>> = memories
-        .iter()
-        .map(|m| {
-            let l = m.dims()[1];
-            if l == s {
-                m.clone()
-            } else {
-                Tensor::cat(vec![m.clone(), Tensor::zeros([1, s - l, d], &device)], 1)
-            }
+    let device = encoded[0].cross[0].0.device();
+    let pad = |t: &Tensor<B, 4>| {
+        let [b, h, l, dh] = t.dims();
+        if l == s {
+            t.clone()
+        } else {
+            Tensor::cat(
+                vec![t.clone(), Tensor::zeros([b, h, s - l, dh], &device)],
+                2,
+            )
+        }
+    };
+    let layers = encoded[0].cross.len();
+    let cross = (0..layers)
+        .map(|layer| {
+            let ks = encoded.iter().map(|e| pad(&e.cross[layer].0)).collect();
+            let vs = encoded.iter().map(|e| pad(&e.cross[layer].1)).collect();
+            (Tensor::cat(ks, 0), Tensor::cat(vs, 0))
         })
         .collect();
-    Encoded {
-        memory: Tensor::cat(padded, 0),
-        key_bias: padding_bias::<B>(&lengths, s, &device),
-        lengths,
-    }
+    (cross, padding_bias::<B>(&lengths, s, &device))
 }

@@ -1,6 +1,7 @@
 //! The OpenAI chat-completions wire format as `medocr serve` reads and writes it, and the
 //! decoding of a request's images into pages.
 
+use super::batcher::Prompt;
 use crate::render::Page;
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
@@ -93,8 +94,8 @@ pub struct Usage {
     pub prompt_tokens: usize,
     pub completion_tokens: usize,
     pub total_tokens: usize,
-    /// Always 0 cached tokens: the model keeps no prefix cache. Said explicitly, as vLLM's
-    /// `--enable-prompt-tokens-details` does, so load tools do not ask for it.
+    /// Input tokens whose line-crop encodings came from the prefix cache (0 with
+    /// `--prefix-cache-mib 0`), always present as with vLLM's `--enable-prompt-tokens-details`.
     pub prompt_tokens_details: PromptTokensDetails,
 }
 
@@ -104,12 +105,14 @@ pub struct PromptTokensDetails {
 }
 
 impl Usage {
-    pub fn new(prompt_tokens: usize, completion_tokens: usize) -> Self {
+    pub fn new(prompt: Prompt, completion_tokens: usize) -> Self {
         Usage {
-            prompt_tokens,
+            prompt_tokens: prompt.tokens,
             completion_tokens,
-            total_tokens: prompt_tokens + completion_tokens,
-            prompt_tokens_details: PromptTokensDetails { cached_tokens: 0 },
+            total_tokens: prompt.tokens + completion_tokens,
+            prompt_tokens_details: PromptTokensDetails {
+                cached_tokens: prompt.cached,
+            },
         }
     }
 }

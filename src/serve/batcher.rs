@@ -14,6 +14,13 @@ use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::time::Duration;
 use tokio::sync::mpsc::UnboundedSender;
 
+/// A request's input tokens so far, and how many of them the prefix cache served.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Prompt {
+    pub tokens: usize,
+    pub cached: usize,
+}
+
 /// What a request's connection receives from the worker.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
@@ -24,11 +31,11 @@ pub enum Event {
     /// One output token, with the input tokens counted so far (for per-chunk usage).
     Token {
         text: String,
-        prompt_tokens: usize,
+        prompt: Prompt,
     },
     /// The answer is whole (`Stop`) or reached the request's `max_tokens` (`Length`).
     Done {
-        prompt_tokens: usize,
+        prompt: Prompt,
         completion_tokens: usize,
         finish: Finish,
     },
@@ -75,9 +82,11 @@ pub fn spawn(
 ) -> Queue {
     let (tx, rx) = mpsc::sync_channel::<Job>(max_queue);
     let m = metrics.clone();
+    // Lookups are counted only where there is a cache, as vLLM does.
+    let prefix_cache = engine.info().settings.contains_key("prefix_cache_mib");
     std::thread::Builder::new()
         .name("medocr-model".into())
-        .spawn(move || worker(&mut *engine, &rx, max_batch.max(1), &m))
+        .spawn(move || worker(&mut *engine, &rx, max_batch.max(1), prefix_cache, &m))
         .expect("spawning the model thread");
     Queue { tx, metrics }
 }
@@ -86,6 +95,7 @@ fn worker(
     engine: &mut dyn Engine,
     queue: &Receiver<Job>,
     max_batch: usize,
+    prefix_cache: bool,
     metrics: &ServeMetrics,
 ) {
     while let Ok(first) = queue.recv() {
@@ -111,13 +121,13 @@ fn worker(
         }
         metrics.batch(jobs.len());
         metrics.running.set(jobs.len() as i64);
-        run_batch(engine, &jobs, metrics);
+        run_batch(engine, &jobs, prefix_cache, metrics);
         metrics.running.set(0);
         // Dropping the jobs here returns their memory to the budget.
     }
 }
 
-fn run_batch(engine: &mut dyn Engine, jobs: &[Job], metrics: &ServeMetrics) {
+fn run_batch(engine: &mut dyn Engine, jobs: &[Job], prefix_cache: bool, metrics: &ServeMetrics) {
     let ids: Vec<String> = (0..jobs.len()).map(|i| format!("request-{i}")).collect();
     let requests: Vec<Request<'_>> = jobs
         .iter()
@@ -133,7 +143,7 @@ fn run_batch(engine: &mut dyn Engine, jobs: &[Job], metrics: &ServeMetrics) {
             events: j.events.clone(),
             alive: true,
             limit: j.max_tokens,
-            prompt_tokens: 0,
+            prompt: Prompt::default(),
             completion_tokens: 0,
             reported_tokens: None,
         })
@@ -152,7 +162,13 @@ fn run_batch(engine: &mut dyn Engine, jobs: &[Job], metrics: &ServeMetrics) {
         Err(_) => Some("the model panicked on this batch".to_string()),
     };
     for sink in sinks {
-        metrics.prompt_tokens.inc_by(sink.prompt_tokens as u64);
+        metrics.prompt_tokens.inc_by(sink.prompt.tokens as u64);
+        if prefix_cache {
+            metrics
+                .prefix_cache_queries
+                .inc_by(sink.prompt.tokens as u64);
+            metrics.prefix_cache_hits.inc_by(sink.prompt.cached as u64);
+        }
         if sink.reached_limit() {
             // Its answer already ended at the limit.
             metrics
@@ -175,7 +191,7 @@ fn run_batch(engine: &mut dyn Engine, jobs: &[Job], metrics: &ServeMetrics) {
                 metrics.generation_tokens.inc_by(completion as u64);
                 metrics.finished(Finish::stop);
                 Event::Done {
-                    prompt_tokens: sink.prompt_tokens,
+                    prompt: sink.prompt,
                     completion_tokens: completion,
                     finish: Finish::stop,
                 }
@@ -192,7 +208,7 @@ struct ChannelSink {
     events: UnboundedSender<Event>,
     alive: bool,
     limit: Option<usize>,
-    prompt_tokens: usize,
+    prompt: Prompt,
     /// `token` calls forwarded.
     completion_tokens: usize,
     /// What the engine reported, for engines whose events are not single tokens.
@@ -215,13 +231,13 @@ impl TokenSink for ChannelSink {
             .events
             .send(Event::Token {
                 text: text.to_string(),
-                prompt_tokens: self.prompt_tokens,
+                prompt: self.prompt,
             })
             .is_ok();
         if self.alive && self.reached_limit() {
             // The answer ends here, while the batch goes on.
             let _ = self.events.send(Event::Done {
-                prompt_tokens: self.prompt_tokens,
+                prompt: self.prompt,
                 completion_tokens: self.completion_tokens,
                 finish: Finish::length,
             });
@@ -229,7 +245,10 @@ impl TokenSink for ChannelSink {
     }
     fn stage(&mut self, _stage: Stage, _elapsed: Duration) {}
     fn input_tokens(&mut self, count: usize) {
-        self.prompt_tokens += count;
+        self.prompt.tokens += count;
+    }
+    fn cached_tokens(&mut self, count: usize) {
+        self.prompt.cached += count;
     }
     fn output_tokens(&mut self, count: usize) {
         *self.reported_tokens.get_or_insert(0) += count;

@@ -3,7 +3,7 @@
 //! answer as a Server-Sent-Events stream or one JSON completion.
 
 use super::api::{self, ChatRequest, ChunkChoice, ChunkOut, Completion, Delta, ImageError, Usage};
-use super::batcher::{Event, Job};
+use super::batcher::{Event, Job, Prompt};
 use super::limits::Reservation;
 use super::metrics::{Finish, Refusal};
 use super::{error, AppState};
@@ -84,7 +84,7 @@ async fn answer(
         // text-only load tools get a well-formed answer.
         let (tx, rx) = unbounded_channel();
         let _ = tx.send(Event::Done {
-            prompt_tokens: 0,
+            prompt: Prompt::default(),
             completion_tokens: 0,
             finish: Finish::stop,
         });
@@ -429,7 +429,7 @@ async fn respond(
                     text.push_str(&t);
                 }
                 Event::Done {
-                    prompt_tokens,
+                    prompt,
                     completion_tokens,
                     finish,
                 } => {
@@ -449,7 +449,7 @@ async fn respond(
                             },
                             finish_reason: finish_name(finish),
                         }],
-                        usage: Usage::new(prompt_tokens, completion_tokens),
+                        usage: Usage::new(prompt, completion_tokens),
                     };
                     let body = serde_json::to_string(&body).expect("serialisable completion");
                     let mut r = super::json(StatusCode::OK, body);
@@ -539,10 +539,7 @@ impl Sse {
                 return None;
             };
             match e {
-                Event::Token {
-                    text,
-                    prompt_tokens,
-                } => {
+                Event::Token { text, prompt } => {
                     if self.completion_tokens == 0 {
                         self.metrics
                             .ttft_seconds
@@ -552,7 +549,7 @@ impl Sse {
                     let usage = self
                         .reply
                         .continuous_usage
-                        .then(|| Usage::new(prompt_tokens, self.completion_tokens));
+                        .then(|| Usage::new(prompt, self.completion_tokens));
                     let delta = Delta {
                         role: None,
                         content: Some(&text),
@@ -560,7 +557,7 @@ impl Sse {
                     return Some(event(&self.reply.chunk(delta, None, usage, true)));
                 }
                 Event::Done {
-                    prompt_tokens,
+                    prompt,
                     completion_tokens,
                     finish,
                 } => {
@@ -568,7 +565,7 @@ impl Sse {
                     self.metrics
                         .e2e_seconds
                         .observe(self.received.elapsed().as_secs_f64());
-                    let usage = Usage::new(prompt_tokens, completion_tokens);
+                    let usage = Usage::new(prompt, completion_tokens);
                     let continuous = self.reply.continuous_usage.then_some(usage);
                     let mut out = event(&self.reply.chunk(
                         Delta::default(),

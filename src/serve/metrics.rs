@@ -72,6 +72,10 @@ pub struct ServeMetrics {
     pub batches: Counter,
     pub prompt_tokens: Counter,
     pub generation_tokens: Counter,
+    /// Input tokens looked up in the prefix cache, and those found (vLLM's
+    /// `prefix_cache_queries` / `prefix_cache_hits`, in tokens); 0 with the cache off.
+    pub prefix_cache_queries: Counter,
+    pub prefix_cache_hits: Counter,
     pub batch_size: Histogram,
     pub e2e_seconds: Histogram,
     pub ttft_seconds: Histogram,
@@ -94,6 +98,8 @@ impl Default for ServeMetrics {
             batches: Counter::default(),
             prompt_tokens: Counter::default(),
             generation_tokens: Counter::default(),
+            prefix_cache_queries: Counter::default(),
+            prefix_cache_hits: Counter::default(),
             batch_size: Histogram::new(exponential_buckets(1.0, 2.0, 8)),
             e2e_seconds: Histogram::new(exponential_buckets(0.01, 2.0, 16)),
             ttft_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 16)),
@@ -177,6 +183,16 @@ impl ServeMetrics {
             self.generation_tokens.clone(),
         );
         r.register(
+            "prefix_cache_queries",
+            "Input tokens looked up in the prefix cache",
+            self.prefix_cache_queries.clone(),
+        );
+        r.register(
+            "prefix_cache_hits",
+            "Input tokens whose line-crop encodings the prefix cache served",
+            self.prefix_cache_hits.clone(),
+        );
+        r.register(
             "batch_size",
             "Requests per batched model call",
             self.batch_size.clone(),
@@ -234,6 +250,8 @@ impl ServeMetrics {
             "truncated": finished(Finish::length),
             "batches": self.batches.get(),
             "batch_sizes": sizes,
+            "prefix_cache_queries": self.prefix_cache_queries.get(),
+            "prefix_cache_hits": self.prefix_cache_hits.get(),
             "refused": refused,
             "memory_budget_used_bytes": self.budget_bytes.get(),
         })
@@ -253,6 +271,8 @@ mod tests {
         m.finished(Finish::length);
         m.refused(Refusal::queue_full);
         m.e2e_seconds.observe(0.5);
+        m.prefix_cache_queries.inc_by(40);
+        m.prefix_cache_hits.inc_by(30);
         let text = m.prometheus();
         for line in [
             "medocr:connections_total 1",
@@ -260,6 +280,8 @@ mod tests {
             "medocr:requests_refused_total{reason=\"queue_full\"} 1",
             "# TYPE medocr:e2e_request_latency_seconds histogram",
             "medocr:num_requests_waiting 0",
+            "medocr:prefix_cache_queries_total 40",
+            "medocr:prefix_cache_hits_total 30",
         ] {
             assert!(text.contains(line), "{line} missing in\n{text}");
         }
@@ -268,5 +290,6 @@ mod tests {
         assert_eq!(j["truncated"], 1);
         assert_eq!(j["batch_sizes"]["3"], 1);
         assert_eq!(j["refused"]["queue_full"], 1);
+        assert_eq!(j["prefix_cache_hits"], 30);
     }
 }

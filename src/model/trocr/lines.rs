@@ -10,6 +10,7 @@ use super::{HfError, LoadedHf, TrocrModel};
 use crate::model::encoder::Encoded;
 use crate::model::kv_cache::KvCache;
 use crate::model::line_model::{Compaction, Decoding, LineDecoder, LineModel};
+use crate::model::prefix_cache::Fingerprint;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
 use image::GrayImage;
@@ -54,6 +55,11 @@ impl<B: Backend> LineModel<B> for LoadedHf<B> {
 
     fn input_width(&self, _: &Vec<f32>) -> usize {
         self.config.encoder.image_size[1]
+    }
+
+    fn fingerprint(&self, input: &Vec<f32>) -> Fingerprint {
+        // Every input has the processor's one shape.
+        Fingerprint::of(&[input.len()], input)
     }
 
     fn input_tokens(&self, _: &Vec<f32>) -> usize {

@@ -37,6 +37,13 @@ pub enum Stage {
 
 /// Receives an engine's output. `token` calls must come in output order; the text of the
 /// document is the concatenation of all tokens.
+/// The sinks of the documents in flight, by ticket: a scheduler whose documents come and go
+/// (continuous batching) reaches each document's sink through it, and the caller keeps them.
+pub trait Sinks {
+    /// The sink of a document admitted and not yet finished.
+    fn sink(&mut self, ticket: u64) -> &mut dyn TokenSink;
+}
+
 pub trait TokenSink {
     /// One output token (or chunk). The sink reads the clock when this is called, so a
     /// device engine must synchronise before calling it.

@@ -271,7 +271,7 @@ fn prefix_cache_reuses_crops_and_never_changes_the_text() {
         "cpu".parse().unwrap(),
     )
     .unwrap();
-    let mut read = |engine: &mut BuiltinEngine| -> Vec<Usage> {
+    let read = |engine: &mut BuiltinEngine| -> Vec<Usage> {
         sequence
             .iter()
             .map(|p| {

@@ -6,6 +6,7 @@ use clap::Args;
 use medocr::engine::spec::check_batch;
 use medocr::engine::EngineSpec;
 use medocr::render::Dpi;
+use medocr::serve::batcher::Batching;
 use medocr::serve::{ServeConfig, Server};
 use std::io::Write;
 use std::path::PathBuf;
@@ -32,7 +33,8 @@ pub struct ServeArgs {
     /// a request may also give a top-level "dpi").
     #[arg(long, default_value = "300")]
     pub dpi: Dpi,
-    /// Most requests run together in one batch (those queued while the model was busy).
+    /// Most requests in flight together (continuous batching), or run as one batch (static:
+    /// those queued while the model was busy).
     #[arg(long, default_value_t = 8)]
     pub max_batch: usize,
     /// Line segments per batched forward pass of the model.
@@ -44,6 +46,15 @@ pub struct ServeArgs {
     /// it off.
     #[arg(long, default_value_t = 256)]
     pub prefix_cache_mib: usize,
+    /// continuous: requests join the running decode batch at the next step and leave when
+    /// read (iteration-level batching); static: a batch of requests runs to its end before
+    /// the next starts.
+    #[arg(long, value_enum, default_value = "continuous")]
+    pub batching: Batching,
+    /// Continuous batching: most encoder tokens (line-crop positions) encoded per decode step
+    /// for pieces about to join, bounding how long one step can take.
+    #[arg(long, default_value_t = medocr::serve::DEFAULT_STEP_TOKENS)]
+    pub max_step_tokens: usize,
     /// Largest image accepted, in pixels (checked before decoding).
     #[arg(long, default_value_t = 120_000_000)]
     pub max_pixels: u64,
@@ -84,7 +95,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     check_batch(args.batch)?;
     if !(1..=256).contains(&args.max_batch) {
         anyhow::bail!(
-            "--max-batch {}: must be from 1 to 256 requests per batched model call (default 8)",
+            "--max-batch {}: must be from 1 to 256 requests in flight (continuous) or per batch (static) (default 8)",
             args.max_batch
         );
     }
@@ -96,6 +107,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         ("--memory-budget-mib", args.memory_budget_mib),
         ("--max-queue", args.max_queue as u64),
         ("--max-connections", args.max_connections as u64),
+        ("--max-step-tokens", args.max_step_tokens as u64),
     ] {
         if v == 0 {
             anyhow::bail!("{flag} must be at least 1");
@@ -123,7 +135,12 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let config = ServeConfig {
         model_name: args.served_model_name,
         default_dpi: args.dpi.get(),
+        batching: args.batching,
         max_batch: args.max_batch,
+        step: medocr::engine::StepLimits {
+            rows: args.batch,
+            step_tokens: args.max_step_tokens,
+        },
         max_pixels: args.max_pixels,
         max_images: args.max_images,
         max_request_pixels: args.max_request_pixels,

@@ -3,13 +3,17 @@
 //! Flex on the CPU by default; `DeviceChoice::Cuda` with the `cuda` feature.
 
 use super::{
-    batch_deadline, deadline_error, Engine, EngineError, EngineInfo, Request, Streaming, TokenSink,
+    batch_deadline, deadline_error, Engine, EngineError, EngineInfo, Request, Stepper, Streaming,
+    TokenSink,
 };
 use crate::model::builtin_lines::BuiltinLines;
+use crate::model::continuous::{Continuous, StepLimits};
 use crate::model::device::{self, DeviceChoice};
 use crate::model::recognizer::{Recognizer, Stopped};
 use crate::model::weights::{self, LoadedModel};
 use crate::model::ModelError;
+use crate::render::Page;
+use crate::stream::Sinks;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -269,6 +273,44 @@ impl Engine for BuiltinEngine {
             Err(Stopped::Failed(never)) => match never {},
         }
     }
+
+    fn stepper(&mut self, limits: StepLimits) -> Option<Box<dyn Stepper + '_>> {
+        // The per-page time limit is not applied here: `medocr serve`, the one caller, runs
+        // without one.
+        Some(match &self.runner {
+            Runner::Cpu(r) => Box::new(BuiltinStepper(Continuous::new(r, limits))),
+            #[cfg(feature = "cuda")]
+            Runner::Cuda(r) => Box::new(BuiltinStepper(Continuous::new(r, limits))),
+        })
+    }
+}
+
+/// The built-in model's continuous batching (its text never fails to decode).
+struct BuiltinStepper<'r, B: burn::tensor::backend::Backend>(Continuous<'r, B, BuiltinLines<B>>);
+
+impl<B: burn::tensor::backend::Backend> Stepper for BuiltinStepper<'_, B> {
+    fn admit(&mut self, ticket: u64, pages: &[Page], sinks: &mut dyn Sinks) {
+        self.0.admit(ticket, pages, sinks);
+    }
+
+    fn step(&mut self, sinks: &mut dyn Sinks) -> Vec<(u64, Result<(), EngineError>)> {
+        self.0
+            .step(sinks)
+            .into_iter()
+            .map(|(ticket, r)| match r {
+                Ok(_) => (ticket, Ok(())),
+                Err(never) => match never {},
+            })
+            .collect()
+    }
+
+    fn cancel(&mut self, ticket: u64) {
+        self.0.cancel(ticket);
+    }
+
+    fn in_flight(&self) -> usize {
+        self.0.in_flight()
+    }
 }
 
 #[cfg(test)]
@@ -339,6 +381,7 @@ mod tests {
         ];
         streams_one_document(&mut engine, &pages);
         batches_documents(&mut engine, &pages);
+        joins_a_running_batch(&mut engine, &pages);
         stops_at_the_page_timeout(&mut engine, &pages);
 
         assert!(BuiltinEngine::load(&dir.path().join("missing"), DeviceChoice::Cpu).is_err());
@@ -372,6 +415,63 @@ mod tests {
         assert_eq!(sink.tokens, rec.tokens.len());
         // 4 segments, each at most 6 tokens, plus at most 3 separators.
         assert!(rec.tokens.len() <= 4 * 6 + 3);
+    }
+
+    /// Continuous batching: a document admitted while another decodes joins its batch (rows
+    /// at other positions, a KV cache rebased on the way), and each gets exactly the tokens
+    /// it gets alone; a cancelled document never finishes and disturbs nobody.
+    fn joins_a_running_batch(engine: &mut BuiltinEngine, pages: &[Page]) {
+        use crate::engine::{Sinks, StepLimits};
+        use std::collections::HashMap;
+        #[derive(Default)]
+        struct Set(HashMap<u64, Recorder>);
+        impl Sinks for Set {
+            fn sink(&mut self, ticket: u64) -> &mut dyn TokenSink {
+                self.0.entry(ticket).or_default()
+            }
+        }
+        let other = [page(&[&["검사결과지", "2023.08.01"], &["WBC 5.7"]], 0)];
+        let docs: [&[Page]; 3] = [pages, &other, pages];
+        let alone: Vec<Recorder> = docs
+            .iter()
+            .map(|p| {
+                let mut r = Recorder::default();
+                engine
+                    .recognize(&Request { id: "a", pages: p }, &mut r)
+                    .unwrap();
+                r
+            })
+            .collect();
+        let limits = StepLimits {
+            rows: 2,
+            step_tokens: 64,
+        };
+        let mut stepper = engine.stepper(limits).unwrap();
+        let mut set = Set::default();
+        stepper.admit(0, docs[0], &mut set);
+        let mut finished = Vec::new();
+        for step in 0..10_000 {
+            if step == 2 {
+                stepper.admit(1, docs[1], &mut set);
+                stepper.admit(2, docs[2], &mut set);
+                assert_eq!(stepper.in_flight(), 3);
+                stepper.cancel(2);
+            }
+            finished.extend(stepper.step(&mut set).into_iter().map(|(t, r)| {
+                r.unwrap();
+                t
+            }));
+            if stepper.in_flight() == 0 {
+                break;
+            }
+        }
+        finished.sort_unstable();
+        assert_eq!(finished, [0, 1]);
+        for (d, want) in alone.iter().enumerate().take(2) {
+            let got = &set.0[&(d as u64)];
+            assert_eq!(got.tokens, want.tokens, "document {d}");
+            assert_eq!(got.input, want.input, "document {d}");
+        }
     }
 
     /// Two documents in one batched call (batches of 3 segments span both documents): each

@@ -18,9 +18,10 @@ pub mod spec;
 pub mod sse;
 pub mod tesseract;
 
+pub use crate::model::continuous::StepLimits;
 use crate::model::recognizer::DeadlinePassed;
 use crate::render::Page;
-pub use crate::stream::{Stage, TokenSink};
+pub use crate::stream::{Sinks, Stage, TokenSink};
 use serde::{Deserialize, Serialize};
 pub use spec::{EngineKind, EngineSpec, SpecError};
 use std::time::{Duration, Instant};
@@ -175,6 +176,25 @@ pub trait Engine: Send {
         }
         Ok(())
     }
+
+    /// Continuous batching, for an engine that decodes in steps (the built-in model);
+    /// `None` for the others, which `medocr serve` then batches per call.
+    fn stepper(&mut self, _limits: StepLimits) -> Option<Box<dyn Stepper + '_>> {
+        None
+    }
+}
+
+/// An engine's continuous (iteration-level) batching: documents are admitted at any time and
+/// join the running decode batch at the next step ([`crate::model::continuous`]).
+pub trait Stepper {
+    /// Prepares a document; its tokens go to `sinks.sink(ticket)` as they become final.
+    fn admit(&mut self, ticket: u64, pages: &[Page], sinks: &mut dyn Sinks);
+    /// One step of every running row; returns the documents read to the end.
+    fn step(&mut self, sinks: &mut dyn Sinks) -> Vec<(u64, Result<(), EngineError>)>;
+    /// Drops a document (its client left): its pieces leave the batch, nothing more is sent.
+    fn cancel(&mut self, ticket: u64);
+    /// Documents admitted and not yet finished.
+    fn in_flight(&self) -> usize;
 }
 
 /// The deadline of a batch of requests for an in-process engine, which cannot be killed and

@@ -6,7 +6,7 @@ use super::attention::{MultiHeadAttention, MASKED};
 use super::config::ModelConfig;
 use super::encoder::{Encoded, FeedForward};
 use super::kv_cache::KvCache;
-use super::positional::sinusoidal;
+use super::positional::{sinusoidal, sinusoidal_at};
 use burn::module::Module;
 use burn::nn::{Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::tensor::backend::Backend;
@@ -93,7 +93,8 @@ impl<B: Backend> TextDecoder<B> {
             .collect()
     }
 
-    /// One generation step: `tokens` `[b]` at position `cache.len()`; returns logits `[b, vocab]`.
+    /// One generation step: `tokens` `[b]`, each row at its position in the cache (rows that
+    /// joined late have their own, [`KvCache::positions`]); returns logits `[b, vocab]`.
     pub fn step(
         &self,
         tokens: &[u32],
@@ -104,12 +105,19 @@ impl<B: Backend> TextDecoder<B> {
         let b = tokens.len();
         let ids: Vec<i64> = tokens.iter().map(|&t| t as i64).collect();
         let tokens: Tensor<B, 2, Int> = Tensor::from_data(TensorData::new(ids, [b, 1]), device);
-        let mut x = self.embed_at(tokens, cache.len());
+        let mut x = if cache.staggered() {
+            let x = self.embed.forward(tokens);
+            let d = x.dims()[2];
+            x + sinusoidal_at::<B>(&cache.positions(), d, device)
+        } else {
+            self.embed_at(tokens, cache.len())
+        };
+        let self_bias = cache.self_bias(device);
         for (i, layer) in self.layers.iter().enumerate() {
             let h = layer.norm1.forward(x.clone());
             let (k, v) = layer.self_attn.keys_values(h.clone());
             let (k, v) = cache.append(i, k, v);
-            x = x + layer.self_attn.attend(h, k, v, None);
+            x = x + layer.self_attn.attend(h, k, v, self_bias.clone());
             let c = &cache.layers[i];
             let h = layer.cross_attn.attend(
                 layer.norm2.forward(x.clone()),

@@ -3,7 +3,7 @@
 //! every line in the batch. What differs between models is data ([`Decoding`]). One
 //! generation loop, stepped by the caller so it can time and stream every token.
 
-use super::encoder::Encoded;
+use super::encoder::{padding_bias, Encoded};
 use super::kv_cache::KvCache;
 use super::line_model::{Compaction, Decoding, LineDecoder};
 use super::ocr::OcrModel;
@@ -42,8 +42,12 @@ pub struct Generator<'m, B: Backend, D: LineDecoder<B>> {
     logprob: Vec<f32>,
     /// Lines stopped by their limit rather than by a stop token.
     hit_limit: Vec<bool>,
+    /// Valid memory positions of each line (the rest of its cross-attention is padding).
+    mem_lens: Vec<usize>,
     /// Original line index of each row still in the batch tensors.
     active: Vec<usize>,
+    /// Line indices given back with [`Generator::release`], reused by [`Generator::join`].
+    free: Vec<usize>,
     device: B::Device,
 }
 
@@ -59,23 +63,50 @@ impl<'m, B: Backend, D: LineDecoder<B>> Generator<'m, B, D> {
     /// self-attention cache of `decoding.max_len` positions.
     pub fn start(decoder: &'m D, enc: &Encoded<B>, decoding: Decoding) -> Self {
         let cross = decoder.cross_keys_values(&enc.memory);
-        Generator::from_cross(decoder, cross, enc.key_bias.clone(), decoding)
+        Generator::from_cross(decoder, cross, enc.lengths.clone(), decoding)
     }
 
     /// Prefill from cross-attention keys/values computed before (`[b, h, s, dh]` per decoder
-    /// layer, e.g. from the prefix cache); `key_bias` `[b, 1, 1, s]` hides padded positions.
+    /// layer, e.g. from the prefix cache); `lengths`: each row's valid positions (the rest,
+    /// up to `s`, is padding and hidden).
     pub fn from_cross(
         decoder: &'m D,
         cross: Vec<(Tensor<B, 4>, Tensor<B, 4>)>,
-        key_bias: Option<Tensor<B, 4>>,
+        lengths: Vec<usize>,
         decoding: Decoding,
     ) -> Self {
+        Generator::with_capacity(decoder, cross, lengths, decoding.max_len, decoding)
+    }
+
+    /// [`Generator::from_cross`] with room for lines to [`Generator::join`] while others run:
+    /// a KV cache of twice the decoding length, so a line that joins always finds
+    /// `max_len` positions after a [`KvCache::rebase`].
+    pub fn joinable(
+        decoder: &'m D,
+        cross: Vec<(Tensor<B, 4>, Tensor<B, 4>)>,
+        lengths: Vec<usize>,
+        decoding: Decoding,
+    ) -> Self {
+        let capacity = 2 * decoding.max_len;
+        Generator::with_capacity(decoder, cross, lengths, capacity, decoding)
+    }
+
+    fn with_capacity(
+        decoder: &'m D,
+        cross: Vec<(Tensor<B, 4>, Tensor<B, 4>)>,
+        lengths: Vec<usize>,
+        capacity: usize,
+        decoding: Decoding,
+    ) -> Self {
+        let [b, _, s, _] = cross[0].0.dims();
+        assert_eq!(lengths.len(), b, "one length per row");
         let device = cross[0].0.device();
-        let b = cross[0].0.dims()[0];
         Generator {
             decoder,
-            cache: KvCache::new(cross, decoding.max_len, &device),
-            key_bias,
+            cache: KvCache::new(cross, capacity, &device),
+            key_bias: padding_bias::<B>(&lengths, s, &device),
+            mem_lens: lengths,
+            free: Vec::new(),
             last: vec![decoding.start; b],
             finished: vec![false; b],
             outputs: vec![Vec::new(); b],
@@ -94,6 +125,81 @@ impl<'m, B: Backend, D: LineDecoder<B>> Generator<'m, B, D> {
         assert_eq!(limits.len(), self.limits.len(), "one limit per line");
         self.limits = limits;
         self
+    }
+
+    /// Adds lines to the running batch (continuous batching): `cross` and `lengths` as for
+    /// [`Generator::joinable`], which this generator must have been made with, and each line's
+    /// token limit. They are fed the start token at the next step, at their own position 0.
+    /// Returns their line indices (reusing released ones).
+    pub fn join(
+        &mut self,
+        cross: Vec<(Tensor<B, 4>, Tensor<B, 4>)>,
+        lengths: Vec<usize>,
+        limits: Vec<usize>,
+    ) -> Vec<usize> {
+        assert_eq!(lengths.len(), limits.len(), "one limit per line");
+        assert!(
+            self.cache.capacity() >= 2 * self.decoding.max_len,
+            "a joinable generator"
+        );
+        let fresh = KvCache::new(cross, self.cache.capacity(), &self.device);
+        if self.active.is_empty() {
+            // Nothing running: the new lines are the whole batch.
+            self.cache = fresh;
+        } else {
+            if self.cache.len() + self.decoding.max_len > self.cache.capacity() {
+                self.cache.rebase();
+            }
+            self.cache.join(fresh);
+        }
+        let lines: Vec<usize> = lengths
+            .iter()
+            .zip(limits)
+            .map(|(&len, limit)| self.new_line(len, limit))
+            .collect();
+        self.active.extend(&lines);
+        let lens: Vec<usize> = self.active.iter().map(|&i| self.mem_lens[i]).collect();
+        let s = self.cache.layers[0].cross_k.dims()[2];
+        self.key_bias = padding_bias::<B>(&lens, s, &self.device);
+        lines
+    }
+
+    /// A line index for a new line: a released one, else the next.
+    fn new_line(&mut self, mem_len: usize, limit: usize) -> usize {
+        let i = self.free.pop().unwrap_or(self.finished.len());
+        if i == self.finished.len() {
+            self.last.push(0);
+            self.finished.push(false);
+            self.outputs.push(Vec::new());
+            self.limits.push(0);
+            self.logprob.push(0.0);
+            self.hit_limit.push(false);
+            self.mem_lens.push(0);
+        }
+        self.last[i] = self.decoding.start;
+        self.finished[i] = false;
+        self.outputs[i].clear();
+        self.limits[i] = limit;
+        self.logprob[i] = 0.0;
+        self.hit_limit[i] = false;
+        self.mem_lens[i] = mem_len;
+        i
+    }
+
+    /// Gives back a finished line's index (its output has been read) for a later
+    /// [`Generator::join`], so a generator that runs for ever keeps its bookkeeping bounded.
+    pub fn release(&mut self, i: usize) {
+        assert!(
+            self.finished[i] && !self.active.contains(&i),
+            "only a finished line that left the batch"
+        );
+        self.outputs[i] = Vec::new();
+        self.free.push(i);
+    }
+
+    /// Lines still in the batch tensors.
+    pub fn active(&self) -> &[usize] {
+        &self.active
     }
 
     /// Logits `[rows, vocab]` for feeding `tokens` (one per row still in the batch) at the next
@@ -128,10 +234,12 @@ impl<'m, B: Backend, D: LineDecoder<B>> Generator<'m, B, D> {
             let i = self.active[r];
             out[i] = self.take(i, id, scores.get(r).copied().unwrap_or(0.0));
         }
-        if self.cache.len() >= self.cache.capacity() {
-            // Nothing more fits: every line still going ends here.
-            for &i in &self.active {
-                self.finished[i] = true;
+        // A line that has used its `max_len` positions ends here (all of them together, unless
+        // some joined late).
+        let full = self.cache.len() >= self.cache.capacity();
+        for (r, pos) in self.cache.positions().into_iter().enumerate() {
+            if full || pos >= self.decoding.max_len {
+                self.finished[self.active[r]] = true;
             }
         }
         self.compact();

@@ -1,7 +1,13 @@
 //! Preallocated key/value cache for greedy decoding. Self-attention keys/values are written
 //! in place at each step into tensors sized for `max_target_len`; cross-attention
 //! keys/values of the image features are computed once per batch of lines.
+//!
+//! Rows may join a running batch (continuous batching): all rows write the same slot at each
+//! step, so a row that joined at slot `s` has its first position there. Its earlier slots are
+//! hidden from its self-attention ([`KvCache::self_bias`]) and its position is `len - s`
+//! ([`KvCache::positions`]). Rows that all started together (the usual case) need neither.
 
+use super::attention::MASKED;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor, TensorData};
 
@@ -19,6 +25,8 @@ pub struct KvCache<B: Backend> {
     /// Number of positions already written.
     len: usize,
     capacity: usize,
+    /// The slot each row's first position was written at.
+    starts: Vec<usize>,
 }
 
 impl<B: Backend> KvCache<B> {
@@ -28,6 +36,7 @@ impl<B: Backend> KvCache<B> {
         capacity: usize,
         device: &B::Device,
     ) -> Self {
+        let rows = cross.first().map_or(0, |(k, _)| k.dims()[0]);
         let layers = cross
             .into_iter()
             .map(|(cross_k, cross_v)| {
@@ -44,7 +53,87 @@ impl<B: Backend> KvCache<B> {
             layers,
             len: 0,
             capacity,
+            starts: vec![0; rows],
         }
+    }
+
+    /// Whether some row joined after the others (its positions and mask differ).
+    pub fn staggered(&self) -> bool {
+        self.starts.iter().any(|&s| s > 0)
+    }
+
+    /// The position each row is fed at next (`len` for rows that started together).
+    pub fn positions(&self) -> Vec<usize> {
+        self.starts.iter().map(|&s| self.len - s).collect()
+    }
+
+    /// `[rows, 1, 1, len + 1]`: hides, from the step about to be written, the slots before each
+    /// row joined; `None` when no row joined late.
+    pub fn self_bias(&self, device: &B::Device) -> Option<Tensor<B, 4>> {
+        if !self.staggered() {
+            return None;
+        }
+        let slots = self.len + 1;
+        let mut m = Vec::with_capacity(self.starts.len() * slots);
+        for &s in &self.starts {
+            m.extend((0..slots).map(|j| if j < s { MASKED } else { 0.0 }));
+        }
+        let rows = self.starts.len();
+        Some(Tensor::from_data(
+            TensorData::new(m, [rows, 1, 1, slots]),
+            device,
+        ))
+    }
+
+    /// Adds the rows of `fresh` (a new cache of the same capacity with nothing written yet);
+    /// they start at the current slot. Cross-attention keys/values of both are padded with
+    /// zeros to the longer memory (the caller masks the padding).
+    pub fn join(&mut self, fresh: KvCache<B>) {
+        assert!(fresh.is_empty() && fresh.capacity == self.capacity);
+        let pad = |t: Tensor<B, 4>, s: usize| {
+            let [b, h, l, dh] = t.dims();
+            if l == s {
+                t
+            } else {
+                let device = t.device();
+                Tensor::cat(vec![t, Tensor::zeros([b, h, s - l, dh], &device)], 2)
+            }
+        };
+        for (c, f) in self.layers.iter_mut().zip(fresh.layers) {
+            let s = c.cross_k.dims()[2].max(f.cross_k.dims()[2]);
+            c.self_k = Tensor::cat(vec![c.self_k.clone(), f.self_k], 0);
+            c.self_v = Tensor::cat(vec![c.self_v.clone(), f.self_v], 0);
+            c.cross_k = Tensor::cat(vec![pad(c.cross_k.clone(), s), pad(f.cross_k, s)], 0);
+            c.cross_v = Tensor::cat(vec![pad(c.cross_v.clone(), s), pad(f.cross_v, s)], 0);
+        }
+        let at = self.len;
+        self.starts.extend(fresh.starts.iter().map(|_| at));
+    }
+
+    /// Drops the slots before the earliest row's start, so rows that join later find room:
+    /// every row then keeps all its positions, and `len` falls by that many.
+    pub fn rebase(&mut self) {
+        let m = self.starts.iter().copied().min().unwrap_or(self.len);
+        if m == 0 {
+            return;
+        }
+        for c in &mut self.layers {
+            let [b, h, cap, dh] = c.self_k.dims();
+            let device = c.self_k.device();
+            let shift = |t: Tensor<B, 4>| {
+                Tensor::cat(
+                    vec![
+                        t.slice([0..b, 0..h, m..cap, 0..dh]),
+                        Tensor::zeros([b, h, m, dh], &device),
+                    ],
+                    2,
+                )
+            };
+            c.self_k = shift(c.self_k.clone());
+            c.self_v = shift(c.self_v.clone());
+        }
+        self.len -= m;
+        self.starts.iter_mut().for_each(|s| *s -= m);
     }
 
     pub fn len(&self) -> usize {
@@ -100,6 +189,7 @@ impl<B: Backend> KvCache<B> {
             c.cross_k = c.cross_k.clone().select(0, idx.clone());
             c.cross_v = c.cross_v.clone().select(0, idx.clone());
         }
+        self.starts = rows.iter().map(|&r| self.starts[r]).collect();
     }
 
     /// Marks the current position as written (call once per step, after all layers).

@@ -20,6 +20,7 @@ pub mod augment;
 pub mod builtin_lines;
 pub mod checkpoint;
 pub mod config;
+pub mod continuous;
 pub mod data;
 pub mod decoder;
 pub mod detect;

@@ -12,7 +12,6 @@
 //! lines and between pages. Both are vocabulary tokens, so token counts stay tokenizer counts.
 
 use super::detect::{crop, detect_lines, DetectOptions};
-use super::encoder::padding_bias;
 use super::generate::Generator;
 use super::line_model::{Decoding, LineDecoder, LineModel};
 use super::prefix_cache::{CacheStats, Encoding, PrefixCache};
@@ -30,14 +29,14 @@ pub use super::splitter::{
 };
 
 /// One unit of recognition, in reading order.
-struct Piece<I> {
+pub(super) struct Piece<I> {
     /// Which of the documents recognised together this piece belongs to.
-    doc: usize,
-    page: usize,
-    line: usize,
+    pub doc: usize,
+    pub page: usize,
+    pub line: usize,
     /// Part of a segment that was too wide and split; `glue_to_prev` = split inside a word.
-    glue_to_prev: bool,
-    input: I,
+    pub glue_to_prev: bool,
+    pub input: I,
 }
 
 /// Counts of one request (also reported to the sink as stages / input tokens).
@@ -57,8 +56,8 @@ pub struct RecognizeStats {
 
 /// What one document has put out so far.
 #[derive(Default)]
-struct DocOut {
-    stats: RecognizeStats,
+pub(super) struct DocOut {
+    pub stats: RecognizeStats,
     /// Page and line of the last piece that put out text (where the next separator is read).
     last: Option<(usize, usize)>,
 }
@@ -72,7 +71,7 @@ struct DocRange {
 
 /// How far one piece of a decode batch has gone out.
 #[derive(Default)]
-struct LineOut<T> {
+pub(super) struct LineOut<T> {
     text: T,
     /// Ids already turned into text.
     emitted: usize,
@@ -156,7 +155,7 @@ impl<B: Backend, M: LineModel<B>> Recognizer<B, M> {
             let t = Instant::now();
             let all: Vec<&Piece<M::Input>> = pieces.iter().collect();
             let encodings = self
-                .encode_pieces(&all, true, sinks, &mut out, deadline)
+                .encode_reporting(&all, true, sinks, &mut out, deadline)
                 .map_err(Stopped::Deadline)?;
             self.sync();
             let elapsed = t.elapsed();
@@ -182,7 +181,7 @@ impl<B: Backend, M: LineModel<B>> Recognizer<B, M> {
     }
 
     /// Detects the lines of every page and prepares their segments, in reading order.
-    fn prepare_pages(
+    pub(super) fn prepare_pages(
         &self,
         docs: &[&[Page]],
         sinks: &mut [&mut dyn TokenSink],
@@ -251,20 +250,19 @@ impl<B: Backend, M: LineModel<B>> Recognizer<B, M> {
             None => {
                 let all: Vec<&Piece<M::Input>> = chunk.iter().collect();
                 fresh = self
-                    .encode_pieces(&all, false, sinks, out, deadline)
+                    .encode_reporting(&all, false, sinks, out, deadline)
                     .map_err(Stopped::Deadline)?;
                 &fresh[..]
             }
         };
-        let (cross, key_bias) = stack_encodings(encoded);
+        let (cross, lengths) = stack_encodings(encoded);
         let limits = chunk
             .iter()
             .map(|p| self.model.token_limit(&p.input))
             .collect();
         let decoding = self.model.decoding();
-        let mut gen =
-            Generator::from_cross(self.model.decoder(), cross, key_bias, decoding.clone())
-                .with_limits(limits);
+        let mut gen = Generator::from_cross(self.model.decoder(), cross, lengths, decoding.clone())
+            .with_limits(limits);
         self.sync();
         let elapsed = t.elapsed();
         for r in &ranges {
@@ -344,7 +342,7 @@ impl<B: Backend, M: LineModel<B>> Recognizer<B, M> {
     /// before its first text: a held piece's before its first token, a streamed piece's with
     /// its first non-empty text (a byte-level token may release nothing yet).
     #[allow(clippy::too_many_arguments)]
-    fn emit(
+    pub(super) fn emit(
         &self,
         p: &Piece<M::Input>,
         line: &mut LineOut<M::Text>,
@@ -385,12 +383,8 @@ impl<B: Backend, M: LineModel<B>> Recognizer<B, M> {
         Ok(())
     }
 
-    /// Each piece's [`Encoding`], in the given order: from the prefix cache where a
-    /// pixel-identical crop was encoded before, else from the encoder, in batches of at most
-    /// `batch_size` (width-sorted when `sorted`, so batches pad little). A crop that occurs
-    /// twice among the misses is encoded once. Cached input tokens are reported to the
-    /// pieces' sinks. Checks the deadline before each encoder batch.
-    fn encode_pieces(
+    /// [`Recognizer::encode_pieces`], reporting the cached input tokens to the pieces' sinks.
+    fn encode_reporting(
         &self,
         pieces: &[&Piece<M::Input>],
         sorted: bool,
@@ -398,6 +392,30 @@ impl<B: Backend, M: LineModel<B>> Recognizer<B, M> {
         out: &mut [DocOut],
         deadline: Option<Instant>,
     ) -> Result<Vec<Encoding<B>>, DeadlinePassed> {
+        let (encoded, reused) = self.encode_pieces(pieces, sorted, deadline)?;
+        let mut cached = vec![0usize; sinks.len()];
+        for (p, _) in pieces.iter().zip(&reused).filter(|(_, &r)| r) {
+            cached[p.doc] += self.model.input_tokens(&p.input);
+        }
+        for (d, n) in cached.into_iter().enumerate().filter(|&(_, n)| n > 0) {
+            out[d].stats.cached_tokens += n;
+            sinks[d].cached_tokens(n);
+        }
+        Ok(encoded)
+    }
+
+    /// Each piece's [`Encoding`], in the given order, and whether it was reused: from the
+    /// prefix cache where a pixel-identical crop was encoded before, else from the encoder, in
+    /// batches of at most `batch_size` (width-sorted when `sorted`, so batches pad little). A
+    /// crop that occurs twice among the misses is encoded once (the second copy counts as
+    /// reused). Checks the deadline before each encoder batch.
+    #[allow(clippy::type_complexity)]
+    pub(super) fn encode_pieces(
+        &self,
+        pieces: &[&Piece<M::Input>],
+        sorted: bool,
+        deadline: Option<Instant>,
+    ) -> Result<(Vec<Encoding<B>>, Vec<bool>), DeadlinePassed> {
         let mut found: Vec<Option<Encoding<B>>> = vec![None; pieces.len()];
         let keys = self.lookup(pieces, &mut found);
         // The first piece of each distinct missing crop is encoded; the others copy it.
@@ -429,28 +447,25 @@ impl<B: Backend, M: LineModel<B>> Recognizer<B, M> {
                 found[i] = Some(e);
             }
         }
-        let mut cached = vec![0usize; sinks.len()];
-        for (i, p) in pieces.iter().enumerate() {
-            let Some(keys) = &keys else { break };
-            let first = first_of.get(&keys[i]).copied();
-            match first {
-                Some(f) if f != i => {
-                    found[i] = found[f].clone();
-                    cached[p.doc] += self.model.input_tokens(&p.input);
+        let mut reused = vec![false; pieces.len()];
+        if let Some(keys) = &keys {
+            for i in 0..pieces.len() {
+                match first_of.get(&keys[i]).copied() {
+                    Some(f) if f != i => {
+                        found[i] = found[f].clone();
+                        reused[i] = true;
+                    }
+                    Some(_) => {}
+                    None => reused[i] = true,
                 }
-                Some(_) => {}
-                None => cached[p.doc] += self.model.input_tokens(&p.input),
             }
         }
         self.store(&first_of, &found);
-        for (d, n) in cached.into_iter().enumerate().filter(|&(_, n)| n > 0) {
-            out[d].stats.cached_tokens += n;
-            sinks[d].cached_tokens(n);
-        }
-        Ok(found
+        let encoded = found
             .into_iter()
             .map(|e| e.expect("every piece encoded"))
-            .collect())
+            .collect();
+        Ok((encoded, reused))
     }
 
     /// With the cache on: every piece's fingerprint, and the encodings already stored.
@@ -554,11 +569,11 @@ pub(crate) fn passed(deadline: Option<Instant>) -> bool {
 }
 
 /// Stacks per-piece cross-attention keys/values into one batch, each padded with zeros to
-/// the longest, with the padding mask.
+/// the longest; returns them with each piece's valid length.
 #[allow(clippy::type_complexity)]
-fn stack_encodings<B: Backend>(
+pub(super) fn stack_encodings<B: Backend>(
     encoded: &[Encoding<B>],
-) -> (Vec<(Tensor<B, 4>, Tensor<B, 4>)>, Option<Tensor<B, 4>>) {
+) -> (Vec<(Tensor<B, 4>, Tensor<B, 4>)>, Vec<usize>) {
     let lengths: Vec<usize> = encoded.iter().map(|e| e.len).collect();
     let s = lengths.iter().copied().max().unwrap_or(1);
     let device = encoded[0].cross[0].0.device();
@@ -581,5 +596,5 @@ fn stack_encodings<B: Backend>(
             (Tensor::cat(ks, 0), Tensor::cat(vs, 0))
         })
         .collect();
-    (cross, padding_bias::<B>(&lengths, s, &device))
+    (cross, lengths)
 }

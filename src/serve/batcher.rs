@@ -1,13 +1,21 @@
-//! One model worker behind a bounded queue. Requests that arrive while the model is busy
-//! wait in the queue (at most `max_queue`: a full queue is answered 503 by the caller);
-//! when it is free, the worker takes everything queued (up to `max_batch`) and runs it
-//! through one [`Engine::recognize_batch`] call, so an engine that batches natively (the
-//! built-in model) shares its forward passes among them. Each request's tokens go to its
-//! own channel as they are produced; a request stops receiving tokens at its `max_tokens`.
+//! One model worker behind a bounded queue. Requests wait in the queue (at most
+//! `max_queue`: a full queue is answered 503 by the caller) until the worker takes them.
+//!
+//! - **Continuous** ([`Batching::Continuous`], for an engine with an [`Engine::stepper`]: the
+//!   built-in model): the worker admits queued requests between decode steps, up to
+//!   `max_batch` in flight, and their line pieces join the running decode batch at the next
+//!   step; a request leaves as soon as its last piece is out.
+//! - **Static** ([`Batching::Static`], and any other engine): when the model is free, the
+//!   worker takes everything queued (up to `max_batch`) and runs it through one
+//!   [`Engine::recognize_batch`] call, so an engine that batches natively shares its forward
+//!   passes among them; a request that comes meanwhile waits for the whole call.
+//!
+//! Each request's tokens go to its own channel as they are produced; a request stops
+//! receiving tokens at its `max_tokens`.
 
 use super::limits::Reservation;
 use super::metrics::{Finish, ServeMetrics};
-use crate::engine::{Engine, Request, Stage, TokenSink};
+use crate::engine::{Engine, Request, Stage, StepLimits, TokenSink};
 use crate::render::Page;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
@@ -52,6 +60,26 @@ pub struct Job {
     pub memory: Reservation,
 }
 
+/// How the worker batches requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Batching {
+    /// Requests join the running decode batch at the next step (iteration-level).
+    Continuous,
+    /// A batch runs to its end before the next one starts.
+    Static,
+}
+
+/// How the worker schedules requests on the model.
+#[derive(Debug, Clone, Copy)]
+pub struct Schedule {
+    pub batching: Batching,
+    /// Most requests in one batch (static) or in flight (continuous).
+    pub max_batch: usize,
+    pub max_queue: usize,
+    /// Continuous batching's rows per decode step and encoder tokens per step.
+    pub step: StepLimits,
+}
+
 /// The sending side of the queue.
 #[derive(Clone)]
 pub struct Queue {
@@ -74,19 +102,22 @@ impl Queue {
 }
 
 /// Starts the worker thread; it ends when every [`Queue`] is dropped.
-pub fn spawn(
-    mut engine: Box<dyn Engine>,
-    max_batch: usize,
-    max_queue: usize,
-    metrics: ServeMetrics,
-) -> Queue {
-    let (tx, rx) = mpsc::sync_channel::<Job>(max_queue);
+pub fn spawn(mut engine: Box<dyn Engine>, schedule: Schedule, metrics: ServeMetrics) -> Queue {
+    let (tx, rx) = mpsc::sync_channel::<Job>(schedule.max_queue.max(1));
     let m = metrics.clone();
     // Lookups are counted only where there is a cache, as vLLM does.
     let prefix_cache = engine.info().settings.contains_key("prefix_cache_mib");
+    let max_batch = schedule.max_batch.max(1);
     std::thread::Builder::new()
         .name("medocr-model".into())
-        .spawn(move || worker(&mut *engine, &rx, max_batch.max(1), prefix_cache, &m))
+        .spawn(move || {
+            if schedule.batching == Batching::Continuous
+                && super::continuous::worker(&mut *engine, &rx, &schedule, prefix_cache, &m)
+            {
+                return;
+            }
+            worker(&mut *engine, &rx, max_batch, prefix_cache, &m)
+        })
         .expect("spawning the model thread");
     Queue { tx, metrics }
 }
@@ -137,17 +168,7 @@ fn run_batch(engine: &mut dyn Engine, jobs: &[Job], prefix_cache: bool, metrics:
             pages: &j.pages,
         })
         .collect();
-    let mut sinks: Vec<ChannelSink> = jobs
-        .iter()
-        .map(|j| ChannelSink {
-            events: j.events.clone(),
-            alive: true,
-            limit: j.max_tokens,
-            prompt: Prompt::default(),
-            completion_tokens: 0,
-            reported_tokens: None,
-        })
-        .collect();
+    let mut sinks: Vec<ChannelSink> = jobs.iter().map(ChannelSink::new).collect();
     let outcome = {
         let mut refs: Vec<&mut dyn TokenSink> =
             sinks.iter_mut().map(|s| s as &mut dyn TokenSink).collect();
@@ -162,49 +183,14 @@ fn run_batch(engine: &mut dyn Engine, jobs: &[Job], prefix_cache: bool, metrics:
         Err(_) => Some("the model panicked on this batch".to_string()),
     };
     for sink in sinks {
-        metrics.prompt_tokens.inc_by(sink.prompt.tokens as u64);
-        if prefix_cache {
-            metrics
-                .prefix_cache_queries
-                .inc_by(sink.prompt.tokens as u64);
-            metrics.prefix_cache_hits.inc_by(sink.prompt.cached as u64);
-        }
-        if sink.reached_limit() {
-            // Its answer already ended at the limit.
-            metrics
-                .generation_tokens
-                .inc_by(sink.completion_tokens as u64);
-            metrics.finished(Finish::length);
-            continue;
-        }
-        if !sink.alive {
-            metrics.finished(Finish::abort);
-            continue;
-        }
-        let event = match &error {
-            Some(e) => {
-                metrics.finished(Finish::error);
-                Event::Failed(e.clone())
-            }
-            None => {
-                let completion = sink.reported_tokens.unwrap_or(sink.completion_tokens);
-                metrics.generation_tokens.inc_by(completion as u64);
-                metrics.finished(Finish::stop);
-                Event::Done {
-                    prompt: sink.prompt,
-                    completion_tokens: completion,
-                    finish: Finish::stop,
-                }
-            }
-        };
-        let _ = sink.events.send(event);
+        sink.finish(error.as_deref(), prefix_cache, metrics);
     }
 }
 
 /// Forwards one request's tokens to its connection. Once the connection is gone, or the
 /// request's `max_tokens` is reached, the tokens are dropped: the batch goes on for the
 /// others.
-struct ChannelSink {
+pub(super) struct ChannelSink {
     events: UnboundedSender<Event>,
     alive: bool,
     limit: Option<usize>,
@@ -216,8 +202,65 @@ struct ChannelSink {
 }
 
 impl ChannelSink {
+    pub(super) fn new(job: &Job) -> Self {
+        ChannelSink {
+            events: job.events.clone(),
+            alive: true,
+            limit: job.max_tokens,
+            prompt: Prompt::default(),
+            completion_tokens: 0,
+            reported_tokens: None,
+        }
+    }
+
     fn reached_limit(&self) -> bool {
         self.limit.is_some_and(|l| self.completion_tokens >= l)
+    }
+
+    /// Whether the request still wants tokens (its client is there, its limit not reached).
+    pub(super) fn wants_more(&self) -> bool {
+        self.alive && !self.reached_limit()
+    }
+
+    /// Ends the request: counts it, and sends its `Done` (or `Failed` with `error`) unless
+    /// its answer already ended at its limit or its client left.
+    pub(super) fn finish(self, error: Option<&str>, prefix_cache: bool, metrics: &ServeMetrics) {
+        metrics.prompt_tokens.inc_by(self.prompt.tokens as u64);
+        if prefix_cache {
+            metrics
+                .prefix_cache_queries
+                .inc_by(self.prompt.tokens as u64);
+            metrics.prefix_cache_hits.inc_by(self.prompt.cached as u64);
+        }
+        if self.reached_limit() {
+            // Its answer already ended at the limit.
+            metrics
+                .generation_tokens
+                .inc_by(self.completion_tokens as u64);
+            metrics.finished(Finish::length);
+            return;
+        }
+        if !self.alive {
+            metrics.finished(Finish::abort);
+            return;
+        }
+        let event = match error {
+            Some(e) => {
+                metrics.finished(Finish::error);
+                Event::Failed(e.to_string())
+            }
+            None => {
+                let completion = self.reported_tokens.unwrap_or(self.completion_tokens);
+                metrics.generation_tokens.inc_by(completion as u64);
+                metrics.finished(Finish::stop);
+                Event::Done {
+                    prompt: self.prompt,
+                    completion_tokens: completion,
+                    finish: Finish::stop,
+                }
+            }
+        };
+        let _ = self.events.send(event);
     }
 }
 

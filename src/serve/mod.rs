@@ -18,6 +18,7 @@
 pub mod api;
 pub mod batcher;
 mod chat;
+mod continuous;
 pub mod limits;
 pub mod metrics;
 
@@ -43,8 +44,12 @@ pub struct ServeConfig {
     pub model_name: String,
     /// DPI of images that carry none (PNG `pHYs`) and whose request gives none.
     pub default_dpi: f32,
-    /// Most requests run together in one batch.
+    /// Continuous (requests join the running decode batch between steps) or static.
+    pub batching: batcher::Batching,
+    /// Most requests run together in one batch (static) or in flight (continuous).
     pub max_batch: usize,
+    /// Continuous batching: pieces decoded together, and encoder tokens admitted per step.
+    pub step: crate::engine::StepLimits,
     /// Most requests waiting for the model; one more is answered 503 with `Retry-After`.
     pub max_queue: usize,
     /// Largest image accepted, in pixels (checked before decoding).
@@ -74,7 +79,12 @@ impl Default for ServeConfig {
         ServeConfig {
             model_name: "medocr-builtin".into(),
             default_dpi: 300.0,
+            batching: batcher::Batching::Continuous,
             max_batch: 8,
+            step: crate::engine::StepLimits {
+                rows: 32,
+                step_tokens: DEFAULT_STEP_TOKENS,
+            },
             max_queue: 64,
             max_pixels: 120_000_000,
             max_images: 64,
@@ -115,6 +125,10 @@ struct AppState {
     created: i64,
 }
 
+/// Encoder tokens admitted per continuous-batching step: about 60 pieces of the built-in
+/// model, enough to refill every row of a 32-row batch with a new page's first pieces.
+pub const DEFAULT_STEP_TOKENS: usize = 1024;
+
 /// Images decoded at once (docs/serve.md: part of the memory ceiling).
 const DECODERS: usize = 2;
 
@@ -138,12 +152,13 @@ impl Server {
         let listener = std::net::TcpListener::bind(&addr).map_err(bind_err)?;
         listener.set_nonblocking(true).map_err(bind_err)?;
         let metrics = ServeMetrics::default();
-        let queue = batcher::spawn(
-            engine,
-            config.max_batch,
-            config.max_queue.max(1),
-            metrics.clone(),
-        );
+        let schedule = batcher::Schedule {
+            batching: config.batching,
+            max_batch: config.max_batch,
+            max_queue: config.max_queue,
+            step: config.step,
+        };
+        let queue = batcher::spawn(engine, schedule, metrics.clone());
         Ok(Server {
             listener,
             state: Arc::new(AppState {

@@ -138,6 +138,11 @@ impl<B: Backend> TrocrDecoder<B> {
         key_bias: Option<&Tensor<B, 4>>,
         device: &B::Device,
     ) -> Tensor<B, 2> {
+        // Its learned positions are read for one position per batch.
+        assert!(
+            !cache.staggered(),
+            "TrOCR decodes a batch whose rows all started together"
+        );
         let b = tokens.len();
         let ids: Vec<i64> = tokens.iter().map(|&t| t as i64).collect();
         let ids: Tensor<B, 1, Int> = Tensor::from_data(TensorData::new(ids, [b]), device);

@@ -170,12 +170,15 @@ struct Group {
 }
 
 fn groups(picks: Picks, n: usize, salted: bool) -> Vec<Group> {
-    let text = if salted {
-        "instruction"
-    } else {
-        "nothing (the engine sends no text)"
-    };
     let (template_type, template) = picks.template;
+    let form = format!("the form of {template_type} (first pages of {n} documents)");
+    let shared = |what: String| {
+        if salted {
+            format!("{what} and the instruction")
+        } else {
+            what
+        }
+    };
     vec![
         Group {
             kind: PrefixGroup::NoSharing,
@@ -192,23 +195,25 @@ fn groups(picks: Picks, n: usize, salted: bool) -> Vec<Group> {
             kind: PrefixGroup::Instruction,
             docs: picks.instruction,
             label: format!("same instruction ×{n}"),
-            shared: format!("the {text}; distinct pages"),
+            shared: if salted {
+                "the instruction; distinct pages".into()
+            } else {
+                "nothing: distinct pages (the engine sends no instruction)".into()
+            },
             salt_each: false,
         },
         Group {
             kind: PrefixGroup::SamePage,
             docs: vec![picks.same_page; n],
             label: format!("same page ×{n}"),
-            shared: format!("the page and the {text}"),
+            shared: shared("the page".into()),
             salt_each: false,
         },
         Group {
             kind: PrefixGroup::Template,
             docs: template,
             label: format!("same template ({template_type}) ×{n}"),
-            shared: format!(
-                "the form of {template_type} (first pages of {n} documents) and the {text}"
-            ),
+            shared: shared(form),
             salt_each: false,
         },
     ]

@@ -69,7 +69,8 @@ pub struct BenchArgs {
     /// --warmup); a warm-up that reaches it unsettled is noted in the report.
     #[arg(long, default_value_t = 10)]
     pub warmup_max: usize,
-    /// Measured runs per setting (single, long: requests; batch, sweep: batched calls).
+    /// Measured runs per setting (single, long: requests; batch, sweep: batched calls;
+    /// prefix: requests per group).
     #[arg(long, default_value_t = 20)]
     pub iterations: usize,
     /// Batch sizes for `batch` and `sweep`.
@@ -529,8 +530,8 @@ fn prefix_lines(o: &mut String, r: &BenchReport) {
         let Some(p) = &m.prefix else { continue };
         let pct = |v: Option<f64>| v.map_or_else(|| "n/a".into(), |v| format!("{:.1}%", v * 100.0));
         let server = p.server.as_ref().map_or_else(
-            || "in process".into(),
-            |s| s.hit_rate.map_or_else(|| "n/a".into(), |v| pct(Some(v))),
+            || "none (in process)".into(),
+            |s| pct(s.hit_rate),
         );
         let vs = p
             .vs_no_sharing
@@ -539,7 +540,7 @@ fn prefix_lines(o: &mut String, r: &BenchReport) {
             .map_or_else(String::new, |v| format!(" ({v:.2}× no sharing)"));
         let _ = writeln!(
             o,
-            "prefix {} {}: hit rate {} (usage), {} (server /metrics); p50 TTFT {} ms{vs}",
+            "prefix {} {}: hit rate {} (usage), server /metrics {}; p50 TTFT {} ms{vs}",
             m.engine,
             m.label,
             pct(p.hit_rate),

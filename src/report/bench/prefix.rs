@@ -33,11 +33,12 @@ pub fn section(o: &mut String, r: &BenchReport) {
          the no-sharing group's (below 1× TTFT: faster).\n\n{}",
         groups(&ms).markdown()
     );
+    let mut named = std::collections::BTreeSet::new();
     for m in &ms {
         let p = m.prefix.as_ref().expect("filtered");
         if let Some(s) = &p.server {
-            if let Some(c) = &s.counters {
-                let _ = writeln!(o, "\n{} {}: server counters `{c}`.", m.engine, m.label);
+            if let Some(c) = s.counters.as_ref().filter(|_| named.insert(&m.engine)) {
+                let _ = writeln!(o, "\n{}: server counters `{c}`.", m.engine);
             }
             if let Some(g) = s.sglang_cache_hit_rate {
                 let _ = writeln!(

@@ -529,10 +529,10 @@ fn prefix_lines(o: &mut String, r: &BenchReport) {
     for m in &r.measurements {
         let Some(p) = &m.prefix else { continue };
         let pct = |v: Option<f64>| v.map_or_else(|| "n/a".into(), |v| format!("{:.1}%", v * 100.0));
-        let server = p.server.as_ref().map_or_else(
-            || "none (in process)".into(),
-            |s| pct(s.hit_rate),
-        );
+        let server = p
+            .server
+            .as_ref()
+            .map_or_else(|| "none (in process)".into(), |s| pct(s.hit_rate));
         let vs = p
             .vs_no_sharing
             .as_ref()

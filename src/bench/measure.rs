@@ -104,6 +104,7 @@ pub fn measure(input: MeasureInput, mut samples: Vec<Sample>) -> Measurement {
         resources: input.resources,
         load: input.load,
         warmup: None,
+        prefix: None,
     }
 }
 

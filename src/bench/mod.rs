@@ -17,7 +17,9 @@ pub mod load;
 pub mod long;
 pub mod overhead;
 pub mod plan;
+pub mod prefix;
 pub mod resources;
+pub mod server_cache;
 pub mod single;
 pub mod soak;
 pub mod sweep;
@@ -60,6 +62,10 @@ pub enum Scenario {
     Long,
     /// Requests back to back for --duration, reported per --window.
     Soak,
+    /// Prefix sharing: --iterations requests each of the same instruction, the same page and
+    /// one form template, against as many sharing nothing; prefix-cache hit rate, TTFT,
+    /// throughput.
+    Prefix,
 }
 
 impl Scenario {
@@ -71,6 +77,7 @@ impl Scenario {
             Scenario::Load => "load",
             Scenario::Long => "long",
             Scenario::Soak => "soak",
+            Scenario::Prefix => "prefix",
         }
     }
 }
@@ -371,6 +378,9 @@ pub struct Measurement {
     /// when warm-up was off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub warmup: Option<warmup::Warmup>,
+    /// `prefix` only: what the requests shared and the prefix-cache hit rates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<prefix::PrefixStats>,
 }
 
 /// An engine as the bench saw it.

@@ -5,9 +5,9 @@
 
 use super::warmup;
 use super::{
-    batch, load, long, overhead, single, single_pages, soak, sweep, BenchError, BenchReport,
-    BenchSettings, Control, EngineEntry, LoadConfig, Measurement, PreparedDoc, Repeats, Sample,
-    Scenario, BENCH_SCHEMA_VERSION,
+    batch, load, long, overhead, prefix, single, single_pages, soak, sweep, BenchError,
+    BenchReport, BenchSettings, Control, EngineEntry, LoadConfig, Measurement, PreparedDoc,
+    Repeats, Sample, Scenario, BENCH_SCHEMA_VERSION,
 };
 use crate::dataset::{Dataset, Document};
 use crate::engine::Engine;
@@ -170,6 +170,7 @@ impl Plan {
             );
             let at = AtDpi {
                 singles: single_pages(&pool),
+                types: bench.docs.iter().map(|d| d.doc_type).collect(),
                 pool,
                 dpi: d,
             };
@@ -243,6 +244,13 @@ impl Plan {
                 .into_iter()
                 .for_each(&mut *show),
             Scenario::Soak => self.soak(engine, name, at, control, progress, show)?,
+            Scenario::Prefix => {
+                let typed: Vec<_> = at.types.iter().copied().zip(at.pool.clone()).collect();
+                let tag = prefix::run_tag();
+                prefix::run_prefix(engine, &typed, d, repeats, &tag, control)?
+                    .into_iter()
+                    .for_each(&mut *show)
+            }
         }
         Ok(())
     }
@@ -313,6 +321,8 @@ impl Plan {
 struct AtDpi {
     pool: Vec<PreparedDoc>,
     singles: Vec<PreparedDoc>,
+    /// The document type of each of `pool`.
+    types: Vec<crate::dataset::DocType>,
     dpi: f32,
 }
 
@@ -485,6 +495,9 @@ fn notes(scenario: Scenario, entries: &[EngineEntry], measurements: &[Measuremen
                 warmup::TOLERANCE * 100.0
             ));
         }
+    }
+    if scenario == Scenario::Prefix {
+        notes.extend(prefix::notes(measurements));
     }
     let failed: usize = measurements.iter().map(|m| m.failed).sum();
     if failed > 0 {

@@ -69,7 +69,8 @@ pub struct BenchArgs {
     /// --warmup); a warm-up that reaches it unsettled is noted in the report.
     #[arg(long, default_value_t = 10)]
     pub warmup_max: usize,
-    /// Measured runs per setting (single, long: requests; batch, sweep: batched calls).
+    /// Measured runs per setting (single, long: requests; batch, sweep: batched calls;
+    /// prefix: requests per group).
     #[arg(long, default_value_t = 20)]
     pub iterations: usize,
     /// Batch sizes for `batch` and `sweep`.
@@ -484,6 +485,7 @@ fn console_summary(r: &BenchReport) -> String {
             fmt(q)
         );
     }
+    prefix_lines(&mut o, r);
     for c in &r.load_capacity {
         let _ = writeln!(
             o,
@@ -519,4 +521,31 @@ fn console_summary(r: &BenchReport) -> String {
         let _ = writeln!(o, "note: {n}");
     }
     o
+}
+
+/// One line per prefix measurement: its hit rates and TTFT against no sharing.
+fn prefix_lines(o: &mut String, r: &BenchReport) {
+    use std::fmt::Write;
+    for m in &r.measurements {
+        let Some(p) = &m.prefix else { continue };
+        let pct = |v: Option<f64>| v.map_or_else(|| "n/a".into(), |v| format!("{:.1}%", v * 100.0));
+        let server = p
+            .server
+            .as_ref()
+            .map_or_else(|| "none (in process)".into(), |s| pct(s.hit_rate));
+        let vs = p
+            .vs_no_sharing
+            .as_ref()
+            .and_then(|v| v.ttft_p50_ratio)
+            .map_or_else(String::new, |v| format!(" ({v:.2}× no sharing)"));
+        let _ = writeln!(
+            o,
+            "prefix {} {}: hit rate {} (usage), server /metrics {}; p50 TTFT {} ms{vs}",
+            m.engine,
+            m.label,
+            pct(p.hit_rate),
+            server,
+            fmt(m.latency.ttft_ms.as_ref().map(|s| s.summary.p50)),
+        );
+    }
 }

@@ -182,6 +182,20 @@ pub trait Engine: Send {
     fn stepper(&mut self, _limits: StepLimits) -> Option<Box<dyn Stepper + '_>> {
         None
     }
+
+    /// Starts every later request with `salt` (`None`: no salt), ahead of the page, so
+    /// requests with different salts share no text prefix (`bench --scenario prefix`).
+    /// Returns whether the engine sends any text; one that does not ignores the salt.
+    fn set_prompt_salt(&mut self, salt: Option<&str>) -> bool {
+        let _ = salt;
+        false
+    }
+
+    /// The Prometheus text of the server behind the engine (`GET /metrics`): `None` for an
+    /// engine without one, `Some(Err)` when it cannot be read.
+    fn server_metrics(&self) -> Option<Result<String, String>> {
+        None
+    }
 }
 
 /// An engine's continuous (iteration-level) batching: documents are admitted at any time and

@@ -94,6 +94,8 @@ pub struct OpenAiEngine {
     max_tokens: Option<u32>,
     /// `JsonSchema` until the server refuses it once.
     response_format: ResponseFormat,
+    /// Text sent ahead of the page ([`Engine::set_prompt_salt`]).
+    salt: Option<String>,
     info: EngineInfo,
 }
 
@@ -181,6 +183,7 @@ impl OpenAiEngine {
             timeout: config.request_timeout,
             max_tokens: config.max_tokens,
             response_format: config.response_format,
+            salt: None,
         })
     }
 
@@ -261,11 +264,16 @@ impl OpenAiEngine {
     }
 
     fn report_usage(&self, usage: Option<Usage>, chunks: usize, sink: &mut dyn TokenSink) {
+        let cached = usage.as_ref().and_then(Usage::cached_tokens);
         match usage.and_then(|u| Some((u.completion_tokens?, u.prompt_tokens))) {
             Some((completion, prompt)) => {
                 sink.output_tokens(completion);
                 if let Some(p) = prompt {
                     sink.input_tokens(p);
+                }
+                // Zero included: "nothing cached" differs from a server that does not say.
+                if let Some(c) = cached {
+                    sink.cached_tokens(c);
                 }
             }
             None => {
@@ -390,12 +398,17 @@ impl OpenAiEngine {
             model: &self.model,
             messages: [Message {
                 role: "user",
-                content: [
-                    Part::ImageUrl {
-                        image_url: ImageUrl { url: "" },
-                    },
-                    Part::Text { text: &self.prompt },
-                ],
+                content: self
+                    .salt
+                    .iter()
+                    .map(|salt| Part::Text { text: salt })
+                    .chain([
+                        Part::ImageUrl {
+                            image_url: ImageUrl { url: "" },
+                        },
+                        Part::Text { text: &self.prompt },
+                    ])
+                    .collect(),
             }],
             stream: true,
             stream_options: StreamOptions {
@@ -442,6 +455,43 @@ impl Engine for OpenAiEngine {
         sink: &mut dyn TokenSink,
     ) -> Result<(), EngineError> {
         self.read_fields(request, spec, sink)
+    }
+
+    /// The salt goes first, before the page: a prefix cache keyed on the token sequence
+    /// (vLLM's block hashes, SGLang's radix tree) then shares nothing across salts.
+    fn set_prompt_salt(&mut self, salt: Option<&str>) -> bool {
+        self.salt = salt.map(str::to_string);
+        true
+    }
+
+    /// `GET /metrics` at the base URL (its `/v1` dropped: where vLLM and SGLang serve it),
+    /// through the engine's own client.
+    fn server_metrics(&self) -> Option<Result<String, String>> {
+        Some(self.metrics_text())
+    }
+}
+
+impl OpenAiEngine {
+    fn metrics_text(&self) -> Result<String, String> {
+        let mut headers = vec![("Accept", "text/plain".to_string())];
+        if let Some(k) = &self.api_key {
+            headers.push(("Authorization", format!("Bearer {k}")));
+        }
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let timeout = self.timeout.min(Duration::from_secs(30));
+        let url = self.client.base().url("/metrics");
+        let response = self
+            .client
+            .send("GET", "/metrics", &headers, &[], timeout)
+            .map_err(|e| format!("GET {url}: {e}"))?;
+        let status = response.status;
+        let text = response
+            .read_to_string(16 << 20)
+            .map_err(|e| format!("GET {url}: {e}"))?;
+        if status != 200 {
+            return Err(format!("GET {url}: HTTP {status}"));
+        }
+        Ok(text)
     }
 }
 
@@ -711,7 +761,8 @@ struct ChatRequest<'a> {
 #[derive(Serialize)]
 struct Message<'a> {
     role: &'a str,
-    content: [Part<'a>; 2],
+    /// [salt], page, instruction.
+    content: Vec<Part<'a>>,
 }
 
 #[derive(Serialize)]
@@ -764,6 +815,23 @@ struct Usage {
     prompt_tokens: Option<usize>,
     #[serde(default)]
     completion_tokens: Option<usize>,
+    /// vLLM sends it with `--enable-prompt-tokens-details`, SGLang and `medocr serve`
+    /// always; `null` or absent elsewhere.
+    #[serde(default)]
+    prompt_tokens_details: Option<PromptTokensDetails>,
+}
+
+impl Usage {
+    /// Input tokens the server's prefix cache served.
+    fn cached_tokens(&self) -> Option<usize> {
+        self.prompt_tokens_details.as_ref()?.cached_tokens
+    }
+}
+
+#[derive(Deserialize)]
+struct PromptTokensDetails {
+    #[serde(default)]
+    cached_tokens: Option<usize>,
 }
 
 #[derive(Deserialize)]
@@ -864,6 +932,7 @@ mod tests {
         tokens: Vec<String>,
         output: Option<usize>,
         input: Option<usize>,
+        cached: Option<usize>,
         pages_without_usage: usize,
     }
     impl TokenSink for Events {
@@ -876,6 +945,9 @@ mod tests {
         }
         fn output_tokens(&mut self, n: usize) {
             self.output = Some(n);
+        }
+        fn cached_tokens(&mut self, n: usize) {
+            self.cached = Some(n);
         }
         fn page_without_usage(&mut self) {
             self.pages_without_usage += 1;
@@ -910,12 +982,75 @@ mod tests {
         e.recognize(&req, &mut sink).unwrap();
         assert_eq!(sink.tokens, ["처방", "전 500mg"]);
         assert_eq!((sink.output, sink.input), (Some(6), Some(321)));
+        // No prompt_tokens_details: the server did not say, which is not "0 cached".
+        assert_eq!(sink.cached, None);
         assert_eq!(sink.pages_without_usage, 0);
         let request = server.join().unwrap();
         assert!(request.starts_with("POST /v1/chat/completions HTTP/1.1"));
         assert!(request.contains("\"stream\":true"));
         assert!(request.contains("\"include_usage\":true"));
         assert!(request.contains("data:image/png;base64,"));
+    }
+
+    #[test]
+    fn usage_details_give_cached_tokens_and_a_salt_leads_the_request() {
+        // vLLM with --enable-prompt-tokens-details, medocr serve: the details; vLLM without
+        // them sends `null`.
+        for (details, want) in [
+            (
+                r#","prompt_tokens_details":{"cached_tokens":288}"#,
+                Some(288),
+            ),
+            (r#","prompt_tokens_details":{"cached_tokens":0}"#, Some(0)),
+            (r#","prompt_tokens_details":null"#, None),
+        ] {
+            let stream = format!(
+                "data: {{\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\"a\"}},\"finish_reason\":\"stop\"}}]}}\n\n\
+                 data: {{\"choices\":[],\"usage\":{{\"prompt_tokens\":300,\"completion_tokens\":1{details}}}}}\n\n\
+                 data: [DONE]\n\n"
+            );
+            let (url, server) = serve_once(vec![sse_head(), stream.into_bytes()]);
+            let mut e = engine(&url);
+            assert!(e.set_prompt_salt(Some("run 7 request 3")));
+            let mut sink = Events::default();
+            let req = Request {
+                id: "d",
+                pages: &[page()],
+            };
+            e.recognize(&req, &mut sink).unwrap();
+            assert_eq!((sink.input, sink.cached), (Some(300), want), "{details}");
+            let request = server.join().unwrap();
+            let body = &request[request.find("\r\n\r\n").unwrap() + 4..];
+            let v: serde_json::Value = serde_json::from_str(body).unwrap();
+            let parts = &v["messages"][0]["content"];
+            assert_eq!(parts[0]["text"], "run 7 request 3");
+            assert_eq!(parts[1]["type"], "image_url");
+            assert_eq!(parts[2]["text"], DEFAULT_PROMPT);
+        }
+        // A whole (non-streamed) answer carries the same usage.
+        let (_, usage) = whole_answer(
+            r#"{"choices":[{"message":{"content":"x"}}],"usage":{"prompt_tokens":9,"completion_tokens":1,"prompt_tokens_details":{"cached_tokens":8}}}"#,
+        )
+        .unwrap();
+        assert_eq!(usage.unwrap().cached_tokens(), Some(8));
+    }
+
+    #[test]
+    fn metrics_are_read_from_the_server_root() {
+        let body = "# TYPE vllm:prefix_cache_hits counter\nvllm:prefix_cache_hits_total 5\n";
+        let answer = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        let (url, server) = serve_once(vec![answer.into_bytes()]);
+        let e = engine(&format!("{url}/v1"));
+        assert_eq!(e.server_metrics(), Some(Ok(body.to_string())));
+        assert!(server.join().unwrap().starts_with("GET /metrics HTTP/1.1"));
+        let (url, _server) = serve_once(vec![
+            b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec(),
+        ]);
+        let err = engine(&url).server_metrics().unwrap().unwrap_err();
+        assert!(err.contains("HTTP 404"), "{err}");
     }
 
     #[test]

@@ -222,8 +222,13 @@ impl<'r, B: Backend, M: LineModel<B>> Continuous<'r, B, M> {
         let mut touched = Vec::new();
         for ((&(d, j), e), reused) in picked.iter().zip(encoded).zip(reused) {
             let doc = &mut self.docs[d];
-            if reused {
-                let n = self.rec.model.input_tokens(&doc.pieces[j].input);
+            if self.rec.has_prefix_cache() {
+                // 0 too, so a client can tell "no hit" from "no cache".
+                let n = if reused {
+                    self.rec.model.input_tokens(&doc.pieces[j].input)
+                } else {
+                    0
+                };
                 doc.out.stats.cached_tokens += n;
                 sinks.sink(doc.ticket).cached_tokens(n);
             }

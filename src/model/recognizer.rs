@@ -114,6 +114,11 @@ impl<B: Backend, M: LineModel<B>> Recognizer<B, M> {
         self.cache = (budget_bytes > 0).then(|| Mutex::new(PrefixCache::new(budget_bytes)));
     }
 
+    /// Whether crop encodings are kept for reuse.
+    pub fn has_prefix_cache(&self) -> bool {
+        self.cache.is_some()
+    }
+
     /// What the prefix cache has done so far; `None` when it is off.
     pub fn prefix_cache_stats(&self) -> Option<CacheStats> {
         self.cache
@@ -393,13 +398,24 @@ impl<B: Backend, M: LineModel<B>> Recognizer<B, M> {
         deadline: Option<Instant>,
     ) -> Result<Vec<Encoding<B>>, DeadlinePassed> {
         let (encoded, reused) = self.encode_pieces(pieces, sorted, deadline)?;
-        let mut cached = vec![0usize; sinks.len()];
-        for (p, _) in pieces.iter().zip(&reused).filter(|(_, &r)| r) {
-            cached[p.doc] += self.model.input_tokens(&p.input);
+        if self.cache.is_none() {
+            return Ok(encoded);
         }
-        for (d, n) in cached.into_iter().enumerate().filter(|&(_, n)| n > 0) {
-            out[d].stats.cached_tokens += n;
-            sinks[d].cached_tokens(n);
+        // With the cache on, every document of the batch hears how much it served, 0 too.
+        let mut cached: Vec<Option<usize>> = vec![None; sinks.len()];
+        for (p, &r) in pieces.iter().zip(&reused) {
+            let n = if r {
+                self.model.input_tokens(&p.input)
+            } else {
+                0
+            };
+            *cached[p.doc].get_or_insert(0) += n;
+        }
+        for (d, n) in cached.into_iter().enumerate() {
+            if let Some(n) = n {
+                out[d].stats.cached_tokens += n;
+                sinks[d].cached_tokens(n);
+            }
         }
         Ok(encoded)
     }

@@ -15,6 +15,7 @@ pub struct Recorder {
     text: String,
     stages: BTreeMap<Stage, Duration>,
     input_tokens: Option<usize>,
+    cached_tokens: Option<usize>,
     output_tokens: Option<usize>,
     pages_without_usage: usize,
 }
@@ -32,6 +33,7 @@ impl Recorder {
             text: String::new(),
             stages: BTreeMap::new(),
             input_tokens: None,
+            cached_tokens: None,
             output_tokens: None,
             pages_without_usage: 0,
         }
@@ -51,6 +53,7 @@ impl Recorder {
                 timed: false,
                 output_tokens: self.output_tokens.unwrap_or(self.events.len()),
                 input_tokens: self.input_tokens,
+                cached_tokens: self.cached_tokens,
                 events: self.events.len(),
                 stages_ms,
                 pages_without_usage: self.pages_without_usage,
@@ -90,6 +93,7 @@ impl Recorder {
             itl_ms,
             output_tokens: n_out,
             input_tokens: self.input_tokens,
+            cached_tokens: self.cached_tokens,
             events: self.events.len(),
             stages_ms,
             pages_without_usage: self.pages_without_usage,
@@ -110,6 +114,10 @@ impl TokenSink for Recorder {
 
     fn input_tokens(&mut self, count: usize) {
         *self.input_tokens.get_or_insert(0) += count;
+    }
+
+    fn cached_tokens(&mut self, count: usize) {
+        *self.cached_tokens.get_or_insert(0) += count;
     }
 
     fn output_tokens(&mut self, count: usize) {

@@ -294,6 +294,11 @@ pub struct Timing {
     pub itl_ms: Vec<f64>,
     pub output_tokens: usize,
     pub input_tokens: Option<usize>,
+    /// Of `input_tokens`, those served from a prefix cache (the server's
+    /// `usage.prompt_tokens_details.cached_tokens`, the built-in model's reused crop
+    /// encodings); absent where the engine does not say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cached_tokens: Option<usize>,
     /// Number of token events the engine emitted.
     pub events: usize,
     /// Pages answered without the server's `usage` (the openai engine): for them

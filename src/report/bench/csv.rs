@@ -7,7 +7,7 @@ use crate::bench::{BenchReport, Sample};
 use crate::engine::Stage;
 use crate::report::{Exporter, ReportError};
 
-pub const HEADER: [&str; 24] = [
+pub const HEADER: [&str; 25] = [
     "engine",
     "scenario",
     "label",
@@ -30,6 +30,7 @@ pub const HEADER: [&str; 24] = [
     "itl_mean_ms",
     "output_tokens",
     "input_tokens",
+    "cached_tokens",
     "decode_ms",
     "error",
 ];
@@ -68,6 +69,7 @@ fn row(m: &crate::bench::Measurement, s: &Sample) -> Vec<String> {
         opt(itl_mean.map(|v| format!("{v:.4}"))),
         t.output_tokens.to_string(),
         opt(t.input_tokens),
+        opt(t.cached_tokens),
         opt(s.stage_ms(Stage::Decode).map(|v| format!("{v:.3}"))),
         s.error.clone().unwrap_or_default(),
     ]

@@ -80,6 +80,7 @@ pub fn render(r: &BenchReport) -> String {
             soak(r).markdown()
         );
     }
+    super::prefix::section(&mut o, r);
     overhead(&mut o, r);
     o.push_str("\n## Statistics per measurement\n\n");
     for m in &r.measurements {

@@ -6,6 +6,7 @@
 pub mod csv;
 pub mod json;
 pub mod markdown;
+pub mod prefix;
 
 pub use csv::BenchCsv;
 pub use json::{from_str, BenchJson};

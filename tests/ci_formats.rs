@@ -74,7 +74,18 @@ fn a_failing_sla_limit_is_a_failed_junit_test_case() {
         .iter()
         .map(|v| v["verdict"]["checks"].as_array().unwrap().len())
         .sum();
-    assert_eq!(all.len(), checks, "one test case per SLA check");
+    let suites = summary["verdicts"].as_array().unwrap().len();
+    assert_eq!(
+        all.len(),
+        checks + suites,
+        "one test case per SLA check, and one sample-size case per suite"
+    );
+    // The bundled dataset is small: under the default policy the sample case is skipped.
+    let sample = all
+        .iter()
+        .find(|c| c.1.starts_with("sample.min_documents"))
+        .expect("a sample-size case");
+    assert!(sample.3 && sample.2.is_none(), "{sample:?}");
     let critical = all
         .iter()
         .find(|c| {

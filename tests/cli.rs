@@ -48,7 +48,10 @@ fn gen_then_score_perfect_and_damaged_predictions() {
     );
     let out = text(&o);
     assert_eq!(o.status.code(), Some(0), "{out}");
-    assert!(out.contains("PASS  prescription"), "{out}");
+    assert!(
+        out.contains("PASS (insufficient sample: 1 < 50 documents)  prescription"),
+        "{out}"
+    );
     for f in [
         "summary.json",
         "documents.csv",
@@ -93,7 +96,10 @@ fn gen_then_score_perfect_and_damaged_predictions() {
     );
     let out = text(&o);
     assert_eq!(o.status.code(), Some(1), "{out}");
-    assert!(out.contains("FAIL  prescription"), "{out}");
+    assert!(
+        out.contains("FAIL (insufficient sample: 1 < 50 documents)  prescription"),
+        "{out}"
+    );
 }
 
 #[test]

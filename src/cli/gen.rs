@@ -1,11 +1,12 @@
 //! `medocr gen`: a synthetic dataset of Korean medical documents, from the built-in PDF
 //! writer (`--toolchain pdf`) or as HTML printouts through headless Chromium
-//! (`--toolchain chromium`).
+//! (`--toolchain chromium`), or both at release size (`--preset release`).
 
 use super::out::outln;
 use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
 use medocr::dataset::print::{self, FontChoice, PrintOptions};
+use medocr::dataset::release::{self, ReleaseOptions};
 use medocr::dataset::synth::{generate, GenOptions};
 use medocr::dataset::variants::VariantKind;
 use medocr::dataset::DocType;
@@ -22,23 +23,36 @@ pub enum Toolchain {
     Chromium,
 }
 
+/// A fixed recipe for a whole dataset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Preset {
+    /// ≥ 50 documents per type over both toolchains: per type 25 PDF documents and 25
+    /// Chromium printouts, each printout also as fax, photo and scan (125 manifest entries).
+    Release,
+}
+
 #[derive(Args, Debug)]
 pub struct GenArgs {
     /// Output folder (created); receives <id>.pdf, scans or variants, and manifest.jsonl.
     #[arg(long)]
     pub out: PathBuf,
-    /// Documents per type.
-    #[arg(long, default_value_t = 4)]
-    pub count: usize,
+    /// A fixed recipe: `release` makes 50 distinct documents per type from both
+    /// toolchains into one manifest (docs/generator.md). It fixes --count, --toolchain,
+    /// --scans and --variants; --types, --seed, --fonts, --jobs and --font-dir still apply.
+    #[arg(long, value_enum)]
+    pub preset: Option<Preset>,
+    /// Documents per type [default: 4].
+    #[arg(long)]
+    pub count: Option<usize>,
     /// Document types (comma-separated; default: all five).
     #[arg(long, value_delimiter = ',')]
     pub types: Vec<DocType>,
     /// Seed: the same seed gives the same documents (with --toolchain pdf, byte-identical files).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// The document toolchain.
-    #[arg(long, value_enum, default_value_t = Toolchain::Pdf)]
-    pub toolchain: Toolchain,
+    /// The document toolchain [default: pdf].
+    #[arg(long, value_enum)]
+    pub toolchain: Option<Toolchain>,
     /// (pdf) Also write a degraded JPEG "scan" (skew, blur, noise, JPEG) of every one-page document.
     #[arg(long)]
     pub scans: bool,
@@ -59,19 +73,26 @@ pub struct GenArgs {
     pub font_dir: PathBuf,
 }
 
+/// Documents per type without --count.
+const DEFAULT_COUNT: usize = 4;
+
 pub fn gen(args: GenArgs) -> anyhow::Result<ExitCode> {
     let types = if args.types.is_empty() {
         DocType::ALL.to_vec()
     } else {
         args.types.clone()
     };
-    match args.toolchain {
+    if let Some(Preset::Release) = args.preset {
+        return gen_release(&args, types);
+    }
+    let count = args.count.unwrap_or(DEFAULT_COUNT);
+    match args.toolchain.unwrap_or(Toolchain::Pdf) {
         Toolchain::Pdf => {
             if !args.variants.is_empty() || args.fonts.is_some() {
                 bail!("--variants and --fonts belong to --toolchain chromium; the pdf toolchain has --scans");
             }
             let opts = GenOptions {
-                count_per_type: args.count,
+                count_per_type: count,
                 types,
                 seed: args.seed,
                 scans: args.scans,
@@ -95,7 +116,7 @@ pub fn gen(args: GenArgs) -> anyhow::Result<ExitCode> {
                 bail!("--scans and --scan-dpi belong to --toolchain pdf; with chromium ask for --variants scan (300 DPI)");
             }
             let opts = PrintOptions {
-                count_per_type: args.count,
+                count_per_type: count,
                 types,
                 seed: args.seed,
                 fonts: args.fonts.unwrap_or_default(),
@@ -125,5 +146,45 @@ pub fn gen(args: GenArgs) -> anyhow::Result<ExitCode> {
             );
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `--preset release`: refuses the flags the preset fixes, then writes both sources and
+/// one manifest.
+fn gen_release(args: &GenArgs, types: Vec<DocType>) -> anyhow::Result<ExitCode> {
+    let fixed = [
+        ("--count", args.count.is_some()),
+        ("--toolchain", args.toolchain.is_some()),
+        ("--scans", args.scans),
+        ("--scan-dpi", args.scan_dpi.is_some()),
+        ("--variants", !args.variants.is_empty()),
+    ];
+    let given: Vec<&str> = fixed.iter().filter(|f| f.1).map(|f| f.0).collect();
+    if !given.is_empty() {
+        bail!(
+            "{} cannot be combined with --preset release: the preset fixes them ({} PDF documents and {} Chromium printouts per type, each printout also as fax, photo and scan); drop them, or drop --preset for a custom dataset",
+            given.join(", "),
+            release::RELEASE_PDF_PER_TYPE,
+            release::RELEASE_PRINTED_PER_TYPE
+        );
+    }
+    let opts = ReleaseOptions {
+        fonts: args.fonts.unwrap_or_default(),
+        font_dir: args.font_dir.clone(),
+        jobs: args.jobs,
+        ..ReleaseOptions::release(types, args.seed)
+    };
+    let t0 = std::time::Instant::now();
+    let summary = release::generate(&opts, &args.out, &rasterise)
+        .with_context(|| format!("generating the release dataset into {}", args.out.display()))?;
+    outln!(
+        "wrote {} manifest entries ({} distinct documents per type over pdf/ and printed/, {} pages, {:.1} MB) in {:.0} s and {}",
+        summary.documents.len(),
+        opts.distinct_per_type(),
+        summary.pages,
+        summary.bytes as f64 / 1e6,
+        t0.elapsed().as_secs_f64(),
+        summary.manifest.display()
+    );
     Ok(ExitCode::SUCCESS)
 }

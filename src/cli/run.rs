@@ -16,7 +16,7 @@ use medocr::pipeline::{self, Journal, Privacy, ResumeFrom, RunOptions, RunPlan, 
 use medocr::render::Dpi;
 use medocr::report::{self, RunSummary};
 use medocr::score::{FormatChoice, Knowledge, NormOptions, ScoreOptions};
-use medocr::sla::Status;
+use medocr::sla::{SamplePolicy, Status};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -101,6 +101,13 @@ pub struct CommonArgs {
     /// engines. Schema: docs/summary.schema.json.
     #[arg(long, value_name = "FILE|-")]
     pub export_json: Option<JsonTarget>,
+    /// What a document type with fewer documents than its profile's min_documents (default
+    /// 50, the seed's minimum) does to the exit code. Either way every report marks it
+    /// "insufficient sample" (and marks each percentile resting on too few samples with †).
+    /// warn: the exit code follows PASS/FAIL alone. fail: exit 1 as for a failed limit, so
+    /// a release gate cannot pass on a small sample (docs/metrics.md, "Sample size").
+    #[arg(long, value_enum, default_value = "warn", value_name = "POLICY")]
+    pub insufficient_sample: SamplePolicy,
 }
 
 /// What a run asks the engine for.
@@ -279,7 +286,8 @@ fn run_with(args: RunArgs, resume: Option<ResumeFrom>) -> anyhow::Result<ExitCod
     let Some(summaries) = execute(&args.common, vec![engine], options, resume)? else {
         return Ok(ExitCode::from(EXIT_INTERRUPTED));
     };
-    Ok(exit_code(summaries.iter().any(RunSummary::any_failed)))
+    let policy = args.common.insufficient_sample;
+    Ok(exit_code(summaries.iter().any(|s| s.fails(policy))))
 }
 
 /// `dpi-sweep`: every engine at every DPI on identical renders; the exit code says
@@ -316,7 +324,11 @@ fn dpi_sweep_with(args: SweepArgs, resume: Option<ResumeFrom>) -> anyhow::Result
                 .iter()
                 .any(|v| v.verdict.status != Status::NotMeasured)
     });
-    Ok(exit_code(unmet))
+    let policy = args.common.insufficient_sample;
+    let small = summaries
+        .iter()
+        .any(|s| policy.run_fails(false, s.any_insufficient_sample()));
+    Ok(exit_code(unmet || small))
 }
 
 pub fn score(args: ScoreArgs) -> anyhow::Result<ExitCode> {
@@ -332,7 +344,8 @@ fn score_with(args: ScoreArgs, resume: Option<ResumeFrom>) -> anyhow::Result<Exi
     let Some(summaries) = execute(&args.common, vec![engine], options, resume)? else {
         return Ok(ExitCode::from(EXIT_INTERRUPTED));
     };
-    Ok(exit_code(summaries.iter().any(RunSummary::any_failed)))
+    let policy = args.common.insufficient_sample;
+    Ok(exit_code(summaries.iter().any(|s| s.fails(policy))))
 }
 
 fn exit_code(failed: bool) -> ExitCode {
@@ -492,7 +505,7 @@ fn write_run(run: &EngineRun, several: bool, to_stderr: bool) -> anyhow::Result<
 /// `--junit` and `--export-json`, after the run folders are written.
 fn export(common: &CommonArgs, summaries: &[RunSummary]) -> anyhow::Result<()> {
     if let Some(path) = &common.junit {
-        let xml = report::junit::sla(summaries)?;
+        let xml = report::junit::sla(summaries, common.insufficient_sample)?;
         super::export::write_file("--junit", path, xml.as_bytes())?;
     }
     match (&common.export_json, summaries) {

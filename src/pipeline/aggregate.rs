@@ -11,6 +11,7 @@ use crate::score::{
 };
 use crate::sla::{check, Measured, Profile};
 use crate::stats::Summary;
+use crate::stats::{SampleSize, MIN_DOCUMENTS_PER_TYPE};
 use std::collections::BTreeMap;
 
 /// Groups, verdicts and totals of a run. `wall_time_s` is the run's wall-clock time.
@@ -29,6 +30,12 @@ pub fn summarize(
             .push(r);
     }
     let mut groups: Vec<GroupResult> = by_group.values().map(|docs| group(docs, privacy)).collect();
+    for g in &mut groups {
+        let minimum = profiles
+            .get(&g.doc_type)
+            .map_or(MIN_DOCUMENTS_PER_TYPE, |p| p.min_documents);
+        g.sample = Some(SampleSize::new(g.documents, minimum));
+    }
     groups.sort_by(|a, b| a.dpi.total_cmp(&b.dpi).then(a.doc_type.cmp(&b.doc_type)));
 
     let verdicts = groups
@@ -115,6 +122,7 @@ fn group(docs: &[&DocumentResult], privacy: Privacy) -> GroupResult {
         doc_type: first.doc_type,
         dpi: first.dpi,
         documents: docs.len(),
+        sample: None,
         failed: 0,
         error_rate: None,
         pages: 0,

@@ -29,6 +29,7 @@ pub fn dpi_study(groups: &[GroupResult], verdicts: &[GroupVerdict]) -> Vec<DpiSt
                 doc_type: t,
                 points,
                 recommended_dpi,
+                sample: of_type[0].sample,
             })
         })
         .collect()
@@ -48,6 +49,9 @@ fn point(g: &GroupResult, verdicts: &[GroupVerdict]) -> DpiPoint {
         p50_e2e_ms: e2e.map(|s| s.p50),
         p95_e2e_ms: e2e.map(|s| s.p95),
         p50_ttft_ms: g.latency.ttft_ms.as_ref().map(|s| s.p50),
+        p50_e2e_low_sample: e2e.is_some_and(|s| s.p50_low_sample),
+        p95_e2e_low_sample: e2e.is_some_and(|s| s.p95_low_sample),
+        p50_ttft_low_sample: g.latency.ttft_ms.as_ref().is_some_and(|s| s.p50_low_sample),
         resources: g.resources.clone(),
         sla: verdicts
             .iter()
@@ -85,6 +89,9 @@ mod tests {
             p50_e2e_ms: None,
             p95_e2e_ms: Some(p95),
             p50_ttft_ms: None,
+            p50_e2e_low_sample: false,
+            p95_e2e_low_sample: false,
+            p50_ttft_low_sample: false,
             resources: Resources::default(),
             sla: Some(sla),
             pareto: false,

@@ -4,7 +4,57 @@
 use super::table::{Align, Table};
 use super::{GroupResult, RunSummary};
 use crate::sla::{Check, Status};
+use crate::stats::Summary;
 use std::fmt::Write;
+
+/// Marks a percentile that rests on too few samples (`stats::sample`'s rule).
+pub(crate) const LOW_SAMPLE_MARK: &str = "†";
+
+/// The legend of [`LOW_SAMPLE_MARK`], shown under every table of percentiles.
+pub(crate) const LOW_SAMPLE_LEGEND: &str = "† percentile from too few samples: pNN needs n ≥ ⌈1 / (1 − NN/100)⌉ (p50 2, p90 10, p95 20, p99 100).";
+
+/// A percentile in ms, followed by [`LOW_SAMPLE_MARK`] when it rests on too few samples.
+pub(crate) fn pms(v: Option<f64>, low_sample: bool) -> String {
+    match v {
+        Some(_) if low_sample => format!("{}{LOW_SAMPLE_MARK}", ms(v)),
+        _ => ms(v),
+    }
+}
+
+/// Which percentile of a [`Summary`] a cell shows.
+#[derive(Clone, Copy)]
+pub(crate) enum Pct {
+    P50,
+    P95,
+    P99,
+}
+
+/// One percentile of a summary in ms, marked when it rests on too few samples.
+pub(crate) fn pct_ms(s: Option<&Summary>, which: Pct) -> String {
+    let Some(s) = s else { return ms(None) };
+    let (v, low) = match which {
+        Pct::P50 => (s.p50, s.p50_low_sample),
+        Pct::P95 => (s.p95, s.p95_low_sample),
+        Pct::P99 => (s.p99, s.p99_low_sample),
+    };
+    pms(Some(v), low)
+}
+
+/// A group's "insufficient sample" mark, or an empty string.
+pub(crate) fn sample_mark(g: &GroupResult) -> String {
+    g.sample.and_then(|s| s.mark()).unwrap_or_default()
+}
+
+/// The run's overall status as the reports headline it: `PASS`, `FAIL`, and
+/// ` (insufficient sample)` when a type has fewer documents than its minimum.
+pub(crate) fn overall(s: &RunSummary) -> String {
+    let status = if s.any_failed() { "FAIL" } else { "PASS" };
+    if s.any_insufficient_sample() {
+        format!("{status} (insufficient sample)")
+    } else {
+        status.to_string()
+    }
+}
 
 pub(crate) fn pct(v: Option<f64>) -> String {
     v.map(|v| format!("{:.2}%", v * 100.0))
@@ -30,33 +80,30 @@ pub(crate) fn measured(c: &Check) -> String {
 }
 
 /// The cells of one row of the latency table (report.md and report.html): DPI, type, n,
-/// p50/p95/p99 E2E, p50 TTFT, p50 TPOT, pages/s, tokens/s and a note that warns when the
-/// p99 rests on fewer than 100 samples.
+/// p50/p95/p99 E2E, p50 TTFT, p50 TPOT (each marked † on too few samples), pages/s,
+/// tokens/s and a note: the engine's, and the group's "insufficient sample" mark.
 pub(crate) fn latency_row(g: &GroupResult) -> [String; 11] {
     let e = g.latency.e2e_ms.as_ref();
-    let mut note = g.latency.note.clone().unwrap_or_default();
-    if e.is_some_and(|e| e.count < 100) {
-        if !note.is_empty() {
-            note.push_str("; ");
-        }
-        note.push_str("p99 from < 100 samples");
-    }
+    let note: Vec<String> = [g.latency.note.clone().unwrap_or_default(), sample_mark(g)]
+        .into_iter()
+        .filter(|n| !n.is_empty())
+        .collect();
     [
         g.dpi.to_string(),
         g.doc_type.to_string(),
         e.map_or(0, |e| e.count).to_string(),
-        ms(e.map(|e| e.p50)),
-        ms(e.map(|e| e.p95)),
-        ms(e.map(|e| e.p99)),
-        ms(g.latency.ttft_ms.as_ref().map(|x| x.p50)),
-        ms(g.latency.tpot_ms.as_ref().map(|x| x.p50)),
+        pct_ms(e, Pct::P50),
+        pct_ms(e, Pct::P95),
+        pct_ms(e, Pct::P99),
+        pct_ms(g.latency.ttft_ms.as_ref(), Pct::P50),
+        pct_ms(g.latency.tpot_ms.as_ref(), Pct::P50),
         g.throughput
             .pages_per_s
             .map_or("—".into(), |v| format!("{v:.2}")),
         g.throughput
             .tokens_per_s
             .map_or("—".into(), |v| format!("{v:.1}")),
-        note,
+        note.join("; "),
     ]
 }
 
@@ -70,8 +117,8 @@ pub(crate) fn worst_field(g: &GroupResult) -> String {
         .unwrap_or_else(|| "—".into())
 }
 
-/// The console report: one row per group, a PASS/FAIL line per verdict, the totals,
-/// extraction and errors.
+/// The console report: one row per group, a PASS/FAIL line per verdict (marked
+/// "insufficient sample" on too few documents), the totals, extraction and errors.
 pub fn table(summary: &RunSummary) -> String {
     use Align::{Left as L, Right as R};
     let mut t = Table::new([
@@ -102,12 +149,16 @@ pub fn table(summary: &RunSummary) -> String {
             pct(g.reading_order()),
             worst_field(g),
             g.clinical.critical.to_string(),
-            ms(e2e.map(|s| s.p50)),
-            ms(e2e.map(|s| s.p95)),
-            ms(g.latency.ttft_ms.as_ref().map(|s| s.p50)),
+            pct_ms(e2e, Pct::P50),
+            pct_ms(e2e, Pct::P95),
+            pct_ms(g.latency.ttft_ms.as_ref(), Pct::P50),
         ]);
     }
     let mut out = t.console(true);
+    let _ = writeln!(out, "{LOW_SAMPLE_LEGEND}");
+    for g in summary.groups.iter().filter(|g| !sample_mark(g).is_empty()) {
+        let _ = writeln!(out, "{} @ {} DPI: {}", g.doc_type, g.dpi, sample_mark(g));
+    }
     out.push('\n');
     for gv in &summary.verdicts {
         let v = &gv.verdict;
@@ -120,7 +171,7 @@ pub fn table(summary: &RunSummary) -> String {
         let _ = writeln!(
             out,
             "{}  {:<18} @ {} DPI{}",
-            v.status.label(),
+            v.label(),
             v.doc_type.to_string(),
             gv.dpi,
             if failed.is_empty() {
@@ -245,8 +296,8 @@ pub fn dpi_study(summary: &RunSummary) -> String {
                 pct(p.cer),
                 pct(p.worst_field_accuracy),
                 p.critical_errors.to_string(),
-                ms(p.p50_e2e_ms),
-                ms(p.p95_e2e_ms),
+                pms(p.p50_e2e_ms, p.p50_e2e_low_sample),
+                pms(p.p95_e2e_ms, p.p95_e2e_low_sample),
                 p.resources
                     .peak_rss_mib
                     .map_or("—".into(), |m| format!("{m:.0} MiB")),
@@ -261,14 +312,24 @@ pub fn dpi_study(summary: &RunSummary) -> String {
         }
     }
     out.push_str(&table.console(false));
+    let _ = writeln!(out, "{LOW_SAMPLE_LEGEND}");
     for t in &summary.dpi_study {
         let _ = writeln!(
             out,
-            "{:<18} recommended DPI: {}",
+            "{:<18} recommended DPI: {}{}",
             t.doc_type.to_string(),
             t.recommended_dpi
-                .map_or("none meets the SLA".to_string(), |d| d.to_string())
+                .map_or("none meets the SLA".to_string(), |d| d.to_string()),
+            study_mark(t)
         );
     }
     out
+}
+
+/// A DPI study's "insufficient sample" mark as a suffix (` (insufficient sample: …)`).
+pub(crate) fn study_mark(t: &super::DpiStudy) -> String {
+    t.sample
+        .and_then(|s| s.mark())
+        .map(|m| format!(" ({m})"))
+        .unwrap_or_default()
 }

@@ -1,7 +1,8 @@
 //! `documents.csv`: one row per document × DPI, numbers only (no text, no identifiers
-//! beyond the document id).
+//! beyond the document id). Each row also carries its (DPI, type) group's sample size
+//! against its minimum, so a spreadsheet shows which rows come from too few documents.
 
-use super::{DocumentResult, Exporter, ReportError, Run};
+use super::{DocumentResult, Exporter, GroupResult, ReportError, Run};
 use crate::engine::Stage;
 
 const STAGES: [Stage; 6] = [
@@ -22,11 +23,15 @@ impl Exporter<Run<'_>> for DocumentsCsv {
     }
 
     fn render(&self, run: &Run) -> Result<Vec<u8>, ReportError> {
-        documents(run.documents)
+        documents(run.documents, &run.summary.groups)
     }
 }
 
-pub fn documents(documents: &[DocumentResult]) -> Result<Vec<u8>, ReportError> {
+/// The rows of `documents`, each with the sample columns of its group in `groups`.
+pub fn documents(
+    documents: &[DocumentResult],
+    groups: &[GroupResult],
+) -> Result<Vec<u8>, ReportError> {
     let enc = |e: csv::Error| ReportError::Encode {
         what: "documents.csv".into(),
         message: e.to_string(),
@@ -34,7 +39,12 @@ pub fn documents(documents: &[DocumentResult]) -> Result<Vec<u8>, ReportError> {
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(header()).map_err(enc)?;
     for d in documents {
-        w.write_record(row(d)).map_err(enc)?;
+        let group = groups
+            .iter()
+            .find(|g| g.doc_type == d.doc_type && g.dpi == d.dpi);
+        let mut cells = row(d);
+        cells.extend(sample_cells(group));
+        w.write_record(cells).map_err(enc)?;
     }
     w.into_inner().map_err(|e| ReportError::Encode {
         what: "documents.csv".into(),
@@ -91,10 +101,26 @@ fn header() -> Vec<String> {
             "extract_critical_errors",
             "extract_error_kind",
             "extract_e2e_ms",
+            "type_documents",
+            "type_min_documents",
+            "insufficient_sample",
         ]
         .map(String::from),
     );
     header
+}
+
+/// The group's documents, their minimum and whether they are too few (empty without a
+/// group, as for a run written before the mark existed).
+fn sample_cells(group: Option<&GroupResult>) -> [String; 3] {
+    match group.and_then(|g| g.sample) {
+        Some(s) => [
+            s.documents.to_string(),
+            s.minimum.to_string(),
+            s.insufficient.to_string(),
+        ],
+        None => Default::default(),
+    }
 }
 
 /// A number with six decimals, empty when absent.

@@ -10,7 +10,10 @@
 use super::chart::{
     Axis, Bar, BarChart, BarRow, LineChart, Point, Rule, Series, Style, Unit, PALETTE,
 };
-use super::console::{latency_row, measured, ms, pct};
+use super::console::{
+    latency_row, measured, ms, overall, pct, pct_ms, pms, sample_mark, study_mark, Pct,
+    LOW_SAMPLE_LEGEND,
+};
 use super::escape::html as esc;
 use super::markdown::latency_table;
 use super::table::{Align, Cell, Table};
@@ -197,11 +200,11 @@ fn type_name(t: DocType) -> String {
 fn header(o: &mut String, s: &RunSummary) {
     let c = &s.config;
     let (label, class) = if s.verdicts.is_empty() {
-        ("NO SLA", "na")
+        ("NO SLA".to_string(), "na")
     } else if s.any_failed() {
-        ("FAIL", "fail")
+        (overall(s), "fail")
     } else {
-        ("PASS", "pass")
+        (overall(s), "pass")
     };
     let dpi_text: Vec<String> = dpis(s).iter().map(|d| d.to_string()).collect();
     let t = &s.totals;
@@ -252,7 +255,7 @@ fn header(o: &mut String, s: &RunSummary) {
                             r##"<td class="st {}"><a style="color:#fff" href="#{}">{}</a>{}</td>"##,
                             status_class(v.status),
                             anchor(t),
-                            v.status.label(),
+                            esc(&v.label()),
                             if failed > 0 {
                                 format!(" <small>({failed} of {})</small>", v.checks.len())
                             } else {
@@ -322,7 +325,7 @@ fn sla(o: &mut String, s: &RunSummary) {
                     esc(&type_name(v.doc_type)),
                     gv.dpi,
                     status_class(v.status),
-                    v.status.label()
+                    esc(&v.label())
                 );
                 last_type = Some(v.doc_type);
             }
@@ -349,6 +352,7 @@ fn accuracy(o: &mut String, s: &RunSummary) {
         ("DPI", R),
         ("type", L),
         ("docs", R),
+        ("sample", L),
         ("failed", R),
         ("CER", R),
         ("CER (no spaces)", R),
@@ -363,6 +367,7 @@ fn accuracy(o: &mut String, s: &RunSummary) {
             g.dpi.to_string(),
             g.doc_type.as_str().to_string(),
             g.documents.to_string(),
+            sample_mark(g),
             g.failed.to_string(),
             pct(g.cer.rate),
             pct(g.cer_no_space.rate),
@@ -574,9 +579,10 @@ fn study_table(o: &mut String, s: &RunSummary, t: DocType) {
         .map_or("no DPI meets the SLA".to_string(), |d| format!("{d} DPI"));
     let _ = write!(
         o,
-        "<p><b>Recommended: {}</b> (the lowest DPI whose SLA verdict passes). ◆ marks the Pareto front of CER and p95 E2E.</p>\
+        "<p><b>Recommended: {}</b>{} (the lowest DPI whose SLA verdict passes). ◆ marks the Pareto front of CER and p95 E2E.</p>\
          <table><tr><th>DPI</th><th>CER</th><th>worst field</th><th>critical</th><th>p50 E2E</th><th>p95 E2E</th><th>p50 TTFT</th><th>peak RSS</th><th>MP/page</th><th>tokens/page</th><th>SLA</th></tr>",
-        esc(&recommended)
+        esc(&recommended),
+        esc(&study_mark(study))
     );
     for p in &study.points {
         let r = &p.resources;
@@ -595,9 +601,9 @@ fn study_table(o: &mut String, s: &RunSummary, t: DocType) {
             pct(p.cer),
             pct(p.worst_field_accuracy),
             p.critical_errors,
-            ms(p.p50_e2e_ms),
-            ms(p.p95_e2e_ms),
-            ms(p.p50_ttft_ms),
+            pms(p.p50_e2e_ms, p.p50_e2e_low_sample),
+            pms(p.p95_e2e_ms, p.p95_e2e_low_sample),
+            pms(p.p50_ttft_ms, p.p50_ttft_low_sample),
             r.peak_rss_mib.map_or("—".into(), |m| format!("{m:.0} MiB")),
             r.pixels_per_page.map_or("—".into(), |v| format!("{:.2}", v / 1e6)),
             r.image_tokens_per_page.map_or("—".into(), |v| format!("{v:.0}")),
@@ -605,6 +611,7 @@ fn study_table(o: &mut String, s: &RunSummary, t: DocType) {
         );
     }
     o.push_str("</table>");
+    let _ = write!(o, r#"<p class="note">{}</p>"#, esc(LOW_SAMPLE_LEGEND));
 }
 
 /// Empirical CDFs of per-document E2E latency (one line per DPI) and the latency table.
@@ -685,6 +692,7 @@ fn latency(o: &mut String, s: &RunSummary, docs: &[DocumentResult]) {
         t.row(latency_row(g));
     }
     o.push_str(&t.html());
+    let _ = write!(o, r#"<p class="note">{}</p>"#, esc(LOW_SAMPLE_LEGEND));
     o.push_str("</section>\n");
 }
 
@@ -950,7 +958,7 @@ fn extraction(o: &mut String, s: &RunSummary) {
             x.clinical.critical,
             x.clinical.major,
             x.clinical.minor,
-            ms(x.e2e_ms.as_ref().map(|l| l.p50)),
+            pct_ms(x.e2e_ms.as_ref(), Pct::P50),
         );
     }
     o.push_str("</table>");

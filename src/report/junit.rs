@@ -2,15 +2,20 @@
 //! through a reporter action, GitLab's `artifacts:reports:junit`, Jenkins): one test suite
 //! per document type and DPI, one test case per limit of its profile. A limit the run
 //! missed is a failure whose message holds the limit and the measured value; a limit that
-//! could not be measured (no timing, no such field) is skipped, with the reason.
+//! could not be measured (no timing, no such field) is skipped, with the reason. Each suite
+//! also has a `sample.min_documents` case: on fewer documents than the profile's minimum
+//! it is skipped ("insufficient sample: 3 < 50 documents") under
+//! `--insufficient-sample warn` and failed under `fail`. A passed check with a note (a
+//! percentile from too few samples) keeps the note as its system-out.
 
 use super::console::measured;
 use super::{ReportError, RunSummary};
-use crate::sla::Status;
+use crate::sla::{SamplePolicy, Status, Verdict};
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
-/// The SLA checks of `summaries` (one per engine) as a JUnit report.
-pub fn sla(summaries: &[RunSummary]) -> Result<String, ReportError> {
+/// The SLA checks of `summaries` (one per engine) as a JUnit report; `policy` says whether
+/// too few documents is a failure or a skip.
+pub fn sla(summaries: &[RunSummary], policy: SamplePolicy) -> Result<String, ReportError> {
     let mut report = Report::new("medocr SLA");
     for s in summaries {
         for gv in &s.verdicts {
@@ -45,12 +50,45 @@ pub fn sla(summaries: &[RunSummary]) -> Result<String, ReportError> {
                 };
                 let mut case = TestCase::new(format!("{}: {}", c.key, c.limit), status);
                 case.set_classname(classname.clone());
+                if let (Status::Pass, Some(note)) = (c.status, &c.note) {
+                    case.set_system_out(note.as_str());
+                }
+                suite.add_test_case(case);
+            }
+            if let Some(case) = sample_case(v, policy, &classname) {
                 suite.add_test_case(case);
             }
             report.add_test_suite(suite);
         }
     }
     to_string(&report)
+}
+
+/// The suite's `sample.min_documents` case (none for a verdict written before the mark).
+fn sample_case(v: &Verdict, policy: SamplePolicy, classname: &str) -> Option<TestCase> {
+    let sample = v.sample?;
+    let status = match (sample.mark(), policy) {
+        (None, _) => TestCaseStatus::success(),
+        (Some(mark), SamplePolicy::Warn) => {
+            let mut st = TestCaseStatus::skipped();
+            st.set_message(mark);
+            st
+        }
+        (Some(mark), SamplePolicy::Fail) => {
+            let mut st = TestCaseStatus::non_success(NonSuccessKind::Failure);
+            st.set_type("sample")
+                .set_message(mark.clone())
+                .set_description(format!(
+                    "{mark}; key min_documents of profiles/{}.toml (--insufficient-sample fail)",
+                    v.doc_type
+                ));
+            st
+        }
+    };
+    let name = format!("sample.min_documents: documents ≥ {}", sample.minimum);
+    let mut case = TestCase::new(name, status);
+    case.set_classname(classname.to_string());
+    Some(case)
 }
 
 /// Serialises a report (shared with `compare`'s gates).

@@ -2,7 +2,10 @@
 //! latency and the environment, readable on any Git host. Every table goes through the
 //! report table model ([`super::table`]), which escapes its cells.
 
-use super::console::{latency_row, measured, ms, pct};
+use super::console::{
+    latency_row, measured, overall, pct, pct_ms, pms, sample_mark, study_mark, Pct,
+    LOW_SAMPLE_LEGEND,
+};
 use super::escape;
 use super::table::{Align, Cell, Table};
 use super::{Exporter, GroupResult, ReportError, Run, RunSummary};
@@ -43,9 +46,9 @@ pub fn report(s: &RunSummary) -> String {
         s.started
     );
     provenance(&mut o, s);
-    let overall = if s.any_failed() { "FAIL" } else { "PASS" };
-    let _ = writeln!(o, "**Overall: {overall}**\n");
+    let _ = writeln!(o, "**Overall: {}**\n", overall(s));
     let _ = write!(o, "## SLA per document type\n\n{}", sla(s).markdown());
+    verdicts(&mut o, s);
     errors(&mut o, s);
     dpi_study(&mut o, s);
     accuracy(&mut o, s);
@@ -93,6 +96,19 @@ fn sla(s: &RunSummary) -> Table {
     t
 }
 
+/// One line per verdict with its label, which says "insufficient sample" on too few
+/// documents.
+fn verdicts(o: &mut String, s: &RunSummary) {
+    if s.verdicts.is_empty() {
+        return;
+    }
+    o.push('\n');
+    for gv in &s.verdicts {
+        let v = &gv.verdict;
+        let _ = writeln!(o, "- {} @ {} DPI: **{}**", v.doc_type, gv.dpi, v.label());
+    }
+}
+
 /// Accuracy per group, and table scores where answers hold tables.
 fn accuracy(o: &mut String, s: &RunSummary) {
     let _ = writeln!(o, "\n## Accuracy\n");
@@ -104,6 +120,7 @@ fn accuracy(o: &mut String, s: &RunSummary) {
         ("DPI", R),
         ("type", L),
         ("docs", R),
+        ("sample", L),
         ("failed", R),
         ("CER", R),
         ("CER (no spaces)", R),
@@ -118,6 +135,7 @@ fn accuracy(o: &mut String, s: &RunSummary) {
             g.dpi.to_string(),
             g.doc_type.to_string(),
             g.documents.to_string(),
+            sample_mark(g),
             g.failed.to_string(),
             pct(g.cer.rate),
             pct(g.cer_no_space.rate),
@@ -184,6 +202,7 @@ fn latency(o: &mut String, s: &RunSummary) {
         t.row(latency_row(g));
     }
     o.push_str(&t.markdown());
+    let _ = writeln!(o, "\n{LOW_SAMPLE_LEGEND}");
 }
 
 /// The columns of [`latency_row`]: DPI, type, the figures, a note.
@@ -386,7 +405,7 @@ fn extraction(o: &mut String, s: &RunSummary) {
             x.clinical.critical.to_string(),
             x.clinical.major.to_string(),
             x.clinical.minor.to_string(),
-            ms(x.e2e_ms.as_ref().map(|l| l.p50)),
+            pct_ms(x.e2e_ms.as_ref(), Pct::P50),
         ]);
         for f in &x.fields {
             fields.row(field_row(g, f));
@@ -625,9 +644,9 @@ fn dpi_study(o: &mut String, s: &RunSummary) {
                 pct(p.cer),
                 pct(p.worst_field_accuracy),
                 p.critical_errors.to_string(),
-                ms(p.p50_e2e_ms),
-                ms(p.p95_e2e_ms),
-                ms(p.p50_ttft_ms),
+                pms(p.p50_e2e_ms, p.p50_e2e_low_sample),
+                pms(p.p95_e2e_ms, p.p95_e2e_low_sample),
+                pms(p.p50_ttft_ms, p.p50_ttft_low_sample),
                 r.peak_rss_mib.map_or("—".into(), |m| format!("{m:.0} MiB")),
                 r.pixels_per_page
                     .map_or("—".into(), |v| format!("{:.2}", v / 1e6)),
@@ -639,13 +658,15 @@ fn dpi_study(o: &mut String, s: &RunSummary) {
         }
     }
     o.push_str(&t.markdown());
+    let _ = writeln!(o, "\n{LOW_SAMPLE_LEGEND}");
     for st in &s.dpi_study {
         let _ = writeln!(
             o,
-            "\n- {}: recommended DPI {}",
+            "\n- {}: recommended DPI {}{}",
             st.doc_type,
             st.recommended_dpi
-                .map_or("— none meets the SLA".to_string(), |d| d.to_string())
+                .map_or("— none meets the SLA".to_string(), |d| d.to_string()),
+            study_mark(st)
         );
     }
 }

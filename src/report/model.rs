@@ -88,6 +88,19 @@ impl RunSummary {
             .iter()
             .any(|v| v.verdict.status == crate::sla::Status::Fail)
     }
+
+    /// `true` when any group has fewer documents than its minimum.
+    pub fn any_insufficient_sample(&self) -> bool {
+        self.groups
+            .iter()
+            .any(|g| g.sample.is_some_and(|s| s.insufficient))
+    }
+
+    /// Whether the run fails under `policy`: a failed limit, or (with
+    /// [`SamplePolicy::Fail`](crate::sla::SamplePolicy)) a type on too few documents.
+    pub fn fails(&self, policy: crate::sla::SamplePolicy) -> bool {
+        policy.run_fails(self.any_failed(), self.any_insufficient_sample())
+    }
 }
 
 /// What makes a run reproducible.
@@ -315,6 +328,11 @@ pub struct GroupResult {
     pub doc_type: DocType,
     pub dpi: f32,
     pub documents: usize,
+    /// The documents against the minimum per type (the profile's `min_documents`, else
+    /// the seed's 50): marked "insufficient sample" in every report when fewer (absent in
+    /// runs written before it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sample: Option<crate::stats::SampleSize>,
     pub failed: usize,
     /// failed / documents.
     #[serde(default)]
@@ -398,6 +416,9 @@ pub struct DpiStudy {
     pub points: Vec<DpiPoint>,
     /// The lowest DPI whose SLA verdict passes: the recommended operating point.
     pub recommended_dpi: Option<f32>,
+    /// The type's documents against its minimum (the same at every DPI).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sample: Option<crate::stats::SampleSize>,
 }
 
 /// One (document type, DPI) of the study.
@@ -411,6 +432,14 @@ pub struct DpiPoint {
     pub p50_e2e_ms: Option<f64>,
     pub p95_e2e_ms: Option<f64>,
     pub p50_ttft_ms: Option<f64>,
+    /// Those percentiles rest on too few samples (`stats::sample`; absent in runs written
+    /// before them).
+    #[serde(default)]
+    pub p50_e2e_low_sample: bool,
+    #[serde(default)]
+    pub p95_e2e_low_sample: bool,
+    #[serde(default)]
+    pub p50_ttft_low_sample: bool,
     pub resources: Resources,
     /// The SLA verdict at this DPI (`None` without a profile).
     pub sla: Option<crate::sla::Status>,

@@ -3,6 +3,7 @@
 //!
 //! ```toml
 //! doc_type = "prescription"
+//! min_documents = 50          # fewer: every verdict says "insufficient sample"
 //! [accuracy]
 //! max_cer = 0.01
 //! max_critical_errors = 0     # look-alike drug, tenfold dose, wrong code …
@@ -50,6 +51,15 @@ pub struct Profile {
     /// document is a failed request, never a dropped one.
     #[serde(default)]
     pub max_error_rate: f64,
+    /// Documents of the type a run needs before its verdict is a release verdict; with
+    /// fewer, the verdict still says PASS or FAIL but is marked "insufficient sample"
+    /// (default: the seed's [`crate::stats::MIN_DOCUMENTS_PER_TYPE`], 50).
+    #[serde(default = "default_min_documents")]
+    pub min_documents: usize,
+}
+
+fn default_min_documents() -> usize {
+    crate::stats::MIN_DOCUMENTS_PER_TYPE
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -186,6 +196,12 @@ impl Profile {
             fraction(&format!("accuracy.fields.{field}"), v)?;
         }
         fraction("max_error_rate", self.max_error_rate)?;
+        if self.min_documents == 0 {
+            return Err(invalid(
+                "min_documents",
+                "must be at least 1 (the seed's minimum is 50)".into(),
+            ));
+        }
         let p = self.latency.percentile;
         if !(p.is_finite() && p > 0.0 && p <= 100.0) {
             return Err(invalid(
@@ -279,6 +295,9 @@ mod tests {
         assert_eq!(p.accuracy.max_cer, Some(0.01));
         assert_eq!(p.latency.percentile, 95.0);
         assert_eq!(p.accuracy.fields["drug_name"], 0.95);
+        assert_eq!(p.min_documents, 50);
+        let p = parse("doc_type = \"prescription\"\nmin_documents = 200\n").unwrap();
+        assert_eq!(p.min_documents, 200);
     }
 
     #[test]
@@ -307,6 +326,7 @@ mod tests {
                 "latency.max_ttft_ms",
             ),
             ("max_error_rate = 2", "max_error_rate"),
+            ("min_documents = 0", "min_documents"),
         ] {
             let err = parse(&format!("doc_type = \"prescription\"\n{body}\n"))
                 .unwrap_err()

@@ -2,6 +2,7 @@
 
 use super::Profile;
 use crate::dataset::DocType;
+use crate::stats::SampleSize;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -75,6 +76,26 @@ pub struct Verdict {
     pub checks: Vec<Check>,
     /// `Fail` if any check failed, `Pass` if at least one passed and none failed.
     pub status: Status,
+    /// The type's documents against the profile's `min_documents`: a verdict on fewer is
+    /// marked "insufficient sample" beside its status (absent in runs written before it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sample: Option<SampleSize>,
+}
+
+impl Verdict {
+    /// Whether the verdict rests on fewer documents than the profile's minimum.
+    pub fn insufficient_sample(&self) -> bool {
+        self.sample.is_some_and(|s| s.insufficient)
+    }
+
+    /// The status as every report shows it: `PASS`, or
+    /// `PASS (insufficient sample: 3 < 50 documents)` on too few documents.
+    pub fn label(&self) -> String {
+        match self.sample.and_then(|s| s.mark()) {
+            Some(mark) => format!("{} ({mark})", self.status.label()),
+            None => self.status.label().to_string(),
+        }
+    }
 }
 
 /// Checks `measured` against `profile`.
@@ -104,6 +125,7 @@ pub fn check(profile: &Profile, measured: &Measured) -> Verdict {
         doc_type: profile.doc_type,
         checks,
         status,
+        sample: Some(SampleSize::new(measured.documents, profile.min_documents)),
     }
 }
 
@@ -286,8 +308,12 @@ fn latency_checks(profile: &Profile, measured: &Measured, checks: &mut Vec<Check
         };
         let note = if !measured.timed {
             Some("engine output is untimed".to_string())
-        } else if !samples.is_empty() && (samples.len() as f64) < 100.0 / (100.0 - p).max(1.0) {
-            Some(format!("p{p} from only {} samples", samples.len()))
+        } else if !samples.is_empty() && crate::stats::percentile_low_sample(p, samples.len()) {
+            Some(format!(
+                "p{p} from only {} samples (needs {})",
+                samples.len(),
+                crate::stats::min_samples_for_percentile(p)
+            ))
         } else {
             None
         };
@@ -342,6 +368,13 @@ mod tests {
         // p95 of [100,200,300,1500] = 300 + 0.85·1200 = 1320 > 1000
         assert_eq!(by_key["latency.max_e2e_ms"], Status::Fail);
         assert_eq!(v.status, Status::Fail);
+        assert!(v.insufficient_sample());
+        assert_eq!(v.label(), "FAIL (insufficient sample: 4 < 50 documents)");
+        let lat = v.checks.iter().find(|c| c.key == "latency.max_e2e_ms");
+        assert_eq!(
+            lat.and_then(|c| c.note.as_deref()),
+            Some("p95 from only 4 samples (needs 20)")
+        );
         let strict = Profile::parse(
             "doc_type = \"prescription\"\n[accuracy]\nmin_code_f1 = 0.9\nmax_critical_errors = 0\n",
             Path::new("prescription.toml"),
@@ -396,5 +429,25 @@ mod tests {
             .unwrap();
         assert_eq!(lat.status, Status::NotMeasured);
         assert_eq!(v.status, Status::Pass);
+        assert_eq!(v.label(), "PASS (insufficient sample: 1 < 50 documents)");
+    }
+
+    #[test]
+    fn enough_documents_carry_no_mark() {
+        let m = Measured {
+            documents: 50,
+            cer: Some(0.0),
+            ..Default::default()
+        };
+        let v = check(&profile(), &m);
+        assert!(!v.insufficient_sample());
+        assert_eq!(v.label(), "PASS");
+        let lenient = Profile::parse(
+            "doc_type = \"lab_result\"\nmin_documents = 1\n[accuracy]\nmax_cer = 0.01\n",
+            Path::new("lab_result.toml"),
+        )
+        .unwrap();
+        let one = Measured { documents: 1, ..m };
+        assert_eq!(check(&lenient, &one).label(), "PASS");
     }
 }

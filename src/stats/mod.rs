@@ -1,10 +1,12 @@
 //! Statistics for timing and accuracy figures: percentiles (numpy's default linear
-//! method), summaries, bootstrap confidence intervals and median/MAD outlier flags.
+//! method), when a figure rests on too few samples, summaries, bootstrap confidence
+//! intervals and median/MAD outlier flags.
 //! Every formula is documented where it is computed.
 
 pub mod bootstrap;
 pub mod outliers;
 pub mod percentile;
+pub mod sample;
 pub mod summary;
 
 pub use bootstrap::{
@@ -14,6 +16,9 @@ pub use outliers::{
     mad_outliers, mad_outliers_with, OutlierReport, OutlierScale, MODIFIED_Z_THRESHOLD,
 };
 pub use percentile::{percentile, percentile_sorted, quantile_sorted};
+pub use sample::{
+    min_samples_for_percentile, percentile_low_sample, SampleSize, MIN_DOCUMENTS_PER_TYPE,
+};
 pub use summary::{summarize, Summary};
 
 /// Why a statistic could not be computed.

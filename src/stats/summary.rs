@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::percentile::percentile_sorted;
+use super::sample::percentile_low_sample;
 
 /// Count, moments, extremes and tail percentiles of a sample.
 ///
@@ -11,9 +12,10 @@ use super::percentile::percentile_sorted;
 ///   (numpy `std(ddof=1)`), computed in two passes; `None` when `n < 2`;
 /// - percentiles follow numpy's default linear method ([`super::percentile`]);
 /// - `tlr`, the tail latency ratio, is `p99 / p50` (`None` when `p50 = 0`);
-/// - `p99_low_sample` marks `n < 100` and `p95_low_sample` marks `n < 20`: with fewer
-///   samples those percentiles are interpolated from the few largest values and should be
-///   read as such.
+/// - `pNN_low_sample` marks a percentile that rests on too few samples by the rule of
+///   [`super::sample`] (`n < ⌈1 / (1 − q)⌉`): p50 below 2, p90 below 10, p95 below 20,
+///   p99 below 100. Such a percentile is interpolated from the few largest values and
+///   should be read as such.
 #[derive(schemars::JsonSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
     pub count: usize,
@@ -30,6 +32,12 @@ pub struct Summary {
     pub tlr: Option<f64>,
     pub p99_low_sample: bool,
     pub p95_low_sample: bool,
+    /// Absent (false) in summaries written before it.
+    #[serde(default)]
+    pub p90_low_sample: bool,
+    /// Absent (false) in summaries written before it.
+    #[serde(default)]
+    pub p50_low_sample: bool,
 }
 
 /// Summarises the finite values of a sample; `None` when there are none.
@@ -59,8 +67,10 @@ pub fn summarize(values: &[f64]) -> Option<Summary> {
         p95: p(95.0),
         p99,
         tlr: (p50 != 0.0).then(|| p99 / p50),
-        p99_low_sample: n < 100,
-        p95_low_sample: n < 20,
+        p99_low_sample: percentile_low_sample(99.0, n),
+        p95_low_sample: percentile_low_sample(95.0, n),
+        p90_low_sample: percentile_low_sample(90.0, n),
+        p50_low_sample: percentile_low_sample(50.0, n),
     })
 }
 
@@ -90,6 +100,8 @@ mod tests {
         assert!((s.p99 - 9.91).abs() < 1e-12);
         assert!((s.tlr.unwrap() - 9.91 / 5.5).abs() < 1e-12);
         assert!(s.p99_low_sample && s.p95_low_sample);
+        // n = 10 is exactly p90's minimum (one sample expected above it).
+        assert!(!s.p90_low_sample && !s.p50_low_sample);
     }
 
     #[test]
@@ -98,10 +110,12 @@ mod tests {
         assert_eq!(summarize(&[f64::NAN]), None);
         let s = summarize(&[2.0, f64::NAN, f64::INFINITY]).unwrap();
         assert_eq!((s.count, s.excluded, s.std, s.p99), (1, 2, None, 2.0));
+        assert!(s.p50_low_sample && s.p90_low_sample);
         let s = summarize(&[0.0, 0.0]).unwrap();
         assert_eq!(s.tlr, None);
         let many: Vec<f64> = (0..100).map(f64::from).collect();
         let s = summarize(&many).unwrap();
         assert!(!s.p99_low_sample && !s.p95_low_sample);
+        assert!(!s.p90_low_sample && !s.p50_low_sample);
     }
 }

@@ -125,9 +125,11 @@ struct AppState {
     created: i64,
 }
 
-/// Encoder tokens admitted per continuous-batching step: about 60 pieces of the built-in
-/// model, enough to refill every row of a 32-row batch with a new page's first pieces.
-pub const DEFAULT_STEP_TOKENS: usize = 1024;
+/// Encoder tokens encoded per continuous-batching step: about 500 pieces of the built-in
+/// model, a 150 DPI page or more. Fewer make a step shorter (a request that arrives waits
+/// less for its first encode) but encode in smaller width-sorted batches that pad more:
+/// measured on 8 requests at 2 req/s, 1024 cost 23% more CPU than static batching, 8192 6%.
+pub const DEFAULT_STEP_TOKENS: usize = 8192;
 
 /// Images decoded at once (docs/serve.md: part of the memory ceiling).
 const DECODERS: usize = 2;

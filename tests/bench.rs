@@ -2,6 +2,7 @@
 //! engine under open-loop load (queueing visible, no coordinated omission), and the
 //! single and batch scenarios with their reports.
 
+use medocr::bench::goodput::GroundTruth;
 use medocr::bench::{load::run_load, Arrival, Control, LoadConfig, PreparedDoc, Slo};
 use medocr::engine::replay::Replay;
 use medocr::engine::{Engine, EngineError, EngineInfo, Request, Streaming, TokenSink};
@@ -145,14 +146,26 @@ fn bench_load_shows_queueing_when_the_rate_exceeds_capacity() {
             ..Slo::default()
         },
         p99_limit_ms: Some(300.0),
+        goodput_target: 0.9,
     };
+    let none = GroundTruth::none();
     // Capacity 10 req/s. At 5 req/s requests find the worker free.
-    let under = run_load(&mut workers, &pool, 5.0, 72.0, &cfg(10), Control::default()).unwrap();
+    let under = run_load(
+        &mut workers,
+        &pool,
+        &none,
+        5.0,
+        72.0,
+        &cfg(10),
+        Control::default(),
+    )
+    .unwrap();
     // At 25 req/s, 20 requests arrive within 0.76 s but take 2 s to serve: the queue grows
     // by 60 ms per request, and latency from the scheduled send shows it.
     let over = run_load(
         &mut workers,
         &pool,
+        &none,
         25.0,
         72.0,
         &cfg(20),
@@ -180,7 +193,16 @@ fn bench_load_shows_queueing_when_the_rate_exceeds_capacity() {
     // Goodput under a 300 ms E2E SLO collapses once the queue builds.
     assert_eq!(lu.slo_attainment, 1.0);
     assert!(lo.slo_attainment < 0.5, "{lo:?}");
-    let cap = medocr::bench::load::capacity(&[under, over], "slow-replay", 300.0);
+    // Without ground truth correct-and-on-time goodput is n/a, not a number.
+    assert_eq!(lu.correct.scored, 0);
+    assert!(lu.correct.goodput_rps.is_none() && lu.correct.attainment.is_none());
+    let measured = [under, over];
+    let g = medocr::bench::goodput::capacity(&measured, "slow-replay", 0.9);
+    assert_eq!(
+        (g.latency_max_rate, g.correct_max_rate, g.scored),
+        (Some(5.0), None, false)
+    );
+    let cap = medocr::bench::load::capacity(&measured, "slow-replay", 300.0);
     assert_eq!(cap.max_rate, Some(5.0));
 }
 

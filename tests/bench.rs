@@ -17,7 +17,7 @@ fn read_json(path: &Path) -> serde_json::Value {
 }
 
 #[test]
-fn bench_load_on_tesseract_keeps_the_requested_arrival_rate() {
+fn bench_load_keeps_the_requested_arrival_rate_and_scores_goodput() {
     let tmp = tempfile::tempdir().unwrap();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let out = tmp.path().join("reports");
@@ -27,9 +27,10 @@ fn bench_load_on_tesseract_keeps_the_requested_arrival_rate() {
             "--scenario",
             "load",
             "--engines",
-            "tesseract",
+            "tesseract,builtin",
+            // One two-page document: its pages are scored together.
             "--types",
-            "prescription",
+            "lab_result",
             "--limit",
             "1",
             "--dpi",
@@ -86,8 +87,76 @@ fn bench_load_on_tesseract_keeps_the_requested_arrival_rate() {
     }
     assert_eq!(v["load_capacity"][0]["engine"], "tesseract");
     let csv = std::fs::read_to_string(dir.join("bench.csv")).unwrap();
-    assert_eq!(csv.lines().count(), 1 + 9);
+    assert_eq!(csv.lines().count(), 1 + 2 * 9);
     assert!(t.contains("achieved"), "{t}");
+    check_correct_goodput(&v, &dir, &t, root);
+}
+
+/// The built-in engine's correct-and-on-time goodput of that run: 9 requests over the two
+/// pages of lab_result-000 make 4 complete passes and a cut one, each scored exactly as
+/// `medocr run` scores the document.
+fn check_correct_goodput(v: &serde_json::Value, dir: &Path, console: &str, root: &Path) {
+    let m = &v["measurements"][1];
+    assert_eq!(m["engine"], "builtin");
+    let (l, g) = (&m["load"], &m["load"]["correct"]);
+    assert_eq!(
+        (g["scored"].as_u64(), g["unscored"].as_u64()),
+        (Some(8), Some(1)),
+        "{g}"
+    );
+    let counted = g["counted"].as_u64().unwrap();
+    assert!(counted <= g["correct"].as_u64().unwrap(), "{g}");
+    let rps = g["goodput_rps"].as_f64().unwrap();
+    assert!(rps <= l["goodput_rps"].as_f64().unwrap() + 1e-12, "{l}");
+    assert_eq!(g["attainment"].as_f64().unwrap(), counted as f64 / 8.0);
+    let requests = g["requests"].as_array().unwrap();
+    assert_eq!(requests.len(), 8);
+    // Every request read lab_result-000 against the lab_result profile's max_cer.
+    let cer = requests[0]["cer"].as_f64().unwrap();
+    for r in requests {
+        assert_eq!(r["reference"], "lab_result-000", "{r}");
+        assert_eq!(r["max_cer"].as_f64(), Some(0.005), "{r}");
+        let right = r["cer"].as_f64().unwrap() <= 0.005 && r["critical_errors"] == 0;
+        assert_eq!(r["counted"], right && r["on_time"] == true, "{r}");
+    }
+    assert_eq!(v["settings"]["profiles"]["origin"], "bundled");
+    let cap = &v["goodput_capacity"][1];
+    assert_eq!(
+        (cap["engine"].as_str(), cap["target"].as_f64()),
+        (Some("builtin"), Some(0.9))
+    );
+    assert_eq!(cap["scored"], true);
+    let md = std::fs::read_to_string(dir.join("bench.md")).unwrap();
+    assert!(md.contains("## Goodput: correct and on time"), "{md}");
+    assert!(console.contains("correct-and-on-time goodput"), "{console}");
+    // The same document through `medocr run` gets the same CER.
+    let out = dir.join("run");
+    let o = medocr(
+        &[
+            "run",
+            "--engine",
+            "builtin",
+            "--types",
+            "lab_result",
+            "--limit",
+            "1",
+            "--dpi",
+            "72",
+            "--out",
+            out.to_str().unwrap(),
+            "--run-id",
+            "r",
+            "--quiet",
+        ],
+        root,
+    );
+    let journal = std::fs::read_to_string(out.join("r/journal.jsonl")).unwrap();
+    let run_cer = journal
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find_map(|d| d["result"]["score"]["cer"]["rate"].as_f64())
+        .unwrap_or_else(|| panic!("{}", text(&o)));
+    assert_eq!(run_cer, cer);
 }
 
 /// A real engine made slow: Replay answers instantly, this wrapper sleeps first, so its

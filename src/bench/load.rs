@@ -199,15 +199,10 @@ pub fn run_load(
     let monitor = ResourceMonitor::start(super::resources::gpu_index(&info));
     // A short lead so every worker is waiting on the queue before the first send.
     let t0 = Instant::now() + Duration::from_millis(20);
-    let (mut served, sent_at) =
-        send_and_serve(workers, info.streaming, pool, &schedule, t0, control);
+    let (served, sent_at) = send_and_serve(workers, info.streaming, pool, &schedule, t0, control);
     let wall_s = t0.elapsed().as_secs_f64();
     let resources = monitor.stop();
-    served.sort_by_key(|(s, _)| s.iteration);
-    let (mut samples, answers): (Vec<Sample>, Vec<String>) = served.into_iter().unzip();
-    for (i, s) in samples.iter_mut().enumerate() {
-        s.index = i;
-    }
+    let (samples, answers) = in_request_order(served);
     // After the last response: no latency, arrival or resource figure includes it.
     let correct = goodput::assess(
         truth,
@@ -261,6 +256,17 @@ pub fn run_load(
     m.partial = partial;
     m.warmup = Warmup::together(warmups);
     Ok(m)
+}
+
+/// The served requests in sending order, numbered as [`measure`] numbers them, and their
+/// answers beside them.
+fn in_request_order(mut served: Vec<(Sample, String)>) -> (Vec<Sample>, Vec<String>) {
+    served.sort_by_key(|(s, _)| s.iteration);
+    let (mut samples, answers): (Vec<Sample>, Vec<String>) = served.into_iter().unzip();
+    for (i, s) in samples.iter_mut().enumerate() {
+        s.index = i;
+    }
+    (samples, answers)
 }
 
 /// Sends the requests at their `schedule`d times (seconds after `t0`) into a queue that

@@ -489,25 +489,7 @@ fn console_summary(r: &BenchReport) -> String {
                 .map_or_else(|| "—".into(), |v| format!("{v:.0}"))
         );
     }
-    for m in r.measurements.iter().filter(|m| m.load.is_some()) {
-        let l = m.load.as_ref().expect("filtered");
-        let q = m.latency.queue_ms.as_ref().map(|s| s.summary.p99);
-        let _ = writeln!(
-            o,
-            "load {} {} req/s: achieved {:.3} req/s, goodput {:.3} req/s ({:.0}% within SLO), \
-             correct-and-on-time goodput {}, p99 queue {} ms",
-            m.engine,
-            l.requested_rate,
-            l.achieved_rate,
-            l.goodput_rps,
-            l.slo_attainment * 100.0,
-            correct_goodput(&l.correct),
-            fmt(q)
-        );
-    }
-    for c in &r.goodput_capacity {
-        let _ = writeln!(o, "{}", goodput_capacity_line(c));
-    }
+    load_lines(&mut o, r);
     for c in &r.load_capacity {
         let _ = writeln!(
             o,
@@ -578,4 +560,29 @@ fn goodput_capacity_line(c: &bench::goodput::GoodputCapacity) -> String {
         rate(c.latency_max_rate),
         correct
     )
+}
+
+/// Per load rate: arrivals, latency-only and correct-and-on-time goodput, queueing; then
+/// the highest rates meeting --goodput-target.
+fn load_lines(o: &mut String, r: &BenchReport) {
+    use std::fmt::Write;
+    for m in r.measurements.iter().filter(|m| m.load.is_some()) {
+        let l = m.load.as_ref().expect("filtered");
+        let q = m.latency.queue_ms.as_ref().map(|s| s.summary.p99);
+        let _ = writeln!(
+            o,
+            "load {} {} req/s: achieved {:.3} req/s, goodput {:.3} req/s ({:.0}% within SLO), \
+             correct-and-on-time goodput {}, p99 queue {} ms",
+            m.engine,
+            l.requested_rate,
+            l.achieved_rate,
+            l.goodput_rps,
+            l.slo_attainment * 100.0,
+            correct_goodput(&l.correct),
+            fmt(q)
+        );
+    }
+    for c in &r.goodput_capacity {
+        let _ = writeln!(o, "{}", goodput_capacity_line(c));
+    }
 }

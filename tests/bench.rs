@@ -2,6 +2,7 @@
 //! engine under open-loop load (queueing visible, no coordinated omission), and the
 //! single and batch scenarios with their reports.
 
+use medocr::bench::goodput::GroundTruth;
 use medocr::bench::{load::run_load, Arrival, Control, LoadConfig, PreparedDoc, Slo};
 use medocr::engine::replay::Replay;
 use medocr::engine::{Engine, EngineError, EngineInfo, Request, Streaming, TokenSink};
@@ -16,7 +17,7 @@ fn read_json(path: &Path) -> serde_json::Value {
 }
 
 #[test]
-fn bench_load_on_tesseract_keeps_the_requested_arrival_rate() {
+fn bench_load_keeps_the_requested_arrival_rate_and_scores_goodput() {
     let tmp = tempfile::tempdir().unwrap();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let out = tmp.path().join("reports");
@@ -26,9 +27,10 @@ fn bench_load_on_tesseract_keeps_the_requested_arrival_rate() {
             "--scenario",
             "load",
             "--engines",
-            "tesseract",
+            "tesseract,builtin",
+            // One two-page document: its pages are scored together.
             "--types",
-            "prescription",
+            "lab_result",
             "--limit",
             "1",
             "--dpi",
@@ -85,8 +87,76 @@ fn bench_load_on_tesseract_keeps_the_requested_arrival_rate() {
     }
     assert_eq!(v["load_capacity"][0]["engine"], "tesseract");
     let csv = std::fs::read_to_string(dir.join("bench.csv")).unwrap();
-    assert_eq!(csv.lines().count(), 1 + 9);
+    assert_eq!(csv.lines().count(), 1 + 2 * 9);
     assert!(t.contains("achieved"), "{t}");
+    check_correct_goodput(&v, &dir, &t, root);
+}
+
+/// The built-in engine's correct-and-on-time goodput of that run: 9 requests over the two
+/// pages of lab_result-000 make 4 complete passes and a cut one, each scored exactly as
+/// `medocr run` scores the document.
+fn check_correct_goodput(v: &serde_json::Value, dir: &Path, console: &str, root: &Path) {
+    let m = &v["measurements"][1];
+    assert_eq!(m["engine"], "builtin");
+    let (l, g) = (&m["load"], &m["load"]["correct"]);
+    assert_eq!(
+        (g["scored"].as_u64(), g["unscored"].as_u64()),
+        (Some(8), Some(1)),
+        "{g}"
+    );
+    let counted = g["counted"].as_u64().unwrap();
+    assert!(counted <= g["correct"].as_u64().unwrap(), "{g}");
+    let rps = g["goodput_rps"].as_f64().unwrap();
+    assert!(rps <= l["goodput_rps"].as_f64().unwrap() + 1e-12, "{l}");
+    assert_eq!(g["attainment"].as_f64().unwrap(), counted as f64 / 8.0);
+    let requests = g["requests"].as_array().unwrap();
+    assert_eq!(requests.len(), 8);
+    // Every request read lab_result-000 against the lab_result profile's max_cer.
+    let cer = requests[0]["cer"].as_f64().unwrap();
+    for r in requests {
+        assert_eq!(r["reference"], "lab_result-000", "{r}");
+        assert_eq!(r["max_cer"].as_f64(), Some(0.005), "{r}");
+        let right = r["cer"].as_f64().unwrap() <= 0.005 && r["critical_errors"] == 0;
+        assert_eq!(r["counted"], right && r["on_time"] == true, "{r}");
+    }
+    assert_eq!(v["settings"]["profiles"]["origin"], "bundled");
+    let cap = &v["goodput_capacity"][1];
+    assert_eq!(
+        (cap["engine"].as_str(), cap["target"].as_f64()),
+        (Some("builtin"), Some(0.9))
+    );
+    assert_eq!(cap["scored"], true);
+    let md = std::fs::read_to_string(dir.join("bench.md")).unwrap();
+    assert!(md.contains("## Goodput: correct and on time"), "{md}");
+    assert!(console.contains("correct-and-on-time goodput"), "{console}");
+    // The same document through `medocr run` gets the same CER.
+    let out = dir.join("run");
+    let o = medocr(
+        &[
+            "run",
+            "--engine",
+            "builtin",
+            "--types",
+            "lab_result",
+            "--limit",
+            "1",
+            "--dpi",
+            "72",
+            "--out",
+            out.to_str().unwrap(),
+            "--run-id",
+            "r",
+            "--quiet",
+        ],
+        root,
+    );
+    let journal = std::fs::read_to_string(out.join("r/journal.jsonl")).unwrap();
+    let run_cer = journal
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find_map(|d| d["result"]["score"]["cer"]["rate"].as_f64())
+        .unwrap_or_else(|| panic!("{}", text(&o)));
+    assert_eq!(run_cer, cer);
 }
 
 /// A real engine made slow: Replay answers instantly, this wrapper sleeps first, so its
@@ -145,14 +215,26 @@ fn bench_load_shows_queueing_when_the_rate_exceeds_capacity() {
             ..Slo::default()
         },
         p99_limit_ms: Some(300.0),
+        goodput_target: 0.9,
     };
+    let none = GroundTruth::none();
     // Capacity 10 req/s. At 5 req/s requests find the worker free.
-    let under = run_load(&mut workers, &pool, 5.0, 72.0, &cfg(10), Control::default()).unwrap();
+    let under = run_load(
+        &mut workers,
+        &pool,
+        &none,
+        5.0,
+        72.0,
+        &cfg(10),
+        Control::default(),
+    )
+    .unwrap();
     // At 25 req/s, 20 requests arrive within 0.76 s but take 2 s to serve: the queue grows
     // by 60 ms per request, and latency from the scheduled send shows it.
     let over = run_load(
         &mut workers,
         &pool,
+        &none,
         25.0,
         72.0,
         &cfg(20),
@@ -180,7 +262,16 @@ fn bench_load_shows_queueing_when_the_rate_exceeds_capacity() {
     // Goodput under a 300 ms E2E SLO collapses once the queue builds.
     assert_eq!(lu.slo_attainment, 1.0);
     assert!(lo.slo_attainment < 0.5, "{lo:?}");
-    let cap = medocr::bench::load::capacity(&[under, over], "slow-replay", 300.0);
+    // Without ground truth correct-and-on-time goodput is n/a, not a number.
+    assert_eq!(lu.correct.scored, 0);
+    assert!(lu.correct.goodput_rps.is_none() && lu.correct.attainment.is_none());
+    let measured = [under, over];
+    let g = medocr::bench::goodput::capacity(&measured, "slow-replay", 0.9);
+    assert_eq!(
+        (g.latency_max_rate, g.correct_max_rate, g.scored),
+        (Some(5.0), None, false)
+    );
+    let cap = medocr::bench::load::capacity(&measured, "slow-replay", 300.0);
     assert_eq!(cap.max_rate, Some(5.0));
 }
 

@@ -13,7 +13,8 @@
 //!   from ChaCha8 seeded with `seed`. The same seed gives the same `U_i` at every rate, so
 //!   rates are compared on the same pattern of bursts (common random numbers).
 
-use super::measure::{measure, ms_between, timed_request, MeasureInput};
+use super::goodput::{self, GroundTruth};
+use super::measure::{answered_request, measure, ms_between, timed_request, MeasureInput};
 use super::warmup::{timed, warm_up, Warmup, WarmupRule};
 use super::{
     BatchMode, BenchError, Control, LoadCapacity, LoadStats, Measurement, Params, PreparedDoc,
@@ -83,6 +84,14 @@ pub struct LoadConfig {
     pub slo: Slo,
     /// p99 E2E limit for the highest-rate search.
     pub p99_limit_ms: Option<f64>,
+    /// Share of requests that must count toward goodput (latency-only, and correct and on
+    /// time) for a rate to meet the target (`goodput::capacity`).
+    #[serde(default = "default_goodput_target")]
+    pub goodput_target: f64,
+}
+
+fn default_goodput_target() -> f64 {
+    goodput::DEFAULT_TARGET
 }
 
 impl LoadConfig {
@@ -106,6 +115,12 @@ impl LoadConfig {
             return Err(BenchError::Config(
                 "--concurrency must be at least 1".into(),
             ));
+        }
+        let t = self.goodput_target;
+        if !(t.is_finite() && t > 0.0 && t <= 1.0) {
+            return Err(BenchError::Config(format!(
+                "--goodput-target {t} must be a share of requests in (0, 1], e.g. 0.9"
+            )));
         }
         Ok(())
     }
@@ -147,11 +162,13 @@ struct Job {
 }
 
 /// Runs `cfg.requests` requests at `rate` on `workers` (one engine instance per worker),
-/// cycling through `pool`. Returns the rate's measurement. Once `control` is stopped no
-/// request is sent or started; the requests in flight finish.
+/// cycling through `pool`. Returns the rate's measurement, its answers scored against
+/// `truth` after the last response. Once `control` is stopped no request is sent or
+/// started; the requests in flight finish.
 pub fn run_load(
     workers: &mut [Box<dyn Engine>],
     pool: &[PreparedDoc],
+    truth: &GroundTruth<'_>,
     rate: f64,
     dpi: f32,
     cfg: &LoadConfig,
@@ -166,7 +183,9 @@ pub fn run_load(
             "the load scenario has no request".into(),
         ));
     }
+    truth.check(pool.len())?;
     let info = workers[0].info();
+    let default_format = workers[0].default_output_format();
     let warmups: Vec<Warmup> = workers
         .iter_mut()
         .filter_map(|w| {
@@ -180,10 +199,19 @@ pub fn run_load(
     let monitor = ResourceMonitor::start(super::resources::gpu_index(&info));
     // A short lead so every worker is waiting on the queue before the first send.
     let t0 = Instant::now() + Duration::from_millis(20);
-    let (mut samples, sent_at) =
-        send_and_serve(workers, info.streaming, pool, &schedule, t0, control);
+    let (served, sent_at) = send_and_serve(workers, info.streaming, pool, &schedule, t0, control);
     let wall_s = t0.elapsed().as_secs_f64();
-    samples.sort_by_key(|s| s.iteration);
+    let resources = monitor.stop();
+    let (samples, answers) = in_request_order(served);
+    // After the last response: no latency, arrival or resource figure includes it.
+    let correct = goodput::assess(
+        truth,
+        &samples,
+        &answers,
+        (&info.name, default_format),
+        &cfg.slo,
+        wall_s,
+    );
     let met = samples.iter().filter(|s| cfg.slo.met(s)).count();
     let max_send_lag_ms = samples
         .iter()
@@ -199,6 +227,7 @@ pub fn run_load(
         slo_attainment: met as f64 / samples.len().max(1) as f64,
         slo: cfg.slo,
         max_send_lag_ms,
+        correct,
     };
     let partial = samples.len() < cfg.requests;
     let mut m = measure(
@@ -219,7 +248,7 @@ pub fn run_load(
                 warmup_max: cfg.warmup_max,
             },
             wall_s,
-            resources: monitor.stop(),
+            resources,
             load: Some(load),
         },
         samples,
@@ -229,9 +258,21 @@ pub fn run_load(
     Ok(m)
 }
 
+/// The served requests in sending order, numbered as [`measure`] numbers them, and their
+/// answers beside them.
+fn in_request_order(mut served: Vec<(Sample, String)>) -> (Vec<Sample>, Vec<String>) {
+    served.sort_by_key(|(s, _)| s.iteration);
+    let (mut samples, answers): (Vec<Sample>, Vec<String>) = served.into_iter().unzip();
+    for (i, s) in samples.iter_mut().enumerate() {
+        s.index = i;
+    }
+    (samples, answers)
+}
+
 /// Sends the requests at their `schedule`d times (seconds after `t0`) into a queue that
 /// `workers` serve, each with its own engine; returns the samples (in finishing order per
-/// worker) and the actual send times. Stopped, no request is sent or started.
+/// worker) with their answers, and the actual send times. Stopped, no request is sent or
+/// started.
 fn send_and_serve(
     workers: &mut [Box<dyn Engine>],
     streaming: Streaming,
@@ -239,7 +280,7 @@ fn send_and_serve(
     schedule: &[f64],
     t0: Instant,
     control: Control<'_>,
-) -> (Vec<Sample>, Vec<f64>) {
+) -> (Vec<(Sample, String)>, Vec<f64>) {
     let (tx, rx) = mpsc::channel::<Job>();
     let rx = Mutex::new(rx);
     let mut sent_at: Vec<f64> = Vec::with_capacity(schedule.len());
@@ -263,14 +304,14 @@ fn send_and_serve(
                         }
                         let doc = &pool[job.index % pool.len()];
                         let began = Instant::now();
-                        let mut s =
-                            timed_request(engine.as_mut(), streaming, doc, job.scheduled, t0);
+                        let (mut s, answer) =
+                            answered_request(engine.as_mut(), streaming, doc, job.scheduled, t0);
                         s.iteration = job.index;
                         s.worker = Some(w);
                         s.queue_ms = Some(ms_between(job.scheduled, began));
                         s.send_lag_ms = Some(ms_between(job.scheduled, job.sent));
                         control.finished(&s);
-                        done.push(s);
+                        done.push((s, answer));
                     }
                     done
                 })
@@ -407,6 +448,7 @@ mod tests {
             warmup_max: 0,
             slo: Slo::default(),
             p99_limit_ms: None,
+            goodput_target: 0.9,
         };
         assert!(cfg.validate().unwrap_err().to_string().contains("--rates"));
         let cfg = LoadConfig {
@@ -419,5 +461,14 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("--requests"));
+        for t in [0.0, 1.5, f64::NAN] {
+            let cfg = LoadConfig {
+                requests: 5,
+                goodput_target: t,
+                ..cfg.clone()
+            };
+            let e = cfg.validate().unwrap_err().to_string();
+            assert!(e.contains("--goodput-target"), "{e}");
+        }
     }
 }

@@ -19,6 +19,29 @@ pub fn timed_request(
     start: Instant,
     origin: Instant,
 ) -> Sample {
+    run_request(engine, streaming, doc, start, origin).0
+}
+
+/// [`timed_request`] that also returns the engine's answer, copied after the clock stopped
+/// (`load` scores it later for correct-and-on-time goodput).
+pub fn answered_request(
+    engine: &mut dyn Engine,
+    streaming: Streaming,
+    doc: &PreparedDoc,
+    start: Instant,
+    origin: Instant,
+) -> (Sample, String) {
+    let (sample, recorder) = run_request(engine, streaming, doc, start, origin);
+    (sample, recorder.text().to_string())
+}
+
+fn run_request(
+    engine: &mut dyn Engine,
+    streaming: Streaming,
+    doc: &PreparedDoc,
+    start: Instant,
+    origin: Instant,
+) -> (Sample, Recorder) {
     let mut recorder = Recorder::start_at(start);
     let request = Request {
         id: &doc.id,
@@ -29,7 +52,7 @@ pub fn timed_request(
         .err()
         .map(|e| e.to_string());
     let timing = recorder.timing(streaming, Instant::now());
-    Sample {
+    let sample = Sample {
         index: 0,
         iteration: 0,
         doc_id: doc.id.clone(),
@@ -40,7 +63,8 @@ pub fn timed_request(
         worker: None,
         error,
         timing,
-    }
+    };
+    (sample, recorder)
 }
 
 /// Signed milliseconds from `a` to `b`.

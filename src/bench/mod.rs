@@ -13,6 +13,7 @@
 
 pub mod batch;
 pub mod comparison;
+pub mod goodput;
 pub mod load;
 pub mod long;
 pub mod overhead;
@@ -29,7 +30,7 @@ mod measure;
 
 pub use comparison::{compare_engines, ComparisonRow};
 pub use load::{arrival_times, Arrival, LoadConfig, Slo};
-pub use measure::{measure, timed_request, MeasureInput};
+pub use measure::{answered_request, measure, timed_request, MeasureInput};
 pub use plan::{BenchProgress, Plan};
 pub use resources::{GpuStats, ResourceMonitor, Resources};
 
@@ -351,6 +352,10 @@ pub struct LoadStats {
     pub slo: Slo,
     /// Worst dispatcher lateness (actual − scheduled send).
     pub max_send_lag_ms: f64,
+    /// Correct-and-on-time goodput: requests also within their type's CER limit and
+    /// without a critical field error (`goodput` module); absent in older files (n/a).
+    #[serde(default)]
+    pub correct: goodput::CorrectGoodput,
 }
 
 /// One group of timed requests under one setting.
@@ -439,6 +444,9 @@ pub struct BenchSettings {
     /// Mean render time per page at each DPI (pdfium; not part of any latency here).
     #[serde(default)]
     pub render_ms_per_page: BTreeMap<String, f64>,
+    /// `load`: the SLA profiles correct-and-on-time goodput was scored against.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profiles: Option<goodput::ProfilesUsed>,
 }
 
 /// Everything a bench run measured: `bench.json`.
@@ -459,6 +467,10 @@ pub struct BenchReport {
     pub load_capacity: Vec<LoadCapacity>,
     #[serde(default)]
     pub soak_drift: Vec<SoakDrift>,
+    /// `load`: per engine, the highest tested rates whose latency-only and
+    /// correct-and-on-time goodput meet `--goodput-target`.
+    #[serde(default)]
+    pub goodput_capacity: Vec<goodput::GoodputCapacity>,
     /// The harness's own cost, measured with a null engine in this process.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub overhead: Option<overhead::HarnessOverhead>,

@@ -3,6 +3,7 @@
 //! drift and harness overhead of `bench.json`. Progress goes through [`BenchProgress`], so
 //! the library never prints.
 
+use super::goodput::{self, GroundTruth};
 use super::warmup;
 use super::{
     batch, load, long, overhead, prefix, single, single_pages, soak, sweep, BenchError,
@@ -73,6 +74,8 @@ pub struct Bench<'a> {
     /// One pool of instances per engine (`load`: one per worker), in report order.
     pub engines: &'a mut [Vec<Box<dyn Engine>>],
     pub entries: &'a [EngineEntry],
+    /// How `load` scores answers for correct-and-on-time goodput.
+    pub scoring: &'a goodput::Scoring,
 }
 
 /// Renders `docs` at `dpi` for a bench (before any timing), each with its render time.
@@ -171,6 +174,7 @@ impl Plan {
             let at = AtDpi {
                 singles: single_pages(&pool),
                 types: bench.docs.iter().map(|d| d.doc_type).collect(),
+                truth: GroundTruth::of_pages(bench.docs, &pool, bench.scoring),
                 pool,
                 dpi: d,
             };
@@ -276,7 +280,8 @@ impl Plan {
                     on_request: Some(on_request),
                     ..control
                 };
-                load::run_load(workers, &at.singles, rate, at.dpi, &self.load, control)
+                let (pages, truth) = (&at.singles, &at.truth);
+                load::run_load(workers, pages, truth, rate, at.dpi, &self.load, control)
             });
             show(m?);
         }
@@ -318,11 +323,13 @@ impl Plan {
 }
 
 /// Pages rendered at one DPI: whole documents and their single pages.
-struct AtDpi {
+struct AtDpi<'a> {
     pool: Vec<PreparedDoc>,
     singles: Vec<PreparedDoc>,
     /// The document type of each of `pool`.
     types: Vec<crate::dataset::DocType>,
+    /// The singles' ground truth (`load`'s correct-and-on-time goodput).
+    truth: GroundTruth<'a>,
     dpi: f32,
 }
 
@@ -365,6 +372,8 @@ pub struct BenchDataset {
     pub label: String,
     pub manifest_sha256: String,
     pub documents: Vec<String>,
+    /// The SLA profiles `load` scores against (`None` for the other scenarios).
+    pub profiles: Option<goodput::ProfilesUsed>,
 }
 
 impl Plan {
@@ -387,6 +396,15 @@ impl Plan {
                 .map(|e| load::capacity(&measurements, &e.info.name, limit))
                 .collect(),
             _ => Vec::new(),
+        };
+        let goodput_capacity = if scenario == Scenario::Load {
+            let target = self.load.goodput_target;
+            entries
+                .iter()
+                .map(|e| goodput::capacity(&measurements, &e.info.name, target))
+                .collect()
+        } else {
+            Vec::new()
         };
         let soak_drift = if scenario == Scenario::Soak {
             entries
@@ -420,6 +438,7 @@ impl Plan {
             measurements,
             load_capacity,
             soak_drift,
+            goodput_capacity,
             overhead,
             notes,
         }
@@ -434,6 +453,7 @@ impl Plan {
         let scenario = self.scenario;
         let soak = scenario == Scenario::Soak;
         BenchSettings {
+            profiles: dataset.profiles.filter(|_| scenario == Scenario::Load),
             dataset: dataset.label,
             manifest_sha256: dataset.manifest_sha256,
             documents: dataset.documents,

@@ -20,6 +20,7 @@ use medocr::engine::{Engine, EngineKind};
 use medocr::pipeline::plan::dataset_source;
 use medocr::render::Dpi;
 use medocr::report::bench as export;
+use medocr::sla::ProfileSet;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Mutex;
@@ -107,6 +108,15 @@ pub struct BenchArgs {
     /// the exit code is 1 when an engine meets it at no tested rate.
     #[arg(long)]
     pub p99_limit: Option<String>,
+    /// `load`: share of requests (0–1] that must count toward goodput; the report names
+    /// the highest tested rate meeting it, latency-only and correct-and-on-time (a
+    /// measure, not a gate).
+    #[arg(long, default_value_t = medocr::bench::goodput::DEFAULT_TARGET)]
+    pub goodput_target: f64,
+    /// `load`: folder of SLA profiles (<doc_type>.toml) whose `accuracy.max_cer` limits
+    /// correct-and-on-time goodput [default: the bundled profiles, as `medocr run`].
+    #[arg(long, env = "MEDOCR_PROFILES")]
+    pub profiles: Option<PathBuf>,
     /// Length of `soak` (e.g. 30m, 90s).
     #[arg(long, default_value = "30m")]
     pub duration: String,
@@ -147,6 +157,12 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let (dataset_dir, dataset_label) = dataset_source(args.dataset.as_deref())?;
     let dataset = load_manifest(&dataset_dir)?;
     let docs = select(&args, &dataset)?;
+    // Only `load` scores; the other scenarios never read the profiles.
+    let profiles = match args.scenario {
+        Scenario::Load => ProfileSet::load(args.profiles.as_deref()).context("--profiles")?,
+        _ => ProfileSet::bundled(),
+    };
+    let scoring = bench::goodput::Scoring::with_profiles(profiles);
 
     // Engines are built once (load: once per worker) and reused by every measurement.
     let spec = args.engine_args.spec();
@@ -186,6 +202,7 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
         docs: &docs,
         engines: &mut engines,
         entries: &entries,
+        scoring: &scoring,
     };
     let measured = plan.run(&mut bench, &stop, &LineProgress::new(args.quiet))?;
     let header = Header {
@@ -195,6 +212,7 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
             label: dataset_label,
             manifest_sha256: dataset.manifest_sha256.clone(),
             documents: docs.iter().map(|d| d.id.clone()).collect(),
+            profiles: Some(scoring.profiles_used()),
         },
     };
     let report = plan.report(header, entries, measured, !args.no_overhead);
@@ -244,6 +262,7 @@ fn plan(args: &BenchArgs) -> anyhow::Result<Plan> {
         warmup_max: args.warmup_max,
         slo,
         p99_limit_ms: ms_opt("p99-limit", &args.p99_limit)?,
+        goodput_target: args.goodput_target,
     };
     let pages = if !args.pages.is_empty() {
         args.pages.clone()
@@ -471,20 +490,7 @@ fn console_summary(r: &BenchReport) -> String {
                 .map_or_else(|| "—".into(), |v| format!("{v:.0}"))
         );
     }
-    for m in r.measurements.iter().filter(|m| m.load.is_some()) {
-        let l = m.load.as_ref().expect("filtered");
-        let q = m.latency.queue_ms.as_ref().map(|s| s.summary.p99);
-        let _ = writeln!(
-            o,
-            "load {} {} req/s: achieved {:.3} req/s, goodput {:.3} req/s ({:.0}% within SLO), p99 queue {} ms",
-            m.engine,
-            l.requested_rate,
-            l.achieved_rate,
-            l.goodput_rps,
-            l.slo_attainment * 100.0,
-            fmt(q)
-        );
-    }
+    load_lines(&mut o, r);
     prefix_lines(&mut o, r);
     for c in &r.load_capacity {
         let _ = writeln!(
@@ -521,6 +527,66 @@ fn console_summary(r: &BenchReport) -> String {
         let _ = writeln!(o, "note: {n}");
     }
     o
+}
+
+/// `0.123 req/s (80% of 19 scored; scoring 240 ms)`, or n/a without ground truth.
+fn correct_goodput(g: &bench::goodput::CorrectGoodput) -> String {
+    match (g.goodput_rps, g.attainment) {
+        (Some(rps), Some(share)) => format!(
+            "{rps:.3} req/s ({:.0}% of {} scored{}; scoring {:.0} ms after the run)",
+            share * 100.0,
+            g.scored,
+            if g.unscored > 0 {
+                format!(", {} without ground truth", g.unscored)
+            } else {
+                String::new()
+            },
+            g.scoring_ms
+        ),
+        _ => bench::goodput::NO_GROUND_TRUTH.into(),
+    }
+}
+
+/// The highest tested rates meeting --goodput-target, latency-only and correct-and-on-time.
+fn goodput_capacity_line(c: &bench::goodput::GoodputCapacity) -> String {
+    let rate = |r: Option<f64>| r.map_or_else(|| "none".into(), |v| format!("{v} req/s"));
+    let correct = if c.scored {
+        rate(c.correct_max_rate)
+    } else {
+        bench::goodput::NO_GROUND_TRUTH.into()
+    };
+    format!(
+        "{}: highest tested rate with ≥ {:.0}% of requests counted: latency-only goodput {}, correct-and-on-time goodput {}",
+        c.engine,
+        c.target * 100.0,
+        rate(c.latency_max_rate),
+        correct
+    )
+}
+
+/// Per load rate: arrivals, latency-only and correct-and-on-time goodput, queueing; then
+/// the highest rates meeting --goodput-target.
+fn load_lines(o: &mut String, r: &BenchReport) {
+    use std::fmt::Write;
+    for m in r.measurements.iter().filter(|m| m.load.is_some()) {
+        let l = m.load.as_ref().expect("filtered");
+        let q = m.latency.queue_ms.as_ref().map(|s| s.summary.p99);
+        let _ = writeln!(
+            o,
+            "load {} {} req/s: achieved {:.3} req/s, goodput {:.3} req/s ({:.0}% within SLO), \
+             correct-and-on-time goodput {}, p99 queue {} ms",
+            m.engine,
+            l.requested_rate,
+            l.achieved_rate,
+            l.goodput_rps,
+            l.slo_attainment * 100.0,
+            correct_goodput(&l.correct),
+            fmt(q)
+        );
+    }
+    for c in &r.goodput_capacity {
+        let _ = writeln!(o, "{}", goodput_capacity_line(c));
+    }
 }
 
 /// One line per prefix measurement: its hit rates and TTFT against no sharing.

@@ -208,18 +208,24 @@ impl<'r, B: Backend, M: LineModel<B>> Continuous<'r, B, M> {
         let room = usize::MAX;
         let mut budget = self.limits.step_tokens;
         let head = self.head();
-        let picked = pick(&mut self.docs, room, head, |d| d.to_encode == 0, |doc| {
-            let j = *doc.order.get(doc.to_encode)?;
-            let input = &doc.pieces[j].input;
-            let tokens = self.rec.model.input_tokens(input);
-            // At least one piece per step, however long.
-            if tokens > budget && budget < self.limits.step_tokens {
-                return None;
-            }
-            budget = budget.saturating_sub(tokens);
-            doc.to_encode += 1;
-            Some(j)
-        });
+        let picked = pick(
+            &mut self.docs,
+            room,
+            head,
+            |d| d.to_encode == 0,
+            |doc| {
+                let j = *doc.order.get(doc.to_encode)?;
+                let input = &doc.pieces[j].input;
+                let tokens = self.rec.model.input_tokens(input);
+                // At least one piece per step, however long.
+                if tokens > budget && budget < self.limits.step_tokens {
+                    return None;
+                }
+                budget = budget.saturating_sub(tokens);
+                doc.to_encode += 1;
+                Some(j)
+            },
+        );
         if picked.is_empty() {
             return Vec::new();
         }
@@ -266,14 +272,20 @@ impl<'r, B: Backend, M: LineModel<B>> Continuous<'r, B, M> {
             return Vec::new();
         }
         let head = self.head();
-        let picked = pick(&mut self.docs, room, head, |d| d.to_join == 0, |doc| {
-            let j = *doc.order.get(doc.to_join)?;
-            if !matches!(doc.state[j], State::Encoded(_)) {
-                return None;
-            }
-            doc.to_join += 1;
-            Some(j)
-        });
+        let picked = pick(
+            &mut self.docs,
+            room,
+            head,
+            |d| d.to_join == 0,
+            |doc| {
+                let j = *doc.order.get(doc.to_join)?;
+                if !matches!(doc.state[j], State::Encoded(_)) {
+                    return None;
+                }
+                doc.to_join += 1;
+                Some(j)
+            },
+        );
         if picked.is_empty() {
             return Vec::new();
         }

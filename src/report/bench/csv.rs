@@ -7,7 +7,7 @@ use crate::bench::{BenchReport, Sample};
 use crate::engine::Stage;
 use crate::report::{Exporter, ReportError};
 
-pub const HEADER: [&str; 25] = [
+pub const HEADER: [&str; 30] = [
     "engine",
     "scenario",
     "label",
@@ -33,6 +33,12 @@ pub const HEADER: [&str; 25] = [
     "cached_tokens",
     "decode_ms",
     "error",
+    // load: the request's document scored (correct-and-on-time goodput); empty: unscored.
+    "reference",
+    "cer",
+    "max_cer",
+    "critical_errors",
+    "counted",
 ];
 
 fn opt<T: ToString>(v: Option<T>) -> String {
@@ -43,7 +49,7 @@ fn row(m: &crate::bench::Measurement, s: &Sample) -> Vec<String> {
     let t = &s.timing;
     let itl_mean =
         (!t.itl_ms.is_empty()).then(|| t.itl_ms.iter().sum::<f64>() / t.itl_ms.len() as f64);
-    vec![
+    let mut row = vec![
         m.engine.clone(),
         m.scenario.to_string(),
         m.label.clone(),
@@ -72,7 +78,22 @@ fn row(m: &crate::bench::Measurement, s: &Sample) -> Vec<String> {
         opt(t.cached_tokens),
         opt(s.stage_ms(Stage::Decode).map(|v| format!("{v:.3}"))),
         s.error.clone().unwrap_or_default(),
-    ]
+    ];
+    let verdict = m
+        .load
+        .as_ref()
+        .and_then(|l| l.correct.requests.iter().find(|v| v.index == s.index));
+    row.extend(match verdict {
+        Some(v) => [
+            v.accuracy.reference.clone(),
+            opt(v.accuracy.cer.map(|c| format!("{c:.6}"))),
+            opt(v.accuracy.max_cer),
+            v.accuracy.critical_errors.to_string(),
+            v.counted.to_string(),
+        ],
+        None => Default::default(),
+    });
+    row
 }
 
 /// `bench.csv`.

@@ -3,6 +3,7 @@
 //! load and soak figures, and the harness overhead. Every table goes through the report
 //! table model, so its cells are escaped like every other Markdown report's.
 
+use crate::bench::goodput::NO_GROUND_TRUTH;
 use crate::bench::{compare_engines, BatchMode, BenchReport, Measurement, MetricStats};
 use crate::report::table::{Cell, Table};
 use crate::report::{Exporter, ReportError};
@@ -73,6 +74,7 @@ pub fn render(r: &BenchReport) -> String {
         let _ = writeln!(o, "\nGPU: {note}.");
     }
     load(&mut o, r);
+    correct_goodput(&mut o, r);
     if !r.soak_drift.is_empty() {
         let _ = write!(
             o,
@@ -299,6 +301,73 @@ fn load(o: &mut String, r: &BenchReport) {
             fmt_ms(c.p99_limit_ms),
             c.max_rate
                 .map_or_else(|| "none".into(), |r| format!("{r} req/s"))
+        );
+    }
+}
+
+/// Correct-and-on-time goodput beside latency-only goodput, per rate, and the highest rates
+/// meeting the goodput target.
+fn correct_goodput(o: &mut String, r: &BenchReport) {
+    let loads: Vec<&Measurement> = r.measurements.iter().filter(|m| m.load.is_some()).collect();
+    if loads.is_empty() {
+        return;
+    }
+    let mut t = Table::left([
+        "engine",
+        "requested req/s",
+        "latency-only goodput req/s",
+        "SLO met",
+        "correct-and-on-time goodput req/s",
+        "counted / scored",
+        "correct (CER, no critical error)",
+        "without ground truth",
+        "scoring ms",
+    ]);
+    for m in loads {
+        let l = m.load.as_ref().expect("filtered");
+        let g = &l.correct;
+        let (rps, share) = match (g.goodput_rps, g.attainment) {
+            (Some(rps), Some(a)) => (
+                format!("{rps:.3}"),
+                format!("{} / {} ({:.0}%)", g.counted, g.scored, a * 100.0),
+            ),
+            _ => (NO_GROUND_TRUTH.to_string(), NO_GROUND_TRUTH.to_string()),
+        };
+        t.row([
+            m.engine.clone(),
+            l.requested_rate.to_string(),
+            format!("{:.3}", l.goodput_rps),
+            format!("{:.0}%", l.slo_attainment * 100.0),
+            rps,
+            share,
+            g.correct.to_string(),
+            g.unscored.to_string(),
+            format!("{:.0}", g.scoring_ms),
+        ]);
+    }
+    let _ = write!(
+        o,
+        "\n## Goodput: correct and on time\n\nA request counts when it meets the latency \
+         SLOs, its document's CER is within its type's profile limit (`accuracy.max_cer`) \
+         and it has no critical field error; answers are scored after the rate's last \
+         response (docs/bench.md).\n\n{}",
+        t.markdown()
+    );
+    let rate = |v: Option<f64>| v.map_or_else(|| "none".into(), |r| format!("{r} req/s"));
+    for c in &r.goodput_capacity {
+        let correct = if c.scored {
+            rate(c.correct_max_rate)
+        } else {
+            NO_GROUND_TRUTH.to_string()
+        };
+        let _ = writeln!(
+            o,
+            "\n**{}**: highest tested rate with ≥ {:.0}% of requests counted: latency-only \
+             goodput {}, correct-and-on-time goodput {}.",
+            c.engine,
+            c.target * 100.0,
+            rate(c.latency_max_rate),
+            correct
         );
     }
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Continuous against static batching in `medocr serve`, measured with `medocr bench
 # --scenario load` at the same Poisson rates and seed (issue 21, docs/serve.md "Batching").
-# Usage: scripts/serve-batching-load.sh [OUT_DIR]   (needs a release build; ~10 min on 2 cores)
+# Usage: scripts/serve-batching-load.sh [OUT_DIR]   (needs a release build; ~12 min on 2 cores;
+# MEDOCR_BIN=path uses another binary, RATES=0.5,1 and REQUESTS=30 change the load)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-target/serve-batching-load}

@@ -124,7 +124,10 @@ fn a_request_joins_a_running_batch_and_reads_as_alone() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let (long, short) = pages();
     // No prefix cache: the short request's crops must not come from the long one.
-    let server = start_serve(root, &["--prefix-cache-mib", "0"]);
+    let server = start_serve(
+        root,
+        &["--prefix-cache-mib", "0", "--batching", "continuous"],
+    );
     let alone = stream(&server.addr(), &chat_body(std::slice::from_ref(&short)));
     assert!(!alone.text.is_empty());
     let (l, s) = during_long(&server.addr(), &long, &short);

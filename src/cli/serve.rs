@@ -46,10 +46,11 @@ pub struct ServeArgs {
     /// it off.
     #[arg(long, default_value_t = 256)]
     pub prefix_cache_mib: usize,
-    /// continuous: requests join the running decode batch at the next step and leave when
-    /// read (iteration-level batching); static: a batch of requests runs to its end before
-    /// the next starts.
-    #[arg(long, value_enum, default_value = "continuous")]
+    /// static: a batch of requests runs to its end before the next starts (best end-to-end
+    /// latency on a CPU); continuous: requests join the running decode batch at the next
+    /// step and leave when read (iteration-level batching: first tokens sooner for a request
+    /// that arrives during a long batch; docs/serve.md has the measured trade-off).
+    #[arg(long, value_enum, default_value = "static")]
     pub batching: Batching,
     /// Continuous batching: most encoder tokens (line-crop positions) encoded per decode step
     /// for pieces about to join, bounding how long one step can take.

@@ -79,7 +79,7 @@ impl Default for ServeConfig {
         ServeConfig {
             model_name: "medocr-builtin".into(),
             default_dpi: 300.0,
-            batching: batcher::Batching::Continuous,
+            batching: batcher::Batching::Static,
             max_batch: 8,
             step: crate::engine::StepLimits {
                 rows: 32,

@@ -90,21 +90,24 @@ impl<B: Backend> KvCache<B> {
     /// zeros to the longer memory (the caller masks the padding).
     pub fn join(&mut self, fresh: KvCache<B>) {
         assert!(fresh.is_empty() && fresh.capacity == self.capacity);
-        let pad = |t: Tensor<B, 4>, s: usize| {
-            let [b, h, l, dh] = t.dims();
-            if l == s {
-                t
-            } else {
-                let device = t.device();
-                Tensor::cat(vec![t, Tensor::zeros([b, h, s - l, dh], &device)], 2)
-            }
-        };
         for (c, f) in self.layers.iter_mut().zip(fresh.layers) {
             let s = c.cross_k.dims()[2].max(f.cross_k.dims()[2]);
             c.self_k = Tensor::cat(vec![c.self_k.clone(), f.self_k], 0);
             c.self_v = Tensor::cat(vec![c.self_v.clone(), f.self_v], 0);
-            c.cross_k = Tensor::cat(vec![pad(c.cross_k.clone(), s), pad(f.cross_k, s)], 0);
-            c.cross_v = Tensor::cat(vec![pad(c.cross_v.clone(), s), pad(f.cross_v, s)], 0);
+            c.cross_k = Tensor::cat(
+                vec![
+                    pad_positions(c.cross_k.clone(), s),
+                    pad_positions(f.cross_k, s),
+                ],
+                0,
+            );
+            c.cross_v = Tensor::cat(
+                vec![
+                    pad_positions(c.cross_v.clone(), s),
+                    pad_positions(f.cross_v, s),
+                ],
+                0,
+            );
         }
         let at = self.len;
         self.starts.extend(fresh.starts.iter().map(|_| at));
@@ -196,4 +199,15 @@ impl<B: Backend> KvCache<B> {
     pub fn advance(&mut self) {
         self.len += 1;
     }
+}
+
+/// Keys or values `[b, h, l, dh]` padded with zeros to `s` positions (the padding is masked
+/// by the caller), so rows of different memory lengths stack into one batch.
+pub fn pad_positions<B: Backend>(t: Tensor<B, 4>, s: usize) -> Tensor<B, 4> {
+    let [b, h, l, dh] = t.dims();
+    if l == s {
+        return t;
+    }
+    let device = t.device();
+    Tensor::cat(vec![t, Tensor::zeros([b, h, s - l, dh], &device)], 2)
 }

@@ -13,6 +13,7 @@
 
 use super::detect::{crop, detect_lines, DetectOptions};
 use super::generate::Generator;
+use super::kv_cache::pad_positions;
 use super::line_model::{Decoding, LineDecoder, LineModel};
 use super::prefix_cache::{CacheStats, Encoding, PrefixCache};
 use crate::render::Page;
@@ -592,21 +593,10 @@ pub(super) fn stack_encodings<B: Backend>(
 ) -> (Vec<(Tensor<B, 4>, Tensor<B, 4>)>, Vec<usize>) {
     let lengths: Vec<usize> = encoded.iter().map(|e| e.len).collect();
     let s = lengths.iter().copied().max().unwrap_or(1);
-    let device = encoded[0].cross[0].0.device();
-    let pad = |t: &Tensor<B, 4>| {
-        let [b, h, l, dh] = t.dims();
-        if l == s {
-            t.clone()
-        } else {
-            Tensor::cat(
-                vec![t.clone(), Tensor::zeros([b, h, s - l, dh], &device)],
-                2,
-            )
-        }
-    };
     let layers = encoded[0].cross.len();
     let cross = (0..layers)
         .map(|layer| {
+            let pad = |t: &Tensor<B, 4>| pad_positions(t.clone(), s);
             let ks = encoded.iter().map(|e| pad(&e.cross[layer].0)).collect();
             let vs = encoded.iter().map(|e| pad(&e.cross[layer].1)).collect();
             (Tensor::cat(ks, 0), Tensor::cat(vs, 0))

@@ -408,23 +408,13 @@ mod tests {
     use crate::render::Page;
 
     fn sample(iteration: usize, e2e_ms: f64) -> Sample {
-        Sample {
-            index: iteration,
-            iteration,
-            doc_id: "d".into(),
-            pages: 1,
-            start_ms: 0.0,
-            send_lag_ms: None,
-            queue_ms: None,
-            worker: None,
-            error: None,
-            timing: crate::report::Timing {
-                timed: true,
-                ttft_ms: Some(e2e_ms / 2.0),
-                e2e_ms: Some(e2e_ms),
-                ..Default::default()
-            },
-        }
+        let timing = crate::report::Timing {
+            timed: true,
+            ttft_ms: Some(e2e_ms / 2.0),
+            e2e_ms: Some(e2e_ms),
+            ..Default::default()
+        };
+        Sample::for_tests(iteration, iteration, timing)
     }
 
     fn accuracy(cer: f64, critical_errors: usize) -> Option<Accuracy> {

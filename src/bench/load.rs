@@ -402,24 +402,14 @@ mod tests {
 
     #[test]
     fn slo_checks_each_limit() {
-        let mut s = Sample {
-            index: 0,
-            iteration: 0,
-            doc_id: "d".into(),
-            pages: 1,
-            start_ms: 0.0,
-            send_lag_ms: None,
-            queue_ms: None,
-            worker: None,
-            error: None,
-            timing: crate::report::Timing {
-                timed: true,
-                ttft_ms: Some(100.0),
-                e2e_ms: Some(900.0),
-                tpot_ms: Some(5.0),
-                ..Default::default()
-            },
+        let timing = crate::report::Timing {
+            timed: true,
+            ttft_ms: Some(100.0),
+            e2e_ms: Some(900.0),
+            tpot_ms: Some(5.0),
+            ..Default::default()
         };
+        let mut s = Sample::for_tests(0, 0, timing);
         assert!(Slo::default().met(&s));
         let slo = Slo {
             ttft_ms: Some(200.0),

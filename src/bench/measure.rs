@@ -217,18 +217,7 @@ mod tests {
             ..Timing::default()
         };
         timing.stages_ms.insert(Stage::Decode, decode);
-        Sample {
-            index: 9,
-            iteration,
-            doc_id: "d".into(),
-            pages: 1,
-            start_ms: 0.0,
-            send_lag_ms: None,
-            queue_ms: None,
-            worker: None,
-            error: None,
-            timing,
-        }
+        Sample::for_tests(9, iteration, timing)
     }
 
     fn input(mode: BatchMode, wall_s: f64) -> MeasureInput {

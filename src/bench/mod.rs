@@ -281,6 +281,23 @@ impl Sample {
     pub fn stage_ms(&self, stage: Stage) -> Option<f64> {
         self.timing.stages_ms.get(&stage).copied()
     }
+
+    /// A one-page request of document `d`, started at 0, with `timing` (unit tests' fixture).
+    #[cfg(test)]
+    pub(crate) fn for_tests(index: usize, iteration: usize, timing: Timing) -> Sample {
+        Sample {
+            index,
+            iteration,
+            doc_id: "d".into(),
+            pages: 1,
+            start_ms: 0.0,
+            send_lag_ms: None,
+            queue_ms: None,
+            worker: None,
+            error: None,
+            timing,
+        }
+    }
 }
 
 /// Statistics of one timing metric over a measurement's samples.

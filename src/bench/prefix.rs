@@ -494,21 +494,14 @@ mod tests {
     }
 
     fn sample(index: usize, prompt: Option<usize>, cached: Option<usize>) -> Sample {
+        let timing = crate::report::Timing {
+            input_tokens: prompt,
+            cached_tokens: cached,
+            ..Default::default()
+        };
         Sample {
-            index,
-            iteration: index,
             doc_id: format!("d{index}"),
-            pages: 1,
-            start_ms: 0.0,
-            send_lag_ms: None,
-            queue_ms: None,
-            worker: None,
-            error: None,
-            timing: crate::report::Timing {
-                input_tokens: prompt,
-                cached_tokens: cached,
-                ..Default::default()
-            },
+            ..Sample::for_tests(index, index, timing)
         }
     }
 

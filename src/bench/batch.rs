@@ -77,16 +77,17 @@ pub fn run_batch(
     control: Control<'_>,
 ) -> Measurement {
     let info = engine.info();
+    let gpu = super::resources::gpu_index(&info);
     let mode = if engine.batches_natively() {
         BatchMode::Native
     } else {
         BatchMode::Sequential
     };
     let docs = pick(pool, size.max(1));
-    let warmup = warm_up(repeats.warmup_rule(), control, || {
+    let warmup = warm_up(repeats.warmup_rule(), control, Some(gpu), || {
         timed(|| drop(timed_batch(engine, &docs, Instant::now(), 0)))
     });
-    let monitor = ResourceMonitor::start(super::resources::gpu_index(&info));
+    let monitor = ResourceMonitor::start(gpu);
     let origin = Instant::now();
     let mut samples = Vec::new();
     let mut calls = 0;

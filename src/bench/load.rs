@@ -185,18 +185,19 @@ pub fn run_load(
     }
     truth.check(pool.len())?;
     let info = workers[0].info();
+    let gpu = super::resources::gpu_index(&info);
     let default_format = workers[0].default_output_format();
     let warmups: Vec<Warmup> = workers
         .iter_mut()
         .filter_map(|w| {
-            warm_up(cfg.warmup_rule(), control, || {
+            warm_up(cfg.warmup_rule(), control, Some(gpu), || {
                 let t = Instant::now();
                 timed(|| drop(timed_request(w.as_mut(), info.streaming, &pool[0], t, t)))
             })
         })
         .collect();
     let schedule = arrival_times(cfg.arrival, rate, cfg.requests, cfg.seed);
-    let monitor = ResourceMonitor::start(super::resources::gpu_index(&info));
+    let monitor = ResourceMonitor::start(gpu);
     // A short lead so every worker is waiting on the queue before the first send.
     let t0 = Instant::now() + Duration::from_millis(20);
     let (served, sent_at) = send_and_serve(workers, info.streaming, pool, &schedule, t0, control);

@@ -14,6 +14,7 @@
 pub mod batch;
 pub mod comparison;
 pub mod goodput;
+pub mod gpu_state;
 pub mod load;
 pub mod long;
 pub mod overhead;

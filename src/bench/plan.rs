@@ -477,6 +477,42 @@ impl Plan {
     }
 }
 
+/// A measurement whose GPU was throttled (`gpu_state::SLOWDOWNS`) as its warm-up ended or
+/// while it was measured: its latencies include slowed clocks.
+fn gpu_notes(measurements: &[Measurement]) -> Vec<String> {
+    let mut notes = Vec::new();
+    for m in measurements {
+        if let Some(g) = m.warmup.as_ref().and_then(|w| w.gpu.as_ref()) {
+            if g.throttled {
+                notes.push(format!(
+                    "{} {}: the GPU was throttled when warm-up ended ({}); let it cool or \
+                     check its power limit before trusting these latencies",
+                    m.engine,
+                    m.label,
+                    g.describe()
+                ));
+            }
+        }
+        let gpu = &m.resources.gpu;
+        if gpu.slowdown_samples > 0 {
+            notes.push(format!(
+                "{} {}: the GPU was throttled ({}) in {} of {} samples while measured (SM clock \
+                 down to {}, up to {})",
+                m.engine,
+                m.label,
+                gpu.slowdown.join(", "),
+                gpu.slowdown_samples,
+                gpu.samples,
+                gpu.sm_clock_min_mhz
+                    .map_or_else(|| "n/a".into(), |c| format!("{c} MHz")),
+                gpu.temperature_max_c
+                    .map_or_else(|| "n/a".into(), |t| format!("{t} °C")),
+            ));
+        }
+    }
+    notes
+}
+
 /// What a reader of the report must know: engines that cannot batch, a GPU not measured,
 /// Tesseract's memory outside the process, failed requests.
 fn notes(scenario: Scenario, entries: &[EngineEntry], measurements: &[Measurement]) -> Vec<String> {
@@ -516,6 +552,7 @@ fn notes(scenario: Scenario, entries: &[EngineEntry], measurements: &[Measuremen
             ));
         }
     }
+    notes.extend(gpu_notes(measurements));
     if scenario == Scenario::Prefix {
         notes.extend(prefix::notes(measurements));
     }
@@ -526,4 +563,88 @@ fn notes(scenario: Scenario, entries: &[EngineEntry], measurements: &[Measuremen
         ));
     }
     notes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bench::gpu_state::{GpuState, WarmupGpu};
+    use crate::bench::warmup::Warmup;
+    use crate::bench::{measure, BatchMode, GpuStats, MeasureInput, Params, Resources};
+
+    fn measured(warm: Option<WarmupGpu>, gpu: GpuStats) -> Measurement {
+        let input = MeasureInput {
+            engine: "builtin".into(),
+            scenario: Scenario::Single,
+            label: "rx @ 150 DPI".into(),
+            params: Params::default(),
+            batch_mode: BatchMode::Unbatched,
+            repeats: Repeats {
+                warmup: 2,
+                iterations: 0,
+                warmup_max: 10,
+            },
+            wall_s: 1.0,
+            resources: Resources {
+                gpu,
+                ..Resources::default()
+            },
+            load: None,
+        };
+        let mut m = measure(input, Vec::new());
+        m.warmup = Some(Warmup {
+            requests: 3,
+            stable: true,
+            latencies_ms: vec![9.0, 5.0, 5.0],
+            gpu: warm,
+        });
+        m
+    }
+
+    #[test]
+    fn a_gpu_throttled_after_warm_up_or_while_measured_is_noted() {
+        let state = |clock, temp, slowdown: &[&str]| GpuState {
+            sm_clock_mhz: Some(clock),
+            sm_clock_max_mhz: Some(1980),
+            memory_clock_mhz: None,
+            temperature_c: Some(temp),
+            slowdown: slowdown.iter().map(|s| s.to_string()).collect(),
+        };
+        let calm = measured(
+            Some(WarmupGpu::new(state(1410, 35, &[]), state(1980, 52, &[]))),
+            GpuStats::default(),
+        );
+        assert!(gpu_notes(&[calm]).is_empty());
+
+        let hot = measured(
+            Some(WarmupGpu::new(
+                state(1980, 40, &[]),
+                state(1700, 84, &["sw_thermal_slowdown"]),
+            )),
+            GpuStats {
+                available: true,
+                samples: 10,
+                sm_clock_min_mhz: Some(1650),
+                temperature_max_c: Some(86),
+                slowdown: vec!["sw_thermal_slowdown".into()],
+                slowdown_samples: 4,
+                ..GpuStats::default()
+            },
+        );
+        let notes = gpu_notes(&[hot]);
+        assert_eq!(notes.len(), 2, "{notes:?}");
+        assert!(
+            notes[0].contains("throttled when warm-up ended"),
+            "{notes:?}"
+        );
+        assert!(
+            notes[0].contains("after 1700/1980 MHz SM, 84 °C"),
+            "{notes:?}"
+        );
+        assert!(
+            notes[1].contains("(sw_thermal_slowdown) in 4 of 10 samples"),
+            "{notes:?}"
+        );
+        assert!(notes[1].contains("1650 MHz, up to 86 °C"), "{notes:?}");
+    }
 }

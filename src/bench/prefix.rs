@@ -242,9 +242,10 @@ pub fn run_prefix(
     let salt = format!("[{run_tag}]");
     let salted = engine.set_prompt_salt(Some(&salt));
     let info = engine.info();
+    let gpu = super::resources::gpu_index(&info);
     let mirrored: Vec<PreparedDoc> = pool.iter().map(|(_, d)| mirror(&d.page(0))).collect();
     let mut k = 0;
-    let warmup = warm_up(repeats.warmup_rule(), control, || {
+    let warmup = warm_up(repeats.warmup_rule(), control, Some(gpu), || {
         let doc = &mirrored[k % mirrored.len()];
         k += 1;
         let t = Instant::now();
@@ -278,8 +279,9 @@ fn run_group(
     control: Control<'_>,
 ) -> (Measurement, Option<ServerCache>) {
     let info = engine.info();
+    let gpu = super::resources::gpu_index(&info);
     let before = scrape(engine);
-    let monitor = ResourceMonitor::start(super::resources::gpu_index(&info));
+    let monitor = ResourceMonitor::start(gpu);
     let origin = Instant::now();
     let mut samples = Vec::with_capacity(group.docs.len());
     for (i, doc) in group.docs.iter().enumerate() {

@@ -9,12 +9,14 @@
 //!   wall seconds (1.0 = one core fully busy), `cpu_utilisation` = that / logical cores.
 //! - **GPU** (NVIDIA): NVML is loaded at run time (`libnvidia-ml.so.1`, through
 //!   nvml-wrapper); a sampler thread reads the memory in use, utilisation and power of the
-//!   engine's device (its CUDA ordinal, 0 when it names none) every 100 ms. Without NVML
-//!   the figures are absent and `gpu.note` says why — that is not an error. NVML reports
-//!   the whole device, other processes included.
+//!   engine's device (its CUDA ordinal, 0 when it names none) every 100 ms, with its SM
+//!   clock, temperature and slowdown reasons (`gpu_state`), so throttling during a
+//!   measurement is counted. Without NVML the figures are absent and `gpu.note` says why —
+//!   that is not an error. NVML reports the whole device, other processes included.
 //! - The Burn backends keep no memory statistics of their own that this crate can read
 //!   (the default CPU backend allocates from the process heap, which RSS covers).
 
+use super::gpu_state::GpuState;
 use crate::engine::EngineInfo;
 use crate::model::device::DeviceChoice;
 use crate::pipeline::memory;
@@ -68,6 +70,20 @@ pub struct GpuStats {
     pub power_mean_w: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub power_max_w: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperature_max_c: Option<u32>,
+    /// The lowest SM clock seen: with `slowdown`, how far the clocks fell.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sm_clock_min_mhz: Option<u32>,
+    /// Every slowdown reason seen (`gpu_state::SLOWDOWNS`), and in how many samples any was.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub slowdown: Vec<String>,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub slowdown_samples: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// (own CPU seconds, children's CPU seconds) from `/proc/self/stat`.
@@ -156,7 +172,7 @@ impl ResourceMonitor {
 /// Initialises NVML and checks that GPU `index` exists. The library is opened at run time
 /// (nvml-wrapper loads `libnvidia-ml.so.1`), so the binary needs no NVIDIA driver; the
 /// unversioned name is the fallback some installs only have.
-fn open_nvml(index: u32) -> Result<Nvml, String> {
+pub(super) fn open_nvml(index: u32) -> Result<Nvml, String> {
     let nvml = Nvml::init()
         .or_else(|_| {
             Nvml::builder()
@@ -181,6 +197,7 @@ struct Reading {
     memory_used_mib: Option<f64>,
     utilisation_pct: Option<f64>,
     power_w: Option<f64>,
+    state: GpuState,
 }
 
 fn read(device: &Device<'_>) -> Reading {
@@ -189,7 +206,15 @@ fn read(device: &Device<'_>) -> Reading {
         utilisation_pct: device.utilization_rates().ok().map(|u| u.gpu as f64),
         // NVML reports milliwatts.
         power_w: device.power_usage().ok().map(|mw| mw as f64 / 1000.0),
+        state: GpuState::read(device),
     }
+}
+
+/// The state of GPU `index` now, `None` without NVML or that device.
+pub fn gpu_state(index: u32) -> Option<GpuState> {
+    let nvml = open_nvml(index).ok()?;
+    let device = nvml.device_by_index(index).ok()?;
+    Some(GpuState::read(&device))
 }
 
 /// A thread reading NVML until told to stop.
@@ -246,6 +271,7 @@ fn sample_until(device: &Device<'_>, stop: &AtomicBool) -> GpuStats {
             power_n += 1;
             out.power_max_w = Some(out.power_max_w.unwrap_or(0.0).max(p));
         }
+        note_state(&mut out, r.state);
         if stop.load(Ordering::Relaxed) {
             break;
         }
@@ -254,6 +280,24 @@ fn sample_until(device: &Device<'_>, stop: &AtomicBool) -> GpuStats {
     out.utilisation_mean_pct = (util_n > 0).then(|| util_sum / util_n as f64);
     out.power_mean_w = (power_n > 0).then(|| power_sum / power_n as f64);
     out
+}
+
+/// Folds one reading's clock, temperature and slowdown reasons into `out`.
+fn note_state(out: &mut GpuStats, state: GpuState) {
+    if let Some(t) = state.temperature_c {
+        out.temperature_max_c = Some(out.temperature_max_c.map_or(t, |m| m.max(t)));
+    }
+    if let Some(c) = state.sm_clock_mhz {
+        out.sm_clock_min_mhz = Some(out.sm_clock_min_mhz.map_or(c, |m| m.min(c)));
+    }
+    if !state.slowdown.is_empty() {
+        out.slowdown_samples += 1;
+    }
+    for reason in state.slowdown {
+        if !out.slowdown.contains(&reason) {
+            out.slowdown.push(reason);
+        }
+    }
 }
 
 /// The name of GPU `index` as NVML reports it, or why there is none (no driver, no device).
@@ -294,6 +338,28 @@ mod tests {
         assert_eq!(gpu_index(&info(Some("cpu"))), 0);
         assert_eq!(gpu_index(&info(Some("tpu:1"))), 0);
         assert_eq!(gpu_index(&info(None)), 0);
+    }
+
+    #[test]
+    fn readings_fold_into_the_hottest_slowest_state_and_every_reason() {
+        let mut out = GpuStats::default();
+        let reading = |clock, temp, slowdown: &[&str]| GpuState {
+            sm_clock_mhz: Some(clock),
+            temperature_c: Some(temp),
+            slowdown: slowdown.iter().map(|s| s.to_string()).collect(),
+            ..GpuState::default()
+        };
+        note_state(&mut out, reading(1980, 60, &[]));
+        note_state(&mut out, reading(1600, 85, &["sw_thermal_slowdown"]));
+        note_state(
+            &mut out,
+            reading(1700, 80, &["sw_power_cap", "sw_thermal_slowdown"]),
+        );
+        note_state(&mut out, GpuState::default());
+        assert_eq!(out.sm_clock_min_mhz, Some(1600));
+        assert_eq!(out.temperature_max_c, Some(85));
+        assert_eq!(out.slowdown, ["sw_thermal_slowdown", "sw_power_cap"]);
+        assert_eq!(out.slowdown_samples, 2);
     }
 
     #[test]

@@ -18,11 +18,12 @@ pub fn run_single(
     control: Control<'_>,
 ) -> Measurement {
     let info = engine.info();
-    let warmup = warm_up(repeats.warmup_rule(), control, || {
+    let gpu = super::resources::gpu_index(&info);
+    let warmup = warm_up(repeats.warmup_rule(), control, Some(gpu), || {
         let t = Instant::now();
         timed(|| drop(timed_request(engine, info.streaming, doc, t, t)))
     });
-    let monitor = ResourceMonitor::start(super::resources::gpu_index(&info));
+    let monitor = ResourceMonitor::start(gpu);
     let origin = Instant::now();
     let mut samples = Vec::with_capacity(repeats.iterations);
     for i in 0..repeats.iterations {

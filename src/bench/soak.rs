@@ -36,8 +36,9 @@ pub fn run_soak(
         ));
     }
     let info = engine.info();
+    let gpu = super::resources::gpu_index(&info);
     // Warmed on one page, so that the stability test compares like with like.
-    let mut warmup_done = warm_up(warmup, control, || {
+    let mut warmup_done = warm_up(warmup, control, Some(gpu), || {
         let t = Instant::now();
         timed(|| drop(timed_request(engine, info.streaming, &pool[0], t, t)))
     });
@@ -48,7 +49,7 @@ pub fn run_soak(
     for w in 0..n_windows {
         let w_start = origin + window * w as u32;
         let mut w_end = (origin + window * (w as u32 + 1)).min(origin + duration);
-        let monitor = ResourceMonitor::start(super::resources::gpu_index(&info));
+        let monitor = ResourceMonitor::start(gpu);
         let began = Instant::now();
         let mut samples = Vec::new();
         while Instant::now() < w_end {

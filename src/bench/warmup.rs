@@ -7,7 +7,14 @@
 //! over. Warm-up stops at `max` requests even when not stable; the measurement then
 //! records `stable: false` and the bench notes it, since its first samples may still be
 //! cold. `min = 0` turns warm-up off.
+//!
+//! On a GPU (NVML present) the device's clocks, temperature and slowdown reasons are read
+//! before the first and after the last warm-up request (`gpu_state`): latency can settle
+//! while the device is still heating towards a power or thermal limit, and a warm-up that
+//! ends throttled is flagged in the report.
 
+use super::gpu_state::WarmupGpu;
+use super::resources::gpu_state;
 use super::Control;
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
@@ -50,13 +57,26 @@ pub struct Warmup {
     pub stable: bool,
     /// Wall time of each warm-up request, in order.
     pub latencies_ms: Vec<f64>,
+    /// The GPU before and after, when NVML could read it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu: Option<WarmupGpu>,
 }
 
 impl Warmup {
     /// Several workers' warm-ups as one record: every request, in worker order, stable
-    /// only when each worker's was. `None` when there were none.
+    /// only when each worker's was; the GPU as the first worker found it and the last left
+    /// it, throttled when any ended throttled. `None` when there were none.
     pub fn together(warmups: Vec<Warmup>) -> Option<Warmup> {
         let stable = warmups.iter().all(|w| w.stable);
+        let gpus: Vec<&WarmupGpu> = warmups.iter().filter_map(|w| w.gpu.as_ref()).collect();
+        let gpu = match (gpus.first(), gpus.last()) {
+            (Some(first), Some(last)) => Some(WarmupGpu {
+                before: first.before.clone(),
+                after: last.after.clone(),
+                throttled: gpus.iter().any(|g| g.throttled),
+            }),
+            _ => None,
+        };
         let latencies_ms: Vec<f64> = warmups.into_iter().flat_map(|w| w.latencies_ms).collect();
         if latencies_ms.is_empty() {
             return None;
@@ -65,6 +85,7 @@ impl Warmup {
             requests: latencies_ms.len(),
             stable,
             latencies_ms,
+            gpu,
         })
     }
 }
@@ -82,15 +103,19 @@ pub fn is_stable(latencies_ms: &[f64]) -> bool {
 
 /// Runs `request` (which returns its latency in ms, e.g. through [`timed`]) until the
 /// latency is stable (see the module notes), between `rule.min` and `rule.max` times;
-/// stops early when `control` says so. `None` when warm-up is off.
+/// stops early when `control` says so. With `gpu` (a CUDA ordinal, see
+/// `resources::gpu_index`) the device's state is read before and after. `None` when
+/// warm-up is off.
 pub fn warm_up(
     rule: WarmupRule,
     control: Control<'_>,
+    gpu: Option<u32>,
     mut request: impl FnMut() -> f64,
 ) -> Option<Warmup> {
     if rule.min == 0 {
         return None;
     }
+    let before = gpu.and_then(gpu_state);
     let mut latencies_ms = Vec::new();
     let mut stable = false;
     while latencies_ms.len() < rule.max && !control.stopped() {
@@ -100,10 +125,12 @@ pub fn warm_up(
             break;
         }
     }
+    let after = gpu.and_then(gpu_state);
     Some(Warmup {
         requests: latencies_ms.len(),
         stable,
         latencies_ms,
+        gpu: before.zip(after).map(|(b, a)| WarmupGpu::new(b, a)),
     })
 }
 
@@ -138,13 +165,16 @@ mod tests {
     #[test]
     fn stops_once_stable_but_not_before_min_and_never_past_max() {
         let control = Control::default();
-        let off = warm_up(WarmupRule::new(0, 10), control, || panic!("no warm-up"));
+        let off = warm_up(WarmupRule::new(0, 10), control, None, || {
+            panic!("no warm-up")
+        });
         assert_eq!(off, None);
 
         // Slow first request, then steady: stable after four.
         let w = warm_up(
             WarmupRule::new(2, 20),
             control,
+            None,
             paced(&[120.0, 30.0, 31.0, 30.0]),
         )
         .unwrap();
@@ -155,11 +185,44 @@ mod tests {
         assert_eq!(WarmupRule::new(5, 2).max(), 5);
 
         // Steady from the start, but `min` asks for six.
-        let w = warm_up(WarmupRule::new(6, 20), control, paced(&[30.0])).unwrap();
+        let w = warm_up(WarmupRule::new(6, 20), control, None, paced(&[30.0])).unwrap();
         assert_eq!(w.requests, 6);
 
         // Never steady: capped at `max`, recorded as not stable.
-        let w = warm_up(WarmupRule::new(1, 4), control, paced(&[10.0, 60.0])).unwrap();
+        let w = warm_up(WarmupRule::new(1, 4), control, None, paced(&[10.0, 60.0])).unwrap();
         assert_eq!((w.requests, w.stable), (4, false));
+    }
+
+    #[test]
+    fn the_gpu_is_read_around_warm_up_when_nvml_can() {
+        let control = Control::default();
+        let w = warm_up(WarmupRule::new(1, 3), control, Some(0), paced(&[30.0])).unwrap();
+        // Without an NVIDIA driver (these test machines) there is no record, and no error.
+        assert_eq!(w.gpu.is_some(), gpu_state(0).is_some());
+        let w = warm_up(WarmupRule::new(1, 3), control, None, paced(&[30.0])).unwrap();
+        assert_eq!(w.gpu, None);
+    }
+
+    #[test]
+    fn workers_warm_ups_keep_the_first_before_the_last_after_and_any_throttle() {
+        use crate::bench::gpu_state::GpuState;
+        let at = |t| GpuState {
+            temperature_c: Some(t),
+            ..GpuState::default()
+        };
+        let worker = |before, after, throttled| Warmup {
+            requests: 1,
+            stable: true,
+            latencies_ms: vec![5.0],
+            gpu: Some(WarmupGpu {
+                before: at(before),
+                after: at(after),
+                throttled,
+            }),
+        };
+        let w = Warmup::together(vec![worker(40, 60, true), worker(60, 70, false)]).unwrap();
+        let g = w.gpu.unwrap();
+        assert_eq!((g.before, g.after, g.throttled), (at(40), at(70), true));
+        assert_eq!(w.requests, 2);
     }
 }

@@ -470,6 +470,18 @@ fn measurement_stats(o: &mut String, m: &Measurement) {
             ""
         }
     );
+    if let Some(g) = m.warmup.as_ref().and_then(|w| w.gpu.as_ref()) {
+        let _ = writeln!(
+            o,
+            "GPU around warm-up: {}{}.\n",
+            g.describe(),
+            if g.throttled {
+                " — **throttled**"
+            } else {
+                ""
+            }
+        );
+    }
     let mut t = Table::left([
         "metric (ms)",
         "n",

@@ -250,6 +250,14 @@ impl Engine for BuiltinEngine {
         true
     }
 
+    fn has_prefix_cache(&self) -> bool {
+        match &self.runner {
+            Runner::Cpu(r) => r.has_prefix_cache(),
+            #[cfg(feature = "cuda")]
+            Runner::Cuda(r) => r.has_prefix_cache(),
+        }
+    }
+
     fn recognize_batch(
         &mut self,
         requests: &[Request<'_>],

@@ -183,6 +183,12 @@ pub trait Engine: Send {
         None
     }
 
+    /// Whether the engine keeps a prefix cache, so every request's input tokens count as
+    /// cache lookups (`medocr serve`'s `medocr:prefix_cache_queries_total`).
+    fn has_prefix_cache(&self) -> bool {
+        false
+    }
+
     /// Starts every later request with `salt` (`None`: no salt), ahead of the page, so
     /// requests with different salts share no text prefix (`bench --scenario prefix`).
     /// Returns whether the engine sends any text; one that does not ignores the salt.

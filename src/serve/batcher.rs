@@ -106,7 +106,7 @@ pub fn spawn(mut engine: Box<dyn Engine>, schedule: Schedule, metrics: ServeMetr
     let (tx, rx) = mpsc::sync_channel::<Job>(schedule.max_queue.max(1));
     let m = metrics.clone();
     // Lookups are counted only where there is a cache, as vLLM does.
-    let prefix_cache = engine.info().settings.contains_key("prefix_cache_mib");
+    let prefix_cache = engine.has_prefix_cache();
     let max_batch = schedule.max_batch.max(1);
     std::thread::Builder::new()
         .name("medocr-model".into())

@@ -10,8 +10,8 @@ use super::ocr::OcrModel;
 use super::tokenizer::{BOS, EOS, PAD};
 use burn::tensor::activation::log_softmax;
 use burn::tensor::backend::Backend;
+use burn::tensor::Int;
 use burn::tensor::Tensor;
-use burn::tensor::{Int, TensorData};
 
 impl Decoding {
     /// The built-in model: `<bos>` first, `<eos>` or `<pad>` ends a line (not kept), scores
@@ -158,10 +158,15 @@ impl<'m, B: Backend, D: LineDecoder<B>> Generator<'m, B, D> {
             .map(|(&len, limit)| self.new_line(len, limit))
             .collect();
         self.active.extend(&lines);
+        self.mask_padding();
+        lines
+    }
+
+    /// The cross-attention padding mask of the rows in the batch, from their memory lengths.
+    fn mask_padding(&mut self) {
         let lens: Vec<usize> = self.active.iter().map(|&i| self.mem_lens[i]).collect();
         let s = self.cache.layers[0].cross_k.dims()[2];
         self.key_bias = padding_bias::<B>(&lens, s, &self.device);
-        lines
     }
 
     /// A line index for a new line: a released one, else the next.
@@ -297,20 +302,11 @@ impl<'m, B: Backend, D: LineDecoder<B>> Generator<'m, B, D> {
             return;
         }
         let keep: Vec<usize> = (0..n).filter(|&r| !self.finished[self.active[r]]).collect();
+        self.active = keep.iter().map(|&r| self.active[r]).collect();
         if !keep.is_empty() {
             self.cache.select_rows(&keep, &self.device);
-            if let Some(bias) = &self.key_bias {
-                let idx = Tensor::<B, 1, Int>::from_data(
-                    TensorData::new(
-                        keep.iter().map(|&r| r as i64).collect::<Vec<_>>(),
-                        [keep.len()],
-                    ),
-                    &self.device,
-                );
-                self.key_bias = Some(bias.clone().select(0, idx));
-            }
+            self.mask_padding();
         }
-        self.active = keep.iter().map(|&r| self.active[r]).collect();
     }
 
     /// Runs to the end and returns the token ids of every line.

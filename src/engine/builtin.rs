@@ -48,11 +48,9 @@ impl BuiltinEngine {
                 let (sha, config) = (loaded.sha256.clone(), loaded.config.clone());
                 let params = burn::module::Module::num_params(&loaded.model);
                 (
-                    Runner::Cpu(Recognizer::new(
-                        BuiltinLines::new(loaded),
-                        dev,
-                        DEFAULT_BATCH,
-                    )),
+                    Runner::Cpu(
+                        Recognizer::new(BuiltinLines::new(loaded), dev, DEFAULT_BATCH).on_cpu(),
+                    ),
                     sha,
                     config,
                     params,

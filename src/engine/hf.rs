@@ -123,7 +123,8 @@ impl HfEngine {
                 let dev = Default::default();
                 let l = trocr::load::<burn::backend::Flex>(dir, &dev)?;
                 let info = describe(&l, dir, device);
-                (Runner::Cpu(Recognizer::new(l, dev, DEFAULT_BATCH)), info)
+                let rec = Recognizer::new(l, dev, DEFAULT_BATCH).on_cpu();
+                (Runner::Cpu(rec), info)
             }
             #[cfg(feature = "cuda")]
             DeviceChoice::Cuda(i) => {

@@ -8,11 +8,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{medocr, text};
-
-fn read_json(path: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
+use common::{medocr, read_json, text};
 
 /// Flags of a short run on one prescription page at 72 DPI, reports in `out/<id>`.
 fn quick(scenario: &str, engines: &str, out: &Path, id: &str) -> Vec<String> {

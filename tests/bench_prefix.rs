@@ -6,11 +6,7 @@
 use std::path::Path;
 
 mod common;
-use common::{medocr, text};
-
-fn read_json(path: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
+use common::{medocr, read_json, text};
 
 /// The measurement of `engine` whose prefix group is `group`.
 fn group<'a>(v: &'a serde_json::Value, engine: &str, group: &str) -> &'a serde_json::Value {
@@ -29,21 +25,7 @@ fn prefix_hits_when_a_page_repeats_and_not_for_distinct_pages() {
     let data = tmp.path().join("data");
     // Two documents of each type: the template group takes both prescriptions, the other
     // groups the diagnoses' and lab results' pages.
-    let o = medocr(
-        &[
-            "gen",
-            "--out",
-            data.to_str().unwrap(),
-            "--count",
-            "2",
-            "--types",
-            "prescription,diagnosis,lab_result",
-            "--seed",
-            "7",
-        ],
-        root,
-    );
-    assert!(o.status.success(), "{}", text(&o));
+    common::gen(root, &data, 2, "prescription,diagnosis,lab_result", 7);
     let server = common::start_serve(root, &[]);
     let out = tmp.path().join("reports");
     let o = medocr(

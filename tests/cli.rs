@@ -3,28 +3,14 @@
 use std::path::Path;
 
 mod common;
-use common::{medocr, predictions, predictions_from_entry, snapshot, text};
+use common::{gen, medocr, predictions, predictions_from_entry, read_json, snapshot, text};
 
 #[test]
 fn gen_then_score_perfect_and_damaged_predictions() {
     let tmp = tempfile::tempdir().unwrap();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let data = tmp.path().join("data");
-    let o = medocr(
-        &[
-            "gen",
-            "--out",
-            data.to_str().unwrap(),
-            "--count",
-            "1",
-            "--types",
-            "prescription,diagnosis",
-            "--seed",
-            "5",
-        ],
-        root,
-    );
-    assert!(o.status.success(), "{}", text(&o));
+    gen(root, &data, 1, "prescription,diagnosis", 5);
     assert!(data.join("manifest.jsonl").is_file());
     assert!(data.join("prescription-000.pdf").is_file());
 
@@ -60,14 +46,10 @@ fn gen_then_score_perfect_and_damaged_predictions() {
     ] {
         assert!(reports.join("perfect").join(f).is_file(), "missing {f}");
     }
-    let summary: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(reports.join("perfect/summary.json")).unwrap(),
-    )
-    .unwrap();
+    let summary = read_json(&reports.join("perfect/summary.json"));
     assert_eq!(summary["totals"]["cer"]["rate"], 0.0);
     // Reports carry numbers and ids, never the documents' text or the patients' names.
-    let manifest = std::fs::read_to_string(data.join("manifest.jsonl")).unwrap();
-    let first: serde_json::Value = serde_json::from_str(manifest.lines().next().unwrap()).unwrap();
+    let first = &common::manifest(&data)[0];
     let name = first["fields"]["patient_name"].as_str().unwrap();
     for f in ["summary.json", "documents.csv", "report.md"] {
         let body = std::fs::read_to_string(reports.join("perfect").join(f)).unwrap();
@@ -107,21 +89,7 @@ fn clinical_errors_are_reported_with_patient_names_masked() {
     let tmp = tempfile::tempdir().unwrap();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let data = tmp.path().join("data");
-    let o = medocr(
-        &[
-            "gen",
-            "--out",
-            data.to_str().unwrap(),
-            "--count",
-            "2",
-            "--types",
-            "prescription",
-            "--seed",
-            "11",
-        ],
-        root,
-    );
-    assert!(o.status.success(), "{}", text(&o));
+    gen(root, &data, 2, "prescription", 11);
     // Each prescription: the patient's name misread by one syllable, and the first drug
     // read as a look-alike product (잔탁 for whatever was prescribed).
     let misread = |name: &str| {
@@ -167,9 +135,7 @@ fn clinical_errors_are_reported_with_patient_names_masked() {
         "{md}"
     );
     assert!(md.contains("critical field errors ≤ 0"), "{md}");
-    let manifest = std::fs::read_to_string(data.join("manifest.jsonl")).unwrap();
-    for line in manifest.lines() {
-        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+    for v in common::manifest(&data) {
         let name = v["fields"]["patient_name"].as_str().unwrap();
         for (f, body) in [("report.md", &md), ("summary.json", &summary)] {
             assert!(!body.contains(name), "{f} leaks the patient name");
@@ -429,9 +395,7 @@ fn cut_after_first_result(dir: &Path) {
 }
 
 fn summary_without_volatile(dir: &Path) -> serde_json::Value {
-    let v =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
-    common::scrub(&v, &[])
+    common::scrub(&common::summary(dir), &[])
 }
 
 /// `--resume DIR` writes DIR, wherever it is now: a copy of an interrupted run folder

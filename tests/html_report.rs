@@ -106,27 +106,9 @@ fn html_report_renders_in_headless_chromium() {
     let tmp = tempfile::tempdir().unwrap();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let data = tmp.path().join("data");
-    let o = medocr(
-        &[
-            "gen",
-            "--out",
-            data.to_str().unwrap(),
-            "--count",
-            "2",
-            "--types",
-            "prescription,lab_result",
-            "--seed",
-            "3",
-        ],
-        root,
-    );
-    assert!(o.status.success(), "{}", text(&o));
+    common::gen(root, &data, 2, "prescription,lab_result", 3);
 
-    let manifest = std::fs::read_to_string(data.join("manifest.jsonl")).unwrap();
-    let entries: Vec<serde_json::Value> = manifest
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let entries = common::manifest(&data);
     let predictions = tmp.path().join("damaged.jsonl");
     common::predictions(&data, &predictions, damage);
 
@@ -213,9 +195,7 @@ fn html_report_renders_in_headless_chromium() {
     let errors = console_errors(&o.stderr);
     assert!(errors.is_empty(), "console errors: {errors:#?}");
     let dom = String::from_utf8_lossy(&o.stdout);
-    let summary: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(reports.join("r/summary.json")).unwrap())
-            .unwrap();
+    let summary = common::summary(&reports.join("r"));
     let checks: usize = summary["verdicts"]
         .as_array()
         .unwrap()

@@ -296,11 +296,11 @@ fn score_requests(
             continue;
         }
         members.sort_unstable();
-        let answer = members
+        let pages: Vec<(&Sample, &str)> = members
             .iter()
-            .map(|&(_, pos)| answer_of(&samples[pos], &answers[pos]))
-            .collect::<Vec<_>>()
-            .join("\n");
+            .map(|&(_, pos)| (&samples[pos], answers[pos].as_str()))
+            .collect();
+        let answer = document_answer(&pages);
         let canonical = canonicalize(&answer, format);
         let score = score_answer(p.doc, &canonical, &scoring.score, &scoring.knowledge);
         let accuracy = Accuracy {
@@ -328,14 +328,25 @@ fn score_requests(
     out
 }
 
-/// What `run` would score for a page: nothing for a failed request or a runaway answer
-/// (NUL bytes, more than [`MAX_OUTPUT_CHARS_PER_PAGE`]), as `run` scores a failed document.
-fn answer_of<'s>(sample: &Sample, answer: &'s str) -> &'s str {
-    let runaway = answer.contains('\0')
-        || (answer.len() > MAX_OUTPUT_CHARS_PER_PAGE
-            && answer.chars().count() > MAX_OUTPUT_CHARS_PER_PAGE);
-    if sample.error.is_some() || runaway {
-        ""
+/// The answer `run` would score for a document read page by page (`pages` in page order):
+/// the pages' texts joined as the engines join them (a `"\n"` between pages with text: an
+/// empty page adds no line), or nothing when a page failed or the whole is a runaway (NUL
+/// bytes, more than [`MAX_OUTPUT_CHARS_PER_PAGE`] per page), as `run` scores a document
+/// whose engine call failed.
+fn document_answer(pages: &[(&Sample, &str)]) -> String {
+    if pages.iter().any(|(s, _)| s.error.is_some()) {
+        return String::new();
+    }
+    let answer = pages
+        .iter()
+        .map(|&(_, a)| a)
+        .filter(|a| !a.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n");
+    let limit = MAX_OUTPUT_CHARS_PER_PAGE * pages.len().max(1);
+    let runaway = answer.contains('\0') || (answer.len() > limit && answer.chars().count() > limit);
+    if runaway {
+        String::new()
     } else {
         answer
     }
@@ -559,6 +570,41 @@ mod tests {
             1.0,
         );
         assert_eq!((none.scored, none.unscored), (0, 7));
+    }
+
+    #[test]
+    fn a_document_reads_as_run_reads_it() {
+        let ok = sample(0, 1.0);
+        let mut failed = sample(1, 1.0);
+        failed.error = Some("HTTP 500".into());
+        // An empty page adds no line, as the engines join pages.
+        assert_eq!(
+            document_answer(&[(&ok, "가"), (&ok, ""), (&ok, "나")]),
+            "가\n나"
+        );
+        // One failed page empties the document, as `run` scores a failed engine call.
+        assert_eq!(document_answer(&[(&ok, "가"), (&failed, "나")]), "");
+        assert_eq!(document_answer(&[(&ok, "가\0")]), "");
+        // The runaway limit is per page of the document.
+        let long = "가".repeat(MAX_OUTPUT_CHARS_PER_PAGE + 1);
+        assert_eq!(document_answer(&[(&ok, &long)]), "");
+        assert_eq!(document_answer(&[(&ok, &long), (&ok, "")]), long);
+    }
+
+    #[test]
+    fn a_vlm_answer_is_scored_on_its_text_not_its_markdown() {
+        let a = doc("a", "처방전 첫 줄\n둘째 줄");
+        let scoring = Scoring::bundled();
+        let truth = GroundTruth::of_pages(&[&a], &[prepared("a", 2)], &scoring);
+        let answers = ["# 처방전 첫 줄", "**둘째 줄**"].map(String::from);
+        let samples: Vec<Sample> = (0..2).map(|i| sample(i, 10.0)).collect();
+        let cer = |format| {
+            let g = assess(&truth, &samples, &answers, ("openai", format), &SLO, 1.0);
+            g.requests[0].accuracy.cer.unwrap()
+        };
+        // `openai`'s default (auto) reads the pages joined as Markdown, as `run` does.
+        assert_eq!(cer(OutputFormat::Auto), 0.0);
+        assert!(cer(OutputFormat::Text) > 0.0);
     }
 
     fn load_measurement(rate: f64, slo_attainment: f64, correct: Option<f64>) -> Measurement {

@@ -24,6 +24,58 @@ pub fn text(o: &Output) -> String {
     )
 }
 
+/// `medocr gen --out OUT --count COUNT --types TYPES --seed SEED` run in `root`; fails the
+/// test with the binary's output when it fails.
+pub fn gen(root: &Path, out: &Path, count: usize, types: &str, seed: u64) {
+    let (count, seed) = (count.to_string(), seed.to_string());
+    let o = medocr(
+        &[
+            "gen",
+            "--out",
+            out.to_str().unwrap(),
+            "--count",
+            &count,
+            "--types",
+            types,
+            "--seed",
+            &seed,
+        ],
+        root,
+    );
+    assert!(o.status.success(), "{}", text(&o));
+}
+
+/// A JSON file (bench.json, summary.json …).
+pub fn read_json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// Each scored document's id and CER, from a run folder's journal.jsonl, in journal order
+/// (none without a journal: the caller's assertion shows why).
+pub fn journal_cers(run_dir: &Path) -> Vec<(String, f64)> {
+    std::fs::read_to_string(run_dir.join("journal.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|d| {
+            let r = &d["result"];
+            Some((
+                r["id"].as_str()?.to_string(),
+                r["score"]["cer"]["rate"].as_f64()?,
+            ))
+        })
+        .collect()
+}
+
+/// The manifest entries of `dataset`, in order.
+pub fn manifest(dataset: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(dataset.join("manifest.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
 /// Writes predictions (`{"id", "text"}` per line) for every manifest entry of `dataset`,
 /// the text made by `f` from the whole entry (text and fields).
 pub fn predictions_from_entry(
@@ -31,10 +83,8 @@ pub fn predictions_from_entry(
     out: &Path,
     f: impl Fn(&serde_json::Value) -> String,
 ) {
-    let manifest = std::fs::read_to_string(dataset.join("manifest.jsonl")).unwrap();
     let mut lines = String::new();
-    for line in manifest.lines() {
-        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+    for v in manifest(dataset) {
         let p = serde_json::json!({"id": v["id"], "text": f(&v)});
         lines.push_str(&p.to_string());
         lines.push('\n');
@@ -189,7 +239,7 @@ pub fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
 
 /// A run folder's summary.json.
 pub fn summary(run_dir: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(run_dir.join("summary.json")).unwrap()).unwrap()
+    read_json(&run_dir.join("summary.json"))
 }
 
 /// A one-document dataset in `dir/data`: the bundled set's first document of `doc_type`,

@@ -252,13 +252,27 @@ fn throughput(r: &BenchReport) -> Table {
     t
 }
 
+/// The table of a section about one part of a measurement (its load, its prefix groups):
+/// `columns`, then a row made by `row` for each measurement that has the part (`part`), in
+/// report order; `None` when none has it, and the section is left out.
+pub fn per_measurement<'m, P: 'm, const N: usize>(
+    measurements: &'m [Measurement],
+    part: impl Fn(&'m Measurement) -> Option<&'m P>,
+    columns: [&str; N],
+    row: impl Fn(&'m Measurement, &'m P) -> Vec<String>,
+) -> Option<Table> {
+    let mut t = Table::left(columns);
+    for m in measurements {
+        if let Some(p) = part(m) {
+            t.row(row(m, p));
+        }
+    }
+    (!t.is_empty()).then_some(t)
+}
+
 /// The open-loop load table and each engine's capacity under the p99 limit.
 fn load(o: &mut String, r: &BenchReport) {
-    let loads: Vec<&Measurement> = r.measurements.iter().filter(|m| m.load.is_some()).collect();
-    if loads.is_empty() {
-        return;
-    }
-    let mut t = Table::left([
+    let columns = [
         "engine",
         "requested req/s",
         "scheduled",
@@ -271,27 +285,33 @@ fn load(o: &mut String, r: &BenchReport) {
         "goodput req/s",
         "SLO met",
         "max send lag ms",
-    ]);
-    for m in loads {
-        let l = m.load.as_ref().expect("filtered");
-        let p = |s: &Option<MetricStats>, q: fn(&crate::stats::Summary) -> f64| {
-            ms(s.as_ref().map(|s| q(&s.summary)))
-        };
-        t.row([
-            m.engine.clone(),
-            l.requested_rate.to_string(),
-            format!("{:.3}", l.scheduled_rate),
-            format!("{:.3}", l.achieved_rate),
-            l.concurrency.to_string(),
-            p(&m.latency.e2e_ms, |s| s.p50),
-            p(&m.latency.e2e_ms, |s| s.p99),
-            p(&m.latency.queue_ms, |s| s.p50),
-            p(&m.latency.queue_ms, |s| s.p99),
-            format!("{:.3}", l.goodput_rps),
-            format!("{:.0}%", l.slo_attainment * 100.0),
-            format!("{:.2}", l.max_send_lag_ms),
-        ]);
-    }
+    ];
+    let p = |s: &Option<MetricStats>, q: fn(&crate::stats::Summary) -> f64| {
+        ms(s.as_ref().map(|s| q(&s.summary)))
+    };
+    let Some(t) = per_measurement(
+        &r.measurements,
+        |m| m.load.as_ref(),
+        columns,
+        |m, l| {
+            vec![
+                m.engine.clone(),
+                l.requested_rate.to_string(),
+                format!("{:.3}", l.scheduled_rate),
+                format!("{:.3}", l.achieved_rate),
+                l.concurrency.to_string(),
+                p(&m.latency.e2e_ms, |s| s.p50),
+                p(&m.latency.e2e_ms, |s| s.p99),
+                p(&m.latency.queue_ms, |s| s.p50),
+                p(&m.latency.queue_ms, |s| s.p99),
+                format!("{:.3}", l.goodput_rps),
+                format!("{:.0}%", l.slo_attainment * 100.0),
+                format!("{:.2}", l.max_send_lag_ms),
+            ]
+        },
+    ) else {
+        return;
+    };
     let _ = write!(o, "\n## Load\n\n{}", t.markdown());
     for c in &r.load_capacity {
         let _ = writeln!(
@@ -308,11 +328,7 @@ fn load(o: &mut String, r: &BenchReport) {
 /// Correct-and-on-time goodput beside latency-only goodput, per rate, and the highest rates
 /// meeting the goodput target.
 fn correct_goodput(o: &mut String, r: &BenchReport) {
-    let loads: Vec<&Measurement> = r.measurements.iter().filter(|m| m.load.is_some()).collect();
-    if loads.is_empty() {
-        return;
-    }
-    let mut t = Table::left([
+    let columns = [
         "engine",
         "requested req/s",
         "latency-only goodput req/s",
@@ -322,29 +338,35 @@ fn correct_goodput(o: &mut String, r: &BenchReport) {
         "correct (CER, no critical error)",
         "without ground truth",
         "scoring ms",
-    ]);
-    for m in loads {
-        let l = m.load.as_ref().expect("filtered");
-        let g = &l.correct;
-        let (rps, share) = match (g.goodput_rps, g.attainment) {
-            (Some(rps), Some(a)) => (
-                format!("{rps:.3}"),
-                format!("{} / {} ({:.0}%)", g.counted, g.scored, a * 100.0),
-            ),
-            _ => (NO_GROUND_TRUTH.to_string(), NO_GROUND_TRUTH.to_string()),
-        };
-        t.row([
-            m.engine.clone(),
-            l.requested_rate.to_string(),
-            format!("{:.3}", l.goodput_rps),
-            format!("{:.0}%", l.slo_attainment * 100.0),
-            rps,
-            share,
-            g.correct.to_string(),
-            g.unscored.to_string(),
-            format!("{:.0}", g.scoring_ms),
-        ]);
-    }
+    ];
+    let Some(t) = per_measurement(
+        &r.measurements,
+        |m| m.load.as_ref(),
+        columns,
+        |m, l| {
+            let g = &l.correct;
+            let (rps, share) = match (g.goodput_rps, g.attainment) {
+                (Some(rps), Some(a)) => (
+                    format!("{rps:.3}"),
+                    format!("{} / {} ({:.0}%)", g.counted, g.scored, a * 100.0),
+                ),
+                _ => (NO_GROUND_TRUTH.to_string(), NO_GROUND_TRUTH.to_string()),
+            };
+            vec![
+                m.engine.clone(),
+                l.requested_rate.to_string(),
+                format!("{:.3}", l.goodput_rps),
+                format!("{:.0}%", l.slo_attainment * 100.0),
+                rps,
+                share,
+                g.correct.to_string(),
+                g.unscored.to_string(),
+                format!("{:.0}", g.scoring_ms),
+            ]
+        },
+    ) else {
+        return;
+    };
     let _ = write!(
         o,
         "\n## Goodput: correct and on time\n\nA request counts when it meets the latency \

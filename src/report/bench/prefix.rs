@@ -2,7 +2,8 @@
 //! answers' usage and from the server's counters) beside TTFT and throughput against the
 //! group that shares nothing, then every request's cached tokens.
 
-use super::markdown::fmt_ms;
+use super::markdown::{fmt_ms, per_measurement};
+use crate::bench::prefix::PrefixStats;
 use crate::bench::{BenchReport, Measurement};
 use crate::report::table::Table;
 use std::fmt::Write;
@@ -17,25 +18,24 @@ fn ratio(v: Option<f64>) -> String {
 
 /// The section, when the report has prefix measurements.
 pub fn section(o: &mut String, r: &BenchReport) {
-    let ms: Vec<&Measurement> = r
+    let Some(groups) = groups(&r.measurements) else {
+        return;
+    };
+    let ms: Vec<(&Measurement, &PrefixStats)> = r
         .measurements
         .iter()
-        .filter(|m| m.prefix.is_some())
+        .filter_map(|m| Some((m, m.prefix.as_ref()?)))
         .collect();
-    if ms.is_empty() {
-        return;
-    }
     let _ = write!(
         o,
         "\n## Prefix sharing\n\nHit rate = cached / prompt tokens: from each answer's \
          `usage.prompt_tokens_details` (usage), and from the server's prefix-cache counters \
          scraped before and after the group (server). Ratios divide the group's figure by \
          the no-sharing group's (below 1× TTFT: faster).\n\n{}",
-        groups(&ms).markdown()
+        groups.markdown()
     );
     let mut named = std::collections::BTreeSet::new();
-    for m in &ms {
-        let p = m.prefix.as_ref().expect("filtered");
+    for (m, p) in &ms {
         if let Some(s) = &p.server {
             if let Some(c) = s.counters.as_ref().filter(|_| named.insert(&m.engine)) {
                 let _ = writeln!(o, "\n{}: server counters `{c}`.", m.engine);
@@ -54,8 +54,8 @@ pub fn section(o: &mut String, r: &BenchReport) {
     let _ = write!(o, "\n### Requests\n\n{}", requests(&ms).markdown());
 }
 
-fn groups(ms: &[&Measurement]) -> Table {
-    let mut t = Table::left([
+fn groups(measurements: &[Measurement]) -> Option<Table> {
+    let columns = [
         "engine",
         "group",
         "shares",
@@ -69,48 +69,51 @@ fn groups(ms: &[&Measurement]) -> Table {
         "req/s",
         "tokens/s",
         "req/s vs none",
-    ]);
-    for m in ms {
-        let p = m.prefix.as_ref().expect("filtered");
-        let ttft = m.latency.ttft_ms.as_ref().map(|s| &s.summary);
-        let server = p.server.as_ref().map_or_else(
-            || "— (in process)".into(),
-            |s| {
-                if s.hit_rate.is_some() {
-                    pct(s.hit_rate)
-                } else {
-                    s.note.clone().unwrap_or_else(|| "n/a".into())
-                }
-            },
-        );
-        let vs = p.vs_no_sharing.as_ref();
-        t.row([
-            m.engine.clone(),
-            m.label.clone(),
-            p.shared.clone(),
-            format!(
-                "{}{}",
-                m.samples.len(),
-                if m.partial { " (partial)" } else { "" }
-            ),
-            pct(p.hit_rate),
-            format!(
-                "{} / {} ({} reported)",
-                p.cached_tokens, p.prompt_tokens, p.reported
-            ),
-            server,
-            ttft.map_or_else(|| "—".into(), |s| fmt_ms(s.p50)),
-            ttft.map_or_else(|| "—".into(), |s| fmt_ms(s.p95)),
-            ratio(vs.and_then(|v| v.ttft_p50_ratio)),
-            format!("{:.3}", m.throughput.requests_per_s),
-            format!("{:.1}", m.throughput.tokens_per_s),
-            ratio(vs.and_then(|v| v.requests_per_s_ratio)),
-        ]);
-    }
-    t
+    ];
+    per_measurement(
+        measurements,
+        |m| m.prefix.as_ref(),
+        columns,
+        |m, p| {
+            let ttft = m.latency.ttft_ms.as_ref().map(|s| &s.summary);
+            let server = p.server.as_ref().map_or_else(
+                || "— (in process)".into(),
+                |s| {
+                    if s.hit_rate.is_some() {
+                        pct(s.hit_rate)
+                    } else {
+                        s.note.clone().unwrap_or_else(|| "n/a".into())
+                    }
+                },
+            );
+            let vs = p.vs_no_sharing.as_ref();
+            vec![
+                m.engine.clone(),
+                m.label.clone(),
+                p.shared.clone(),
+                format!(
+                    "{}{}",
+                    m.samples.len(),
+                    if m.partial { " (partial)" } else { "" }
+                ),
+                pct(p.hit_rate),
+                format!(
+                    "{} / {} ({} reported)",
+                    p.cached_tokens, p.prompt_tokens, p.reported
+                ),
+                server,
+                ttft.map_or_else(|| "—".into(), |s| fmt_ms(s.p50)),
+                ttft.map_or_else(|| "—".into(), |s| fmt_ms(s.p95)),
+                ratio(vs.and_then(|v| v.ttft_p50_ratio)),
+                format!("{:.3}", m.throughput.requests_per_s),
+                format!("{:.1}", m.throughput.tokens_per_s),
+                ratio(vs.and_then(|v| v.requests_per_s_ratio)),
+            ]
+        },
+    )
 }
 
-fn requests(ms: &[&Measurement]) -> Table {
+fn requests(ms: &[(&Measurement, &PrefixStats)]) -> Table {
     let mut t = Table::left([
         "engine",
         "group",
@@ -122,8 +125,7 @@ fn requests(ms: &[&Measurement]) -> Table {
         "TTFT",
     ]);
     let opt = |v: Option<usize>| v.map_or_else(|| "—".into(), |v| v.to_string());
-    for m in ms {
-        let p = m.prefix.as_ref().expect("filtered");
+    for (m, p) in ms {
         for r in &p.requests {
             let ttft = m.samples.get(r.index).and_then(|s| s.timing.ttft_ms);
             t.row([

@@ -1,7 +1,7 @@
 //! Release-sized samples (issue 21, item 4): a small dataset gets the "insufficient
-//! sample" mark in every report format, percentiles on too few samples are marked, the
-//! exit-code policy works both ways, and `gen --preset release` makes a valid dataset
-//! over both document sources.
+//! sample" mark in every report format (a run's, `compare`'s and `merge`'s), percentiles
+//! on too few samples are marked, the exit-code policy works both ways, and
+//! `gen --preset release` makes a valid dataset over both document sources.
 
 use std::path::{Path, PathBuf};
 
@@ -103,6 +103,91 @@ fn a_small_dataset_is_marked_in_every_report_format() {
         xml.contains("sample.min_documents: documents ≥ 50") && xml.contains(&escaped),
         "{xml}"
     );
+
+    compare_is_marked(tmp.path(), &dir);
+}
+
+/// `medocr compare` of the timed small run with itself: every output marks the type and
+/// the percentiles on too few pairs, and `--insufficient-sample` sets the exit code.
+fn compare_is_marked(tmp: &Path, run: &Path) {
+    let compare = |policy: &str, out: &str| {
+        let run = run.to_str().unwrap();
+        let args = [
+            "compare",
+            run,
+            run,
+            "--resamples",
+            "200",
+            "--out",
+            out,
+            "--junit",
+            "gate.xml",
+            "--insufficient-sample",
+            policy,
+        ];
+        let o = medocr(&args, tmp);
+        (o.status.code(), text(&o))
+    };
+    let (code, console) = compare("warn", "cmp");
+    assert_eq!(code, Some(0), "{console}");
+    assert!(
+        console.contains("GATE PASS (insufficient sample)")
+            && console.contains(&format!("lab_result: {MARK}")),
+        "{console}"
+    );
+    assert!(
+        console.contains(" ms†") && console.contains("pNN needs"),
+        "{console}"
+    );
+
+    let c: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(tmp.join("cmp/compare.json")).unwrap())
+            .unwrap();
+    let groups = c["groups"].as_array().unwrap();
+    assert_eq!(groups[0]["group"], "all");
+    assert!(groups[0].get("sample").is_none());
+    assert_eq!(groups[1]["group"], "lab_result");
+    assert_eq!(groups[1]["sample"]["documents"], 2);
+    assert_eq!(groups[1]["sample"]["minimum"], 50);
+    assert_eq!(groups[1]["sample"]["insufficient"], true);
+    let metric = |key: &str| {
+        groups[1]["metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["metric"] == key)
+            .unwrap_or_else(|| panic!("{key}"))
+            .clone()
+    };
+    // Two timed pairs: enough for a median, too few for a p95; CER is no percentile.
+    assert_eq!(metric("e2e_p50_ms")["low_sample"], false);
+    assert_eq!(metric("e2e_p95_ms")["low_sample"], true);
+    assert_eq!(metric("cer")["low_sample"], false);
+
+    let md = std::fs::read_to_string(tmp.join("cmp/compare.md")).unwrap();
+    assert!(md.contains("— PASS (insufficient sample)"), "{md}");
+    assert!(
+        md.contains(&format!("### lab_result (2 documents, 2 pairs) — {MARK}")),
+        "{md}"
+    );
+    assert!(md.contains(" ms†") && md.contains("pNN needs"), "{md}");
+
+    let xml = std::fs::read_to_string(tmp.join("gate.xml")).unwrap();
+    let escaped = MARK.replace('<', "&lt;");
+    assert!(
+        xml.contains("sample.min_documents: documents ≥ 50")
+            && xml.contains(&format!("<skipped message=\"{escaped}\"")),
+        "{xml}"
+    );
+
+    let (code, console) = compare("fail", "cmp-fail");
+    assert_eq!(code, Some(1), "{console}");
+    assert!(
+        console.contains("GATE PASS (insufficient sample)"),
+        "{console}"
+    );
+    let xml = std::fs::read_to_string(tmp.join("gate.xml")).unwrap();
+    assert!(xml.contains("<failure") && xml.contains(&escaped), "{xml}");
 }
 
 /// Perfect replay predictions for the bundled dataset, scored with `policy` (if any);
@@ -138,6 +223,48 @@ fn the_exit_code_policy_is_warn_by_default_and_fail_on_request() {
     assert!(out.contains("possible values: warn, fail"), "{out}");
     let help = text(&medocr(&["run", "--help"], tmp.path()));
     assert!(help.contains("--insufficient-sample"), "{help}");
+}
+
+/// `medocr merge` of two shards of perfect replayed predictions: PASS with the mark;
+/// `--insufficient-sample` sets its exit code as it does `run`'s.
+#[test]
+fn merge_has_the_exit_code_policy_both_ways() {
+    let tmp = tempfile::tempdir().unwrap();
+    let preds = tmp.path().join("perfect.jsonl");
+    predictions(&root().join("datasets/bundled"), &preds, |t| t.to_string());
+    for shard in ["1/2", "2/2"] {
+        let id = format!("s{}", &shard[..1]);
+        let o = medocr(
+            &[
+                "score",
+                "--quiet",
+                "--predictions",
+                preds.to_str().unwrap(),
+                "--out",
+                "reports",
+                "--run-id",
+                &id,
+                "--shard",
+                shard,
+            ],
+            tmp.path(),
+        );
+        assert_eq!(o.status.code(), Some(0), "{shard}: {}", text(&o));
+    }
+    for (policy, code) in [(None, 0), (Some("warn"), 0), (Some("fail"), 1)] {
+        let out = format!("reports/merged-{}", policy.unwrap_or("default"));
+        let mut args = vec!["merge", "reports/s1", "reports/s2", "--out", &out];
+        if let Some(p) = policy {
+            args.extend(["--insufficient-sample", p]);
+        }
+        let o = medocr(&args, tmp.path());
+        let console = text(&o);
+        assert_eq!(o.status.code(), Some(code), "{policy:?}: {console}");
+        assert!(
+            console.contains("merged 2 shards") && console.contains("PASS (insufficient sample: "),
+            "{policy:?}: {console}"
+        );
+    }
 }
 
 /// A profile's `min_documents` replaces the seed's 50: with 1 the bundled dataset is

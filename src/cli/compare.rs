@@ -6,6 +6,7 @@ use anyhow::Context;
 use clap::Args;
 use medocr::compare::{self, CompareOptions, Margins};
 use medocr::score::{Knowledge, NormOptions, ScoreOptions};
+use medocr::sla::SamplePolicy;
 use medocr::stats::BootstrapConfig;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -93,6 +94,12 @@ pub struct CompareArgs {
     /// then goes to standard error).
     #[arg(long, value_name = "FILE|-")]
     pub export_json: Option<JsonTarget>,
+    /// What a document type paired on fewer documents than the runs' min_documents
+    /// (default 50) does to the exit code. Either way every output marks it "insufficient
+    /// sample" (and each latency percentile on too few pairs with †). warn: the exit code
+    /// follows the gate alone. fail: exit 1 as for a failed gate.
+    #[arg(long, value_enum, default_value = "warn", value_name = "POLICY")]
+    pub insufficient_sample: SamplePolicy,
 }
 
 /// A run folder as given, or `<reports>/<id>` when only that exists.
@@ -162,7 +169,7 @@ pub fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
     compare::write_comparison(&out, &comparison)
         .with_context(|| format!("writing the comparison to {}", out.display()))?;
     if let Some(path) = &args.junit {
-        let xml = compare::junit(&comparison)?;
+        let xml = compare::junit(&comparison, args.insufficient_sample)?;
         super::export::write_file("--junit", path, xml.as_bytes())?;
     }
     let to_stderr = JsonTarget::takes_stdout(args.export_json.as_ref());
@@ -177,9 +184,9 @@ pub fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
     if let Some(t) = &args.export_json {
         t.write(&comparison)?;
     }
-    Ok(if comparison.passed {
-        ExitCode::SUCCESS
-    } else {
+    Ok(if comparison.fails(args.insufficient_sample) {
         ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
     })
 }

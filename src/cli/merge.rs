@@ -7,7 +7,7 @@ use medocr::pipeline::merge::{combine, merged_summary, write_journal, ShardRun};
 use medocr::pipeline::plan::invocation;
 use medocr::pipeline::Journal;
 use medocr::report;
-use medocr::sla::ProfileSet;
+use medocr::sla::{ProfileSet, SamplePolicy};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -23,6 +23,11 @@ pub struct MergeArgs {
     /// the shards were run with (default: the shards' --profiles, from where they ran).
     #[arg(long)]
     pub profiles: Option<PathBuf>,
+    /// What a document type with fewer documents than its profile's min_documents (default
+    /// 50) does to the merged run's exit code, as for `run`: warn follows PASS/FAIL alone,
+    /// fail exits 1 as for a failed limit (docs/metrics.md, "Sample size").
+    #[arg(long, value_enum, default_value = "warn", value_name = "POLICY")]
+    pub insufficient_sample: SamplePolicy,
 }
 
 pub fn merge(args: MergeArgs) -> anyhow::Result<ExitCode> {
@@ -93,7 +98,7 @@ pub fn merge(args: MergeArgs) -> anyhow::Result<ExitCode> {
         out!("\n{}", report::console::dpi_study(&summary));
     }
     outln!("reports: {}", out.display());
-    Ok(if summary.any_failed() {
+    Ok(if summary.fails(args.insufficient_sample) {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS

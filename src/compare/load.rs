@@ -3,10 +3,12 @@
 //! of `documents.csv`.
 
 use super::CompareError;
+use crate::dataset::DocType;
 use crate::engine::EngineInfo;
 use crate::report::SCHEMA_VERSION;
+use crate::stats::SampleSize;
 use serde::Deserialize;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 /// One prediction of a run (one document at one DPI) with its timing.
@@ -33,6 +35,9 @@ pub struct LoadedRun {
     pub manifest_sha256: String,
     pub engine: EngineInfo,
     pub records: Vec<PredictionRecord>,
+    /// The minimum documents per type the run was checked against (its groups'
+    /// `sample.minimum`; empty for runs written before the sample marks).
+    pub min_documents: BTreeMap<DocType, usize>,
 }
 
 #[derive(Deserialize)]
@@ -40,6 +45,15 @@ struct SummaryView {
     schema_version: u32,
     run_id: String,
     config: ConfigView,
+    #[serde(default)]
+    groups: Vec<GroupView>,
+}
+
+#[derive(Deserialize)]
+struct GroupView {
+    doc_type: DocType,
+    #[serde(default)]
+    sample: Option<SampleSize>,
 }
 
 #[derive(Deserialize)]
@@ -159,6 +173,11 @@ impl LoadedRun {
             manifest_sha256: summary.config.manifest_sha256,
             engine: summary.config.engine,
             records,
+            min_documents: summary
+                .groups
+                .iter()
+                .filter_map(|g| Some((g.doc_type, g.sample?.minimum)))
+                .collect(),
         })
     }
 

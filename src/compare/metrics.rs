@@ -4,7 +4,10 @@ use super::gate::{judge, Direction, Margins, Verdict};
 use super::load::PredictionRecord;
 use crate::dataset::{DocType, Document};
 use crate::score::{score_with, DocumentScore, FieldType, Knowledge, ScoreOptions, Severity};
-use crate::stats::{bootstrap_ci, percentile, BootstrapConfig, ConfidenceInterval, StatsError};
+use crate::stats::{
+    bootstrap_ci, percentile, percentile_low_sample, BootstrapConfig, ConfidenceInterval,
+    SampleSize, StatsError,
+};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::collections::BTreeMap;
 
@@ -314,6 +317,10 @@ pub struct MetricComparison {
     pub margin: Option<f64>,
     /// Documents (units) in the bootstrap sample.
     pub samples: usize,
+    /// A latency percentile resting on too few pairs (`stats::sample`'s rule: p95 needs
+    /// 20); reports mark both sides' values with †. Always `false` for other metrics.
+    #[serde(default)]
+    pub low_sample: bool,
     pub verdict: Verdict,
 }
 
@@ -326,6 +333,10 @@ pub struct GroupComparison {
     /// Paired documents and document × DPI pairs.
     pub documents: usize,
     pub pairs: usize,
+    /// A document type's paired documents against the runs' minimum per type
+    /// (`super::sample`); absent for `all`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sample: Option<SampleSize>,
     pub metrics: Vec<MetricComparison>,
 }
 
@@ -393,6 +404,7 @@ fn group(
         doc_type,
         documents: units.len(),
         pairs: each().count(),
+        sample: None,
         metrics,
     })
 }
@@ -453,6 +465,7 @@ pub(super) fn metric(
         ci: None,
         margin: kind.margin(margins, baseline),
         samples: sample.len(),
+        low_sample: low_sample(kind, pairs, units, &sample),
         verdict: Verdict::NotMeasured,
     };
     let (Some(b), Some(c)) = (baseline, candidate) else {
@@ -482,6 +495,34 @@ pub(super) fn metric(
         ci: Some(ci),
         margin,
         samples: sample.len(),
+        low_sample: low_sample(kind, pairs, units, &sample),
         verdict: judge(&ci, kind.direction(), margin),
     })
+}
+
+/// Whether a latency percentile rests on too few pairs: those timed on both sides, or,
+/// when none is (each side's value is then its own), those timed on either side. No
+/// timing at all is "not measured", not low-sample.
+fn low_sample(
+    kind: MetricKind,
+    pairs: &[PairScore],
+    units: &[&[usize]],
+    sample: &[&[usize]],
+) -> bool {
+    let Some((e2e, q)) = kind.latency() else {
+        return false;
+    };
+    let n = if sample.is_empty() {
+        units
+            .iter()
+            .flat_map(|u| u.iter())
+            .filter(|&&i| {
+                latency(&pairs[i].baseline, e2e).is_some()
+                    || latency(&pairs[i].candidate, e2e).is_some()
+            })
+            .count()
+    } else {
+        sample.iter().map(|u| u.len()).sum()
+    };
+    n > 0 && percentile_low_sample(q, n)
 }

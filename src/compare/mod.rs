@@ -70,6 +70,15 @@
 //! margin (p50 latency) are informational: `better`, `same` or `worse`. Latency is
 //! `not-measured` (not failed) when a side has no timing (replayed or re-scored runs).
 //!
+//! # Sample size
+//!
+//! As in a run's reports (`crate::stats::sample`, docs/metrics.md "Sample size"): a
+//! document type paired on fewer documents than the runs' minimum per type (their
+//! profiles' `min_documents`, default 50) carries `sample` with `insufficient: true` and
+//! is marked "insufficient sample: 2 < 50 documents"; a latency percentile over fewer
+//! pairs than its rule needs (p50 2, p95 20) is `low_sample` and marked †. The gate still
+//! passes or fails on its margins; `--insufficient-sample fail` also makes the exit code 1.
+//!
 //! # Regressions
 //!
 //! The documents with the largest `(E_c,i − E_b,i) / N_i > 0`, each with its worst
@@ -83,6 +92,7 @@ mod lines;
 mod load;
 mod metrics;
 mod render;
+mod sample;
 #[cfg(test)]
 mod tests;
 
@@ -313,7 +323,11 @@ pub fn compare(
         .map(|(doc, b, c)| PairScore::score(doc, b, c, &opts.score, &opts.knowledge))
         .collect();
     let identical_scores = pairs.iter().all(PairScore::identical);
-    let groups = metrics::compare_groups(&pairs, &opts.bootstrap, &opts.margins)?;
+    let mut groups = metrics::compare_groups(&pairs, &opts.bootstrap, &opts.margins)?;
+    sample::mark(
+        &mut groups,
+        &[&baseline.min_documents, &candidate.min_documents],
+    );
     let regressions = lines::regressions(&pairs, &matched, opts);
     let passed = groups
         .iter()

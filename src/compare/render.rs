@@ -5,10 +5,12 @@
 use super::gate::{Direction, Margins, Verdict};
 use super::metrics::{GroupComparison, MetricComparison, MetricKind};
 use super::{Comparison, Pairing, RunInfo};
+use crate::report::console::{LOW_SAMPLE_LEGEND, LOW_SAMPLE_MARK};
 use crate::report::escape;
 use crate::report::export::pretty_json;
 use crate::report::table::{Align, Cell, Table};
 use crate::report::{Exporter, ReportError};
+use crate::sla::SamplePolicy;
 use crate::stats::ConfidenceInterval;
 use std::fmt::Write;
 
@@ -45,6 +47,22 @@ fn value(kind: MetricKind, v: Option<f64>) -> String {
         Some(v) if kind.is_latency() => format!("{v:.0} ms"),
         Some(v) => format!("{v:.3}"),
     }
+}
+
+/// One side's value, marked † when it is a percentile of too few pairs.
+fn side_value(m: &MetricComparison, v: Option<f64>) -> String {
+    match v {
+        Some(_) if m.low_sample => format!("{}{LOW_SAMPLE_MARK}", value(m.metric, v)),
+        _ => value(m.metric, v),
+    }
+}
+
+/// Whether any shown value of `groups` carries the † (then the legend goes under it).
+fn any_low_sample<'a>(groups: impl IntoIterator<Item = &'a GroupComparison>) -> bool {
+    groups
+        .into_iter()
+        .flat_map(|g| &g.metrics)
+        .any(|m| m.low_sample && (m.baseline.is_some() || m.candidate.is_some()))
 }
 
 fn signed(kind: MetricKind, v: f64) -> String {
@@ -156,8 +174,8 @@ fn row(g: &GroupComparison, m: &MetricComparison, margins: &Margins) -> [String;
     [
         g.group.clone(),
         m.metric.label(),
-        value(m.metric, m.baseline),
-        value(m.metric, m.candidate),
+        side_value(m, m.baseline),
+        side_value(m, m.candidate),
         delta(m.metric, m.delta),
         interval(m.metric, m.ci.as_ref()),
         margin(m, margins),
@@ -201,11 +219,22 @@ fn tally(c: &Comparison) -> ([usize; 5], usize) {
     (t, not_measured)
 }
 
+/// `PASS` or `FAIL`, with ` (insufficient sample)` when a document type has too few
+/// documents (as a run's overall status reads).
+fn status(c: &Comparison) -> String {
+    let status = if c.passed { "PASS" } else { "FAIL" };
+    if c.any_insufficient_sample() {
+        format!("{status} (insufficient sample)")
+    } else {
+        status.to_string()
+    }
+}
+
 fn gate_line(c: &Comparison) -> String {
     let ([gated, better, same, within, fail], not_measured) = tally(c);
     format!(
         "GATE {}: {gated} gated metrics, {fail} FAIL ({better} better, {same} same, {within} worse within margin){}",
-        if c.passed { "PASS" } else { "FAIL" },
+        status(c),
         if not_measured > 0 {
             format!("; {not_measured} not measured")
         } else {
@@ -252,6 +281,9 @@ pub fn console(c: &Comparison) -> String {
     );
     out.push('\n');
     out.push_str(&console_table(c).console(true));
+    if any_low_sample(&c.groups) {
+        let _ = writeln!(out, "{LOW_SAMPLE_LEGEND}");
+    }
     out.push('\n');
     console_verdicts(&mut out, c);
     out
@@ -308,6 +340,11 @@ fn console_verdicts(out: &mut String, c: &Comparison) {
             let _ = writeln!(out, "FAIL  {:<18} {}", g.group, failed.join(", "));
         }
     }
+    for g in &c.groups {
+        if let Some(mark) = g.sample_mark() {
+            let _ = writeln!(out, "{}: {mark}", g.group);
+        }
+    }
     if !c.regressions.is_empty() {
         let list: Vec<String> = c
             .regressions
@@ -349,7 +386,7 @@ pub fn markdown(c: &Comparison) -> String {
         "# Release gate: {} vs {} — {}\n",
         c.baseline.run_id,
         c.candidate.run_id,
-        if c.passed { "PASS" } else { "FAIL" }
+        status(c)
     );
     let _ = writeln!(out, "{}", settings(c).markdown());
     let _ = writeln!(out, "{}\n", gate_line(c));
@@ -440,14 +477,22 @@ fn metrics(out: &mut String, c: &Comparison) {
     for g in &c.groups {
         let _ = writeln!(
             out,
-            "### {} ({} documents, {} pairs)\n",
-            g.group, g.documents, g.pairs
+            "### {} ({} documents, {} pairs){}\n",
+            g.group,
+            g.documents,
+            g.pairs,
+            g.sample_mark()
+                .map(|m| format!(" — {m}"))
+                .unwrap_or_default()
         );
         let mut t = Table::new(HEADER[1..].iter().copied().zip(align));
         for m in &g.metrics {
             t.row(row(g, m, &c.settings.margins).into_iter().skip(1));
         }
         let _ = writeln!(out, "{}", t.markdown());
+        if any_low_sample([g]) {
+            let _ = writeln!(out, "{LOW_SAMPLE_LEGEND}\n");
+        }
     }
 }
 
@@ -504,8 +549,10 @@ fn regressions(out: &mut String, c: &Comparison) {
 /// The gates as JUnit XML (`compare --junit`): one test suite per group (`all`, then each
 /// document type), one test case per metric. A failed gate is a failure whose message has
 /// both sides, the difference, its interval and the margin; a metric without a margin
-/// passes (it is shown, never gated) and an unmeasured one is skipped.
-pub fn junit(c: &Comparison) -> Result<String, crate::report::ReportError> {
+/// passes (it is shown, never gated) and an unmeasured one is skipped. Each document
+/// type's suite also has a `sample.min_documents` case, as a run's JUnit has: skipped on
+/// too few documents under `policy` warn, failed under fail.
+pub fn junit(c: &Comparison, policy: SamplePolicy) -> Result<String, crate::report::ReportError> {
     use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
     let margins = &c.settings.margins;
     let mut report = Report::new("medocr compare");
@@ -518,8 +565,8 @@ pub fn junit(c: &Comparison) -> Result<String, crate::report::ReportError> {
             let text = format!(
                 "{}: baseline {}, candidate {}, Δ {} {}, margin {}",
                 k.key(),
-                value(k, m.baseline),
-                value(k, m.candidate),
+                side_value(m, m.baseline),
+                side_value(m, m.candidate),
                 delta(k, m.delta),
                 interval(k, m.ci.as_ref()),
                 margin(m, margins)
@@ -542,6 +589,14 @@ pub fn junit(c: &Comparison) -> Result<String, crate::report::ReportError> {
             // Passing cases carry their numbers too (CI UIs show system-out).
             case.set_system_out(format!("{text} ({})", m.verdict.as_str()));
             suite.add_test_case(case);
+        }
+        if let Some(sample) = g.sample {
+            suite.add_test_case(crate::report::junit::min_documents_case(
+                sample,
+                policy,
+                &format!("compare.{}", g.group),
+                "the runs' minimum per type (min_documents of their profiles)",
+            ));
         }
         report.add_test_suite(suite);
     }

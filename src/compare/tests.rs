@@ -307,3 +307,25 @@ fn lines_attribute_edits_through_the_alignment() {
     assert_eq!((worst[0].baseline_edits, worst[0].candidate_edits), (0, 1));
     assert!(worst_lines(reference, misread, misread, &norm).is_empty());
 }
+
+/// A latency percentile is `low_sample` by `stats::sample`'s rule over the pairs timed
+/// on both sides (p95 needs 20, p50 2); untimed pairs are "not measured", not low-sample.
+#[test]
+fn latency_percentiles_on_too_few_pairs_are_low_sample() {
+    let timed = |n: usize| {
+        let mut p = pairs(&vec![(10, 10); n]);
+        for (i, x) in p.iter_mut().enumerate() {
+            x.baseline.e2e_ms = Some(100.0 + i as f64);
+            x.candidate.e2e_ms = Some(100.0 + i as f64);
+        }
+        p
+    };
+    let m = Margins::default();
+    let low = |kind, p: &[PairScore]| run(kind, p, &m).low_sample;
+    assert!(low(MetricKind::E2eP95, &timed(19)));
+    assert!(!low(MetricKind::E2eP95, &timed(20)));
+    assert!(low(MetricKind::E2eP50, &timed(1)));
+    assert!(!low(MetricKind::E2eP50, &timed(2)));
+    assert!(!low(MetricKind::Cer, &timed(1)));
+    assert!(!low(MetricKind::E2eP95, &pairs(&[(1, 1), (2, 2)])));
+}

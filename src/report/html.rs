@@ -444,13 +444,28 @@ fn tradeoff(o: &mut String, s: &RunSummary) {
     o.push_str("</section>\n");
 }
 
-/// A group's figure at its DPI, with a tooltip.
+/// A group's figure at its DPI, with a tooltip: the group's "insufficient sample" mark
+/// as the accuracy table's *sample* column has it, then `shown` as the tables show it (so
+/// a percentile on too few samples ends with †).
 fn dpi_point(g: &GroupResult, v: f64, what: &str, shown: String) -> Point {
     Point {
         x: f64::from(g.dpi),
         y: v,
-        tip: format!("{} DPI, {} docs: {what} {shown}", g.dpi, g.documents),
+        tip: format!(
+            "{} DPI, {} docs{}: {what} {shown}",
+            g.dpi,
+            g.documents,
+            sample_suffix(g)
+        ),
     }
+}
+
+/// ` (insufficient sample: 2 < 50 documents)` for a group below its minimum, else empty.
+fn sample_suffix(g: &GroupResult) -> String {
+    g.sample
+        .and_then(|s| s.mark())
+        .map(|m| format!(" ({m})"))
+        .unwrap_or_default()
 }
 
 /// CER and CER without spaces against DPI, with the type's CER limit.
@@ -511,17 +526,20 @@ fn cer_vs_dpi(o: &mut String, s: &RunSummary, t: DocType, gs: &[&GroupResult], x
 
 /// p50 and p95 E2E latency against DPI, with the type's E2E limit.
 fn e2e_vs_dpi(o: &mut String, s: &RunSummary, t: DocType, gs: &[&GroupResult], x: Axis) {
-    let p = |f: fn(&crate::stats::Summary) -> f64, what: &str| -> Vec<Point> {
+    let p = |which: Pct, what: &str| -> Vec<Point> {
         gs.iter()
             .filter_map(|g| {
-                g.latency
-                    .e2e_ms
-                    .as_ref()
-                    .map(|e| dpi_point(g, f(e), what, ms(Some(f(e)))))
+                let e = g.latency.e2e_ms.as_ref()?;
+                let v = match which {
+                    Pct::P50 => e.p50,
+                    Pct::P95 => e.p95,
+                    Pct::P99 => e.p99,
+                };
+                Some(dpi_point(g, v, what, pct_ms(Some(e), which)))
             })
             .collect()
     };
-    let (p50, p95) = (p(|e| e.p50, "p50 E2E"), p(|e| e.p95, "p95 E2E"));
+    let (p50, p95) = (p(Pct::P50, "p50 E2E"), p(Pct::P95, "p95 E2E"));
     let e2e_limit = limit(s, t, "latency.max_e2e_ms");
     if p50.is_empty() {
         nodata(
@@ -741,9 +759,10 @@ fn field_chart(
                         color: dpi_color(all, g.dpi),
                         tip: match a {
                             Some(a) => format!(
-                                "{} @ {} DPI: {} ({} of {} located correct, {} read)",
+                                "{} @ {} DPI{}: {} ({} of {} located correct, {} read)",
                                 f.as_str(),
                                 g.dpi,
+                                sample_suffix(g),
                                 pct(a.accuracy),
                                 a.correct,
                                 a.scored,
@@ -1386,6 +1405,43 @@ mod tests {
             }
         }
         assert!(html.contains("masked"));
+    }
+
+    /// The bundled dataset has 2–4 documents per type: every per-type point and bar
+    /// tooltip names the mark, and a p95 (needs 20 samples) ends with † as its table cell
+    /// does, while a p50 of 2 or more does not.
+    #[test]
+    fn chart_tooltips_carry_the_sample_marks() {
+        let (s, docs) = run(&[150.0, 300.0], true, "small");
+        let html = report(&s, &docs);
+        let titles: Vec<&str> = html
+            .split("<title>")
+            .skip(1)
+            .filter_map(|t| t.split("</title>").next())
+            .collect();
+        // Points' tooltips (chart titles such as "prescription: CER vs DPI" aside).
+        let tips = |what: &str| -> Vec<&str> {
+            titles
+                .iter()
+                .copied()
+                .filter(|t| t.contains(what) && t.contains(" DPI"))
+                .filter(|t| !t.ends_with(" vs DPI"))
+                .collect()
+        };
+        let (p95, p50, cer) = (tips(": p95 E2E "), tips(": p50 E2E "), tips(": CER "));
+        assert!(!p95.is_empty() && !p50.is_empty() && !cer.is_empty());
+        for t in p95.iter().chain(&p50).chain(&cer) {
+            assert!(t.contains("docs (insufficient sample: "), "{t}");
+        }
+        assert!(p95.iter().all(|t| t.ends_with(" ms†")), "{p95:?}");
+        assert!(p50.iter().all(|t| t.ends_with(" ms")), "{p50:?}");
+        let bars = tips(" located correct, ");
+        assert!(!bars.is_empty());
+        assert!(
+            bars.iter()
+                .all(|t| t.contains(" DPI (insufficient sample: ")),
+            "{bars:?}"
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@
 use super::console::measured;
 use super::{ReportError, RunSummary};
 use crate::sla::{SamplePolicy, Status, Verdict};
+use crate::stats::SampleSize;
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
 /// The SLA checks of `summaries` (one per engine) as a JUnit report; `policy` says whether
@@ -66,7 +67,19 @@ pub fn sla(summaries: &[RunSummary], policy: SamplePolicy) -> Result<String, Rep
 
 /// The suite's `sample.min_documents` case (none for a verdict written before the mark).
 fn sample_case(v: &Verdict, policy: SamplePolicy, classname: &str) -> Option<TestCase> {
-    let sample = v.sample?;
+    let source = format!("key min_documents of profiles/{}.toml", v.doc_type);
+    Some(min_documents_case(v.sample?, policy, classname, &source))
+}
+
+/// A `sample.min_documents` test case (shared with `compare`'s gates): passed on enough
+/// documents, else skipped with the mark under `warn` and failed under `fail`; `source`
+/// says where the minimum comes from.
+pub(crate) fn min_documents_case(
+    sample: SampleSize,
+    policy: SamplePolicy,
+    classname: &str,
+    source: &str,
+) -> TestCase {
     let status = match (sample.mark(), policy) {
         (None, _) => TestCaseStatus::success(),
         (Some(mark), SamplePolicy::Warn) => {
@@ -78,17 +91,14 @@ fn sample_case(v: &Verdict, policy: SamplePolicy, classname: &str) -> Option<Tes
             let mut st = TestCaseStatus::non_success(NonSuccessKind::Failure);
             st.set_type("sample")
                 .set_message(mark.clone())
-                .set_description(format!(
-                    "{mark}; key min_documents of profiles/{}.toml (--insufficient-sample fail)",
-                    v.doc_type
-                ));
+                .set_description(format!("{mark}; {source} (--insufficient-sample fail)"));
             st
         }
     };
     let name = format!("sample.min_documents: documents ≥ {}", sample.minimum);
     let mut case = TestCase::new(name, status);
     case.set_classname(classname.to_string());
-    Some(case)
+    case
 }
 
 /// Serialises a report (shared with `compare`'s gates).

@@ -58,9 +58,9 @@ pub struct Decoding {
 
 /// The page-level half: how a crop becomes model input, how inputs are encoded together,
 /// and how generated ids become text.
-pub trait LineModel<B: Backend> {
+pub trait LineModel<B: Backend>: Sync {
     /// One prepared crop (normalised pixels).
-    type Input;
+    type Input: Sync;
     type Decoder: LineDecoder<B>;
     /// Per-line state of turning ids into text pieces.
     type Text: Default;

@@ -100,8 +100,8 @@ pub struct Recognizer<B: Backend, M: LineModel<B>> {
     /// Threads that run encoder batches side by side (1: one after another). On the CPU the
     /// backend runs a pass on one core, and encoding is most of a page's time.
     pub encode_threads: usize,
-    /// Crops per encoder pass (`batch_size` unless set).
-    pub encode_batch_size: usize,
+    /// Crops per encoder pass; `None`: `batch_size`.
+    pub encode_batch_size: Option<usize>,
 }
 
 /// The threads a CPU recogniser encodes on: the cores this process may use (affinity and
@@ -127,14 +127,14 @@ impl<B: Backend, M: LineModel<B>> Recognizer<B, M> {
             detect: DetectOptions::default(),
             cache: None,
             encode_threads: 1,
-            encode_batch_size: batch_size,
+            encode_batch_size: None,
         }
     }
 
     /// Encodes on the CPU: [`CPU_ENCODE_BATCH`] crops per pass, the passes spread over the
     /// cores this process may use ([`cpu_threads`]).
     pub fn on_cpu(mut self) -> Self {
-        self.encode_batch_size = CPU_ENCODE_BATCH;
+        self.encode_batch_size = Some(CPU_ENCODE_BATCH);
         self.encode_threads = cpu_threads();
         self
     }
@@ -453,8 +453,7 @@ impl<B: Backend, M: LineModel<B>> Recognizer<B, M> {
 
     /// Each piece's [`Encoding`], in the given order, and whether it was reused: from the
     /// prefix cache where a pixel-identical crop was encoded before, else from the encoder, in
-    /// batches of at most `encode_batch_size` (width-sorted when `sorted`, so batches pad
-    /// little),
+    /// batches of `encode_batch_size` (width-sorted when `sorted`, so batches pad little),
     /// spread over `encode_threads`. A crop that occurs twice among the misses is encoded
     /// once (the second copy counts as reused). Checks the deadline before each batch.
     #[allow(clippy::type_complexity)]
@@ -482,7 +481,9 @@ impl<B: Backend, M: LineModel<B>> Recognizer<B, M> {
         if sorted {
             misses.sort_by_key(|&i| self.model.input_width(&pieces[i].input));
         }
-        let batches: Vec<&[usize]> = misses.chunks(self.encode_batch_size.max(1)).collect();
+        let batches: Vec<&[usize]> = misses
+            .chunks(self.encode_batch_size.unwrap_or(self.batch_size).max(1))
+            .collect();
         for (batch, encoded) in batches
             .iter()
             .zip(self.encode_batches(pieces, &batches, deadline)?)
@@ -715,7 +716,7 @@ mod tests {
         weights::save(&OcrModel::<Flex>::new(&c, &dev), &c, &tok, dir.path()).unwrap();
         let lines = BuiltinLines::new(weights::load::<Flex>(dir.path(), &dev).unwrap());
         let mut rec = Recognizer::new(lines, dev, 32);
-        rec.encode_batch_size = 4;
+        rec.encode_batch_size = Some(4);
         let texts = [
             "처방전",
             "성명 홍길동",
@@ -757,10 +758,7 @@ mod tests {
         let refs: Vec<&Piece<_>> = pieces.iter().collect();
         let (one, _) = rec.encode_pieces(&refs, true, None).unwrap();
         rec.encode_threads = 3;
-        assert!(
-            refs.len() > 3 * rec.encode_batch_size,
-            "more batches than threads"
-        );
+        assert!(refs.len() > 3 * 4, "more batches than threads");
         let (three, _) = rec.encode_pieces(&refs, true, None).unwrap();
         assert_eq!(one.len(), three.len());
         for (a, b) in one.iter().zip(&three) {

@@ -574,26 +574,26 @@ impl<B: Backend, M: LineModel<B>> Recognizer<B, M> {
             return batches.iter().map(|b| encode(b)).collect();
         }
         let next = AtomicUsize::new(0);
-        let mut done: Vec<(usize, Result<Vec<Encoding<B>>, DeadlinePassed>)> =
-            std::thread::scope(|s| {
-                let workers: Vec<_> = (0..threads)
-                    .map(|_| {
-                        s.spawn(|| {
-                            let mut mine = Vec::new();
-                            loop {
-                                let k = next.fetch_add(1, Ordering::Relaxed);
-                                let Some(batch) = batches.get(k) else { break };
-                                mine.push((k, encode(batch)));
-                            }
-                            mine
-                        })
+        // (batch index, its encodings), in the order the threads finished them.
+        let mut done: Vec<(usize, _)> = std::thread::scope(|s| {
+            let workers: Vec<_> = (0..threads)
+                .map(|_| {
+                    s.spawn(|| {
+                        let mut mine = Vec::new();
+                        loop {
+                            let k = next.fetch_add(1, Ordering::Relaxed);
+                            let Some(batch) = batches.get(k) else { break };
+                            mine.push((k, encode(batch)));
+                        }
+                        mine
                     })
-                    .collect();
-                workers
-                    .into_iter()
-                    .flat_map(|w| w.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-                    .collect()
-            });
+                })
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|w| w.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                .collect()
+        });
         done.sort_by_key(|(k, _)| *k);
         done.into_iter().map(|(_, e)| e).collect()
     }

@@ -166,4 +166,9 @@ fn correct_goodput_through_medocr_serve() {
     assert!(cap["correct_max_rate"].is_null(), "{cap}");
     let md = std::fs::read_to_string(out.join("load/bench.md")).unwrap();
     assert!(md.contains(&format!("| 0 / {REQUESTS} (0%) |")), "{md}");
+    // The header counts what `load` ran, not `--iterations`.
+    assert!(
+        md.contains(&format!("+ {REQUESTS} requests per rate.")),
+        "{md}"
+    );
 }

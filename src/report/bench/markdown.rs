@@ -101,9 +101,20 @@ fn intro(o: &mut String, r: &BenchReport) {
              measurements that ran before the stop; one marked partial was cut short.\n\n",
         );
     }
+    // `load` counts requests per rate and warms up each worker, not `--iterations`.
+    let repeats = match &s.load {
+        Some(l) => format!(
+            "{} warm-up per worker + {} requests per rate",
+            l.warmup, l.requests
+        ),
+        None => format!(
+            "{} warm-up + {} measured iterations",
+            s.repeats.warmup, s.repeats.iterations
+        ),
+    };
     let _ = writeln!(
         o,
-        "Started {}. Dataset `{}` ({} documents, manifest sha256 {}…), DPI {}, {} warm-up + {} measured iterations.",
+        "Started {}. Dataset `{}` ({} documents, manifest sha256 {}…), DPI {}, {repeats}.",
         r.started,
         s.dataset,
         s.documents.len(),
@@ -113,8 +124,6 @@ fn intro(o: &mut String, r: &BenchReport) {
             .map(|d| d.to_string())
             .collect::<Vec<_>>()
             .join(", "),
-        s.repeats.warmup,
-        s.repeats.iterations
     );
     let e = &r.environment;
     let _ = writeln!(

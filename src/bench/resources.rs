@@ -149,7 +149,7 @@ impl ResourceMonitor {
             (Some((o0, c0)), Some((o1, c1))) => Some(((o1 - o0) + (c1 - c0), c1 - c0)),
             _ => None,
         };
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+        let cores = crate::model::device::cpu_threads() as f64;
         let busy = cpu.and_then(|(c, _)| (wall > 0.0).then(|| c / wall));
         let gpu = match self.gpu {
             Some(s) => s.finish(),

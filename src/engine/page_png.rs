@@ -90,7 +90,7 @@ fn encode_in_chunks(image: &GrayImage, dpi: f32, threads: usize, max_chunk: usiz
 /// How many stripes to cut a `width` × `height` page into.
 fn stripe_count(width: usize, height: usize, threads: usize) -> usize {
     let threads = match threads {
-        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        0 => crate::model::device::cpu_threads(),
         n => n,
     };
     let by_size = (width * height / MIN_PIXELS_PER_STRIPE).max(1);

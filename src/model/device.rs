@@ -50,6 +50,12 @@ const LIBCUDA_DIRS: &[&str] = &[
     "/usr/lib/aarch64-linux-gnu",
 ];
 
+/// The CPU cores this process may use (affinity and cgroup quota included, as `std` reads
+/// them); 1 when unknown.
+pub fn cpu_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
 /// Finds `libcuda.so.1` (or `libcuda.so`) in `LD_LIBRARY_PATH` and the usual folders.
 pub fn find_libcuda() -> Option<std::path::PathBuf> {
     let env = std::env::var("LD_LIBRARY_PATH").unwrap_or_default();

@@ -104,12 +104,6 @@ pub struct Recognizer<B: Backend, M: LineModel<B>> {
     pub encode_batch_size: Option<usize>,
 }
 
-/// The threads a CPU recogniser encodes on: the cores this process may use (affinity and
-/// cgroup quota included, as `std` reads them).
-pub fn cpu_threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
-}
-
 /// Crops per encoder pass on the CPU: small enough that a page's 30–60 crops make several
 /// batches to share between threads, and no slower on one thread than 32 (a 150 DPI
 /// prescription page, 2 cores: encode 626 ms at 16 against 673 ms at 32 on one thread,
@@ -132,10 +126,10 @@ impl<B: Backend, M: LineModel<B>> Recognizer<B, M> {
     }
 
     /// Encodes on the CPU: [`CPU_ENCODE_BATCH`] crops per pass, the passes spread over the
-    /// cores this process may use ([`cpu_threads`]).
+    /// cores this process may use ([`super::device::cpu_threads`]).
     pub fn on_cpu(mut self) -> Self {
         self.encode_batch_size = Some(CPU_ENCODE_BATCH);
-        self.encode_threads = cpu_threads();
+        self.encode_threads = super::device::cpu_threads();
         self
     }
 

@@ -26,7 +26,7 @@ impl Environment {
             git_commit: option_env!("MEDOCR_GIT_COMMIT").map(str::to_string),
             os: format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
             cpu,
-            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            cores: crate::model::device::cpu_threads(),
             memory_gib,
             gpu,
         }

@@ -109,20 +109,19 @@ fn openai_engine_through_medocr_serve_scores_like_the_builtin_engine() {
     assert!(get(&addr, "/v1/models").contains("medocr-builtin"));
     let before = get(&addr, "/metrics.json");
 
-    let o = run(
-        root,
-        &data,
-        &reports,
-        "openai",
-        &[
+    // `medocr run` through the server into run folder `id`.
+    let through_server = |id: &str| {
+        let args = [
             "--engine",
             "openai",
             "--base-url",
             &server.url,
             "--dpi",
             "150",
-        ],
-    );
+        ];
+        run(root, &data, &reports, id, &args)
+    };
+    let o = through_server("openai");
     assert!(matches!(o.status.code(), Some(0 | 1)), "{}", text(&o));
     let o = run(
         root,
@@ -162,20 +161,7 @@ fn openai_engine_through_medocr_serve_scores_like_the_builtin_engine() {
 
     // The page again: the server's prefix cache serves every line crop, the text is the same.
     let first_hits = metric(&metrics, "prefix_cache_hits");
-    let o = run(
-        root,
-        &data,
-        &reports,
-        "again",
-        &[
-            "--engine",
-            "openai",
-            "--base-url",
-            &server.url,
-            "--dpi",
-            "150",
-        ],
-    );
+    let o = through_server("again");
     assert!(matches!(o.status.code(), Some(0 | 1)), "{}", text(&o));
     assert_eq!(p("again"), p("openai"));
     let input_tokens: u64 = via_server[0][8].parse().unwrap();

@@ -2,7 +2,8 @@
 # Continuous against static batching in `medocr serve`, measured with `medocr bench
 # --scenario load` at the same Poisson rates and seed (issue 21, docs/serve.md "Batching").
 # Usage: scripts/serve-batching-load.sh [OUT_DIR]   (needs a release build; ~12 min on 2 cores;
-# MEDOCR_BIN=path uses another binary, RATES=0.5,1 and REQUESTS=30 change the load)
+# MEDOCR_BIN=path uses another binary, RATES=0.5,1 and REQUESTS=30 change the load,
+# MODES=continuous runs one mode)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-target/serve-batching-load}
@@ -10,7 +11,8 @@ rates=${RATES:-0.5,1,1.5,2}
 requests=${REQUESTS:-30}
 bin=${MEDOCR_BIN:-target/release/medocr}
 mkdir -p "$out"
-for mode in static continuous; do
+modes=${MODES:-static continuous}
+for mode in $modes; do
   port=$((18500 + RANDOM % 400))
   # No prefix cache: the bundled pages repeat across requests, and the comparison is of
   # batching alone.
@@ -26,12 +28,12 @@ for mode in static continuous; do
   kill "$pid"; wait "$pid" 2>/dev/null || true
   trap - EXIT
 done
-python3 - "$out" <<'PY'
+python3 - "$out" "$modes" <<'PY'
 import json, sys
 out = sys.argv[1]
 print("| batching | offered req/s | achieved req/s | TTFT p50 | TTFT p99 | E2E p50 | E2E p99 | goodput req/s (E2E ≤ 5 s) |")
 print("|---|---:|---:|---:|---:|---:|---:|---:|")
-for mode in ("static", "continuous"):
+for mode in sys.argv[2].split():
     b = json.load(open(f"{out}/{mode}/bench.json"))
     for m in b["measurements"]:
         load, lat = m["load"], m["latency"]

@@ -3,17 +3,19 @@
 //! Flex on the CPU by default; `DeviceChoice::Cuda` with the `cuda` feature.
 
 use super::{
-    batch_deadline, deadline_error, Engine, EngineError, EngineInfo, Request, Stepper, Streaming,
-    TokenSink,
+    batch_deadline, deadline_error, Engine, EngineError, EngineInfo, Prepared, Preparer, Request,
+    Stepper, Stepping, Streaming, TokenSink,
 };
 use crate::model::builtin_lines::BuiltinLines;
-use crate::model::continuous::{Continuous, StepLimits};
+use crate::model::continuous::{self, Continuous, StepLimits};
 use crate::model::device::{self, DeviceChoice};
+use crate::model::preprocess::LineInput;
 use crate::model::recognizer::{Recognizer, Stopped};
 use crate::model::weights::{self, LoadedModel};
 use crate::model::ModelError;
 use crate::render::Page;
 use crate::stream::Sinks;
+use burn::tensor::backend::Backend;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -280,23 +282,42 @@ impl Engine for BuiltinEngine {
         }
     }
 
-    fn stepper(&mut self, limits: StepLimits) -> Option<Box<dyn Stepper + '_>> {
+    fn stepping(&self, limits: StepLimits) -> Option<Stepping<'_>> {
         // The per-page time limit is not applied here: `medocr serve`, the one caller, runs
         // without one.
         Some(match &self.runner {
-            Runner::Cpu(r) => Box::new(BuiltinStepper(Continuous::new(r, limits))),
+            Runner::Cpu(r) => Stepping {
+                stepper: Box::new(BuiltinStepper(Continuous::new(r, limits))),
+                preparer: Box::new(BuiltinPreparer(r)),
+            },
             #[cfg(feature = "cuda")]
-            Runner::Cuda(r) => Box::new(BuiltinStepper(Continuous::new(r, limits))),
+            Runner::Cuda(r) => Stepping {
+                stepper: Box::new(BuiltinStepper(Continuous::new(r, limits))),
+                preparer: Box::new(BuiltinPreparer(r)),
+            },
         })
     }
 }
 
-/// The built-in model's continuous batching (its text never fails to decode).
-struct BuiltinStepper<'r, B: burn::tensor::backend::Backend>(Continuous<'r, B, BuiltinLines<B>>);
+/// The built-in model's line detection for continuous batching, beside its steps.
+struct BuiltinPreparer<'r, B: Backend>(&'r Recognizer<B, BuiltinLines<B>>);
 
-impl<B: burn::tensor::backend::Backend> Stepper for BuiltinStepper<'_, B> {
-    fn admit(&mut self, ticket: u64, pages: &[Page], sinks: &mut dyn Sinks) {
-        self.0.admit(ticket, pages, sinks);
+impl<B: Backend> Preparer for BuiltinPreparer<'_, B> {
+    fn prepare(&self, pages: &[Page], sink: &mut dyn TokenSink) -> Prepared {
+        Prepared(Box::new(Continuous::prepare(self.0, pages, sink)))
+    }
+}
+
+/// The built-in model's continuous batching (its text never fails to decode).
+struct BuiltinStepper<'r, B: Backend>(Continuous<'r, B, BuiltinLines<B>>);
+
+impl<B: Backend> Stepper for BuiltinStepper<'_, B> {
+    fn admit(&mut self, ticket: u64, doc: Prepared) {
+        let doc = doc
+            .0
+            .downcast::<continuous::Prepared<LineInput>>()
+            .expect("a document prepared by this engine's preparer");
+        self.0.admit(ticket, *doc);
     }
 
     fn step(&mut self, sinks: &mut dyn Sinks) -> Vec<(u64, Result<(), EngineError>)> {
@@ -316,6 +337,10 @@ impl<B: burn::tensor::backend::Backend> Stepper for BuiltinStepper<'_, B> {
 
     fn in_flight(&self) -> usize {
         self.0.in_flight()
+    }
+
+    fn reset(&mut self) {
+        self.0.reset();
     }
 }
 
@@ -452,14 +477,21 @@ mod tests {
             rows: 2,
             step_tokens: 64,
         };
-        let mut stepper = engine.stepper(limits).unwrap();
+        let Stepping {
+            mut stepper,
+            preparer,
+        } = engine.stepping(limits).unwrap();
         let mut set = Set::default();
-        stepper.admit(0, docs[0], &mut set);
+        let admit = |stepper: &mut dyn Stepper, set: &mut Set, ticket: u64| {
+            let doc = preparer.prepare(docs[ticket as usize], set.sink(ticket));
+            stepper.admit(ticket, doc);
+        };
+        admit(&mut *stepper, &mut set, 0);
         let mut finished = Vec::new();
         for step in 0..10_000 {
             if step == 2 {
-                stepper.admit(1, docs[1], &mut set);
-                stepper.admit(2, docs[2], &mut set);
+                admit(&mut *stepper, &mut set, 1);
+                admit(&mut *stepper, &mut set, 2);
                 assert_eq!(stepper.in_flight(), 3);
                 stepper.cancel(2);
             }
@@ -473,6 +505,18 @@ mod tests {
         }
         finished.sort_unstable();
         assert_eq!(finished, [0, 1]);
+        // A reset in the middle of a document (as after a panic) leaves a scheduler that
+        // reads the next one as a fresh one would.
+        admit(&mut *stepper, &mut set, 2);
+        stepper.step(&mut set);
+        stepper.reset();
+        assert_eq!(stepper.in_flight(), 0);
+        assert!(stepper.step(&mut set).is_empty());
+        set.0.remove(&0);
+        admit(&mut *stepper, &mut set, 0);
+        while stepper.in_flight() > 0 {
+            stepper.step(&mut set);
+        }
         for (d, want) in alone.iter().enumerate().take(2) {
             let got = &set.0[&(d as u64)];
             assert_eq!(got.tokens, want.tokens, "document {d}");

@@ -179,7 +179,7 @@ pub trait Engine: Send {
 
     /// Continuous batching, for an engine that decodes in steps (the built-in model);
     /// `None` for the others, which `medocr serve` then batches per call.
-    fn stepper(&mut self, _limits: StepLimits) -> Option<Box<dyn Stepper + '_>> {
+    fn stepping(&self, _limits: StepLimits) -> Option<Stepping<'_>> {
         None
     }
 
@@ -204,17 +204,37 @@ pub trait Engine: Send {
     }
 }
 
-/// An engine's continuous (iteration-level) batching: documents are admitted at any time and
-/// join the running decode batch at the next step ([`crate::model::continuous`]).
+/// An engine's continuous (iteration-level) batching: a [`Preparer`] detects and cuts up
+/// each document, on a thread of its own, and the [`Stepper`] admits it, between two steps,
+/// to the running decode batch ([`crate::model::continuous`]).
+pub struct Stepping<'a> {
+    pub stepper: Box<dyn Stepper + 'a>,
+    pub preparer: Box<dyn Preparer + Send + 'a>,
+}
+
+/// Readies documents for a [`Stepper`]; runs beside its steps.
+pub trait Preparer {
+    /// Detects and cuts up a document's pages, reporting stages and input tokens to `sink`.
+    fn prepare(&self, pages: &[Page], sink: &mut dyn TokenSink) -> Prepared;
+}
+
+/// A document a [`Preparer`] readied, for the [`Stepper`] of the same [`Stepping`]: only that
+/// engine knows what is inside.
+pub struct Prepared(pub(crate) Box<dyn std::any::Any + Send>);
+
+/// The scheduler of [`Stepping`].
 pub trait Stepper {
-    /// Prepares a document; its tokens go to `sinks.sink(ticket)` as they become final.
-    fn admit(&mut self, ticket: u64, pages: &[Page], sinks: &mut dyn Sinks);
+    /// Takes in a prepared document; its tokens go to `sinks.sink(ticket)` as they become
+    /// final.
+    fn admit(&mut self, ticket: u64, doc: Prepared);
     /// One step of every running row; returns the documents read to the end.
     fn step(&mut self, sinks: &mut dyn Sinks) -> Vec<(u64, Result<(), EngineError>)>;
     /// Drops a document (its client left): its pieces leave the batch, nothing more is sent.
     fn cancel(&mut self, ticket: u64);
     /// Documents admitted and not yet finished.
     fn in_flight(&self) -> usize;
+    /// Forgets every document, as a fresh scheduler (after a panic).
+    fn reset(&mut self);
 }
 
 /// The deadline of a batch of requests for an in-process engine, which cannot be killed and

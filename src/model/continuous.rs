@@ -5,6 +5,10 @@
 //! flight, a newly admitted one included. So a request that arrives while others decode gets
 //! rows at the next step instead of waiting for their whole batch.
 //!
+//! A document comes in prepared: [`Continuous::prepare`] detects its lines and cuts them
+//! into pieces. That reads the recogniser only, so `medocr serve` runs it on a thread of its
+//! own beside the steps, and [`Continuous::admit`] just queues the pieces.
+//!
 //! Each step:
 //! 1. **Encode** (the prefill): pieces of the oldest documents first, with the first pieces
 //!    of a just-admitted one ahead of them ([`pick`]); at most `step_tokens` encoder
@@ -40,6 +44,13 @@ use crate::stream::{Sinks, Stage, TokenSink};
 use burn::tensor::backend::Backend;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
+
+/// A document detected and cut into pieces by [`Continuous::prepare`], ready to be
+/// admitted.
+pub struct Prepared<I> {
+    pieces: Vec<Piece<I>>,
+    out: DocOut,
+}
 
 /// How much work one step may take on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,21 +142,31 @@ impl<'r, B: Backend, M: LineModel<B>> Continuous<'r, B, M> {
         self.docs.len()
     }
 
-    /// Detects and prepares the document's pages (reported to its sink as detection and
-    /// preprocessing, with its input tokens); its pieces start joining at the next step.
-    pub fn admit(&mut self, ticket: u64, pages: &[Page], sinks: &mut dyn Sinks) {
-        let sink = sinks.sink(ticket);
+    /// Detects and cuts up a document's pages (reported to `sink` as detection and
+    /// preprocessing, with its input tokens). It reads the recogniser only, so it can run on
+    /// another thread while the scheduler steps: line detection (~160 ms a page) then no
+    /// longer stalls the documents decoding.
+    pub fn prepare(
+        rec: &Recognizer<B, M>,
+        pages: &[Page],
+        sink: &mut dyn TokenSink,
+    ) -> Prepared<M::Input> {
         let mut out = [DocOut::default()];
-        let pieces = self
-            .rec
-            .prepare_pages(&[pages], &mut [sink], &mut out, None)
+        let pieces = rec
+            .prepare_pages(&[pages], &mut [&mut *sink], &mut out, None)
             .expect("no deadline, no deadline error");
         let [mut out] = out;
         out.stats.input_tokens = pieces
             .iter()
-            .map(|p| self.rec.model.input_tokens(&p.input))
+            .map(|p| rec.model.input_tokens(&p.input))
             .sum();
-        sinks.sink(ticket).input_tokens(out.stats.input_tokens);
+        sink.input_tokens(out.stats.input_tokens);
+        Prepared { pieces, out }
+    }
+
+    /// Takes in a prepared document; its pieces start joining at the next step.
+    pub fn admit(&mut self, ticket: u64, doc: Prepared<M::Input>) {
+        let Prepared { pieces, out } = doc;
         let order = encode_order(&pieces, self.limits.rows, |input| {
             self.rec.model.input_width(input)
         });
@@ -160,6 +181,15 @@ impl<'r, B: Backend, M: LineModel<B>> Continuous<'r, B, M> {
             cursor: 0,
             out,
         });
+    }
+
+    /// Forgets every document and the decode batch, as a fresh scheduler (after a panic
+    /// left them in an unknown state).
+    pub fn reset(&mut self) {
+        self.gen = None;
+        self.docs.clear();
+        self.owners.clear();
+        self.retiring.clear();
     }
 
     /// One step (encode, join, decode, stream). Returns the documents read to the end: their

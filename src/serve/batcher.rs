@@ -111,10 +111,10 @@ pub fn spawn(mut engine: Box<dyn Engine>, schedule: Schedule, metrics: ServeMetr
     std::thread::Builder::new()
         .name("medocr-model".into())
         .spawn(move || {
-            if schedule.batching == Batching::Continuous
-                && super::continuous::worker(&mut *engine, &rx, &schedule, prefix_cache, &m)
-            {
-                return;
+            if schedule.batching == Batching::Continuous {
+                if let Some(stepping) = engine.stepping(schedule.step) {
+                    return super::continuous::worker(stepping, rx, max_batch, prefix_cache, &m);
+                }
             }
             worker(&mut *engine, &rx, max_batch, prefix_cache, &m)
         })
@@ -168,7 +168,10 @@ fn run_batch(engine: &mut dyn Engine, jobs: &[Job], prefix_cache: bool, metrics:
             pages: &j.pages,
         })
         .collect();
-    let mut sinks: Vec<ChannelSink> = jobs.iter().map(ChannelSink::new).collect();
+    let mut sinks: Vec<ChannelSink> = jobs
+        .iter()
+        .map(|j| ChannelSink::new(j, prefix_cache))
+        .collect();
     let outcome = {
         let mut refs: Vec<&mut dyn TokenSink> =
             sinks.iter_mut().map(|s| s as &mut dyn TokenSink).collect();
@@ -183,7 +186,7 @@ fn run_batch(engine: &mut dyn Engine, jobs: &[Job], prefix_cache: bool, metrics:
         Err(_) => Some("the model panicked on this batch".to_string()),
     };
     for sink in sinks {
-        sink.finish(error.as_deref(), prefix_cache, metrics);
+        sink.finish(error.as_deref(), metrics);
     }
 }
 
@@ -194,6 +197,8 @@ pub(super) struct ChannelSink {
     events: UnboundedSender<Event>,
     alive: bool,
     limit: Option<usize>,
+    /// Whether the engine keeps a prefix cache (lookups are counted only then, as vLLM does).
+    prefix_cache: bool,
     prompt: Prompt,
     /// `token` calls forwarded.
     completion_tokens: usize,
@@ -202,8 +207,10 @@ pub(super) struct ChannelSink {
 }
 
 impl ChannelSink {
-    pub(super) fn new(job: &Job) -> Self {
+    /// `prefix_cache`: the engine keeps one, so the request's input tokens count as lookups.
+    pub(super) fn new(job: &Job, prefix_cache: bool) -> Self {
         ChannelSink {
+            prefix_cache,
             events: job.events.clone(),
             alive: true,
             limit: job.max_tokens,
@@ -211,6 +218,12 @@ impl ChannelSink {
             completion_tokens: 0,
             reported_tokens: None,
         }
+    }
+
+    /// Tells the connection its request started, with `batch_size` requests in its batch;
+    /// `false`: the client left.
+    pub(super) fn start(&self, batch_size: usize) -> bool {
+        self.events.send(Event::Started { batch_size }).is_ok()
     }
 
     fn reached_limit(&self) -> bool {
@@ -224,9 +237,9 @@ impl ChannelSink {
 
     /// Ends the request: counts it, and sends its `Done` (or `Failed` with `error`) unless
     /// its answer already ended at its limit or its client left.
-    pub(super) fn finish(self, error: Option<&str>, prefix_cache: bool, metrics: &ServeMetrics) {
+    pub(super) fn finish(self, error: Option<&str>, metrics: &ServeMetrics) {
         metrics.prompt_tokens.inc_by(self.prompt.tokens as u64);
-        if prefix_cache {
+        if self.prefix_cache {
             metrics
                 .prefix_cache_queries
                 .inc_by(self.prompt.tokens as u64);

@@ -113,6 +113,14 @@ async fn answer(
     // Wait for the batch to start: its size goes into a response header.
     let batch_size = match rx.recv().await {
         Some(Event::Started { batch_size }) => batch_size,
+        // Its pages failed before it started (continuous batching prepares them first).
+        Some(Event::Failed(e)) => {
+            return Ok(error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &e,
+                "internal_error",
+            ))
+        }
         _ => {
             return Ok(error(
                 StatusCode::SERVICE_UNAVAILABLE,

@@ -1,15 +1,32 @@
-//! The continuous-batching worker ([`super::batcher::Batching::Continuous`]): between two
-//! decode steps it admits what is queued, up to `max_batch` requests in flight, steps the
-//! engine's [`Stepper`] once, and ends the requests that are read to the end, or whose client
-//! left or whose `max_tokens` is reached (their pieces leave the batch).
+//! The continuous-batching worker ([`super::batcher::Batching::Continuous`]). Two threads:
+//!
+//! - **Preparing** (`medocr-prepare`): takes requests off the queue and detects and cuts up
+//!   their pages (the engine's [`Preparer`]), one at a time, handing each to the model
+//!   thread. Line detection (~160 ms a page on the CPU) so runs beside the decode steps
+//!   instead of stalling every request decoding.
+//! - **Model** (`medocr-model`): between two decode steps it admits what is prepared, up to
+//!   `max_batch` requests in flight, steps the engine's [`Stepper`] once, and ends the
+//!   requests that are read to the end, or whose client left or whose `max_tokens` is
+//!   reached (their pieces leave the batch).
+//!
+//! The hand-off holds no request: the preparing thread takes the next request off the queue
+//! once the model thread took the last, so the queue's bound (`--max-queue`) still says how
+//! many wait.
 
-use super::batcher::{ChannelSink, Event, Job, Schedule};
+use super::batcher::{ChannelSink, Job};
 use super::limits::Reservation;
 use super::metrics::{Finish, ServeMetrics};
-use crate::engine::{Engine, Sinks, Stepper, TokenSink};
+use crate::engine::{Prepared, Preparer, Sinks, Stepper, Stepping, TokenSink};
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::mpsc::Receiver;
+use std::sync::mpsc::{self, Receiver, SyncSender};
+
+/// A request whose pages are prepared, waiting for a place in the batch.
+struct Ready {
+    sink: ChannelSink,
+    memory: Reservation,
+    doc: Prepared,
+}
 
 /// A request in flight: its sink, and its share of the memory budget until it ends.
 struct Flight {
@@ -26,33 +43,69 @@ impl Sinks for InFlight {
     }
 }
 
-/// Serves the queue until every sender is gone. `false`: the engine cannot step, and the
-/// caller batches statically instead.
+/// Serves the queue until every sender is gone.
 pub(super) fn worker(
-    engine: &mut dyn Engine,
-    queue: &Receiver<Job>,
-    schedule: &Schedule,
+    stepping: Stepping<'_>,
+    queue: Receiver<Job>,
+    max_batch: usize,
     prefix_cache: bool,
     metrics: &ServeMetrics,
-) -> bool {
-    let mut next_ticket = 0;
-    loop {
-        let Some(mut stepper) = engine.stepper(schedule.step) else {
-            return false;
-        };
+) {
+    let Stepping {
+        mut stepper,
+        preparer,
+    } = stepping;
+    // A rendezvous channel: a prepared request waits in the preparing thread's `send`.
+    let (handoff, ready) = mpsc::sync_channel::<Ready>(0);
+    std::thread::scope(|s| {
+        std::thread::Builder::new()
+            .name("medocr-prepare".into())
+            .spawn_scoped(s, move || {
+                prepare_all(&*preparer, queue, handoff, prefix_cache, metrics)
+            })
+            .expect("spawning the preparing thread");
         let mut w = Worker {
             stepper: &mut *stepper,
             flights: InFlight::default(),
-            next_ticket: &mut next_ticket,
-            max_batch: schedule.max_batch.max(1),
-            prefix_cache,
+            next_ticket: 0,
+            max_batch: max_batch.max(1),
             metrics,
         };
-        match catch_unwind(AssertUnwindSafe(|| w.serve(queue))) {
-            Ok(()) => return true,
-            // The scheduler's state is lost with the panic: its requests fail, and a fresh one
-            // serves the queue.
-            Err(_) => w.fail_all("the model panicked on this batch"),
+        while catch_unwind(AssertUnwindSafe(|| w.serve(&ready))).is_err() {
+            // The scheduler's state is lost with the panic: its requests fail, and it starts
+            // afresh on the queue.
+            w.fail_all("the model panicked on this batch");
+            w.stepper.reset();
+        }
+    });
+}
+
+/// The preparing thread: ends when the queue's senders or the model thread are gone.
+fn prepare_all(
+    preparer: &dyn Preparer,
+    queue: Receiver<Job>,
+    handoff: SyncSender<Ready>,
+    prefix_cache: bool,
+    metrics: &ServeMetrics,
+) {
+    for job in queue {
+        let mut sink = ChannelSink::new(&job, prefix_cache);
+        let Job { pages, memory, .. } = job;
+        match catch_unwind(AssertUnwindSafe(|| preparer.prepare(&pages, &mut sink))) {
+            Ok(doc) => {
+                drop(pages); // the pieces hold what is needed
+                if handoff.send(Ready { sink, memory, doc }).is_err() {
+                    return;
+                }
+            }
+            Err(_) => {
+                // Only this request's pages are at fault.
+                metrics.waiting.dec();
+                sink.finish(
+                    Some("line detection panicked on this request's pages"),
+                    metrics,
+                );
+            }
         }
     }
 }
@@ -60,26 +113,25 @@ pub(super) fn worker(
 struct Worker<'a> {
     stepper: &'a mut dyn Stepper,
     flights: InFlight,
-    next_ticket: &'a mut u64,
+    next_ticket: u64,
     max_batch: usize,
-    prefix_cache: bool,
     metrics: &'a ServeMetrics,
 }
 
 impl Worker<'_> {
-    fn serve(&mut self, queue: &Receiver<Job>) {
+    fn serve(&mut self, ready: &Receiver<Ready>) {
         loop {
             if self.flights.0.is_empty() {
                 self.metrics.running.set(0);
                 // Idle: wait for a request.
-                match queue.recv() {
-                    Ok(job) => self.admit(job),
+                match ready.recv() {
+                    Ok(r) => self.admit(r),
                     Err(_) => return,
                 }
             }
             while self.flights.0.len() < self.max_batch {
-                match queue.try_recv() {
-                    Ok(job) => self.admit(job),
+                match ready.try_recv() {
+                    Ok(r) => self.admit(r),
                     Err(_) => break,
                 }
             }
@@ -91,26 +143,23 @@ impl Worker<'_> {
             for (ticket, result) in self.stepper.step(&mut self.flights) {
                 if let Some(f) = self.flights.0.remove(&ticket) {
                     let error = result.err().map(|e| e.to_string());
-                    f.sink
-                        .finish(error.as_deref(), self.prefix_cache, self.metrics);
+                    f.sink.finish(error.as_deref(), self.metrics);
                 }
             }
             self.drop_unwanted();
         }
     }
 
-    fn admit(&mut self, job: Job) {
+    fn admit(&mut self, r: Ready) {
         self.metrics.waiting.dec();
-        let ticket = *self.next_ticket;
-        *self.next_ticket += 1;
-        let batch_size = self.flights.0.len() + 1;
+        let ticket = self.next_ticket;
+        self.next_ticket += 1;
         // A client that already left is not worth admitting.
-        if job.events.send(Event::Started { batch_size }).is_err() {
+        if !r.sink.start(self.flights.0.len() + 1) {
             self.metrics.finished(Finish::abort);
             return;
         }
-        let sink = ChannelSink::new(&job);
-        let Job { pages, memory, .. } = job;
+        let Ready { sink, memory, doc } = r;
         self.flights.0.insert(
             ticket,
             Flight {
@@ -118,7 +167,7 @@ impl Worker<'_> {
                 _memory: memory,
             },
         );
-        self.stepper.admit(ticket, &pages, &mut self.flights);
+        self.stepper.admit(ticket, doc);
     }
 
     /// Requests whose client left or whose `max_tokens` is reached leave the batch.
@@ -130,14 +179,13 @@ impl Worker<'_> {
         for ticket in gone {
             self.stepper.cancel(ticket);
             let f = self.flights.0.remove(&ticket).expect("in flight");
-            f.sink.finish(None, self.prefix_cache, self.metrics);
+            f.sink.finish(None, self.metrics);
         }
     }
 
     fn fail_all(&mut self, message: &str) {
         for (_, f) in self.flights.0.drain() {
-            f.sink
-                .finish(Some(message), self.prefix_cache, self.metrics);
+            f.sink.finish(Some(message), self.metrics);
         }
         self.metrics.running.set(0);
     }

@@ -324,7 +324,10 @@ fn error(status: StatusCode, message: &str, code: &str) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::{EngineError, EngineInfo, Request, Streaming, TokenSink};
+    use crate::engine::{
+        EngineError, EngineInfo, Prepared, Preparer, Request, Sinks, Stepper, Stepping, Streaming,
+        TokenSink,
+    };
     use std::io::{Read, Write};
     use std::net::TcpStream;
     use std::sync::Mutex;
@@ -379,6 +382,50 @@ mod tests {
                 s.token(&r.pages.len().to_string());
             }
             Ok(())
+        }
+        fn stepping(&self, _limits: crate::engine::StepLimits) -> Option<Stepping<'_>> {
+            Some(Stepping {
+                stepper: Box::new(SlowSteps(Vec::new())),
+                preparer: Box::new(SlowPrep),
+            })
+        }
+    }
+
+    /// [`Slow`]'s continuous batching: preparing panics on pages at 11 DPI, a step on pages
+    /// at 13 DPI; a document reads "p<pages>" at its first step.
+    struct SlowPrep;
+    struct SlowSteps(Vec<(u64, (usize, f32))>);
+
+    impl Preparer for SlowPrep {
+        fn prepare(&self, pages: &[crate::render::Page], sink: &mut dyn TokenSink) -> Prepared {
+            assert!(pages[0].dpi != 11.0, "boom");
+            sink.input_tokens(7);
+            Prepared(Box::new((pages.len(), pages[0].dpi)))
+        }
+    }
+
+    impl Stepper for SlowSteps {
+        fn admit(&mut self, ticket: u64, doc: Prepared) {
+            self.0.push((ticket, *doc.0.downcast().unwrap()));
+        }
+        fn step(&mut self, sinks: &mut dyn Sinks) -> Vec<(u64, Result<(), EngineError>)> {
+            let mut done = Vec::new();
+            for (ticket, (pages, dpi)) in self.0.drain(..) {
+                assert!(dpi != 13.0, "boom");
+                sinks.sink(ticket).token("p");
+                sinks.sink(ticket).token(&pages.to_string());
+                done.push((ticket, Ok(())));
+            }
+            done
+        }
+        fn cancel(&mut self, ticket: u64) {
+            self.0.retain(|(t, _)| *t != ticket);
+        }
+        fn in_flight(&self) -> usize {
+            self.0.len()
+        }
+        fn reset(&mut self) {
+            self.0.clear();
         }
     }
 
@@ -468,6 +515,32 @@ mod tests {
         let r = call(addr, "POST", "/v1/chat/completions", &body(true, 13.0));
         assert!(r.contains("\"error\"") && !r.contains("[DONE]"), "{r}");
         assert!(call(addr, "POST", "/v1/chat/completions", &body(false, 150.0)).contains("p1"));
+    }
+
+    #[test]
+    fn continuous_batching_fails_only_the_requests_that_panic() {
+        let (addr, _) = start_with(
+            0,
+            ServeConfig {
+                model_name: "m".into(),
+                batching: batcher::Batching::Continuous,
+                ..ServeConfig::default()
+            },
+        );
+        let read = |dpi| call(addr, "POST", "/v1/chat/completions", &body(false, dpi));
+        let r = read(150.0);
+        assert!(r.contains("\"content\":\"p1\"") && r.contains("\"prompt_tokens\":7"));
+        // Preparing panics: that request fails with the reason, before it started.
+        let r = read(11.0);
+        assert!(r.starts_with("HTTP/1.1 500"), "{r}");
+        assert!(r.contains("line detection panicked"), "{r}");
+        assert!(read(150.0).contains("\"content\":\"p1\""));
+        // A step panics: the scheduler starts afresh and serves the next request.
+        let r = read(13.0);
+        assert!(r.contains("the model panicked on this batch"), "{r}");
+        assert!(read(150.0).contains("\"content\":\"p1\""));
+        let m = call(addr, "GET", "/metrics.json", "");
+        assert!(m.contains("\"waiting\":0"), "{m}");
     }
 
     #[test]

@@ -545,7 +545,9 @@ mod tests {
 
     #[test]
     fn requests_queued_while_busy_run_as_one_batch() {
-        let (addr, batches) = start(400);
+        // The first batch lasts 1 s: time enough for the other three to queue on a busy
+        // machine.
+        let (addr, batches) = start(1000);
         let first = std::thread::spawn(move || {
             call(addr, "POST", "/v1/chat/completions", &body(true, 150.0))
         });

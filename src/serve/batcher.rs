@@ -2,7 +2,8 @@
 //! `max_queue`: a full queue is answered 503 by the caller) until the worker takes them.
 //!
 //! - **Continuous** ([`Batching::Continuous`], for an engine with an [`Engine::stepper`]: the
-//!   built-in model): the worker admits queued requests between decode steps, up to
+//!   built-in model): a preparing thread detects the lines of queued requests beside the
+//!   decode steps, and the worker admits them between two steps, up to
 //!   `max_batch` in flight, and their line pieces join the running decode batch at the next
 //!   step; a request leaves as soon as its last piece is out.
 //! - **Static** ([`Batching::Static`], and any other engine): when the model is free, the

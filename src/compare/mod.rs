@@ -37,7 +37,7 @@
 //! - `Acc_s,t(U) = Σ correct_s,i,t / Σ located_s,i,t`, accuracy of field type `t`;
 //! - `Crit_s(U) = Σ critical_s,i / |U|`, critical field errors (a located field whose
 //!   error has severity `critical`) per document, `|U|` counting pairs;
-//! - `P_q,s(U)` = the `q`-th percentile ([`crate::stats::percentile`], numpy linear) of
+//! - `P_q,s(U)` = the `q`-th percentile ([`crate::stats::percentile()`], numpy linear) of
 //!   E2E or TTFT over the pairs of `U` timed on *both* sides; `q ∈ {50, 95}`;
 //! - `Δ(U) = θ_c(U) − θ_b(U)` for each statistic `θ`.
 //!

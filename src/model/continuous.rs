@@ -11,9 +11,9 @@
 //!
 //! Each step:
 //! 1. **Encode** (the prefill): pieces of the oldest documents first, with the first pieces
-//!    of a just-admitted one ahead of them ([`pick`]); at most `step_tokens` encoder
+//!    of a just-admitted one ahead of them (`pick`); at most `step_tokens` encoder
 //!    positions, so one step's encoder work stays bounded. A document's pieces go in
-//!    [`encode_order`].
+//!    `encode_order`.
 //! 2. **Join**: encoded pieces take the free rows, in the same order ([`Generator::join`]:
 //!    they start at their own position 0).
 //! 3. **Decode** one token for every row.

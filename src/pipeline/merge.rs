@@ -3,7 +3,7 @@
 //! Nothing is averaged across shards. Each shard's `journal.jsonl` holds every
 //! per-document result (edit counts S/D/I/N, field judgements, raw latency samples), so
 //! the merged run is computed exactly as an unsharded run is: the same
-//! [`summarize`](super::summarize) over the same results in the same order, giving micro
+//! [`summarize`] over the same results in the same order, giving micro
 //! averages from summed counts, percentiles from the pooled samples and SLA verdicts from
 //! the profiles. Shards must agree on everything a result depends on, and all `n` of them
 //! must be there, finished, each once.

@@ -43,7 +43,7 @@ const RAW_TEXT_FILES: [&str; 1] = ["predictions.jsonl"];
 
 /// Writes `bytes` to `path` atomically: a temporary file in the same folder, fsync'd, then
 /// renamed, so a crash never leaves a half-written report. Files named in
-/// [`RAW_TEXT_FILES`] are readable by their owner only.
+/// `RAW_TEXT_FILES` are readable by their owner only.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
     let err = |source| ReportError::Write {
         path: path.to_path_buf(),

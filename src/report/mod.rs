@@ -1,4 +1,4 @@
-//! Reports: one result model per command ([`model`] for a run, [`crate::bench`]'s and
+//! Reports: one result model per command (`model` for a run, [`crate::bench`]'s and
 //! [`crate::compare`]'s for the others) and one export layer for all of them: an
 //! [`Exporter`] per file ([`export`]), one atomic writer ([`atomic`]), one table model
 //! ([`table`]) with one escaper per format ([`escape`]), and one chart module ([`chart`]).

@@ -1,7 +1,7 @@
 //! One model worker behind a bounded queue. Requests wait in the queue (at most
 //! `max_queue`: a full queue is answered 503 by the caller) until the worker takes them.
 //!
-//! - **Continuous** ([`Batching::Continuous`], for an engine with an [`Engine::stepper`]: the
+//! - **Continuous** ([`Batching::Continuous`], for an engine with an [`Engine::stepping`]: the
 //!   built-in model): a preparing thread detects the lines of queued requests beside the
 //!   decode steps, and the worker admits them between two steps, up to
 //!   `max_batch` in flight, and their line pieces join the running decode batch at the next

@@ -4,7 +4,7 @@
 //!
 //! - `POST /v1/chat/completions`: the images of the user messages are the pages of one
 //!   document; streaming (SSE: role chunk, one content chunk per generated token, finish
-//!   chunk, usage chunk when asked, `[DONE]`) or one JSON answer ([`chat`]).
+//!   chunk, usage chunk when asked, `[DONE]`) or one JSON answer (`chat`).
 //! - `GET /v1/models`, `GET /health`, `GET /metrics` (Prometheus text) and
 //!   `GET /metrics.json` ([`metrics`]).
 //!

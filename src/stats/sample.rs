@@ -3,7 +3,7 @@
 //! **Percentiles.** A `p`-th percentile (`q = p / 100`) is marked *low-sample* when
 //! `n < ⌈1 / (1 − q)⌉`, i.e. when fewer than one sample is expected above it
 //! (`n·(1 − q) < 1`). Below that size the linear interpolation of
-//! [`super::percentile`] reads it off the sample's largest value and its neighbour,
+//! [`super::percentile()`] reads it off the sample's largest value and its neighbour,
 //! so it says little about the true tail: p50 needs 2 samples, p90 10, p95 20, p99 100,
 //! p99.9 1000. `p = 100` (the maximum) is a statement about the observed sample and
 //! needs only one.

@@ -10,7 +10,7 @@ use super::sample::percentile_low_sample;
 /// - `mean = Σx / n`;
 /// - `std` is the **sample** standard deviation, `sqrt(Σ(x − mean)² / (n − 1))`
 ///   (numpy `std(ddof=1)`), computed in two passes; `None` when `n < 2`;
-/// - percentiles follow numpy's default linear method ([`super::percentile`]);
+/// - percentiles follow numpy's default linear method ([`super::percentile()`]);
 /// - `tlr`, the tail latency ratio, is `p99 / p50` (`None` when `p50 = 0`);
 /// - `pNN_low_sample` marks a percentile that rests on too few samples by the rule of
 ///   [`super::sample`] (`n < ⌈1 / (1 − q)⌉`): p50 below 2, p90 below 10, p95 below 20,

@@ -1,7 +1,7 @@
 //! Inline-SVG charts for every report: the run's `report.html` and the bench's standalone
 //! `.svg` files. Linear and log scales with "nice" ticks ([`axis`]), line/step series with
-//! limit rules ([`line`]), grouped horizontal bars ([`bar`]) and legends; the bench's
-//! charts ([`bench`]) and the roofline ([`roofline`]) are built from the same primitives.
+//! limit rules ([`mod@line`]), grouped horizontal bars ([`bar`]) and legends; the bench's
+//! charts ([`mod@bench`]) and the roofline ([`roofline`]) are built from the same primitives.
 //! Every mark carries a `<title>` tooltip.
 //!
 //! Inline charts are plain SVG markup meant to sit inside HTML: no `xmlns`, no scripts, no

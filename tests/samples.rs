@@ -4,6 +4,7 @@
 //! `gen --preset release` makes a valid dataset over both document sources.
 
 use std::path::{Path, PathBuf};
+use std::process::Output;
 
 mod common;
 use common::{medocr, predictions, text};
@@ -190,23 +191,28 @@ fn compare_is_marked(tmp: &Path, run: &Path) {
     assert!(xml.contains("<failure") && xml.contains(&escaped), "{xml}");
 }
 
+/// Perfect replay predictions for the bundled dataset, written into `tmp`.
+fn perfect_predictions(tmp: &Path) -> PathBuf {
+    let preds = tmp.join("perfect.jsonl");
+    predictions(&root().join("datasets/bundled"), &preds, |t| t.to_string());
+    preds
+}
+
+/// `medocr score --quiet` of `preds`, with `extra` arguments, run in `tmp`.
+fn score(tmp: &Path, preds: &Path, extra: &[&str]) -> Output {
+    let mut args = vec!["score", "--quiet", "--predictions", preds.to_str().unwrap()];
+    args.extend(extra);
+    medocr(&args, tmp)
+}
+
 /// Perfect replay predictions for the bundled dataset, scored with `policy` (if any);
 /// returns the exit code and the console.
 fn score_bundled(tmp: &Path, policy: Option<&str>) -> (Option<i32>, String) {
-    let preds = tmp.join("perfect.jsonl");
-    predictions(&root().join("datasets/bundled"), &preds, |t| t.to_string());
-    let mut args = vec![
-        "score",
-        "--quiet",
-        "--predictions",
-        preds.to_str().unwrap(),
-        "--out",
-        "reports",
-    ];
+    let mut extra = vec!["--out", "reports"];
     if let Some(p) = policy {
-        args.extend(["--insufficient-sample", p]);
+        extra.extend(["--insufficient-sample", p]);
     }
-    let o = medocr(&args, tmp);
+    let o = score(tmp, &perfect_predictions(tmp), &extra);
     (o.status.code(), text(&o))
 }
 
@@ -230,25 +236,11 @@ fn the_exit_code_policy_is_warn_by_default_and_fail_on_request() {
 #[test]
 fn merge_has_the_exit_code_policy_both_ways() {
     let tmp = tempfile::tempdir().unwrap();
-    let preds = tmp.path().join("perfect.jsonl");
-    predictions(&root().join("datasets/bundled"), &preds, |t| t.to_string());
+    let preds = perfect_predictions(tmp.path());
     for shard in ["1/2", "2/2"] {
         let id = format!("s{}", &shard[..1]);
-        let o = medocr(
-            &[
-                "score",
-                "--quiet",
-                "--predictions",
-                preds.to_str().unwrap(),
-                "--out",
-                "reports",
-                "--run-id",
-                &id,
-                "--shard",
-                shard,
-            ],
-            tmp.path(),
-        );
+        let extra = ["--out", "reports", "--run-id", &id, "--shard", shard];
+        let o = score(tmp.path(), &preds, &extra);
         assert_eq!(o.status.code(), Some(0), "{shard}: {}", text(&o));
     }
     for (policy, code) in [(None, 0), (Some("warn"), 0), (Some("fail"), 1)] {
@@ -280,21 +272,14 @@ fn a_profile_may_set_its_own_minimum() {
         let body = body.replacen("doc_type", "min_documents = 1\ndoc_type", 1);
         std::fs::write(profiles.join(path.file_name().unwrap()), body).unwrap();
     }
-    let preds = tmp.path().join("perfect.jsonl");
-    predictions(&root().join("datasets/bundled"), &preds, |t| t.to_string());
-    let o = medocr(
-        &[
-            "score",
-            "--quiet",
-            "--predictions",
-            preds.to_str().unwrap(),
-            "--profiles",
-            profiles.to_str().unwrap(),
-            "--insufficient-sample",
-            "fail",
-        ],
-        tmp.path(),
-    );
+    let preds = perfect_predictions(tmp.path());
+    let extra = [
+        "--profiles",
+        profiles.to_str().unwrap(),
+        "--insufficient-sample",
+        "fail",
+    ];
+    let o = score(tmp.path(), &preds, &extra);
     let out = text(&o);
     assert_eq!(o.status.code(), Some(0), "{out}");
     assert!(!out.contains("insufficient sample"), "{out}");
